@@ -1,0 +1,119 @@
+/* Files users already read: run directories, JSON manifests, CSV tables,
+ * .npy arrays, gnuplot figures, and a terminal progress line.
+ *
+ * Nothing is ever left half-written: files are written to "NAME.tmp.PID" and
+ * renamed; a run directory is built as "DIR.partial" and renamed to DIR when
+ * the run finishes (sgd_rundir_commit), or removed (sgd_rundir_abort). */
+#ifndef SGDSCAPE_IO_H
+#define SGDSCAPE_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- atomic files ---------------------------------------------------- */
+typedef struct sgd_afile {
+    FILE *fp;
+    char path[4096];
+    char tmp[4200];
+} sgd_afile;
+
+int sgd_afile_open(sgd_afile *af, const char *path);  /* opens tmp for writing */
+int sgd_afile_commit(sgd_afile *af);                  /* fclose + rename */
+void sgd_afile_abort(sgd_afile *af);                  /* fclose + unlink */
+/* Write a whole buffer atomically. */
+int sgd_write_file(const char *path, const void *data, size_t n);
+/* Read a whole file (caller frees *data). */
+int sgd_read_file(const char *path, char **data, size_t *n);
+
+/* ---- run directories ------------------------------------------------- */
+typedef struct sgd_rundir {
+    char final[4096];   /* the directory the user asked for */
+    char path[4200];    /* where files go while the run is in progress */
+    int resumable;      /* 1: write straight into final (checkpointed runs) */
+} sgd_rundir;
+
+/* Create the staging directory for `dir`. Fails with a one-line message if
+ * dir's parent is not writable. If dir exists it is replaced at commit. */
+int sgd_rundir_open(sgd_rundir *rd, const char *dir);
+/* Open `dir` in place for a resumable run (creates it if missing). */
+int sgd_rundir_open_inplace(sgd_rundir *rd, const char *dir);
+/* path of a file inside the run directory (static buffer per call site not
+ * needed: writes into out). */
+void sgd_rundir_file(const sgd_rundir *rd, const char *name, char *out, size_t outsz);
+int sgd_rundir_commit(sgd_rundir *rd);
+void sgd_rundir_abort(sgd_rundir *rd);
+/* mkdir -p */
+int sgd_mkdirs(const char *dir);
+
+/* ---- JSON (thin layer over cJSON, kept opaque so callers need not
+ * include cJSON) ------------------------------------------------------ */
+typedef struct sgd_json sgd_json;  /* a JSON object being built */
+sgd_json *sgd_json_new(void);
+void sgd_json_free(sgd_json *j);
+void sgd_json_num(sgd_json *j, const char *key, double v);   /* NaN/Inf -> null */
+void sgd_json_int(sgd_json *j, const char *key, long long v);
+void sgd_json_str(sgd_json *j, const char *key, const char *v);
+void sgd_json_bool(sgd_json *j, const char *key, int v);
+void sgd_json_nums(sgd_json *j, const char *key, const double *v, size_t n);
+sgd_json *sgd_json_obj(sgd_json *j, const char *key);  /* child object (owned by j) */
+sgd_json *sgd_json_arr_obj(sgd_json *j, const char *key); /* append an object to array `key` */
+int sgd_json_write(const sgd_json *j, const char *path);  /* atomic, pretty */
+char *sgd_json_print(const sgd_json *j);                   /* caller frees */
+/* Adds "sgdscape_version", "created", "threads", "command_line" fields. */
+void sgd_json_manifest_header(sgd_json *j, int argc, char **argv, int threads);
+
+/* Reading JSON back (for `bounds --from DIR` etc.). */
+sgd_json *sgd_json_load(const char *path);   /* NULL + sgd_error on failure */
+/* Dotted path lookup, e.g. "estimate.c". Returns 0 if found. */
+int sgd_json_get_num(const sgd_json *j, const char *dotted, double *v);
+int sgd_json_get_str(const sgd_json *j, const char *dotted, char *out, size_t n);
+
+/* ---- CSV --------------------------------------------------------------- */
+/* Doubles are written with %.17g so they round-trip bit-exactly. */
+void sgd_csv_num(FILE *fp, double v, int last);
+
+/* ---- .npy (format 1.0, little-endian, C order) --------------------------- */
+typedef enum { SGD_NPY_F64, SGD_NPY_F32, SGD_NPY_U8, SGD_NPY_I64, SGD_NPY_I32 } sgd_npy_dtype;
+size_t sgd_npy_itemsize(sgd_npy_dtype t);
+int sgd_npy_write(const char *path, sgd_npy_dtype t, const void *data,
+                  int ndim, const size_t *shape);
+typedef struct sgd_npy {
+    sgd_npy_dtype dtype;
+    int ndim;
+    size_t shape[8];
+    int fortran_order;
+    size_t count;   /* number of items */
+    void *data;     /* malloc'ed, native endian */
+} sgd_npy;
+/* Reads and validates a .npy; a malformed or truncated file gives SGD_EFORMAT
+ * with a message naming the file. */
+int sgd_npy_read(const char *path, sgd_npy *out);
+void sgd_npy_free(sgd_npy *a);
+
+/* ---- figures ---------------------------------------------------------------- */
+/* Writes NAME.gp (script, given) and renders NAME.png and NAME.svg with
+ * gnuplot if it is installed. Returns SGD_OK if the script was written; sets
+ * *rendered to 1 if gnuplot produced both images. */
+int sgd_figure_render(const char *dir, const char *name, const char *script, int *rendered);
+
+/* ---- progress --------------------------------------------------------------- */
+/* Progress goes to stderr only when it is a terminal and SGD_QUIET is unset. */
+typedef struct sgd_progress {
+    int enabled;
+    double t0, last;
+    char label[64];
+} sgd_progress;
+void sgd_progress_start(sgd_progress *p, const char *label);
+void sgd_progress_update(sgd_progress *p, double done, double total);
+void sgd_progress_end(sgd_progress *p);
+double sgd_now(void);  /* monotonic seconds */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,159 @@
+/* SGD exactly as in the paper, x_{t+1} = x_t - eta (grad f(x_t) + omega_t),
+ * with the alternative-view sequence y_t = x_t - eta grad f(x_t) recorded
+ * beside x_t; schedules (constant, multi-stage, exponential decay, restarts);
+ * and N independent deterministic trials run over threads. */
+#ifndef SGDSCAPE_OPTIM_H
+#define SGDSCAPE_OPTIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sgdscape/landscape.h"
+#include "sgdscape/noise.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Where a stage's trials start. */
+typedef enum {
+    SGD_START_CONTINUE = 0, /* from the previous stage's end points */
+    SGD_START_FRESH = 1     /* fresh uniform draw in [start_lo, start_hi]^d */
+} sgd_start_mode;
+
+/* One stage of a schedule: `steps` iterations at step size
+ * eta_t = eta * decay^(t - stage start) with noise radius r_t = r * rdecay^(...). */
+typedef struct sgd_stage {
+    size_t steps;
+    double eta;
+    double r;          /* noise radius; the noise level is eta*r */
+    double decay;      /* per-step factor on eta (1 = constant) */
+    double rdecay;     /* per-step factor on r (1 = constant) */
+    sgd_start_mode start;
+    double start_lo, start_hi; /* SGD_START_FRESH only */
+} sgd_stage;
+
+#define SGD_MAX_STAGES 32
+
+typedef struct sgd_schedule {
+    size_t nstages;
+    sgd_stage stage[SGD_MAX_STAGES];
+} sgd_schedule;
+
+/* Parse a schedule string:
+ *   "const"                               one stage from the base eta, r, steps
+ *   "exp:0.999"                           eta decays by 0.999 per step
+ *   "stages:STEPS@LEVEL[/ETA][~LO:HI],..." multi-stage; ~LO:HI restarts fresh
+ *        e.g. "stages:2000@0.15~-1.5:1.5,2000@0.05~-0.5:0.5"
+ * base_eta/base_r/base_steps fill what a stage leaves out. */
+int sgd_schedule_parse(const char *s, double base_eta, double base_r, size_t base_steps,
+                       sgd_schedule *out);
+int sgd_schedule_validate(const sgd_schedule *s);   /* eta > 0, finite, ... */
+size_t sgd_schedule_total_steps(const sgd_schedule *s);
+
+typedef enum {
+    SGD_TRIAL_RUNNING = 0,
+    SGD_TRIAL_DONE = 1,      /* ran every step */
+    SGD_TRIAL_HIT = 2,       /* stopped: came within stop_radius of x* */
+    SGD_TRIAL_DIVERGED = 3   /* an iterate turned NaN or Inf */
+} sgd_trial_status;
+
+typedef struct sgd_trials_config {
+    const sgd_landscape *f;
+    sgd_noise noise;        /* kind (and hook); radius r comes from the schedule */
+    sgd_schedule sched;
+    size_t ntrials;
+    uint64_t seed;
+    int threads;            /* <= 0: all cores */
+    double start_lo, start_hi; /* initial uniform box [lo, hi]^d */
+    const double *x0;       /* optional fixed start (d entries) instead of the box */
+    double momentum;        /* heavy ball, PyTorch convention; 0 = plain SGD */
+    double stop_radius;     /* > 0: stop a trial when ||x_t - x*|| <= stop_radius */
+    size_t record_every;    /* > 0: keep x_t, y_t every this many steps */
+    uint64_t trial_offset;  /* global index of trial 0 (MPI ranks run slices) */
+} sgd_trials_config;
+
+typedef struct sgd_trials_result {
+    size_t ntrials, d;
+    double *x_start;   /* n*d: where each trial started */
+    double *x_final;   /* n*d: last iterate x_T */
+    double *y_final;   /* n*d: y_T = x_T - eta grad f(x_T) */
+    double *f_final;   /* n */
+    int *status;       /* n: sgd_trial_status */
+    size_t *steps;     /* n: steps taken (to the stop or the divergence) */
+    /* recorded trajectories: n * nrec * d, rows at t = 0, k, 2k, ... */
+    size_t nrec;
+    double *traj_x, *traj_y;
+    size_t *stage_end_index; /* per stage: record row of the stage's end (or 0) */
+    double *stage_x;   /* nstages * n * d: end point of each stage */
+} sgd_trials_result;
+
+typedef void (*sgd_trials_progress_fn)(void *ctx, double done, double total);
+
+/* Initialise the config with defaults (seed 1, 100 trials, box = f's domain). */
+void sgd_trials_defaults(sgd_trials_config *c, const sgd_landscape *f);
+
+/* Run the trials. Deterministic: the result depends only on the config, never
+ * on `threads`. Diverged trials are reported in status, never a crash. */
+int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r,
+                   sgd_trials_progress_fn progress, void *progress_ctx);
+void sgd_trials_result_free(sgd_trials_result *r);
+
+/* One SGD step on one point (used by `verify`, probes and tests):
+ * given x, writes y = x - eta grad f(x) and x_next = y - eta omega. Returns
+ * f(x). grad is scratch of d entries. */
+double sgd_sgd_step(const sgd_landscape *f, double eta, const double *omega,
+                    const double *x, double *y, double *x_next, double *grad);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
+
+/* ---- reporting (src/optim/report.c) --------------------------------------- */
+#include <stdio.h>
+#include "sgdscape/io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Statistics of where trials ended, measured as ||x_T - x*|| (x* = 0 if the
+ * landscape has none). */
+typedef struct sgd_trials_stats {
+    size_t n, diverged, hit;
+    double fraction_within[4];  /* within radius[k] (over all trials; diverged count as outside) */
+    double radius[4];
+    size_t nradius;
+    double mean_dist;           /* mean ||x_T - x*|| over finite trials */
+    double median_dist;
+    double mean_f;              /* mean f(x_T) over finite trials */
+    size_t distinct_endpoints;  /* clusters of end points more than tol apart */
+} sgd_trials_stats;
+
+/* End points closer than tol (Euclidean, single linkage along a sort in 1-D,
+ * greedy in d > 1) count as one. */
+void sgd_trials_stats_compute(const sgd_trials_result *r, const double *x_star, const double *radius,
+                              size_t nradius, double tol, sgd_trials_stats *s);
+void sgd_trials_stats_json(const sgd_trials_stats *s, sgd_json *j);
+
+/* Per-trial CSV: trial, status, steps, x_start_*, x_final_*, y_final_*, f_final, dist. */
+int sgd_trials_write_csv(const char *path, const sgd_trials_result *r, const double *x_star);
+/* Trajectories as .npy arrays of shape (n, nrec, d). */
+int sgd_trials_write_npy(const char *dir, const sgd_trials_result *r);
+/* Histogram of the first coordinate of x_T: CSV (bin_lo, bin_hi, count,
+ * cumulative) plus a gnuplot figure NAME.{gp,png,svg} when figure != 0. */
+int sgd_trials_write_histogram(const char *dir, const char *name, const sgd_trials_result *r, double lo,
+                               double hi, size_t bins, int figure);
+/* The schedule as JSON (every stage's steps, eta, r, level, decay, start). */
+void sgd_schedule_json(const sgd_schedule *s, sgd_json *j);
+const char *sgd_trial_status_name(int status);
+
+/* Shared gnuplot preamble that honours term_kind ('png' or 'svg'). */
+#define SGD_GP_PREAMBLE                                                               \
+    "if (!exists(\"term_kind\")) term_kind = 'png'\n"                                \
+    "if (term_kind eq 'svg') set terminal svg size %d,%d dynamic font 'sans,11'; "  \
+    "else set terminal pngcairo size %d,%d font 'sans,10'\n"
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,130 @@
+#include "cli.h"
+#include "sgdscape/error.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_fail(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "sgdscape %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+int cli_lib_fail(const char *cmd)
+{
+    return cli_fail(cmd, "%s", sgd_errmsg()[0] ? sgd_errmsg() : "failed");
+}
+
+int cli_double(const char *cmd, const char *opt, const char *val, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(val, &end);
+    if (end == val || *end || errno == ERANGE || !isfinite(v)) {
+        cli_fail(cmd, "%s: '%s' is not a finite number", opt, val);
+        return 1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_positive(const char *cmd, const char *opt, const char *val, double *out)
+{
+    if (cli_double(cmd, opt, val, out)) return 1;
+    if (!(*out > 0)) {
+        cli_fail(cmd, "%s: must be > 0 (got %s)", opt, val);
+        return 1;
+    }
+    return 0;
+}
+
+int cli_u64(const char *cmd, const char *opt, const char *val, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*val == '-') {
+        cli_fail(cmd, "%s: '%s' is not a non-negative integer", opt, val);
+        return 1;
+    }
+    unsigned long long v = strtoull(val, &end, 10);
+    if (end == val || *end || errno == ERANGE) {
+        cli_fail(cmd, "%s: '%s' is not a non-negative integer", opt, val);
+        return 1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_size(const char *cmd, const char *opt, const char *val, size_t *out)
+{
+    uint64_t v;
+    if (cli_u64(cmd, opt, val, &v)) return 1;
+    *out = (size_t)v;
+    return 0;
+}
+
+int cli_int(const char *cmd, const char *opt, const char *val, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (end == val || *end || errno == ERANGE || v < -2147483647L || v > 2147483647L) {
+        cli_fail(cmd, "%s: '%s' is not an integer", opt, val);
+        return 1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int cli_doubles(const char *cmd, const char *opt, const char *val, double *out, int max)
+{
+    int n = 0;
+    const char *p = val;
+    char buf[64];
+    while (*p) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (len == 0 || len >= sizeof buf || n >= max) {
+            cli_fail(cmd, "%s: '%s' is not a list of at most %d numbers", opt, val, max);
+            return -1;
+        }
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        if (cli_double(cmd, opt, buf, &out[n])) return -1;
+        n++;
+        p += len + (c ? 1 : 0);
+    }
+    return n;
+}
+
+int cli_threads(int requested)
+{
+    int n = requested > 0 ? requested : omp_get_num_procs();
+    omp_set_num_threads(n);
+    return n;
+}
+
+void cli_help(const char *text) { fputs(text, stdout); }
+
+int cli_parse_box(const char *cmd, const char *opt, const char *val, double *lo, double *hi)
+{
+    const char *c = strchr(val, ':');
+    if (!c || c == val) return cli_fail(cmd, "%s: want LO:HI, got '%s'", opt, val);
+    char a[64];
+    size_t n = (size_t)(c - val);
+    if (n >= sizeof a) return cli_fail(cmd, "%s: want LO:HI, got '%s'", opt, val);
+    memcpy(a, val, n);
+    a[n] = '\0';
+    if (cli_double(cmd, opt, a, lo) || cli_double(cmd, opt, c + 1, hi)) return 1;
+    if (!(*hi > *lo)) return cli_fail(cmd, "%s: need LO < HI, got '%s'", opt, val);
+    return 0;
+}

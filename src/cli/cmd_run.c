@@ -1,0 +1,197 @@
+/* sgdscape run: any landscape x noise x schedule x trials. */
+#include "cli.h"
+#include "sgdscape/error.h"
+#include "sgdscape/io.h"
+#include "sgdscape/landscape.h"
+#include "sgdscape/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char sgd_cmd_run_summary[] = "run N SGD/GD trials: landscape x noise x schedule";
+
+static const char help[] =
+    "usage: sgdscape run [options]\n\n"
+    "Runs N independent trials of x_{t+1} = x_t - eta (grad f(x_t) + omega_t) from uniform random\n"
+    "starts and writes a run directory: manifest.json (every parameter), summary.json, trials.csv\n"
+    "(start, final x_T and y_T = x_T - eta grad f(x_T) per trial), histogram.{csv,gp,png,svg} and,\n"
+    "with --record-every, traj_x.npy / traj_y.npy of shape (trials, rows, d).\n\n"
+    "landscape:\n"
+    "  --f SPEC            catalog name[:k=v,...] | formula | plugin:PATH.so   (default spiky)\n"
+    "  --d N               dimension (default 1)\n"
+    "  --x-star V          target x* (all coordinates = V) when f has none\n"
+    "noise and step size (give the level, or eta and r):\n"
+    "  --noise KIND        none | ball | cube | gauss   (default ball)\n"
+    "  --eta ETA           step size (default 0.01)\n"
+    "  --level S           noise level eta*r: the smoothing kernel's width; sets r = S/eta\n"
+    "  --r R               noise radius r (default 0)\n"
+    "  --momentum M        heavy-ball momentum in [0, 1) (default 0)\n"
+    "schedule:\n"
+    "  --steps N           steps (default 20000)\n"
+    "  --schedule S        const | exp:Q | stages:STEPS@LEVEL[/ETA][~LO:HI],...\n"
+    "                      e.g. stages:5000@0.04~-1.5:1.5,5000@0.02,5000@0.01\n"
+    "trials:\n"
+    "  --trials N          number of trials (default 100)\n"
+    "  --start LO:HI       starting box [LO, HI]^d (default: the landscape's domain)\n"
+    "  --stop-radius R     stop a trial once ||x_t - x*|| <= R\n"
+    "  --record-every K    keep x_t and y_t every K steps (.npy)\n"
+    "  --within R1,R2      radii for the summary's fraction_within_* (default 1.5,0.1)\n"
+    "common:\n"
+    "  --out DIR           run directory (default runs/run)\n"
+    "  --seed N            seed (default 1); one seed gives bit-identical results\n"
+    "  --threads N         threads (default: all cores); results do not depend on it\n"
+    "  --help              this text\n";
+
+static void progress_cb(void *ctx, double done, double total) { sgd_progress_update(ctx, done, total); }
+
+int sgd_cmd_run(int argc, char **argv)
+{
+    const char *C = "run";
+    const char *fspec = "spiky", *noise_name = "ball", *sched = "const", *out = "runs/run";
+    size_t d = 1, steps = 20000, trials = 100, record_every = 0;
+    double eta = 0.01, r = 0, level = NAN, momentum = 0, stop_radius = 0, lo = NAN, hi = NAN, xstar = NAN;
+    double within[4] = {1.5, 0.1};
+    int nwithin = 2, threads = 0;
+    uint64_t seed = 1;
+    static const struct option opts[] = {
+        {"f", 1, 0, 'f'},        {"d", 1, 0, 'd'},         {"x-star", 1, 0, 'X'},   {"noise", 1, 0, 'n'},
+        {"eta", 1, 0, 'e'},      {"level", 1, 0, 'l'},     {"r", 1, 0, 'r'},        {"momentum", 1, 0, 'm'},
+        {"steps", 1, 0, 's'},    {"schedule", 1, 0, 'S'},  {"trials", 1, 0, 'N'},   {"start", 1, 0, 'b'},
+        {"stop-radius", 1, 0, 'R'}, {"record-every", 1, 0, 'k'}, {"within", 1, 0, 'w'}, {"out", 1, 0, 'o'},
+        {"seed", 1, 0, 'z'},     {"threads", 1, 0, 't'},   {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int bad = 0;
+        switch (ch) {
+        case 'f': fspec = optarg; break;
+        case 'd': bad = cli_size(C, "--d", optarg, &d); break;
+        case 'X': bad = cli_double(C, "--x-star", optarg, &xstar); break;
+        case 'n': noise_name = optarg; break;
+        case 'e': bad = cli_positive(C, "--eta", optarg, &eta); break;
+        case 'l': bad = cli_double(C, "--level", optarg, &level) || (level < 0 && cli_fail(C, "--level: must be >= 0")); break;
+        case 'r': bad = cli_double(C, "--r", optarg, &r) || (r < 0 && cli_fail(C, "--r: must be >= 0")); break;
+        case 'm': bad = cli_double(C, "--momentum", optarg, &momentum); break;
+        case 's': bad = cli_size(C, "--steps", optarg, &steps); break;
+        case 'S': sched = optarg; break;
+        case 'N': bad = cli_size(C, "--trials", optarg, &trials); break;
+        case 'b': bad = cli_parse_box(C, "--start", optarg, &lo, &hi); break;
+        case 'R': bad = cli_positive(C, "--stop-radius", optarg, &stop_radius); break;
+        case 'k': bad = cli_size(C, "--record-every", optarg, &record_every); break;
+        case 'w': bad = (nwithin = cli_doubles(C, "--within", optarg, within, 4)) < 0; break;
+        case 'o': out = optarg; break;
+        case 'z': bad = cli_u64(C, "--seed", optarg, &seed); break;
+        case 't': bad = cli_int(C, "--threads", optarg, &threads); break;
+        case 'h': cli_help(help); return 0;
+        default: return cli_fail(C, "unknown option '%s' (see --help)", argv[optind - 1]);
+        }
+        if (bad) return 2;
+    }
+    if (optind < argc) return cli_fail(C, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (!isnan(level)) r = level / eta;
+    sgd_noise_kind kind;
+    if (sgd_noise_parse(noise_name, &kind)) return cli_lib_fail(C);
+    threads = cli_threads(threads);
+
+    sgd_landscape *f = sgd_landscape_create(fspec, d);
+    if (!f) return cli_lib_fail(C);
+    if (!isnan(xstar)) {
+        free(f->x_star);
+        f->x_star = malloc(d * sizeof(double));
+        for (size_t i = 0; i < d; i++) f->x_star[i] = xstar;
+    }
+    sgd_trials_config cfg;
+    sgd_trials_defaults(&cfg, f);
+    cfg.noise.kind = kind;
+    cfg.ntrials = trials;
+    cfg.seed = seed;
+    cfg.threads = threads;
+    if (!isnan(lo)) {
+        cfg.start_lo = lo;
+        cfg.start_hi = hi;
+    }
+    cfg.momentum = momentum;
+    cfg.stop_radius = stop_radius;
+    cfg.record_every = record_every;
+    int rc = sgd_schedule_parse(sched, eta, r, steps, &cfg.sched);
+    if (rc) {
+        sgd_landscape_free(f);
+        return cli_lib_fail(C);
+    }
+    sgd_rundir rd;
+    if (sgd_rundir_open(&rd, out)) {
+        sgd_landscape_free(f);
+        return cli_lib_fail(C);
+    }
+    sgd_progress pg;
+    sgd_progress_start(&pg, "run");
+    sgd_trials_result res;
+    double t0 = sgd_now();
+    rc = sgd_trials_run(&cfg, &res, progress_cb, &pg);
+    double secs = sgd_now() - t0;
+    sgd_progress_end(&pg);
+    if (rc) {
+        sgd_rundir_abort(&rd);
+        sgd_landscape_free(f);
+        return cli_lib_fail(C);
+    }
+    /* manifest */
+    sgd_json *man = sgd_json_new();
+    sgd_json_manifest_header(man, argc, argv, threads);
+    sgd_json_str(man, "command", "run");
+    sgd_json_str(man, "landscape", fspec);
+    sgd_json_str(man, "landscape_name", f->name);
+    sgd_json_str(man, "landscape_doc", f->doc);
+    sgd_json_int(man, "d", (long long)d);
+    if (f->x_star) sgd_json_nums(man, "x_star", f->x_star, d);
+    sgd_json_num(man, "L", f->L);
+    sgd_json_str(man, "noise", sgd_noise_name(kind));
+    sgd_json_num(man, "eta", eta);
+    sgd_json_num(man, "r", r);
+    sgd_json_num(man, "noise_level", eta * r);
+    sgd_json_num(man, "momentum", momentum);
+    sgd_json_str(man, "schedule", sched);
+    sgd_schedule_json(&cfg.sched, man);
+    sgd_json_int(man, "trials", (long long)trials);
+    sgd_json_num(man, "start_lo", cfg.start_lo);
+    sgd_json_num(man, "start_hi", cfg.start_hi);
+    sgd_json_num(man, "stop_radius", stop_radius);
+    sgd_json_int(man, "record_every", (long long)record_every);
+    sgd_json_int(man, "seed", (long long)seed);
+    char path[4400];
+    sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
+    rc = sgd_json_write(man, path);
+    sgd_json_free(man);
+    /* summary */
+    sgd_trials_stats st;
+    sgd_trials_stats_compute(&res, f->x_star, within, (size_t)nwithin, 1e-3, &st);
+    sgd_json *sum = sgd_json_new();
+    sgd_trials_stats_json(&st, sum);
+    sgd_json_num(sum, "seconds", secs);
+    sgd_json_num(sum, "trial_steps_per_second",
+                 (double)trials * (double)sgd_schedule_total_steps(&cfg.sched) / (secs > 0 ? secs : 1e-9));
+    sgd_rundir_file(&rd, "summary.json", path, sizeof path);
+    if (!rc) rc = sgd_json_write(sum, path);
+    sgd_json_free(sum);
+    sgd_rundir_file(&rd, "trials.csv", path, sizeof path);
+    if (!rc) rc = sgd_trials_write_csv(path, &res, f->x_star);
+    if (!rc) rc = sgd_trials_write_npy(rd.path, &res);
+    if (!rc) rc = sgd_trials_write_histogram(rd.path, "histogram", &res, cfg.start_lo, cfg.start_hi, 60, d == 1);
+    if (!rc) rc = sgd_rundir_commit(&rd);
+    if (rc) {
+        sgd_rundir_abort(&rd);
+        sgd_trials_result_free(&res);
+        sgd_landscape_free(f);
+        return cli_lib_fail(C);
+    }
+    printf("%zu trials x %zu steps of %s (d=%zu), noise %s level %g: ", trials,
+           sgd_schedule_total_steps(&cfg.sched), f->name, d, sgd_noise_name(kind), eta * r);
+    printf("mean ||x_T - x*|| = %.4g, within %g: %.2f, distinct end points %zu, diverged %zu\n", st.mean_dist,
+           within[0], st.fraction_within[0], st.distinct_endpoints, st.diverged);
+    printf("wrote %s/\n", rd.final);
+    sgd_trials_result_free(&res);
+    sgd_landscape_free(f);
+    return 0;
+}

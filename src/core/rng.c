@@ -1,0 +1,80 @@
+/* Philox4x32-10 from Random123, wrapped so that every draw is addressed by
+ * (seed, domain, stream, step, index). */
+#include "sgdscape/rng.h"
+
+#include <math.h>
+#include <Random123/philox.h>
+
+void sgd_rng_words(uint64_t seed, uint32_t domain, uint64_t stream,
+                   uint64_t step, uint32_t index, uint32_t out[4])
+{
+    philox4x32_key_t k = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
+    /* 40 bits of step and stream, 16 bits of domain. */
+    philox4x32_ctr_t c = {{index, (uint32_t)step, (uint32_t)stream,
+                           (domain << 16) | (uint32_t)((step >> 32) & 0xff) << 8 |
+                               (uint32_t)((stream >> 32) & 0xff)}};
+    philox4x32_ctr_t r = philox4x32(c, k);
+    out[0] = r.v[0];
+    out[1] = r.v[1];
+    out[2] = r.v[2];
+    out[3] = r.v[3];
+}
+
+void sgd_rng_uniform2(uint64_t seed, uint32_t domain, uint64_t stream,
+                      uint64_t step, uint32_t index, double out[2])
+{
+    uint32_t w[4];
+    sgd_rng_words(seed, domain, stream, step, index, w);
+    out[0] = sgd_u01(w[0], w[1]);
+    out[1] = sgd_u01(w[2], w[3]);
+}
+
+void sgd_rng_normal2(uint64_t seed, uint32_t domain, uint64_t stream,
+                     uint64_t step, uint32_t index, double out[2])
+{
+    double u[2];
+    sgd_rng_uniform2(seed, domain, stream, step, index, u);
+    /* 1-u is in (0,1], so the log is finite. */
+    double rad = sqrt(-2.0 * log(1.0 - u[0]));
+    double th = 6.283185307179586476925286766559 * u[1];
+    out[0] = rad * cos(th);
+    out[1] = rad * sin(th);
+}
+
+void sgd_rng_uniform_fill(uint64_t seed, uint32_t domain, uint64_t stream,
+                          uint64_t step, double *u, uint64_t n)
+{
+    double pair[2];
+    for (uint64_t i = 0; i < n; i += 2) {
+        sgd_rng_uniform2(seed, domain, stream, step, (uint32_t)(i / 2), pair);
+        u[i] = pair[0];
+        if (i + 1 < n) u[i + 1] = pair[1];
+    }
+}
+
+void sgd_rng_normal_fill(uint64_t seed, uint32_t domain, uint64_t stream,
+                         uint64_t step, double *z, uint64_t n)
+{
+    double pair[2];
+    for (uint64_t i = 0; i < n; i += 2) {
+        sgd_rng_normal2(seed, domain, stream, step, (uint32_t)(i / 2), pair);
+        z[i] = pair[0];
+        if (i + 1 < n) z[i + 1] = pair[1];
+    }
+}
+
+uint64_t sgd_rng_below(uint64_t seed, uint32_t domain, uint64_t stream,
+                       uint64_t step, uint32_t index, uint64_t n)
+{
+    /* Lemire's nearly-divisionless method on 32-bit words when n fits,
+     * rejection on fresh sub-counters otherwise stays deterministic. */
+    uint32_t w[4];
+    for (uint32_t attempt = 0;; attempt++) {
+        sgd_rng_words(seed, domain, stream, step, index + attempt * 0x10000000u, w);
+        uint64_t x = ((uint64_t)w[0] << 32) | w[1];
+        if (n <= 1) return 0;
+        unsigned __int128 m = (unsigned __int128)x * n;
+        uint64_t l = (uint64_t)m;
+        if (l >= n || l >= (uint64_t)(-n) % n) return (uint64_t)(m >> 64);
+    }
+}

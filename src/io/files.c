@@ -1,0 +1,262 @@
+/* Atomic files and run directories: a crash never leaves a half-written
+ * result under the name the user asked for. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "sgdscape/io.h"
+#include "sgdscape/error.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int sgd_afile_open(sgd_afile *af, const char *path)
+{
+    if (strlen(path) >= sizeof af->path)
+        return sgd_error(SGD_EINVAL, "%s: path too long", path);
+    strcpy(af->path, path);
+    snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
+    af->fp = fopen(af->tmp, "wb");
+    if (!af->fp)
+        return sgd_error(SGD_EIO, "%s: cannot write: %s", path, strerror(errno));
+    return SGD_OK;
+}
+
+int sgd_afile_commit(sgd_afile *af)
+{
+    int bad = ferror(af->fp);
+    if (fclose(af->fp) != 0) bad = 1;
+    af->fp = NULL;
+    if (bad) {
+        unlink(af->tmp);
+        return sgd_error(SGD_EIO, "%s: write failed", af->path);
+    }
+    if (rename(af->tmp, af->path) != 0) {
+        int e = errno;
+        unlink(af->tmp);
+        return sgd_error(SGD_EIO, "%s: cannot rename: %s", af->path, strerror(e));
+    }
+    return SGD_OK;
+}
+
+void sgd_afile_abort(sgd_afile *af)
+{
+    if (af->fp) fclose(af->fp);
+    af->fp = NULL;
+    unlink(af->tmp);
+}
+
+int sgd_write_file(const char *path, const void *data, size_t n)
+{
+    sgd_afile af;
+    int rc = sgd_afile_open(&af, path);
+    if (rc) return rc;
+    if (n && fwrite(data, 1, n, af.fp) != n) {
+        sgd_afile_abort(&af);
+        return sgd_error(SGD_EIO, "%s: write failed", path);
+    }
+    return sgd_afile_commit(&af);
+}
+
+int sgd_read_file(const char *path, char **data, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return sgd_error(SGD_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        fclose(fp);
+        return sgd_error(SGD_ENOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        size_t got = fread(buf + len, 1, cap - len, fp);
+        len += got;
+        if (len < cap) break;
+        char *nb = realloc(buf, 2 * cap + 1);
+        if (!nb) {
+            free(buf);
+            fclose(fp);
+            return sgd_error(SGD_ENOMEM, "%s: out of memory", path);
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int err = ferror(fp);
+    fclose(fp);
+    if (err) {
+        free(buf);
+        return sgd_error(SGD_EIO, "%s: read error", path);
+    }
+    buf[len] = '\0';
+    *data = buf;
+    *n = len;
+    return SGD_OK;
+}
+
+int sgd_mkdirs(const char *dir)
+{
+    char tmp[4096];
+    if (strlen(dir) >= sizeof tmp) return sgd_error(SGD_EINVAL, "%s: path too long", dir);
+    strcpy(tmp, dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+            return sgd_error(SGD_EIO, "%s: cannot create directory: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+        return sgd_error(SGD_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
+    return SGD_OK;
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(p);
+}
+
+static void rm_tree(const char *dir)
+{
+    struct stat st;
+    if (lstat(dir, &st) != 0) return;
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int sgd_rundir_open(sgd_rundir *rd, const char *dir)
+{
+    memset(rd, 0, sizeof *rd);
+    if (!dir || !*dir) return sgd_error(SGD_EINVAL, "--out: empty directory name");
+    if (strlen(dir) >= sizeof rd->final) return sgd_error(SGD_EINVAL, "--out: path too long");
+    strcpy(rd->final, dir);
+    size_t n = strlen(rd->final);
+    while (n > 1 && rd->final[n - 1] == '/') rd->final[--n] = '\0';
+    struct stat st;
+    if (stat(rd->final, &st) == 0 && !S_ISDIR(st.st_mode))
+        return sgd_error(SGD_EIO, "--out %s: exists and is not a directory", dir);
+    snprintf(rd->path, sizeof rd->path, "%s.partial", rd->final);
+    rm_tree(rd->path);
+    /* The parent must exist already or be creatable. */
+    char parent[4096];
+    strcpy(parent, rd->final);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = '\0';
+        if (sgd_mkdirs(parent) != SGD_OK)
+            return sgd_error(SGD_EIO, "--out %s: cannot create parent directory", dir);
+    }
+    if (mkdir(rd->path, 0777) != 0)
+        return sgd_error(SGD_EIO, "--out %s: cannot create: %s", dir, strerror(errno));
+    return SGD_OK;
+}
+
+int sgd_rundir_open_inplace(sgd_rundir *rd, const char *dir)
+{
+    memset(rd, 0, sizeof *rd);
+    if (!dir || !*dir) return sgd_error(SGD_EINVAL, "--out: empty directory name");
+    if (strlen(dir) >= sizeof rd->final) return sgd_error(SGD_EINVAL, "--out: path too long");
+    strcpy(rd->final, dir);
+    strcpy(rd->path, dir);
+    rd->resumable = 1;
+    int rc = sgd_mkdirs(dir);
+    if (rc) return sgd_error(rc, "--out %s: cannot create directory", dir);
+    if (access(dir, W_OK) != 0) return sgd_error(SGD_EIO, "--out %s: not writable", dir);
+    return SGD_OK;
+}
+
+void sgd_rundir_file(const sgd_rundir *rd, const char *name, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s/%s", rd->path, name);
+}
+
+int sgd_rundir_commit(sgd_rundir *rd)
+{
+    if (rd->resumable) return SGD_OK;
+    char old[4300];
+    snprintf(old, sizeof old, "%s.old.%ld", rd->final, (long)getpid());
+    struct stat st;
+    int had = stat(rd->final, &st) == 0;
+    if (had && rename(rd->final, old) != 0)
+        return sgd_error(SGD_EIO, "--out %s: cannot replace: %s", rd->final, strerror(errno));
+    if (rename(rd->path, rd->final) != 0) {
+        int e = errno;
+        if (had) rename(old, rd->final);
+        return sgd_error(SGD_EIO, "--out %s: cannot rename: %s", rd->final, strerror(e));
+    }
+    if (had) rm_tree(old);
+    return SGD_OK;
+}
+
+void sgd_rundir_abort(sgd_rundir *rd)
+{
+    if (!rd->resumable && rd->path[0]) rm_tree(rd->path);
+}
+
+double sgd_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void sgd_progress_start(sgd_progress *p, const char *label)
+{
+    memset(p, 0, sizeof *p);
+    p->enabled = isatty(STDERR_FILENO) && !getenv("SGD_QUIET");
+    snprintf(p->label, sizeof p->label, "%s", label);
+    p->t0 = sgd_now();
+    p->last = 0;
+}
+
+void sgd_progress_update(sgd_progress *p, double done, double total)
+{
+    if (!p->enabled) return;
+    double now = sgd_now();
+    if (now - p->last < 0.2 && done < total) return;
+    p->last = now;
+    double el = now - p->t0;
+    double frac = total > 0 ? done / total : 0;
+    double eta = frac > 0 ? el * (1 - frac) / frac : 0;
+    fprintf(stderr, "\r%s: %5.1f%%  %.0fs elapsed, ~%.0fs left   ", p->label, 100 * frac, el, eta);
+    fflush(stderr);
+}
+
+void sgd_progress_end(sgd_progress *p)
+{
+    if (!p->enabled) return;
+    fprintf(stderr, "\r%s: done in %.1fs%40s\n", p->label, sgd_now() - p->t0, "");
+}
+
+void sgd_csv_num(FILE *fp, double v, int last)
+{
+    fprintf(fp, "%.17g%c", v, last ? '\n' : ',');
+}
+
+int sgd_figure_render(const char *dir, const char *name, const char *script, int *rendered)
+{
+    char path[4300];
+    *rendered = 0;
+    snprintf(path, sizeof path, "%s/%s.gp", dir, name);
+    int rc = sgd_write_file(path, script, strlen(script));
+    if (rc) return rc;
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) return SGD_OK;
+    /* The script sets its own terminal per output; we run it twice. */
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && gnuplot -e \"term_kind='png'\" '%s.gp' > '%s.png.tmp' 2>/dev/null && "
+             "mv '%s.png.tmp' '%s.png' && "
+             "gnuplot -e \"term_kind='svg'\" '%s.gp' > '%s.svg.tmp' 2>/dev/null && "
+             "mv '%s.svg.tmp' '%s.svg'",
+             dir, name, name, name, name, name, name, name, name);
+    if (system(cmd) == 0) *rendered = 1;
+    else {
+        snprintf(cmd, sizeof cmd, "cd '%s' && rm -f '%s.png.tmp' '%s.svg.tmp'", dir, name, name);
+        if (system(cmd) != 0) { /* nothing more to clean */ }
+    }
+    return SGD_OK;
+}

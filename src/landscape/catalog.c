@@ -1,0 +1,656 @@
+/* The built-in catalog. Most entries are separable, f(x) = sum_i phi(x_i),
+ * which gives exact gradients, a diagonal Hessian, and exact convolutions:
+ * for uniform noise of half-width s = eta*r on a coordinate,
+ *     g(y) = (Phi(y+s) - Phi(y-s)) / (2s),   g'(y) = (phi(y+s) - phi(y-s)) / (2s)
+ * with Phi an antiderivative of phi; for Gaussian noise each entry gives its
+ * own closed form where one exists. */
+#include "sgdscape/landscape.h"
+#include "sgdscape/error.h"
+#include "landscape/spiky.h"
+
+#include <complex.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PI 3.14159265358979323846
+
+/* ---- parameters "key=value,key=value" ---------------------------------- */
+typedef struct kv { char key[32]; double val; int used; } kv;
+typedef struct kvlist { kv item[16]; int n; } kvlist;
+
+static int kv_parse(const char *name, const char *s, kvlist *out)
+{
+    out->n = 0;
+    if (!s || !*s) return SGD_OK;
+    const char *p = s;
+    while (*p) {
+        const char *eq = strchr(p, '=');
+        const char *comma = strchr(p, ',');
+        if (!comma) comma = p + strlen(p);
+        if (!eq || eq > comma || eq == p || out->n >= 16 || (size_t)(eq - p) >= sizeof out->item[0].key)
+            return sgd_error(SGD_EINVAL, "--f %s: malformed parameter list '%s' (want key=value,...)", name, s);
+        kv *it = &out->item[out->n++];
+        memcpy(it->key, p, (size_t)(eq - p));
+        it->key[eq - p] = '\0';
+        char num[64];
+        size_t len = (size_t)(comma - eq - 1);
+        if (len == 0 || len >= sizeof num)
+            return sgd_error(SGD_EINVAL, "--f %s: parameter '%s' has no value", name, it->key);
+        memcpy(num, eq + 1, len);
+        num[len] = '\0';
+        char *end;
+        it->val = strtod(num, &end);
+        if (*end || !isfinite(it->val))
+            return sgd_error(SGD_EINVAL, "--f %s: parameter '%s': '%s' is not a finite number", name, it->key, num);
+        it->used = 0;
+        p = *comma ? comma + 1 : comma;
+    }
+    return SGD_OK;
+}
+
+static double kv_get(kvlist *l, const char *key, double def)
+{
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->item[i].key, key)) {
+            l->item[i].used = 1;
+            return l->item[i].val;
+        }
+    return def;
+}
+
+static int kv_check_used(const char *name, const kvlist *l)
+{
+    for (int i = 0; i < l->n; i++)
+        if (!l->item[i].used)
+            return sgd_error(SGD_EINVAL, "--f %s: unknown parameter '%s'", name, l->item[i].key);
+    return SGD_OK;
+}
+
+/* ---- separable landscapes ------------------------------------------------- */
+/* One coordinate's function. p is the entry's parameter block, i the
+ * coordinate (for anisotropic quadratics). */
+typedef struct sep_ops {
+    double (*phi)(const void *p, size_t i, double x, double *dphi, double *d2phi);
+    double (*Phi)(const void *p, size_t i, double x);            /* antiderivative, or NULL */
+    /* Gaussian-smoothed phi and its derivative, sigma = eta*r; or NULL. */
+    double (*gauss)(const void *p, size_t i, double y, double sigma, double *dg);
+} sep_ops;
+
+typedef struct sep_params {
+    const sep_ops *ops;
+    double c0;          /* constant added to f */
+    double buf[64];     /* entry parameters */
+    double *a;          /* per-coordinate scale (quadratic), or NULL */
+} sep_params;
+
+static double sep_fg(const sgd_landscape *f, const double *x, double *grad)
+{
+    const sep_params *sp = f->params;
+    double s = sp->c0, d1, d2;
+    for (size_t i = 0; i < f->d; i++) {
+        s += sp->ops->phi(sp, i, x[i], &d1, &d2);
+        if (grad) grad[i] = d1;
+    }
+    return s;
+}
+
+static int sep_hess(const sgd_landscape *f, const double *x, double *H)
+{
+    const sep_params *sp = f->params;
+    size_t d = f->d;
+    memset(H, 0, d * d * sizeof *H);
+    double d1, d2;
+    for (size_t i = 0; i < d; i++) {
+        sp->ops->phi(sp, i, x[i], &d1, &d2);
+        H[i * d + i] = d2;
+    }
+    return SGD_OK;
+}
+
+/* Uniform interval (d = 1, ball or cube) and cube (any d) have the
+ * antiderivative form; the Gaussian uses the entry's closed form. */
+static int sep_smooth(const sgd_landscape *f, const sgd_noise *W, double eta,
+                      const double *y, double *g, double *grad)
+{
+    const sep_params *sp = f->params;
+    double s = eta * W->r;
+    size_t d = f->d;
+    int uniform = W->kind == SGD_NOISE_CUBE || (W->kind == SGD_NOISE_BALL && d == 1);
+    if (W->kind == SGD_NOISE_NONE || s == 0.0) {
+        double v = f->fg(f, y, grad);
+        if (g) *g = v;
+        return SGD_OK;
+    }
+    if (uniform && sp->ops->Phi) {
+        double tot = sp->c0, d1, d2;
+        for (size_t i = 0; i < d; i++) {
+            tot += (sp->ops->Phi(sp, i, y[i] + s) - sp->ops->Phi(sp, i, y[i] - s)) / (2 * s);
+            if (grad)
+                grad[i] = (sp->ops->phi(sp, i, y[i] + s, &d1, &d2) - sp->ops->phi(sp, i, y[i] - s, &d1, &d2)) /
+                          (2 * s);
+        }
+        if (g) *g = tot;
+        return SGD_OK;
+    }
+    if (W->kind == SGD_NOISE_GAUSS && sp->ops->gauss) {
+        double tot = sp->c0, dg;
+        for (size_t i = 0; i < d; i++) {
+            tot += sp->ops->gauss(sp, i, y[i], s, &dg);
+            if (grad) grad[i] = dg;
+        }
+        if (g) *g = tot;
+        return SGD_OK;
+    }
+    return sgd_error(SGD_EUNSUPPORTED, "%s: no closed-form convolution with %s noise in d=%zu",
+                     f->name, sgd_noise_name(W->kind), d);
+}
+
+static void sep_destroy(sgd_landscape *f)
+{
+    sep_params *sp = f->params;
+    if (sp) free(sp->a);
+    free(sp);
+}
+
+/* Largest |phi''| on [lo, hi] by dense sampling: the L of a separable f
+ * (the Hessian is diagonal). Sampling is fine enough for the catalog's
+ * frequencies (documented per entry). */
+static double sep_L_scan(const sep_params *sp, double lo, double hi, size_t n)
+{
+    double L = 0, d1, d2;
+    for (size_t k = 0; k <= n; k++) {
+        double x = lo + (hi - lo) * (double)k / (double)n;
+        sp->ops->phi(sp, 0, x, &d1, &d2);
+        if (fabs(d2) > L) L = fabs(d2);
+    }
+    return L;
+}
+
+static sgd_landscape *sep_new(const char *name, const char *doc, size_t d, const sep_ops *ops,
+                              sep_params **out)
+{
+    sgd_landscape *f = calloc(1, sizeof *f);
+    sep_params *sp = calloc(1, sizeof *sp);
+    if (!f || !sp) {
+        free(f);
+        free(sp);
+        sgd_error(SGD_ENOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(f->name, sizeof f->name, "%s", name);
+    snprintf(f->doc, sizeof f->doc, "%s", doc);
+    f->d = d;
+    f->fg = sep_fg;
+    f->hess = sep_hess;
+    f->smooth = sep_smooth;
+    f->params = sp;
+    f->destroy = sep_destroy;
+    f->L = NAN;
+    sp->ops = ops;
+    *out = sp;
+    return f;
+}
+
+static int set_xstar(sgd_landscape *f, double v)
+{
+    f->x_star = malloc(f->d * sizeof *f->x_star);
+    if (!f->x_star) return sgd_error(SGD_ENOMEM, "out of memory");
+    for (size_t i = 0; i < f->d; i++) f->x_star[i] = v;
+    return SGD_OK;
+}
+
+/* ---- quadratic: phi_i = a_i x^2 / 2 -------------------------------------- */
+static double quad_a(const void *p, size_t i)
+{
+    const sep_params *sp = p;
+    return sp->a ? sp->a[i] : sp->buf[0];
+}
+static double quad_phi(const void *p, size_t i, double x, double *d1, double *d2)
+{
+    double a = quad_a(p, i);
+    *d1 = a * x;
+    *d2 = a;
+    return 0.5 * a * x * x;
+}
+static double quad_Phi(const void *p, size_t i, double x) { return quad_a(p, i) * x * x * x / 6.0; }
+static double quad_gauss(const void *p, size_t i, double y, double s, double *dg)
+{
+    double a = quad_a(p, i);
+    *dg = a * y;
+    return 0.5 * a * (y * y + s * s);
+}
+static const sep_ops quad_ops = {quad_phi, quad_Phi, quad_gauss};
+
+/* The uniform ball in d > 1 is not separable, but for a quadratic
+ * E f(y - eta w) = f(y) + eta^2/2 sum a_i E w_i^2 with E w_i^2 = r^2/(d+2). */
+static int quad_smooth(const sgd_landscape *f, const sgd_noise *W, double eta,
+                       const double *y, double *g, double *grad)
+{
+    if (W->kind == SGD_NOISE_BALL && f->d > 1) {
+        double v = f->fg(f, y, grad), tr = 0;
+        for (size_t i = 0; i < f->d; i++) tr += quad_a(f->params, i);
+        if (g) *g = v + 0.5 * eta * eta * W->r * W->r / ((double)f->d + 2.0) * tr;
+        return SGD_OK;
+    }
+    return sep_smooth(f, W, eta, y, g, grad);
+}
+
+static sgd_landscape *make_quadratic(kvlist *kl, size_t d)
+{
+    sep_params *sp;
+    sgd_landscape *f = sep_new("quadratic",
+                               "f(x) = 1/2 sum_i a_i x_i^2; a_i = a (isotropic) or a geometric from a to "
+                               "a*cond; x* = 0; L = max a_i; c = min a_i for any mean-zero noise",
+                               d, &quad_ops, &sp);
+    if (!f) return NULL;
+    double a = kv_get(kl, "a", 1.0), cond = kv_get(kl, "cond", 1.0);
+    if (!(a > 0) || !(cond >= 1)) {
+        sgd_landscape_free(f);
+        sgd_error(SGD_EINVAL, "--f quadratic: need a > 0 and cond >= 1");
+        return NULL;
+    }
+    sp->buf[0] = a;
+    f->L = a * cond;
+    if (cond != 1.0) {
+        sp->a = malloc(d * sizeof *sp->a);
+        for (size_t i = 0; i < d; i++)
+            sp->a[i] = d == 1 ? a : a * pow(cond, (double)i / (double)(d - 1));
+    }
+    f->smooth = quad_smooth;
+    f->lo = -5;
+    f->hi = 5;
+    set_xstar(f, 0.0);
+    return f;
+}
+
+/* ---- Rastrigin: phi = x^2 - A cos(2 pi x) + A ------------------------------ */
+static double rast_phi(const void *p, size_t i, double x, double *d1, double *d2)
+{
+    (void)i;
+    double A = ((const sep_params *)p)->buf[0], w = 2 * PI;
+    *d1 = 2 * x + A * w * sin(w * x);
+    *d2 = 2 + A * w * w * cos(w * x);
+    return x * x - A * cos(w * x) + A;
+}
+static double rast_Phi(const void *p, size_t i, double x)
+{
+    (void)i;
+    double A = ((const sep_params *)p)->buf[0], w = 2 * PI;
+    return x * x * x / 3 - A * sin(w * x) / w + A * x;
+}
+static double rast_gauss(const void *p, size_t i, double y, double s, double *dg)
+{
+    (void)i;
+    double A = ((const sep_params *)p)->buf[0], w = 2 * PI, damp = exp(-0.5 * w * w * s * s);
+    *dg = 2 * y + A * w * sin(w * y) * damp;
+    return y * y + s * s - A * cos(w * y) * damp + A;
+}
+static const sep_ops rast_ops = {rast_phi, rast_Phi, rast_gauss};
+
+static sgd_landscape *make_rastrigin(kvlist *kl, size_t d)
+{
+    sep_params *sp;
+    sgd_landscape *f = sep_new("rastrigin", "f(x) = sum_i x_i^2 - A cos(2 pi x_i) + A (A = 10); x* = 0; "
+                               "domain [-5.12, 5.12]; L = 2 + 4 pi^2 A",
+                               d, &rast_ops, &sp);
+    if (!f) return NULL;
+    sp->buf[0] = kv_get(kl, "A", 10.0);
+    f->L = 2 + 4 * PI * PI * fabs(sp->buf[0]);
+    f->lo = -5.12;
+    f->hi = 5.12;
+    set_xstar(f, 0.0);
+    return f;
+}
+
+/* ---- Styblinski-Tang: phi = (x^4 - 16 x^2 + 5 x)/2 -------------------------- */
+static double st_phi(const void *p, size_t i, double x, double *d1, double *d2)
+{
+    (void)p; (void)i;
+    double x2 = x * x;
+    *d1 = (4 * x2 * x - 32 * x + 5) / 2;
+    *d2 = (12 * x2 - 32) / 2;
+    return (x2 * x2 - 16 * x2 + 5 * x) / 2;
+}
+static double st_Phi(const void *p, size_t i, double x)
+{
+    (void)p; (void)i;
+    double x2 = x * x;
+    return (x2 * x2 * x / 5 - 16 * x2 * x / 3 + 2.5 * x2) / 2;
+}
+static double st_gauss(const void *p, size_t i, double y, double s, double *dg)
+{
+    (void)p; (void)i;
+    /* E(y+sz)^4 = y^4 + 6 y^2 s^2 + 3 s^4, E(y+sz)^2 = y^2 + s^2. */
+    double y2 = y * y, s2 = s * s;
+    *dg = (4 * y2 * y + 12 * y * s2 - 32 * y + 5) / 2;
+    return (y2 * y2 + 6 * y2 * s2 + 3 * s2 * s2 - 16 * (y2 + s2) + 5 * y) / 2;
+}
+static const sep_ops st_ops = {st_phi, st_Phi, st_gauss};
+
+/* Newton on phi' from x0: the entries' minimisers. */
+static double phi_argmin(const sep_params *sp, double x0)
+{
+    double x = x0, d1, d2;
+    for (int it = 0; it < 100; it++) {
+        sp->ops->phi(sp, 0, x, &d1, &d2);
+        if (d2 <= 0) break;
+        double dx = d1 / d2;
+        x -= dx;
+        if (fabs(dx) < 1e-15 * (1 + fabs(x))) break;
+    }
+    return x;
+}
+
+static sgd_landscape *make_styblinski(kvlist *kl, size_t d)
+{
+    (void)kl;
+    sep_params *sp;
+    sgd_landscape *f = sep_new("styblinski-tang", "f(x) = 1/2 sum_i (x_i^4 - 16 x_i^2 + 5 x_i); "
+                               "x*_i = -2.903534; domain [-5, 5]; L = 134 on the domain",
+                               d, &st_ops, &sp);
+    if (!f) return NULL;
+    f->lo = -5;
+    f->hi = 5;
+    f->L = (12 * 25 - 32) / 2.0;
+    set_xstar(f, phi_argmin(sp, -2.9));
+    return f;
+}
+
+/* ---- tilted double well: phi = (x^2 - 1)^2 + tilt x ------------------------ */
+static double dw_phi(const void *p, size_t i, double x, double *d1, double *d2)
+{
+    (void)i;
+    double t = ((const sep_params *)p)->buf[0], x2 = x * x;
+    *d1 = 4 * x * (x2 - 1) + t;
+    *d2 = 12 * x2 - 4;
+    return (x2 - 1) * (x2 - 1) + t * x;
+}
+static double dw_Phi(const void *p, size_t i, double x)
+{
+    (void)i;
+    double t = ((const sep_params *)p)->buf[0], x2 = x * x;
+    return x2 * x2 * x / 5 - 2 * x2 * x / 3 + x + t * x2 / 2;
+}
+static double dw_gauss(const void *p, size_t i, double y, double s, double *dg)
+{
+    (void)i;
+    double t = ((const sep_params *)p)->buf[0], y2 = y * y, s2 = s * s;
+    /* (x^2-1)^2 = x^4 - 2x^2 + 1 */
+    *dg = 4 * y2 * y + 12 * y * s2 - 4 * y + t;
+    return y2 * y2 + 6 * y2 * s2 + 3 * s2 * s2 - 2 * (y2 + s2) + 1 + t * y;
+}
+static const sep_ops dw_ops = {dw_phi, dw_Phi, dw_gauss};
+
+static sgd_landscape *make_double_well(kvlist *kl, size_t d)
+{
+    sep_params *sp;
+    sgd_landscape *f = sep_new("double-well", "f(x) = sum_i (x_i^2 - 1)^2 + tilt x_i (tilt = 0.3): minima "
+                               "near -1 (global) and +1; x* = the global one; domain [-2, 2]; L = 44 there",
+                               d, &dw_ops, &sp);
+    if (!f) return NULL;
+    sp->buf[0] = kv_get(kl, "tilt", 0.3);
+    f->lo = -2;
+    f->hi = 2;
+    f->L = 44;
+    set_xstar(f, phi_argmin(sp, sp->buf[0] >= 0 ? -1.0 : 1.0));
+    return f;
+}
+
+/* ---- sharp vs flat: a narrow deep basin beside a wide shallow one ---------- */
+/* phi = k x^2/2 - A_s exp(-(x-m_s)^2/(2 s_s^2)) - A_f exp(-(x-m_f)^2/(2 s_f^2)) */
+enum { SF_K, SF_AS, SF_MS, SF_SS, SF_AF, SF_MF, SF_SF };
+static double gbump(double A, double m, double s, double x, double *d1, double *d2)
+{
+    double u = (x - m) / s, e = A * exp(-0.5 * u * u);
+    *d1 = -e * u / s;
+    *d2 = e * (u * u - 1) / (s * s);
+    return e;
+}
+static double sf_phi(const void *p, size_t i, double x, double *d1, double *d2)
+{
+    (void)i;
+    const double *b = ((const sep_params *)p)->buf;
+    double a1, a2, c1, c2;
+    double vs = gbump(b[SF_AS], b[SF_MS], b[SF_SS], x, &a1, &a2);
+    double vf = gbump(b[SF_AF], b[SF_MF], b[SF_SF], x, &c1, &c2);
+    *d1 = b[SF_K] * x - a1 - c1;
+    *d2 = b[SF_K] - a2 - c2;
+    return 0.5 * b[SF_K] * x * x - vs - vf;
+}
+static double sf_Phi(const void *p, size_t i, double x)
+{
+    (void)i;
+    const double *b = ((const sep_params *)p)->buf;
+    double is = b[SF_AS] * b[SF_SS] * sqrt(PI / 2) * erf((x - b[SF_MS]) / (b[SF_SS] * sqrt(2.0)));
+    double iff = b[SF_AF] * b[SF_SF] * sqrt(PI / 2) * erf((x - b[SF_MF]) / (b[SF_SF] * sqrt(2.0)));
+    return b[SF_K] * x * x * x / 6 - is - iff;
+}
+static double sf_gauss(const void *p, size_t i, double y, double s, double *dg)
+{
+    (void)i;
+    const double *b = ((const sep_params *)p)->buf;
+    /* A Gaussian bump convolved with N(0, s^2) stays a Gaussian bump. */
+    double ss = sqrt(b[SF_SS] * b[SF_SS] + s * s), sf = sqrt(b[SF_SF] * b[SF_SF] + s * s);
+    double a1, a2, c1, c2;
+    double vs = gbump(b[SF_AS] * b[SF_SS] / ss, b[SF_MS], ss, y, &a1, &a2);
+    double vf = gbump(b[SF_AF] * b[SF_SF] / sf, b[SF_MF], sf, y, &c1, &c2);
+    *dg = b[SF_K] * y - a1 - c1;
+    return 0.5 * b[SF_K] * (y * y + s * s) - vs - vf;
+}
+static const sep_ops sf_ops = {sf_phi, sf_Phi, sf_gauss};
+
+static sgd_landscape *make_sharp_flat(kvlist *kl, size_t d)
+{
+    sep_params *sp;
+    sgd_landscape *f = sep_new("sharp-flat",
+                               "f(x) = sum_i k x_i^2/2 - A_s exp(-(x_i-m_s)^2/2s_s^2) - A_f exp(-(x_i-m_f)^2/2s_f^2): "
+                               "a sharp deep basin (A_s=1.3, m_s=-1, s_s=0.08) beside a flat shallow one "
+                               "(A_f=1, m_f=1.5, s_f=0.8), k = 0.1; x* = the flat minimum, which noise prefers",
+                               d, &sf_ops, &sp);
+    if (!f) return NULL;
+    double *b = sp->buf;
+    b[SF_K] = kv_get(kl, "k", 0.1);
+    b[SF_AS] = kv_get(kl, "As", 1.3);
+    b[SF_MS] = kv_get(kl, "ms", -1.0);
+    b[SF_SS] = kv_get(kl, "ss", 0.08);
+    b[SF_AF] = kv_get(kl, "Af", 1.0);
+    b[SF_MF] = kv_get(kl, "mf", 1.5);
+    b[SF_SF] = kv_get(kl, "sf", 0.8);
+    if (!(b[SF_SS] > 0 && b[SF_SF] > 0 && b[SF_K] >= 0)) {
+        sgd_landscape_free(f);
+        sgd_error(SGD_EINVAL, "--f sharp-flat: need ss > 0, sf > 0, k >= 0");
+        return NULL;
+    }
+    f->lo = -4;
+    f->hi = 4;
+    f->L = sep_L_scan(sp, -6, 6, 200000);
+    set_xstar(f, phi_argmin(sp, b[SF_MF]));
+    return f;
+}
+
+/* ---- spiky (Figure 3) ---------------------------------------------------- */
+static double spiky_phi_(const void *p, size_t i, double x, double *d1, double *d2)
+{
+    (void)i;
+    return sgd_spiky_phi(((const sep_params *)p)->buf, x, d1, d2);
+}
+static double spiky_Phi_(const void *p, size_t i, double x)
+{
+    (void)i;
+    return sgd_spiky_Phi(((const sep_params *)p)->buf, x);
+}
+static const sep_ops spiky_ops = {spiky_phi_, spiky_Phi_, NULL};
+
+static void spiky_grad_batch(const sgd_landscape *f, size_t n, const double *x, double *grad)
+{
+    const sep_params *sp = f->params;
+    sgd_spiky_grad_batch(sp->buf, n * f->d, x, grad);
+}
+
+static sgd_landscape *make_spiky(kvlist *kl, size_t d)
+{
+    sep_params *sp;
+    sgd_landscape *f = sep_new("spiky", SGD_SPIKY_DOC, d, &spiky_ops, &sp);
+    if (!f) return NULL;
+    double *b = sp->buf;
+    sgd_spiky_defaults(b);
+    b[SGD_SPIKY_A1] = kv_get(kl, "A1", b[SGD_SPIKY_A1]);
+    b[SGD_SPIKY_W1] = kv_get(kl, "w1", b[SGD_SPIKY_W1]);
+    b[SGD_SPIKY_A2] = kv_get(kl, "A2", b[SGD_SPIKY_A2]);
+    b[SGD_SPIKY_W2] = kv_get(kl, "w2", b[SGD_SPIKY_W2]);
+    b[SGD_SPIKY_EA] = kv_get(kl, "a", b[SGD_SPIKY_EA]);
+    b[SGD_SPIKY_EB] = kv_get(kl, "b", b[SGD_SPIKY_EB]);
+    if (!(b[SGD_SPIKY_EB] > b[SGD_SPIKY_EA] && b[SGD_SPIKY_EA] >= 0 && b[SGD_SPIKY_W1] > 0 &&
+          b[SGD_SPIKY_W2] > 0)) {
+        sgd_landscape_free(f);
+        sgd_error(SGD_EINVAL, "--f spiky: need 0 <= a < b, w1 > 0, w2 > 0");
+        return NULL;
+    }
+    f->grad_batch = spiky_grad_batch;
+    f->lo = -5;
+    f->hi = 5;
+    /* Beyond b, phi'' = 1 + A1 w1^2 cos(w1 x) + A2 w2^2 cos(w2 x), whose
+     * supremum is 1 + A1 w1^2 + A2 w2^2 (both cosines come arbitrarily close
+     * to 1 together unless the frequencies are commensurate, and then the
+     * bound is attained); inside [-b, b] we scan densely. */
+    double tail = 1 + fabs(b[SGD_SPIKY_A1]) * b[SGD_SPIKY_W1] * b[SGD_SPIKY_W1] +
+                  fabs(b[SGD_SPIKY_A2]) * b[SGD_SPIKY_W2] * b[SGD_SPIKY_W2];
+    double inner = sep_L_scan(sp, -b[SGD_SPIKY_EB], b[SGD_SPIKY_EB], 400000);
+    f->L = inner > tail ? inner : tail;
+    set_xstar(f, 0.0);
+    return f;
+}
+
+/* ---- Ackley (not separable, not smooth at 0) -------------------------------- */
+static double ackley_fg(const sgd_landscape *f, const double *x, double *grad)
+{
+    size_t d = f->d;
+    const double a = 20, b = 0.2, w = 2 * PI;
+    double s2 = 0, sc = 0;
+    for (size_t i = 0; i < d; i++) {
+        s2 += x[i] * x[i];
+        sc += cos(w * x[i]);
+    }
+    double rms = sqrt(s2 / (double)d), e1 = exp(-b * rms), e2 = exp(sc / (double)d);
+    if (grad) {
+        for (size_t i = 0; i < d; i++) {
+            /* d/dx_i of -a e^{-b rms}: a b e1 x_i / (d rms); at 0 take the subgradient 0. */
+            double g1 = rms > 0 ? a * b * e1 * x[i] / ((double)d * rms) : 0.0;
+            double g2 = e2 * w * sin(w * x[i]) / (double)d;
+            grad[i] = g1 + g2;
+        }
+    }
+    return -a * e1 - e2 + a + exp(1.0);
+}
+
+static sgd_landscape *make_ackley(kvlist *kl, size_t d)
+{
+    (void)kl;
+    sgd_landscape *f = calloc(1, sizeof *f);
+    if (!f) return NULL;
+    snprintf(f->name, sizeof f->name, "ackley");
+    snprintf(f->doc, sizeof f->doc, "f(x) = -20 exp(-0.2 sqrt(mean x_i^2)) - exp(mean cos(2 pi x_i)) + 20 + e; "
+             "x* = 0; domain [-5, 5]; not differentiable at 0 (L infinite)");
+    f->d = d;
+    f->fg = ackley_fg;
+    f->L = INFINITY;
+    f->lo = -5;
+    f->hi = 5;
+    set_xstar(f, 0.0);
+    return f;
+}
+
+/* ---- Levy ---------------------------------------------------------------- */
+static double levy_fg(const sgd_landscape *f, const double *x, double *grad)
+{
+    size_t d = f->d;
+    double s = 0;
+    for (size_t i = 0; i < d; i++) {
+        double w = 1 + (x[i] - 1) / 4, dw = 0.25, g = 0;
+        if (i == 0) {
+            double sn = sin(PI * w);
+            s += sn * sn;
+            g += 2 * sn * cos(PI * w) * PI;
+        }
+        if (i + 1 < d) {
+            double sn = sin(PI * w + 1), t = 1 + 10 * sn * sn;
+            s += (w - 1) * (w - 1) * t;
+            g += 2 * (w - 1) * t + (w - 1) * (w - 1) * 20 * sn * cos(PI * w + 1) * PI;
+        }
+        if (i + 1 == d) {
+            double sn = sin(2 * PI * w), t = 1 + sn * sn;
+            s += (w - 1) * (w - 1) * t;
+            g += 2 * (w - 1) * t + (w - 1) * (w - 1) * 2 * sn * cos(2 * PI * w) * 2 * PI;
+        }
+        if (grad) grad[i] = g * dw;
+    }
+    return s;
+}
+
+static sgd_landscape *make_levy(kvlist *kl, size_t d)
+{
+    (void)kl;
+    sgd_landscape *f = calloc(1, sizeof *f);
+    if (!f) return NULL;
+    snprintf(f->name, sizeof f->name, "levy");
+    snprintf(f->doc, sizeof f->doc, "Levy: w = 1 + (x-1)/4, f = sin^2(pi w_1) + sum_{i<d} (w_i-1)^2 (1 + 10 "
+             "sin^2(pi w_i + 1)) + (w_d-1)^2 (1 + sin^2(2 pi w_d)); x* = 1; domain [-10, 10]");
+    f->d = d;
+    f->fg = levy_fg;
+    f->L = NAN;
+    f->lo = -10;
+    f->hi = 10;
+    set_xstar(f, 1.0);
+    return f;
+}
+
+/* ---- the table -------------------------------------------------------------- */
+typedef sgd_landscape *(*maker_fn)(kvlist *, size_t);
+static const struct entry { const char *name; maker_fn make; } entries[] = {
+    {"spiky", make_spiky},           {"quadratic", make_quadratic}, {"rastrigin", make_rastrigin},
+    {"ackley", make_ackley},         {"levy", make_levy},           {"styblinski-tang", make_styblinski},
+    {"double-well", make_double_well}, {"sharp-flat", make_sharp_flat}};
+#define NENTRIES (sizeof entries / sizeof entries[0])
+
+const char *const *sgd_landscape_names(void)
+{
+    static const char *names[NENTRIES + 1];
+    for (size_t i = 0; i < NENTRIES; i++) names[i] = entries[i].name;
+    names[NENTRIES] = NULL;
+    return names;
+}
+
+sgd_landscape *sgd_landscape_catalog(const char *name, const char *params, size_t d)
+{
+    for (size_t i = 0; i < NENTRIES; i++) {
+        if (strcmp(name, entries[i].name)) continue;
+        kvlist kl;
+        if (kv_parse(name, params, &kl)) return NULL;
+        sgd_landscape *f = entries[i].make(&kl, d);
+        if (!f) return NULL;
+        if (kv_check_used(name, &kl)) {
+            sgd_landscape_free(f);
+            return NULL;
+        }
+        sgd_landscape_finish(f);
+        return f;
+    }
+    sgd_error(SGD_EINVAL, "--f: unknown landscape '%s' (see sgdscape list)", name);
+    return NULL;
+}
+
+void sgd_landscape_list(FILE *fp)
+{
+    for (size_t i = 0; i < NENTRIES; i++) {
+        sgd_landscape *f = entries[i].make(&(kvlist){.n = 0}, 1);
+        if (!f) continue;
+        sgd_landscape_finish(f);
+        fprintf(fp, "%-16s %s\n", f->name, f->doc);
+        fprintf(fp, "%-16s   domain [%g, %g]^d, x* = %s%.6g, L (d=1) = %.6g, closed-form smoothing: %s\n", "",
+                f->lo, f->hi, f->x_star ? "" : "unknown ", f->x_star ? f->x_star[0] : NAN, f->L,
+                f->smooth ? "yes" : "no");
+        sgd_landscape_free(f);
+    }
+}

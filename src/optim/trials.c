@@ -1,0 +1,268 @@
+/* N independent SGD trials. Trials are processed in blocks so a landscape's
+ * batch gradient sees many points at once; every random number is addressed
+ * by (seed, trial, step), so the result is the same for any thread count. */
+#include "sgdscape/optim.h"
+#include "sgdscape/error.h"
+#include "sgdscape/rng.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOCK 64
+
+void sgd_trials_defaults(sgd_trials_config *c, const sgd_landscape *f)
+{
+    memset(c, 0, sizeof *c);
+    c->f = f;
+    c->noise.kind = SGD_NOISE_BALL;
+    c->ntrials = 100;
+    c->seed = 1;
+    c->start_lo = f ? f->lo : -5;
+    c->start_hi = f ? f->hi : 5;
+}
+
+double sgd_sgd_step(const sgd_landscape *f, double eta, const double *omega, const double *x, double *y,
+                    double *x_next, double *grad)
+{
+    double v = f->fg(f, x, grad);
+    for (size_t i = 0; i < f->d; i++) {
+        y[i] = x[i] - eta * grad[i];
+        x_next[i] = y[i] - (omega ? eta * omega[i] : 0.0);
+    }
+    return v;
+}
+
+void sgd_trials_result_free(sgd_trials_result *r)
+{
+    free(r->x_start);
+    free(r->x_final);
+    free(r->y_final);
+    free(r->f_final);
+    free(r->status);
+    free(r->steps);
+    free(r->traj_x);
+    free(r->traj_y);
+    free(r->stage_end_index);
+    free(r->stage_x);
+    memset(r, 0, sizeof *r);
+}
+
+static void draw_box(uint64_t seed, uint32_t domain, uint64_t trial, uint64_t step, double lo, double hi,
+                     double *x, size_t d)
+{
+    sgd_rng_uniform_fill(seed, domain, trial, step, x, d);
+    for (size_t i = 0; i < d; i++) x[i] = lo + (hi - lo) * x[i];
+}
+
+typedef struct block_ws {
+    double *x, *v, *g, *om;
+    int *active;
+} block_ws;
+
+int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_progress_fn progress,
+                   void *progress_ctx)
+{
+    memset(r, 0, sizeof *r);
+    const sgd_landscape *f = c->f;
+    if (!f) return sgd_error(SGD_EINVAL, "trials: no landscape");
+    int rc = sgd_schedule_validate(&c->sched);
+    if (rc) return rc;
+    if (c->ntrials == 0) return sgd_error(SGD_EINVAL, "--trials: must be >= 1");
+    if (!(c->start_hi > c->start_lo) && !c->x0)
+        return sgd_error(SGD_EINVAL, "--start: need LO < HI (got %g:%g)", c->start_lo, c->start_hi);
+    if (!(c->momentum >= 0 && c->momentum < 1))
+        return sgd_error(SGD_EINVAL, "--momentum: must be in [0, 1) (got %g)", c->momentum);
+    if (c->stop_radius > 0 && !f->x_star)
+        return sgd_error(SGD_EINVAL, "--stop-radius: the landscape has no known x* (give --x-star)");
+    if (c->noise.kind == SGD_NOISE_DATA && !c->noise.data)
+        return sgd_error(SGD_EINVAL, "noise: data noise needs a sampling hook");
+
+    size_t n = c->ntrials, d = f->d, total = sgd_schedule_total_steps(&c->sched);
+    size_t ns = c->sched.nstages;
+    r->ntrials = n;
+    r->d = d;
+    r->x_start = calloc(n * d, sizeof(double));
+    r->x_final = calloc(n * d, sizeof(double));
+    r->y_final = calloc(n * d, sizeof(double));
+    r->f_final = calloc(n, sizeof(double));
+    r->status = calloc(n, sizeof(int));
+    r->steps = calloc(n, sizeof(size_t));
+    r->stage_x = calloc(ns * n * d, sizeof(double));
+    r->stage_end_index = calloc(ns, sizeof(size_t));
+    if (c->record_every) {
+        r->nrec = total / c->record_every + 1;
+        if (r->nrec > ((size_t)1 << 40) / (n * d + 1)) {
+            sgd_trials_result_free(r);
+            return sgd_error(SGD_EINVAL, "--record-every: trajectories would not fit in memory");
+        }
+        r->traj_x = malloc(n * r->nrec * d * sizeof(double));
+        r->traj_y = malloc(n * r->nrec * d * sizeof(double));
+    }
+    if (!r->x_start || !r->x_final || !r->y_final || !r->f_final || !r->status || !r->steps || !r->stage_x ||
+        !r->stage_end_index || (c->record_every && (!r->traj_x || !r->traj_y))) {
+        sgd_trials_result_free(r);
+        return sgd_error(SGD_ENOMEM, "trials: out of memory for %zu trials x %zu dims", n, d);
+    }
+    {
+        size_t t = 0;
+        for (size_t k = 0; k < ns; k++) {
+            t += c->sched.stage[k].steps;
+            r->stage_end_index[k] = c->record_every ? t / c->record_every : 0;
+        }
+    }
+
+    size_t nblocks = (n + BLOCK - 1) / BLOCK;
+    int threads = c->threads > 0 ? c->threads : omp_get_num_procs();
+    int failed = SGD_OK;
+    size_t done_blocks = 0;
+    char errbuf[256] = "";
+
+#pragma omp parallel num_threads(threads)
+    {
+        block_ws w;
+        w.x = malloc(BLOCK * d * sizeof(double));
+        w.v = calloc(BLOCK * d, sizeof(double));
+        w.g = malloc(BLOCK * d * sizeof(double));
+        w.om = malloc(BLOCK * d * sizeof(double));
+        w.active = malloc(BLOCK * sizeof(int));
+        int ok = w.x && w.v && w.g && w.om && w.active;
+#pragma omp for schedule(dynamic, 1)
+        for (size_t b = 0; b < nblocks; b++) {
+            if (!ok) {
+#pragma omp atomic write
+                failed = SGD_ENOMEM;
+                continue;
+            }
+            size_t t0 = b * BLOCK, m = n - t0 < BLOCK ? n - t0 : BLOCK;
+            uint64_t gtrial0 = c->trial_offset + t0;
+            for (size_t j = 0; j < m; j++) {
+                double *xj = w.x + j * d;
+                if (c->x0) memcpy(xj, c->x0, d * sizeof(double));
+                else draw_box(c->seed, SGD_RNG_INIT, gtrial0 + j, 0, c->start_lo, c->start_hi, xj, d);
+                w.active[j] = 1;
+            }
+            memset(w.v, 0, BLOCK * d * sizeof(double));
+            size_t T = 0; /* global step counter: addresses the noise stream */
+            double eta = c->sched.stage[0].eta;
+            for (size_t k = 0; k < ns; k++) {
+                const sgd_stage *st = &c->sched.stage[k];
+                if (st->start == SGD_START_FRESH) {
+                    for (size_t j = 0; j < m; j++) {
+                        if (r->status[t0 + j] == SGD_TRIAL_DIVERGED) continue;
+                        draw_box(c->seed, SGD_RNG_RESTART, gtrial0 + j, k, st->start_lo, st->start_hi,
+                                 w.x + j * d, d);
+                        memset(w.v + j * d, 0, d * sizeof(double));
+                        w.active[j] = 1;
+                        r->status[t0 + j] = SGD_TRIAL_RUNNING;
+                    }
+                }
+                if (k == 0) /* x_0, after any fresh start of the first stage */
+                    for (size_t j = 0; j < m; j++)
+                        memcpy(r->x_start + (t0 + j) * d, w.x + j * d, d * sizeof(double));
+                double eta_t = st->eta, r_t = st->r;
+                for (size_t s = 0; s < st->steps; s++, T++) {
+                    eta = eta_t;
+                    f->grad_batch(f, m, w.x, w.g);
+                    sgd_noise W = c->noise;
+                    W.r = r_t;
+                    for (size_t j = 0; j < m; j++) {
+                        if (!w.active[j]) continue;
+                        double *xj = w.x + j * d, *gj = w.g + j * d, *oj = w.om + j * d, *vj = w.v + j * d;
+                        if (c->record_every && T % c->record_every == 0) {
+                            size_t row = ((t0 + j) * r->nrec + T / c->record_every) * d;
+                            for (size_t i = 0; i < d; i++) {
+                                r->traj_x[row + i] = xj[i];
+                                r->traj_y[row + i] = xj[i] - eta_t * gj[i];
+                            }
+                        }
+                        if (W.kind != SGD_NOISE_NONE && r_t > 0) {
+                            int nrc = sgd_noise_sample(&W, d, c->seed, gtrial0 + j, T, xj, oj);
+                            if (nrc) {
+#pragma omp critical(sgd_trials_err)
+                                {
+                                    failed = nrc;
+                                    snprintf(errbuf, sizeof errbuf, "%s", sgd_errmsg());
+                                }
+                                w.active[j] = 0;
+                                continue;
+                            }
+                        } else
+                            memset(oj, 0, d * sizeof(double));
+                        int finite = 1;
+                        if (c->momentum > 0) {
+                            for (size_t i = 0; i < d; i++) {
+                                vj[i] = c->momentum * vj[i] + gj[i] + oj[i];
+                                xj[i] -= eta_t * vj[i];
+                                finite &= isfinite(xj[i]);
+                            }
+                        } else {
+                            for (size_t i = 0; i < d; i++) {
+                                xj[i] -= eta_t * (gj[i] + oj[i]);
+                                finite &= isfinite(xj[i]);
+                            }
+                        }
+                        r->steps[t0 + j] = T + 1;
+                        if (!finite) {
+                            w.active[j] = 0;
+                            r->status[t0 + j] = SGD_TRIAL_DIVERGED;
+                            continue;
+                        }
+                        if (c->stop_radius > 0) {
+                            double dist2 = 0;
+                            for (size_t i = 0; i < d; i++) {
+                                double e = xj[i] - f->x_star[i];
+                                dist2 += e * e;
+                            }
+                            if (dist2 <= c->stop_radius * c->stop_radius) {
+                                w.active[j] = 0;
+                                r->status[t0 + j] = SGD_TRIAL_HIT;
+                            }
+                        }
+                    }
+                    eta_t *= st->decay;
+                    r_t *= st->rdecay;
+                }
+                for (size_t j = 0; j < m; j++)
+                    memcpy(r->stage_x + (k * n + t0 + j) * d, w.x + j * d, d * sizeof(double));
+            }
+            /* Final rows: the last record, y_T, f(x_T). Stopped trials keep
+             * their last iterate in every later trajectory row. */
+            for (size_t j = 0; j < m; j++) {
+                double *xj = w.x + j * d, *gj = w.g + j * d;
+                size_t id = t0 + j;
+                double fv = f->fg(f, xj, gj);
+                r->f_final[id] = fv;
+                for (size_t i = 0; i < d; i++) {
+                    r->x_final[id * d + i] = xj[i];
+                    r->y_final[id * d + i] = xj[i] - eta * gj[i];
+                }
+                if (r->status[id] == SGD_TRIAL_RUNNING) r->status[id] = SGD_TRIAL_DONE;
+                if (c->record_every) {
+                    size_t first = (r->steps[id] + c->record_every - 1) / c->record_every;
+                    for (size_t q = first; q < r->nrec; q++)
+                        for (size_t i = 0; i < d; i++) {
+                            r->traj_x[(id * r->nrec + q) * d + i] = xj[i];
+                            r->traj_y[(id * r->nrec + q) * d + i] = r->y_final[id * d + i];
+                        }
+                }
+            }
+            size_t now;
+#pragma omp atomic capture
+            now = ++done_blocks;
+            if (progress && omp_get_thread_num() == 0) progress(progress_ctx, (double)now, (double)nblocks);
+        }
+        free(w.x);
+        free(w.v);
+        free(w.g);
+        free(w.om);
+        free(w.active);
+    }
+    if (failed) {
+        sgd_trials_result_free(r);
+        if (errbuf[0]) return sgd_error(failed, "%s", errbuf);
+        return sgd_error(failed, "trials: out of memory");
+    }
+    return SGD_OK;
+}

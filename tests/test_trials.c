@@ -1,0 +1,210 @@
+/* The trial runner: the update rule, determinism across threads and slices,
+ * schedules, divergence and stopping. */
+#include "check.h"
+#include "sgdscape/error.h"
+#include "sgdscape/optim.h"
+#include "sgdscape/rng.h"
+
+#include <string.h>
+
+static void run(sgd_trials_config *c, sgd_trials_result *r)
+{
+    int rc = sgd_trials_run(c, r, NULL, NULL);
+    CHECK(rc == SGD_OK);
+    if (rc) fprintf(stderr, "  %s\n", sgd_errmsg());
+}
+
+int main(void)
+{
+    /* RNG: range, determinism, independence of streams. */
+    {
+        double u[2], v[2], w[2];
+        sgd_rng_uniform2(5, SGD_RNG_NOISE, 3, 10, 0, u);
+        sgd_rng_uniform2(5, SGD_RNG_NOISE, 3, 10, 0, v);
+        sgd_rng_uniform2(5, SGD_RNG_NOISE, 4, 10, 0, w);
+        CHECK(u[0] == v[0] && u[1] == v[1]);
+        CHECK(u[0] != w[0]);
+        double mean = 0, m2 = 0;
+        int n = 200000, inrange = 1;
+        for (int k = 0; k < n; k++) {
+            sgd_rng_uniform2(9, SGD_RNG_USER, 0, (uint64_t)k, 0, u);
+            inrange &= u[0] >= 0 && u[0] < 1;
+            mean += u[0];
+            m2 += u[0] * u[0];
+        }
+        CHECK(inrange);
+        CHECK_CLOSE(mean / n, 0.5, 5 * sqrt(1.0 / 12 / n), 0);
+        CHECK_CLOSE(m2 / n, 1.0 / 3, 5 * 0.3 / sqrt(n), 0);
+        int ok = 1;
+        for (int k = 0; k < 1000; k++) ok &= sgd_rng_below(1, SGD_RNG_USER, 0, 0, (uint32_t)k, 7) < 7;
+        CHECK(ok);
+    }
+    /* Noise models: support and second moments. */
+    {
+        const size_t d = 3;
+        sgd_noise_kind kinds[3] = {SGD_NOISE_BALL, SGD_NOISE_CUBE, SGD_NOISE_GAUSS};
+        for (int q = 0; q < 3; q++) {
+            sgd_noise W = {.kind = kinds[q], .r = 2.0};
+            double om[3], m2 = 0, mean0 = 0, maxn = 0;
+            int n = 100000;
+            for (int k = 0; k < n; k++) {
+                sgd_noise_sample(&W, d, 3, 0, (uint64_t)k, NULL, om);
+                double s = om[0] * om[0] + om[1] * om[1] + om[2] * om[2];
+                m2 += s;
+                mean0 += om[0];
+                if (sqrt(s) > maxn) maxn = sqrt(s);
+            }
+            double e2 = sgd_noise_second_moment(&W, d);
+            CHECK_CLOSE(m2 / n, e2, 0, 0.02);
+            CHECK_CLOSE(mean0 / n, 0.0, 0.03, 0);
+            CHECK(maxn <= sgd_noise_max_norm(&W, d));
+        }
+        CHECK_CLOSE(sgd_noise_second_moment(&(sgd_noise){.kind = SGD_NOISE_BALL, .r = 2}, 3), 4.0 * 3 / 5, 1e-15, 0);
+    }
+    /* GD on a quadratic: x_T = (1 - eta a)^T x_0. */
+    {
+        sgd_landscape *f = sgd_landscape_create("quadratic:a=2", 2);
+        sgd_trials_config c;
+        sgd_trials_defaults(&c, f);
+        c.noise.kind = SGD_NOISE_NONE;
+        c.ntrials = 5;
+        CHECK(sgd_schedule_parse("const", 0.05, 0, 30, &c.sched) == SGD_OK);
+        sgd_trials_result r;
+        run(&c, &r);
+        for (size_t t = 0; t < 5; t++)
+            for (int i = 0; i < 2; i++) {
+                CHECK_CLOSE(r.x_final[t * 2 + i], pow(0.9, 30) * r.x_start[t * 2 + i], 1e-13, 1e-12);
+                /* y_T = x_T - eta grad f(x_T) */
+                CHECK_CLOSE(r.y_final[t * 2 + i], r.x_final[t * 2 + i] * 0.9, 1e-15, 1e-14);
+            }
+        sgd_trials_result_free(&r);
+        sgd_landscape_free(f);
+    }
+    /* SGD with momentum against a hand-written loop with the same noise. */
+    {
+        sgd_landscape *f = sgd_landscape_create("rastrigin", 2);
+        sgd_trials_config c;
+        sgd_trials_defaults(&c, f);
+        c.noise.kind = SGD_NOISE_CUBE;
+        c.ntrials = 3;
+        c.momentum = 0.9;
+        c.seed = 11;
+        CHECK(sgd_schedule_parse("const", 0.002, 50, 200, &c.sched) == SGD_OK);
+        sgd_trials_result r;
+        run(&c, &r);
+        for (size_t t = 0; t < 3; t++) {
+            double x[2] = {r.x_start[2 * t], r.x_start[2 * t + 1]}, v[2] = {0, 0}, g[2], om[2];
+            sgd_noise W = {.kind = SGD_NOISE_CUBE, .r = 50};
+            for (uint64_t s = 0; s < 200; s++) {
+                f->fg(f, x, g);
+                sgd_noise_sample(&W, 2, 11, t, s, x, om);
+                for (int i = 0; i < 2; i++) {
+                    v[i] = 0.9 * v[i] + g[i] + om[i];
+                    x[i] -= 0.002 * v[i];
+                }
+            }
+            CHECK(x[0] == r.x_final[2 * t] && x[1] == r.x_final[2 * t + 1]);
+        }
+        sgd_trials_result_free(&r);
+        sgd_landscape_free(f);
+    }
+    /* Determinism: threads 1 vs 2, and two slices with trial_offset. */
+    {
+        sgd_landscape *f = sgd_landscape_create("spiky", 1);
+        sgd_trials_config c;
+        sgd_trials_defaults(&c, f);
+        c.ntrials = 150;
+        c.seed = 42;
+        c.record_every = 100;
+        CHECK(sgd_schedule_parse("stages:500@0.13~-6:6,500@0.04", 0.01, 0, 1000, &c.sched) == SGD_OK);
+        sgd_trials_result a, b, s1, s2;
+        c.threads = 1;
+        run(&c, &a);
+        c.threads = 2;
+        run(&c, &b);
+        CHECK(memcmp(a.x_final, b.x_final, 150 * sizeof(double)) == 0);
+        CHECK(memcmp(a.traj_y, b.traj_y, a.ntrials * a.nrec * sizeof(double)) == 0);
+        c.ntrials = 70;
+        run(&c, &s1);
+        c.ntrials = 80;
+        c.trial_offset = 70;
+        run(&c, &s2);
+        CHECK(memcmp(a.x_final, s1.x_final, 70 * sizeof(double)) == 0);
+        CHECK(memcmp(a.x_final + 70, s2.x_final, 80 * sizeof(double)) == 0);
+        /* Trajectory rows: row 0 is x_0, the last row is x_T. */
+        CHECK(a.nrec == 11);
+        CHECK(a.traj_x[0] == a.x_start[0]);
+        CHECK(a.traj_x[10] == a.x_final[0]);
+        sgd_trials_result_free(&a);
+        sgd_trials_result_free(&b);
+        sgd_trials_result_free(&s1);
+        sgd_trials_result_free(&s2);
+        sgd_landscape_free(f);
+    }
+    /* Divergence is reported per trial, never a crash; stopping at x*. */
+    {
+        sgd_landscape *f = sgd_landscape_create("quadratic", 1);
+        sgd_trials_config c;
+        sgd_trials_defaults(&c, f);
+        c.noise.kind = SGD_NOISE_NONE;
+        c.ntrials = 4;
+        CHECK(sgd_schedule_parse("const", 3.0, 0, 3000, &c.sched) == SGD_OK);
+        sgd_trials_result r;
+        run(&c, &r);
+        sgd_trials_stats st;
+        double rad = 1.5;
+        sgd_trials_stats_compute(&r, f->x_star, &rad, 1, 1e-3, &st);
+        CHECK(st.diverged == 4);
+        CHECK(r.status[0] == SGD_TRIAL_DIVERGED && r.steps[0] < 3000);
+        sgd_trials_result_free(&r);
+        CHECK(sgd_schedule_parse("const", 0.1, 0, 3000, &c.sched) == SGD_OK);
+        c.stop_radius = 0.01;
+        run(&c, &r);
+        for (int t = 0; t < 4; t++) {
+            CHECK(r.status[t] == SGD_TRIAL_HIT);
+            /* |x_t| = 0.9^t |x_0| first drops to 0.01 at t = ceil(log(0.01/|x0|)/log 0.9). */
+            double t_hit = ceil(log(0.01 / fabs(r.x_start[t])) / log(0.9));
+            CHECK_CLOSE((double)r.steps[t], t_hit, 1, 0);
+        }
+        sgd_trials_result_free(&r);
+        sgd_landscape_free(f);
+    }
+    /* Schedules. */
+    {
+        sgd_schedule s;
+        CHECK(sgd_schedule_parse("stages:100@0.15~-1.5:1.5,200@0.05/0.005", 0.01, 0, 10, &s) == SGD_OK);
+        CHECK(s.nstages == 2);
+        CHECK(s.stage[0].steps == 100 && s.stage[0].start == SGD_START_FRESH && s.stage[0].start_lo == -1.5);
+        CHECK_CLOSE(s.stage[0].r, 15.0, 1e-12, 0);
+        CHECK_CLOSE(s.stage[1].r, 10.0, 1e-12, 0);
+        CHECK(s.stage[1].eta == 0.005 && s.stage[1].start == SGD_START_CONTINUE);
+        CHECK(sgd_schedule_total_steps(&s) == 300);
+        CHECK(sgd_schedule_parse("exp:0.99", 0.1, 1, 10, &s) == SGD_OK && s.stage[0].decay == 0.99);
+        CHECK(sgd_schedule_parse("exp:1.5", 0.1, 1, 10, &s) == SGD_EINVAL);
+        CHECK(sgd_schedule_parse("stages:100@", 0.1, 1, 10, &s) == SGD_EINVAL);
+        CHECK(sgd_schedule_parse("stages:100@0.1~2:1", 0.1, 1, 10, &s) == SGD_EINVAL);
+        CHECK(sgd_schedule_parse("const", 0.0, 1, 10, &s) == SGD_EINVAL);
+        CHECK(strstr(sgd_errmsg(), "--eta") != NULL);
+        CHECK(sgd_schedule_parse("const", NAN, 1, 10, &s) == SGD_EINVAL);
+        CHECK(sgd_schedule_parse("wobble", 0.1, 1, 10, &s) == SGD_EINVAL);
+    }
+    /* Exponential decay: GD with eta_t = eta q^t on a quadratic. */
+    {
+        sgd_landscape *f = sgd_landscape_create("quadratic", 1);
+        sgd_trials_config c;
+        sgd_trials_defaults(&c, f);
+        c.noise.kind = SGD_NOISE_NONE;
+        c.ntrials = 1;
+        double x0 = 2.0;
+        c.x0 = &x0;
+        CHECK(sgd_schedule_parse("exp:0.9", 0.5, 0, 20, &c.sched) == SGD_OK);
+        sgd_trials_result r;
+        run(&c, &r);
+        double x = 2.0, eta = 0.5;
+        for (int t = 0; t < 20; t++, eta *= 0.9) x *= 1 - eta;
+        CHECK_CLOSE(r.x_final[0], x, 1e-15, 1e-12);
+        sgd_trials_result_free(&r);
+        sgd_landscape_free(f);
+    }
+    return check_done();
+}
