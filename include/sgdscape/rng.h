@@ -56,11 +56,14 @@ void sgd_rng_normal_fill(uint64_t seed, uint32_t domain, uint64_t stream,
 uint64_t sgd_rng_below(uint64_t seed, uint32_t domain, uint64_t stream,
                        uint64_t step, uint32_t index, uint64_t n);
 
-/* 53-bit word pair -> double in [0,1). */
+/* Word pair -> double in [0,1): the 53-bit integer (hi << 21 | lo >> 11)
+ * times 2^-53, computed as hi 2^-32 + (lo >> 11) 2^-53 (both terms and the
+ * sum are exact) with 32-bit conversions, which vectorise on AVX2. */
 static inline double sgd_u01(uint32_t hi, uint32_t lo)
 {
-    uint64_t m = ((uint64_t)hi << 21) ^ (uint64_t)(lo >> 11);
-    return (double)m * 0x1.0p-53;
+    double h = (double)(int32_t)(hi ^ 0x80000000u) + 2147483648.0;
+    double l = (double)(int32_t)(lo >> 11);
+    return h * 0x1.0p-32 + l * 0x1.0p-53;
 }
 
 #ifdef __cplusplus

@@ -5,14 +5,15 @@
 #include <math.h>
 #include <Random123/philox.h>
 
+#include "core/fastmath.h"
+
 void sgd_rng_words(uint64_t seed, uint32_t domain, uint64_t stream,
                    uint64_t step, uint32_t index, uint32_t out[4])
 {
     philox4x32_key_t k = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
     /* 40 bits of step and stream, 16 bits of domain. */
-    philox4x32_ctr_t c = {{index, (uint32_t)step, (uint32_t)stream,
-                           (domain << 16) | (uint32_t)((step >> 32) & 0xff) << 8 |
-                               (uint32_t)((stream >> 32) & 0xff)}};
+    philox4x32_ctr_t c;
+    sgd_rng_counter(domain, stream, step, index, c.v);
     philox4x32_ctr_t r = philox4x32(c, k);
     out[0] = r.v[0];
     out[1] = r.v[1];

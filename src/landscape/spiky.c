@@ -14,6 +14,7 @@
  * The exact convolution with uniform noise is (Phi(y+s) - Phi(y-s))/(2s),
  * where Phi is the closed-form antiderivative below. */
 #include "landscape/spiky.h"
+#include "core/fastmath.h"
 
 #include <complex.h>
 #include <math.h>
@@ -28,30 +29,37 @@ void sgd_spiky_defaults(double *p)
     p[SGD_SPIKY_EB] = 2.0;
 }
 
-/* Quintic smoothstep S(u) = 10u^3 - 15u^4 + 6u^5 and its derivatives. */
-static inline void smoothstep(double u, double *S, double *S1, double *S2)
+/* phi and its derivatives, written branch-free (clamped smoothstep, sincos
+ * kernel) so the batch gradient below vectorises across trials. The scalar
+ * and batch paths share this code, so they give the same bits. */
+static inline double spiky_core(double A1, double w1, double A2, double w2, double a, double w, double x,
+                                double *d1, double *d2)
 {
-    if (u <= 0) { *S = 0; *S1 = 0; *S2 = 0; return; }
-    if (u >= 1) { *S = 1; *S1 = 0; *S2 = 0; return; }
+    double ax = x < 0 ? -x : x, sg = x < 0 ? -1.0 : 1.0;
+    double u = (ax - a) / w;
+    u = u < 0 ? 0 : (u > 1 ? 1 : u);
     double u2 = u * u, v = 1 - u;
-    *S = u2 * u * (10 - 15 * u + 6 * u2);
-    *S1 = 30 * u2 * v * v;
-    *S2 = 60 * u * v * (1 - 2 * u);
+    double e = u2 * u * (10 - 15 * u + 6 * u2);   /* quintic smoothstep S(u) */
+    double de = sg * 30 * u2 * v * v / w;          /* dS/dx */
+    double s1, c1, s2, c2;
+    sgd_sincos(w1 * x, &s1, &c1);
+    sgd_sincos(w2 * x, &s2, &c2);
+    double rip = 1 - c2;
+    *d1 = x + A1 * w1 * s1 + A2 * (de * rip + e * w2 * s2);
+    if (d2) {
+        double dde = 60 * u * v * (1 - 2 * u) / (w * w);
+        *d2 = 1 + A1 * w1 * w1 * c1 + A2 * (dde * rip + 2 * de * w2 * s2 + e * w2 * w2 * c2);
+    }
+    return 0.5 * x * x + A1 * (1 - c1) + A2 * e * rip;
 }
 
 double sgd_spiky_phi(const double *p, double x, double *d1, double *d2)
 {
-    double A1 = p[SGD_SPIKY_A1], w1 = p[SGD_SPIKY_W1], A2 = p[SGD_SPIKY_A2], w2 = p[SGD_SPIKY_W2];
-    double a = p[SGD_SPIKY_EA], w = p[SGD_SPIKY_EB] - a;
-    double ax = fabs(x), sg = x < 0 ? -1.0 : 1.0;
-    double S, S1, S2;
-    smoothstep((ax - a) / w, &S, &S1, &S2);
-    double e = S, de = sg * S1 / w, dde = S2 / (w * w);
-    double c1 = cos(w1 * x), s1 = sin(w1 * x), c2 = cos(w2 * x), s2 = sin(w2 * x);
-    double rip = 1 - c2;
-    if (d1) *d1 = x + A1 * w1 * s1 + A2 * (de * rip + e * w2 * s2);
-    if (d2) *d2 = 1 + A1 * w1 * w1 * c1 + A2 * (dde * rip + 2 * de * w2 * s2 + e * w2 * w2 * c2);
-    return 0.5 * x * x + A1 * (1 - c1) + A2 * e * rip;
+    double g;
+    double v = spiky_core(p[SGD_SPIKY_A1], p[SGD_SPIKY_W1], p[SGD_SPIKY_A2], p[SGD_SPIKY_W2], p[SGD_SPIKY_EA],
+                          p[SGD_SPIKY_EB] - p[SGD_SPIKY_EA], x, &g, d2);
+    if (d1) *d1 = g;
+    return v;
 }
 
 /* int_0^U S(u) e^{iku} du by repeated integration by parts (S has degree 5). */
@@ -99,5 +107,12 @@ double sgd_spiky_Phi(const double *p, double x)
 
 void sgd_spiky_grad_batch(const double *p, size_t n, const double *x, double *g)
 {
-    for (size_t k = 0; k < n; k++) sgd_spiky_phi(p, x[k], &g[k], NULL);
+    const double A1 = p[SGD_SPIKY_A1], w1 = p[SGD_SPIKY_W1], A2 = p[SGD_SPIKY_A2], w2 = p[SGD_SPIKY_W2];
+    const double a = p[SGD_SPIKY_EA], w = p[SGD_SPIKY_EB] - a;
+#pragma omp simd
+    for (size_t k = 0; k < n; k++) {
+        double gk;
+        spiky_core(A1, w1, A2, w2, a, w, x[k], &gk, NULL);
+        g[k] = gk;
+    }
 }

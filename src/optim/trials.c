@@ -4,7 +4,9 @@
 #include "sgdscape/optim.h"
 #include "sgdscape/error.h"
 #include "sgdscape/rng.h"
+#include "core/fastmath.h"
 
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -54,6 +56,35 @@ static void draw_box(uint64_t seed, uint32_t domain, uint64_t trial, uint64_t st
 {
     sgd_rng_uniform_fill(seed, domain, trial, step, x, d);
     for (size_t i = 0; i < d; i++) x[i] = lo + (hi - lo) * x[i];
+}
+
+/* Uniform omega in [-r, r]^d for trials trial0.. trial0+m-1 at step T: the
+ * same numbers as sgd_noise_sample (cube, or the 1-D interval), drawn with
+ * the inline Philox so the loop vectorises across trials. */
+static void uniform_noise(uint64_t seed, uint64_t trial0, uint64_t T, double r, size_t m, size_t d, double *om)
+{
+    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    if (d == 1) {
+#pragma omp simd
+        for (size_t j = 0; j < m; j++) {
+            /* sgd_rng_counter's layout, spelled out for the vectoriser */
+            uint64_t tr = trial0 + j;
+            uint32_t o0, o1, o2, o3;
+            sgd_philox4x32_s(0, (uint32_t)T, (uint32_t)tr,
+                             (SGD_RNG_NOISE << 16) | (uint32_t)((T >> 32) & 0xff) << 8 | (uint32_t)((tr >> 32) & 0xff),
+                             key[0], key[1], &o0, &o1, &o2, &o3);
+            om[j] = r * (2.0 * sgd_u01(o0, o1) - 1.0);
+        }
+        return;
+    }
+    for (size_t j = 0; j < m; j++)
+        for (size_t i = 0; i < d; i += 2) {
+            uint32_t ctr[4], o[4];
+            sgd_rng_counter(SGD_RNG_NOISE, trial0 + j, T, (uint32_t)(i / 2), ctr);
+            sgd_philox4x32(ctr, key, o);
+            om[j * d + i] = r * (2.0 * sgd_u01(o[0], o[1]) - 1.0);
+            if (i + 1 < d) om[j * d + i + 1] = r * (2.0 * sgd_u01(o[2], o[3]) - 1.0);
+        }
 }
 
 typedef struct block_ws {
@@ -113,8 +144,12 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
         }
     }
 
-    size_t nblocks = (n + BLOCK - 1) / BLOCK;
     int threads = c->threads > 0 ? c->threads : omp_get_num_procs();
+    /* Trials are independent, so the blocking may follow the thread count
+     * without changing any result: even blocks of at most BLOCK trials. */
+    size_t block = (n + (size_t)threads - 1) / (size_t)threads;
+    block = block > BLOCK ? BLOCK : (block + 3) / 4 * 4;
+    size_t nblocks = (n + block - 1) / block;
     int failed = SGD_OK;
     size_t done_blocks = 0;
     char errbuf[256] = "";
@@ -135,7 +170,7 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
                 failed = SGD_ENOMEM;
                 continue;
             }
-            size_t t0 = b * BLOCK, m = n - t0 < BLOCK ? n - t0 : BLOCK;
+            size_t t0 = b * block, m = n - t0 < block ? n - t0 : block;
             uint64_t gtrial0 = c->trial_offset + t0;
             for (size_t j = 0; j < m; j++) {
                 double *xj = w.x + j * d;
@@ -145,6 +180,7 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
             }
             memset(w.v, 0, BLOCK * d * sizeof(double));
             size_t T = 0; /* global step counter: addresses the noise stream */
+            const int uniform = c->noise.kind == SGD_NOISE_CUBE || (c->noise.kind == SGD_NOISE_BALL && d == 1);
             double eta = c->sched.stage[0].eta;
             for (size_t k = 0; k < ns; k++) {
                 const sgd_stage *st = &c->sched.stage[k];
@@ -165,20 +201,26 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
                 for (size_t s = 0; s < st->steps; s++, T++) {
                     eta = eta_t;
                     f->grad_batch(f, m, w.x, w.g);
-                    sgd_noise W = c->noise;
-                    W.r = r_t;
-                    for (size_t j = 0; j < m; j++) {
-                        if (!w.active[j]) continue;
-                        double *xj = w.x + j * d, *gj = w.g + j * d, *oj = w.om + j * d, *vj = w.v + j * d;
-                        if (c->record_every && T % c->record_every == 0) {
+                    if (c->record_every && T % c->record_every == 0)
+                        for (size_t j = 0; j < m; j++) {
+                            if (!w.active[j]) continue;
                             size_t row = ((t0 + j) * r->nrec + T / c->record_every) * d;
                             for (size_t i = 0; i < d; i++) {
-                                r->traj_x[row + i] = xj[i];
-                                r->traj_y[row + i] = xj[i] - eta_t * gj[i];
+                                r->traj_x[row + i] = w.x[j * d + i];
+                                r->traj_y[row + i] = w.x[j * d + i] - eta_t * w.g[j * d + i];
                             }
                         }
-                        if (W.kind != SGD_NOISE_NONE && r_t > 0) {
-                            int nrc = sgd_noise_sample(&W, d, c->seed, gtrial0 + j, T, xj, oj);
+                    /* omega_t for every trial of the block */
+                    if (c->noise.kind == SGD_NOISE_NONE || r_t == 0)
+                        memset(w.om, 0, m * d * sizeof(double));
+                    else if (uniform)
+                        uniform_noise(c->seed, gtrial0, T, r_t, m, d, w.om);
+                    else {
+                        sgd_noise W = c->noise;
+                        W.r = r_t;
+                        for (size_t j = 0; j < m; j++) {
+                            if (!w.active[j]) continue;
+                            int nrc = sgd_noise_sample(&W, d, c->seed, gtrial0 + j, T, w.x + j * d, w.om + j * d);
                             if (nrc) {
 #pragma omp critical(sgd_trials_err)
                                 {
@@ -186,41 +228,56 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
                                     snprintf(errbuf, sizeof errbuf, "%s", sgd_errmsg());
                                 }
                                 w.active[j] = 0;
-                                continue;
-                            }
-                        } else
-                            memset(oj, 0, d * sizeof(double));
-                        int finite = 1;
-                        if (c->momentum > 0) {
-                            for (size_t i = 0; i < d; i++) {
-                                vj[i] = c->momentum * vj[i] + gj[i] + oj[i];
-                                xj[i] -= eta_t * vj[i];
-                                finite &= isfinite(xj[i]);
-                            }
-                        } else {
-                            for (size_t i = 0; i < d; i++) {
-                                xj[i] -= eta_t * (gj[i] + oj[i]);
-                                finite &= isfinite(xj[i]);
-                            }
-                        }
-                        r->steps[t0 + j] = T + 1;
-                        if (!finite) {
-                            w.active[j] = 0;
-                            r->status[t0 + j] = SGD_TRIAL_DIVERGED;
-                            continue;
-                        }
-                        if (c->stop_radius > 0) {
-                            double dist2 = 0;
-                            for (size_t i = 0; i < d; i++) {
-                                double e = xj[i] - f->x_star[i];
-                                dist2 += e * e;
-                            }
-                            if (dist2 <= c->stop_radius * c->stop_radius) {
-                                w.active[j] = 0;
-                                r->status[t0 + j] = SGD_TRIAL_HIT;
                             }
                         }
                     }
+                    /* x_{t+1} = x_t - eta (grad f(x_t) + omega_t); stopped trials stay put. */
+                    int bad = 0;
+                    if (c->momentum > 0) {
+                        for (size_t j = 0; j < m; j++) {
+                            if (!w.active[j]) continue;
+                            for (size_t i = 0; i < d; i++) {
+                                size_t e = j * d + i;
+                                w.v[e] = c->momentum * w.v[e] + w.g[e] + w.om[e];
+                                w.x[e] -= eta_t * w.v[e];
+                                bad |= !(fabs(w.x[e]) <= DBL_MAX);
+                            }
+                        }
+                    } else if (d == 1) {
+#pragma omp simd reduction(| : bad)
+                        for (size_t j = 0; j < m; j++) {
+                            double xn = w.x[j] - eta_t * (w.g[j] + w.om[j]);
+                            w.x[j] = w.active[j] ? xn : w.x[j];
+                            bad |= w.active[j] && !(fabs(xn) <= DBL_MAX);
+                        }
+                    } else {
+                        for (size_t j = 0; j < m; j++) {
+                            if (!w.active[j]) continue;
+#pragma omp simd reduction(| : bad)
+                            for (size_t i = 0; i < d; i++) {
+                                size_t e = j * d + i;
+                                w.x[e] -= eta_t * (w.g[e] + w.om[e]);
+                                bad |= !(fabs(w.x[e]) <= DBL_MAX);
+                            }
+                        }
+                    }
+                    if (bad || c->stop_radius > 0)
+                        for (size_t j = 0; j < m; j++) {
+                            if (!w.active[j]) continue;
+                            const double *xj = w.x + j * d;
+                            double dist2 = 0;
+                            int finite = 1;
+                            for (size_t i = 0; i < d; i++) {
+                                double e = xj[i] - (f->x_star ? f->x_star[i] : 0.0);
+                                dist2 += e * e;
+                                finite &= isfinite(xj[i]);
+                            }
+                            if (!finite || (c->stop_radius > 0 && dist2 <= c->stop_radius * c->stop_radius)) {
+                                w.active[j] = 0;
+                                r->steps[t0 + j] = T + 1;
+                                r->status[t0 + j] = finite ? SGD_TRIAL_HIT : SGD_TRIAL_DIVERGED;
+                            }
+                        }
                     eta_t *= st->decay;
                     r_t *= st->rdecay;
                 }
@@ -238,7 +295,10 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
                     r->x_final[id * d + i] = xj[i];
                     r->y_final[id * d + i] = xj[i] - eta * gj[i];
                 }
-                if (r->status[id] == SGD_TRIAL_RUNNING) r->status[id] = SGD_TRIAL_DONE;
+                if (r->status[id] == SGD_TRIAL_RUNNING) {
+                    r->status[id] = SGD_TRIAL_DONE;
+                    r->steps[id] = T;
+                }
                 if (c->record_every) {
                     size_t first = (r->steps[id] + c->record_every - 1) / c->record_every;
                     for (size_t q = first; q < r->nrec; q++)

@@ -1,0 +1,91 @@
+/* Branch-free kernels that compilers vectorise across trials: sin/cos and
+ * Philox4x32-10. Private to the library.
+ *
+ * Why our own: libm's sincos is a scalar call and was half the run time of a
+ * Figure-3 trial step (perf, bench/fig3_bench.sh); Random123's philox4x32 is
+ * written for one counter at a time. These versions run 8 trials per AVX-512
+ * instruction. sgd_sincos agrees with libm to about 1 ulp (tests/test_fastmath.c)
+ * and sgd_philox4x32 is bit-identical to Random123's (same test). */
+#ifndef SGD_FASTMATH_H
+#define SGD_FASTMATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* sin(x), cos(x) for |x| < 2^30: Cody-Waite reduction by pi/2 in three
+ * parts (fdlibm's constants), then fdlibm's minimax kernels on [-pi/4, pi/4]. */
+static inline void sgd_sincos(double x, double *s, double *c)
+{
+    const double two_over_pi = 6.36619772367581382433e-01;
+    const double pio2_1 = 1.57079632673412561417e+00;  /* first 33 bits of pi/2 */
+    const double pio2_2 = 6.07710050630396597660e-11;  /* next 33 bits */
+    const double pio2_2t = 2.02226624879595063154e-21; /* pi/2 - pio2_1 - pio2_2 */
+    const double round_magic = 6755399441055744.0;    /* 1.5 * 2^52: rounds to nearest */
+    double shifted = x * two_over_pi + round_magic;
+    double qd = shifted - round_magic;
+    double r = ((x - qd * pio2_1) - qd * pio2_2) - qd * pio2_2t;
+    /* The quadrant's low bits are the low mantissa bits of `shifted`
+     * (a bit cast, which vectorises where a double->int64 conversion
+     * would not on AVX2). */
+    uint64_t qbits;
+    memcpy(&qbits, &shifted, sizeof qbits);
+    double z = r * r;
+    double ps = -1.66666666666666324348e-01 +
+                z * (8.33333333332248946124e-03 +
+                     z * (-1.98412698298579493134e-04 +
+                          z * (2.75573137070700676789e-06 +
+                               z * (-2.50507602534068634195e-08 + z * 1.58969099521155010221e-10))));
+    double sn = r + r * z * ps;
+    double pc = 4.16666666666666019037e-02 +
+                z * (-1.38888888888741095749e-03 +
+                     z * (2.48015872894767294178e-05 +
+                          z * (-2.75573143513906633035e-07 +
+                               z * (2.08757232129817482790e-09 + z * -1.13596475577881948265e-11))));
+    double hz = 0.5 * z, w = 1.0 - hz;
+    double cs = w + (((1.0 - w) - hz) + z * z * pc);
+    /* quadrant q mod 4: (sin, cos) = (s, c), (c, -s), (-s, -c), (-c, s) */
+    uint64_t k = qbits & 3;
+    double s1 = (k & 1) ? cs : sn, c1 = (k & 1) ? sn : cs;
+    *s = (k & 2) ? -s1 : s1;
+    *c = ((k + 1) & 2) ? -c1 : c1;
+}
+
+/* Philox4x32-10, identical to Random123's philox4x32(ctr, key). The
+ * 32-bit words travel in 64-bit variables so that a loop over trials
+ * vectorises without packing and unpacking lanes (vpmuludq multiplies the low
+ * halves of 64-bit lanes). */
+static inline void sgd_philox4x32_s(uint32_t c0_, uint32_t c1_, uint32_t c2_, uint32_t c3_, uint32_t k0_,
+                                    uint32_t k1_, uint32_t *o0, uint32_t *o1, uint32_t *o2, uint32_t *o3)
+{
+    const uint64_t mask = 0xffffffffu;
+    uint64_t c0 = c0_, c1 = c1_, c2 = c2_, c3 = c3_, k0 = k0_, k1 = k1_;
+    for (int round = 0; round < 10; round++) {
+        uint64_t p0 = 0xD2511F53u * c0, p1 = 0xCD9E8D57u * c2;
+        c0 = (p1 >> 32) ^ c1 ^ k0;
+        c1 = p1 & mask;
+        c2 = (p0 >> 32) ^ c3 ^ k1;
+        c3 = p0 & mask;
+        k0 = (k0 + 0x9E3779B9u) & mask;
+        k1 = (k1 + 0xBB67AE85u) & mask;
+    }
+    *o0 = (uint32_t)c0;
+    *o1 = (uint32_t)c1;
+    *o2 = (uint32_t)c2;
+    *o3 = (uint32_t)c3;
+}
+
+static inline void sgd_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+{
+    sgd_philox4x32_s(ctr[0], ctr[1], ctr[2], ctr[3], key[0], key[1], &out[0], &out[1], &out[2], &out[3]);
+}
+
+/* The counter layout of sgd_rng_words (rng.h). */
+static inline void sgd_rng_counter(uint32_t domain, uint64_t stream, uint64_t step, uint32_t index, uint32_t c[4])
+{
+    c[0] = index;
+    c[1] = (uint32_t)step;
+    c[2] = (uint32_t)stream;
+    c[3] = (domain << 16) | (uint32_t)((step >> 32) & 0xff) << 8 | (uint32_t)((stream >> 32) & 0xff);
+}
+
+#endif
