@@ -58,22 +58,32 @@ static void draw_box(uint64_t seed, uint32_t domain, uint64_t trial, uint64_t st
     for (size_t i = 0; i < d; i++) x[i] = lo + (hi - lo) * x[i];
 }
 
-/* Uniform omega in [-r, r]^d for trials trial0.. trial0+m-1 at step T: the
+/* Uniform omega in [-r, r]^d for trials trial0 .. trial0+m-1 at step T: the
  * same numbers as sgd_noise_sample (cube, or the 1-D interval), drawn with
- * the inline Philox so the loop vectorises across trials. */
-static void uniform_noise(uint64_t seed, uint64_t trial0, uint64_t T, double r, size_t m, size_t d, double *om)
+ * the inline Philox so the loop vectorises across trials. In 1-D one Philox
+ * block serves steps 2k and 2k+1 (see noise.c), so `pair` keeps the second
+ * half: pair[j] holds 2u-1 for step T+1 after an even T. */
+static void uniform_noise(uint64_t seed, uint64_t trial0, uint64_t T, double r, size_t m, size_t d, double *om,
+                          double *pair)
 {
     const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
     if (d == 1) {
+        if (T & 1) {
+            /* pair was filled at T-1 unless the block starts on an odd step */
+            for (size_t j = 0; j < m; j++) om[j] = r * pair[j];
+            return;
+        }
+        uint64_t half = T >> 1;
 #pragma omp simd
         for (size_t j = 0; j < m; j++) {
             /* sgd_rng_counter's layout, spelled out for the vectoriser */
             uint64_t tr = trial0 + j;
             uint32_t o0, o1, o2, o3;
-            sgd_philox4x32_s(0, (uint32_t)T, (uint32_t)tr,
-                             (SGD_RNG_NOISE << 16) | (uint32_t)((T >> 32) & 0xff) << 8 | (uint32_t)((tr >> 32) & 0xff),
+            sgd_philox4x32_s(0, (uint32_t)half, (uint32_t)tr,
+                             (SGD_RNG_NOISE << 16) | (uint32_t)((half >> 32) & 0xff) << 8 | (uint32_t)((tr >> 32) & 0xff),
                              key[0], key[1], &o0, &o1, &o2, &o3);
             om[j] = r * (2.0 * sgd_u01(o0, o1) - 1.0);
+            pair[j] = 2.0 * sgd_u01(o2, o3) - 1.0;
         }
         return;
     }
@@ -88,7 +98,7 @@ static void uniform_noise(uint64_t seed, uint64_t trial0, uint64_t T, double r, 
 }
 
 typedef struct block_ws {
-    double *x, *v, *g, *om;
+    double *x, *v, *g, *om, *pair;
     int *active;
 } block_ws;
 
@@ -161,8 +171,9 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
         w.v = calloc(BLOCK * d, sizeof(double));
         w.g = malloc(BLOCK * d * sizeof(double));
         w.om = malloc(BLOCK * d * sizeof(double));
+        w.pair = malloc(BLOCK * sizeof(double));
         w.active = malloc(BLOCK * sizeof(int));
-        int ok = w.x && w.v && w.g && w.om && w.active;
+        int ok = w.x && w.v && w.g && w.om && w.pair && w.active;
 #pragma omp for schedule(dynamic, 1)
         for (size_t b = 0; b < nblocks; b++) {
             if (!ok) {
@@ -181,6 +192,7 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
             memset(w.v, 0, BLOCK * d * sizeof(double));
             size_t T = 0; /* global step counter: addresses the noise stream */
             const int uniform = c->noise.kind == SGD_NOISE_CUBE || (c->noise.kind == SGD_NOISE_BALL && d == 1);
+            int have_pair = 0; /* w.pair holds step T's noise (1-D uniform) */
             double eta = c->sched.stage[0].eta;
             for (size_t k = 0; k < ns; k++) {
                 const sgd_stage *st = &c->sched.stage[k];
@@ -213,10 +225,10 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
                     /* omega_t for every trial of the block */
                     if (c->noise.kind == SGD_NOISE_NONE || r_t == 0)
                         memset(w.om, 0, m * d * sizeof(double));
-                    else if (uniform)
-                        uniform_noise(c->seed, gtrial0, T, r_t, m, d, w.om);
+                    else if (uniform && (d > 1 || (T & 1) == 0 || have_pair))
+                        uniform_noise(c->seed, gtrial0, T, r_t, m, d, w.om, w.pair);
                     else {
-                        sgd_noise W = c->noise;
+                        sgd_noise W = c->noise; /* general models, and an odd first step */
                         W.r = r_t;
                         for (size_t j = 0; j < m; j++) {
                             if (!w.active[j]) continue;
@@ -231,6 +243,7 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
                             }
                         }
                     }
+                    have_pair = uniform && d == 1 && (T & 1) == 0 && r_t > 0;
                     /* x_{t+1} = x_t - eta (grad f(x_t) + omega_t); stopped trials stay put. */
                     int bad = 0;
                     if (c->momentum > 0) {
@@ -317,6 +330,7 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
         free(w.v);
         free(w.g);
         free(w.om);
+        free(w.pair);
         free(w.active);
     }
     if (failed) {
