@@ -147,6 +147,11 @@ int sgd_fig3_write(const char *dir, const sgd_fig3_config *c, const sgd_fig3_res
     if ((rc = write_landscape_dat(path, f, c->eta, c->level, c->start_lo, c->start_hi, 2400))) return rc;
     snprintf(path, sizeof path, "%s/row3_landscape.dat", dir);
     if ((rc = write_landscape_dat(path, f, c->eta, c->stage_level, c->stage_lo, c->stage_hi, 2400))) return rc;
+    /* F_{3,1} zooms in on the middle third of the restart region, where the
+     * spikes are visible against the parabola. */
+    double zlo = c->stage_lo / 3, zhi = c->stage_hi / 3;
+    snprintf(path, sizeof path, "%s/row3_zoom.dat", dir);
+    if ((rc = write_landscape_dat(path, f, c->eta, c->stage_level, zlo, zhi, 2400))) return rc;
     /* End points and cumulative histograms per panel. */
     for (int p = 0; p < SGD_FIG3_PANELS; p++) {
         const sgd_fig3_panel *P = &r->panel[p];
@@ -224,9 +229,9 @@ int sgd_fig3_write(const char *dir, const sgd_fig3_config *c, const sgd_fig3_res
 #define GP(...) off += (size_t)snprintf(gp + off, cap - off, __VA_ARGS__)
     GP(SGD_GP_PREAMBLE, 1800, 1100, 1800, 1100);
     GP("# Figure 3 of Kleinberg, Li, Yuan (ICML 2018), reproduced by sgdscape.\n"
-       "# Data: row1_landscape.dat, row3_landscape.dat, panel_R_C.dat (index 0 end points, index 1 histogram).\n"
+       "# Data: row1_landscape.dat, row3_landscape.dat, row3_zoom.dat, panel_R_C.dat (index 0 end points, index 1 histogram).\n"
        "set multiplot layout 3,4 title 'Figure 3: SGD on a spiky function (%zu trials per panel, eta = %g)'\n"
-       "set key top center font ',8'\nset grid lc rgb '#dddddd'\nunset colorbox\n", c->trials, c->eta);
+       "set key top left font ',8' opaque\nset grid lc rgb '#dddddd'\nunset colorbox\n", c->trials, c->eta);
     /* Row 1 */
     GP("set xrange [%g:%g]\nset title 'F_{1,1}: f'\nplot 'row1_landscape.dat' using 1:2 with lines lc rgb 'black' notitle\n",
        c->start_lo, c->start_hi);
@@ -239,10 +244,10 @@ int sgd_fig3_write(const char *dir, const sgd_fig3_config *c, const sgd_fig3_res
         const sgd_fig3_panel *P = &r->panel[p];
         if (p == 4) {
             GP("set xrange [%g:%g]\nset title 'F_{3,1}: f and its convolutions on [%g, %g]'\n"
-               "plot 'row3_landscape.dat' using 1:2 with lines lc rgb '#bbbbbb' title 'f', "
+               "plot 'row3_zoom.dat' using 1:2 with lines lc rgb '#bbbbbb' title 'f', "
                "'' using 1:3 with lines lw 2 title 'level %g', '' using 1:4 with lines lw 2 title 'level %g', "
                "'' using 1:5 with lines lw 2 title 'level %g'\n",
-               c->stage_lo, c->stage_hi, c->stage_lo, c->stage_hi, c->stage_level[0], c->stage_level[1],
+               zlo, zhi, zlo, zhi, c->stage_level[0], c->stage_level[1],
                c->stage_level[2]);
         }
         double lo = P->row == 3 ? c->stage_lo : c->start_lo, hi = P->row == 3 ? c->stage_hi : c->start_hi;
