@@ -446,6 +446,10 @@ static void test_errors(void)
     expect_error("2e", 1, "column 2: unexpected 'e'", NULL);
     expect_error("i*x", 1, "column 1: 'i'", "sum()");
     expect_error("x $ 2", 1, "column 3: unexpected '$'", NULL);
+    expect_error("x\xc2\xb2 + 1", 1, "column 2: unexpected byte 0xc2 (non-ASCII", NULL);
+    expect_error("x", 0, "dimension must be at least 1", NULL);
+    sgd_error_clear();
+    CHECK(sgd_landscape_formula(NULL, 1) == NULL && strstr(sgd_errmsg(), "formula") != NULL);
 
     /* Pathological sizes fail cleanly rather than exhausting the stack. */
     char deep[1024];
@@ -506,6 +510,62 @@ static void test_threads(void)
     sgd_landscape_free(f);
 }
 
+/* grad_batch (the trial runner's entry) must give formula_fg's bits for every
+ * point, whatever the block size and the kind of sum()/prod(). */
+static void test_batch(void)
+{
+    static const struct {
+        const char *expr;
+        size_t d;
+    } bc[] = {
+        {"x^2 + 0.05*(1-cos(60*x))", 1},
+        {"sum(x^2 - 10*cos(2*pi*x)) + 10*d", 3},                  /* eager sum */
+        {"sin(prod(x/2)) + sum(x)^2 + x1*x2", 3},                  /* sums through nonlinearities */
+        {"sum(x^2)/4000 - prod(cos(x/sqrt(i))) + 1", 4},
+        {"prod(x) + log(x1) + min(x2, x3) + max(x1, 2*x3) + abs(x2)^1.5", 3}, /* zeros, NaN */
+        {"tanh(x1)*sigmoid(x2) + softplus(x1-x2) + pow(x1^2+1, x2) + 3/(2+sin(x2))", 2},
+        {"prod(sqrt(abs(x))) + x1", 3}, /* infinite partials where factors vanish */
+    };
+    enum { NP = 21 };
+    double X[NP * 4], G1[NP * 4], G2[NP * 4];
+    for (size_t c = 0; c < sizeof bc / sizeof bc[0]; c++) {
+        sgd_landscape *f = sgd_landscape_formula(bc[c].expr, bc[c].d);
+        CHECK(f != NULL);
+        if (!f) continue;
+        size_t d = bc[c].d;
+        for (size_t j = 0; j < NP * d; j++) X[j] = unif(-3, 3);
+        /* Lanes with vanishing factors (one zero, two zeros) and log(<0). */
+        X[0] = 0.0;
+        X[d] = 0.0;
+        X[d + 1] = 0.0;
+        for (size_t nb = 1; nb <= NP; nb += 4) {
+            f->grad_batch(f, nb, X, G1);
+            for (size_t p = 0; p < nb; p++) sgd_landscape_eval(f, X + p * d, G2 + p * d);
+            int same = !memcmp(G1, G2, nb * d * sizeof *G1);
+            CHECK(same);
+            if (!same) fprintf(stderr, "  grad_batch differs from fg: %s, n=%zu\n", bc[c].expr, nb);
+        }
+        sgd_landscape_free(f);
+    }
+    /* Beyond the batch tape limit the batch falls back to fg. */
+    char expr[8200];
+    size_t len = 0;
+    for (int j = 0; j < 300; j++) len += (size_t)snprintf(expr + len, sizeof expr - len, "%ssin(x%d)", j ? "+" : "", j % 2 + 1);
+    sgd_landscape *f = sgd_landscape_formula(expr, 2);
+    CHECK(f != NULL);
+    if (f) {
+        for (size_t j = 0; j < 2 * NP; j++) X[j] = unif(-3, 3);
+        f->grad_batch(f, NP, X, G1);
+        for (size_t p = 0; p < NP; p++) sgd_landscape_eval(f, X + 2 * p, G2 + 2 * p);
+        CHECK(!memcmp(G1, G2, 2 * NP * sizeof *G1));
+        CHECK_CLOSE(G1[0], 150 * cos(X[0]), 1e-9, 1e-12);
+        /* The doc string keeps the start of a long formula and says it is cut. */
+        CHECK(strlen(f->doc) == sizeof f->doc - 1 && !strncmp(f->doc, expr, 100) &&
+              !strcmp(f->doc + sizeof f->doc - 4, "..."));
+        sgd_landscape_free(f);
+    }
+}
+
 int main(void)
 {
     test_gradients();
@@ -515,5 +575,6 @@ int main(void)
     test_errors();
     test_nan();
     test_threads();
+    test_batch();
     return check_done();
 }

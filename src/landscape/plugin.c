@@ -2,8 +2,6 @@
  * extras, see sgdscape/plugin.h), loaded with dlopen. The plugin owns its
  * gradient; we only adapt the calling convention and carry its metadata
  * (name, x*, L, domain) into the landscape. */
-#include <stdio.h> /* landscape.h uses FILE */
-
 #include "sgdscape/landscape.h"
 #include "sgdscape/error.h"
 #include "sgdscape/plugin.h"
