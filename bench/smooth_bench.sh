@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Monte Carlo smoothing throughput (samples x dims per second) of `sgdscape smooth --method mc`
+# against the same estimate vectorised in numpy (bench/smooth_bench.py), at d = 10, 1e3, 1e6.
+# Usage: bench/smooth_bench.sh [path/to/sgdscape] [repeats]
+# Prints the median of `repeats` runs for each (landscape, d, threads) and the ratio to numpy.
+# The C time is the estimate alone (summary.json "seconds"); numpy's is wall time of its loop.
+# The last two columns use CPU time instead (1 thread on both sides): steadier on a shared machine.
+set -eu
+B=${1:-build/sgdscape}
+REPS=${2:-5}
+PY=${PYTHON:-/usr/bin/python3}
+HERE=$(cd "$(dirname "$0")" && pwd)
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+echo "# $(date -u +%FT%TZ)  $(uname -m)  $(nproc) cores  load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# noise: uniform cube, eta = 0.1, r = 1 (spiky: 1.5), y = 0.1 (all coordinates); rastrigin/quadratic: value g only,"
+echo "# spiky-grad: grad g only (landscape's batched gradient); numpy $($PY -c 'import numpy; print(numpy.__version__)')"
+printf "%-10s %8s %8s %12s %12s %12s %8s %8s %12s %12s %8s\n" landscape d n numpy_1thr C_1thr C_2thr \
+    ratio_1 ratio_2 np_cpu C1_cpu r_cpu
+for f in rastrigin quadratic spiky-grad; do
+    for cfg in "10 1000000" "1000 10000" "1000000 10"; do
+        set -- $cfg
+        d=$1 n=$2
+        "$PY" "$HERE/smooth_bench.py" "$f" "$d" "$n" "$REPS" >"$T/np"
+        np=$(awk '{print $5}' "$T/np" | median)
+        npc=$(awk '{print $6}' "$T/np" | median)
+        c=()
+        for th in 1 2; do
+            for i in $(seq "$REPS"); do
+                if [ "$f" = spiky-grad ]; then
+                    what="--f spiky --r 1.5 --grad-only"
+                else
+                    what="--f $f --r 1 --no-grad"
+                fi
+                "$B" smooth $what --d "$d" --noise cube --eta 0.1 --at 0.1 --method mc --samples "$n" \
+                    --threads "$th" --out "$T/run" >/dev/null
+                s=$(sed -n 's/^[[:space:]]*"seconds":[[:space:]]*\([^,]*\),\{0,1\}$/\1/p' "$T/run/summary.json")
+                cs=$(sed -n 's/^[[:space:]]*"cpu_seconds":[[:space:]]*\([^,]*\),\{0,1\}$/\1/p' "$T/run/summary.json")
+                awk -v n="$n" -v d="$d" -v s="$s" 'BEGIN { printf "%.6e\n", n * d / s }'
+                [ "$th" = 1 ] && awk -v n="$n" -v d="$d" -v s="$cs" 'BEGIN { printf "%.6e\n", n * d / s }' >>"$T/cpu"
+            done >"$T/c$th"
+            c+=("$(median <"$T/c$th")")
+        done
+        ccpu=$(median <"$T/cpu")
+        rm -f "$T/cpu"
+        awk -v f="$f" -v d="$d" -v n="$n" -v p="$np" -v a="${c[0]}" -v b="${c[1]}" -v pc="$npc" -v cc="$ccpu" \
+            'BEGIN { printf "%-10s %8d %8d %12.4g %12.4g %12.4g %8.2f %8.2f %12.4g %12.4g %8.2f\n", f, d, n, p, a, b, a / p, b / p, pc, cc, cc / pc }'
+    done
+done

@@ -1,0 +1,166 @@
+/* The paper's statements as calculators and checks.
+ *
+ *   sgd_onepoint_*   Assumption 1: <-grad g(y), x* - y> >= c ||x* - y||^2 at
+ *                    y = x - eta grad f(x), x in D, g = f smoothed by eta*omega
+ *   sgd_bounds_*     Theorem 1, Corollary 2 and Theorem 3 with the paper's
+ *                    exact constants
+ *
+ * Names follow the paper: eta, r, c, L, lambda, b, T1, T2, delta, mu, x_star. */
+#ifndef SGDSCAPE_THEORY_H
+#define SGDSCAPE_THEORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sgdscape/landscape.h"
+#include "sgdscape/noise.h"
+#include "sgdscape/smooth.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Theorem 1 ------------------------------------------------------------- */
+
+/* Which of eta < 1/(2L), eta < c/L^2, eta < 1/(2c) fail (bit mask). */
+enum {
+    SGD_THM1_ETA_HALF_L = 1,  /* eta >= 1/(2L) */
+    SGD_THM1_ETA_C_L2 = 2,    /* eta >= c/L^2 */
+    SGD_THM1_ETA_HALF_C = 4   /* eta >= 1/(2c) */
+};
+
+typedef struct sgd_thm1_input {
+    double eta, c, L, r;
+    double y0_dist2;   /* ||y_0 - x*||^2 */
+    double T2;         /* horizon of the "stays close" part (>= 1) */
+} sgd_thm1_input;
+
+typedef struct sgd_thm1 {
+    double limit[3];    /* 1/(2L), c/L^2, 1/(2c) */
+    double eta_max;     /* min of the three: Theorem 1 needs eta < eta_max */
+    unsigned violated;  /* SGD_THM1_* bits */
+    double lambda;      /* 2 eta c - eta^2 L^2 */
+    double b;           /* eta^2 r^2 (1 + eta L)^2 */
+    double floor;       /* b / lambda: the fixed point of the expected recursion */
+    double radius2;     /* 20 b / lambda: ||y_T1 - x*||^2 bound, prob >= 1/2 */
+    double T1_real;     /* log(lambda ||y0-x*||^2 / b) / lambda (may be <= 0) */
+    double T1;          /* max(0, ceil(T1_real)) */
+    double zeta;        /* 9 T2 / 4 */
+    double mu;          /* max{8, 42 sqrt(log zeta)} */
+    double delta;       /* mu sqrt(b / lambda): ||y_t - x*|| <= delta for T1 <= t <= T1+T2 */
+} sgd_thm1;
+
+/* Fill out. Returns SGD_EINVAL with a one-line explanation for impossible
+ * input (c <= 0, L <= 0, r < 0, r = 0, eta <= 0, NaN, T2 < 1) and for eta outside the
+ * window (out->violated says which condition failed; the derived numbers are NaN). */
+int sgd_bounds_theorem1(const sgd_thm1_input *in, sgd_thm1 *out);
+
+/* Text of the conditions named by a violated mask, e.g.
+ * "eta >= c/L^2 (0.1 >= 0.05)". Writes into buf. */
+void sgd_bounds_explain(const sgd_thm1_input *in, const sgd_thm1 *t, char *buf, size_t n);
+
+/* ---- Corollary 2 (a chain of stages) ------------------------------------------ */
+
+typedef struct sgd_cor2_stage {
+    double eta, c, r;           /* input */
+    double start_dist2;         /* ||y - x*||^2 the stage starts from (the previous radius2) */
+    sgd_thm1 thm;               /* Theorem 1 for this stage (T1 counted from start_dist2) */
+    double steps;               /* thm.T1: steps to run at this eta */
+    int c_increases;            /* c_k > c_{k-1} (1 for the first stage) */
+    int eta_decreases;          /* eta_k < eta_{k-1} (1 for the first stage) */
+    int radius_shrinks;         /* radius2_k < radius2_{k-1} (1 for the first stage) */
+} sgd_cor2_stage;
+
+/* Stages share L and T2; stage 0 starts at y0_dist2 and stage k at
+ * radius2_{k-1}. prob = 2^-K (the paper's 1/4 for two stages). Returns
+ * SGD_EINVAL if any stage fails Theorem 1, or if c does not increase / eta
+ * does not decrease (the corollary's hypotheses), naming the stage. The
+ * stage array is filled as far as it could be. */
+int sgd_bounds_corollary2(size_t K, sgd_cor2_stage *stages, double L, double y0_dist2,
+                          double T2, double *prob);
+
+/* ---- Theorem 3 -------------------------------------------------------------------- */
+
+typedef struct sgd_thm3 {
+    double dist2;          /* ||x - x*||^2 */
+    double grad_norm2;     /* ||grad f(x)||^2 */
+    double inner;          /* <-grad f(x), x* - x> */
+    double c_point;        /* inner / ||x* - x||^2: the smallest c' the hypothesis allows at x */
+    double c_used;         /* c' used for the threshold (given, or c_point) */
+    double eta_threshold;  /* 2 c' ||x - x*||^2 / ||grad f(x)||^2 (0 if c' <= 0) */
+    double eta;            /* the step tried (NaN if none) */
+    double dist2_after;    /* ||x - eta grad f(x) - x*||^2 */
+    int moved_away;        /* dist2_after >= dist2 */
+} sgd_thm3;
+
+/* c_prime NaN: use c_point. A given c' smaller than c_point contradicts the
+ * hypothesis at x: SGD_EINVAL. x = x* or grad f(x) = 0: SGD_EINVAL. eta NaN:
+ * no step is tried. */
+int sgd_bounds_theorem3(size_t d, const double *x, const double *grad, const double *x_star,
+                        double c_prime, double eta, sgd_thm3 *out);
+
+/* ---- Assumption 1 ------------------------------------------------------------------ */
+
+typedef enum {
+    SGD_DOMAIN_BOX = 0,   /* uniform in [lo, hi]^d */
+    SGD_DOMAIN_BALL = 1,  /* uniform in the ball (center, radius) */
+    SGD_DOMAIN_GRID = 2   /* n (1-D) or n x n (2-D) grid on [lo, hi]^d */
+} sgd_domain_kind;
+
+typedef struct sgd_domain {
+    sgd_domain_kind kind;
+    double lo, hi;
+    const double *center;  /* ball: d entries (NULL: x*) */
+    double radius;
+    size_t n;              /* points (box, ball) or per axis (grid) */
+} sgd_domain;
+
+typedef struct sgd_onepoint_config {
+    const sgd_landscape *f;
+    sgd_noise W;
+    double eta;
+    const double *x_star;
+    sgd_domain D;
+    uint64_t seed;
+    sgd_smooth_params sp;   /* how grad g is computed (sp.confidence is ignored) */
+    double confidence;      /* level of the one-sided bound on c (default 0.95) */
+    double exclude;         /* points with ||x* - y|| < exclude are skipped (default 1e-9) */
+    double exclude_x;       /* points with ||x - x*|| < exclude_x are skipped (D minus a ball; default 0) */
+    int estimate_L;         /* also estimate L (default 1) */
+} sgd_onepoint_config;
+
+void sgd_onepoint_defaults(sgd_onepoint_config *c, const sgd_landscape *f);
+
+typedef struct sgd_onepoint_result {
+    size_t n, d;            /* points evaluated */
+    double *x, *y;          /* n*d */
+    double *ratio;          /* n: <-grad g(y), x*-y> / ||x*-y||^2 (NaN if excluded) */
+    double *ratio_err;      /* n: bound on |ratio error| from grad g's error at the per-point level */
+    double *f_ratio;        /* n: <-grad f(x), x*-x> / ||x*-x||^2 (Theorem 3's c' at x) */
+    size_t nexcluded;
+    size_t nfail;           /* ratio <= 0 */
+    size_t nfail_sure;      /* ratio + err <= 0: fails even at the interval's far end */
+    double c_hat;           /* min ratio */
+    double c_lower;         /* min (ratio - err): one-sided bound at `confidence` for these points */
+    double c_upper;         /* min (ratio + err): with c_lower, an interval for the min over the points */
+    size_t argmin;
+    double fail_radius;     /* max ||x - x*|| over failing points (0 if none): failures only near x* are benign */
+    double point_confidence; /* per-coordinate interval level used (Bonferroni over n*d) */
+    double cprime_max;      /* max f_ratio over the points (Theorem 3's c' estimate, from below) */
+    double L_hess;          /* max spectral norm of the Hessian over x and y points (NaN if none) */
+    double L_lower;         /* max ||grad f(a) - grad f(b)|| / ||a - b|| over sampled pairs */
+    double r;               /* sgd_noise_max_norm */
+    sgd_smooth_method method;
+    size_t mc_samples;      /* total Monte Carlo samples */
+    int range_from_sample;
+} sgd_onepoint_result;
+
+int sgd_onepoint_check(const sgd_onepoint_config *c, sgd_onepoint_result *res);
+void sgd_onepoint_result_free(sgd_onepoint_result *res);
+
+/* Largest |eigenvalue| of a symmetric d x d matrix (row-major). */
+double sgd_theory_spectral_norm(size_t d, const double *H);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,330 @@
+/* sgdscape bounds: Theorem 1, Corollary 2 and Theorem 3 calculators. */
+#include "cli.h"
+#include "sgdscape/error.h"
+#include "sgdscape/io.h"
+#include "sgdscape/landscape.h"
+#include "sgdscape/theory.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SGD_BOUNDS_MAX_STAGES_CLI 32
+
+const char sgd_cmd_bounds_summary[] = "Theorem 1 / Corollary 2 / Theorem 3 numbers with the paper's constants";
+
+static const char help[] =
+    "usage: sgdscape bounds [options]\n\n"
+    "Theorem 1 (default): checks eta < min{1/(2L), c/L^2, 1/(2c)} and prints\n"
+    "  lambda = 2 eta c - eta^2 L^2,  b = eta^2 r^2 (1 + eta L)^2,\n"
+    "  T1 = ceil(log(lambda ||y0-x*||^2 / b) / lambda),  ||y_T1 - x*||^2 <= 20 b/lambda (prob >= 1/2),\n"
+    "  mu = max{8, 42 sqrt(log(9 T2/4))},  delta = mu sqrt(b/lambda): ||y_t - x*|| <= delta for\n"
+    "  T1 <= t <= T1 + T2.\n"
+    "  --eta E --c C --L L --r R   the theorem's constants (r = max ||omega||)\n"
+    "  --y0-dist2 V                ||y0 - x*||^2 (default 1); or --y0-dist V for ||y0 - x*||\n"
+    "  --T2 N                      horizon of the 'stays close' statement (default 1000)\n"
+    "  --from DIR                  read eta, r, c, L from a `sgdscape check` run directory\n"
+    "                              (c = its one-sided lower bound c_lower; --use-c-hat for the point estimate);\n"
+    "                              flags given as well override it\n"
+    "Corollary 2 (shrinking learning rate):\n"
+    "  --stages E:C:R,E:C:R,...    one (eta, c, r) per stage, shared --L, --T2; stage k+1 starts from\n"
+    "                              stage k's radius ||y - x*||^2 <= 20 b_k/lambda_k and runs\n"
+    "                              T = ceil(log(lambda' (20 b/lambda) / b') / lambda') steps; needs c' > c,\n"
+    "                              eta' < eta; probability >= 2^-K (the paper's 1/4 for K = 2)\n"
+    "Theorem 3 (too large a step moves gradient descent away):\n"
+    "  --thm3                      at --x V[,V...] of --f SPEC (--d N, --x-star V[,...]):\n"
+    "                              eta_threshold = 2 c' ||x - x*||^2 / ||grad f(x)||^2, c' = --c-prime, or\n"
+    "                              by default the pointwise <-grad f(x), x*-x>/||x*-x||^2 (the tightest c'\n"
+    "                              the hypothesis allows at x: it makes the threshold exact, 'iff')\n"
+    "  --eta-gd E                  also take the GD step at E and report the distances\n"
+    "common:\n"
+    "  --out DIR                   also write DIR/bounds.json\n"
+    "  --seed N, --threads N       accepted for uniformity (nothing here is random)\n"
+    "  --help                      this text\n\n"
+    "Impossible input (c <= 0, L <= 0, r < 0, NaN, eta outside the window) is explained and exits 1.\n";
+
+static int parse_point(const char *C, const char *opt, const char *val, size_t d, double *out)
+{
+    double *tmp = malloc((d + 1) * sizeof(double));
+    if (!tmp) return cli_fail(C, "out of memory");
+    int n = cli_doubles(C, opt, val, tmp, (int)(d + 1 > 1000000 ? 1000000 : d + 1));
+    int rc = 0;
+    if (n == 1)
+        for (size_t i = 0; i < d; i++) out[i] = tmp[0];
+    else if (n == (int)d)
+        memcpy(out, tmp, d * sizeof(double));
+    else if (n >= 0)
+        rc = cli_fail(C, "%s: give 1 or %zu numbers (got %d)", opt, d, n);
+    else
+        rc = 1;
+    free(tmp);
+    return rc;
+}
+
+static void print_thm1(const sgd_thm1_input *in, const sgd_thm1 *t)
+{
+    printf("Theorem 1 with eta = %.6g, c = %.6g, L = %.6g, r = %.6g, ||y0 - x*||^2 = %.6g, T2 = %.0f\n", in->eta,
+           in->c, in->L, in->r, in->y0_dist2, in->T2);
+    printf("  window   eta < min{1/(2L) = %.6g, c/L^2 = %.6g, 1/(2c) = %.6g} = %.6g   ok\n", t->limit[0],
+           t->limit[1], t->limit[2], t->eta_max);
+    printf("  lambda   2 eta c - eta^2 L^2            = %.10g\n", t->lambda);
+    printf("  b        eta^2 r^2 (1 + eta L)^2        = %.10g\n", t->b);
+    printf("  T1       ceil(log(lambda d0 / b)/lambda) = %.0f   (real %.6g)\n", t->T1, t->T1_real);
+    printf("  radius   ||y_T1 - x*||^2 <= 20 b/lambda = %.10g   (||.|| <= %.6g), prob >= 1/2\n", t->radius2,
+           sqrt(t->radius2));
+    printf("  mu       max{8, 42 sqrt(log(9 T2/4))}   = %.10g\n", t->mu);
+    printf("  delta    mu sqrt(b/lambda)              = %.10g   (delta^2 = %.6g): ||y_t - x*|| <= delta for "
+           "T1 <= t <= T1+T2\n",
+           t->delta, t->delta * t->delta);
+}
+
+static void json_thm1(sgd_json *j, const sgd_thm1_input *in, const sgd_thm1 *t)
+{
+    sgd_json_num(j, "eta", in->eta);
+    sgd_json_num(j, "c", in->c);
+    sgd_json_num(j, "L", in->L);
+    sgd_json_num(j, "r", in->r);
+    sgd_json_num(j, "y0_dist2", in->y0_dist2);
+    sgd_json_num(j, "T2", in->T2);
+    sgd_json_nums(j, "eta_limits", t->limit, 3);
+    sgd_json_num(j, "eta_max", t->eta_max);
+    sgd_json_num(j, "lambda", t->lambda);
+    sgd_json_num(j, "b", t->b);
+    sgd_json_num(j, "T1", t->T1);
+    sgd_json_num(j, "T1_real", t->T1_real);
+    sgd_json_num(j, "radius2", t->radius2);
+    sgd_json_num(j, "zeta", t->zeta);
+    sgd_json_num(j, "mu", t->mu);
+    sgd_json_num(j, "delta", t->delta);
+}
+
+static int write_out(const char *C, const char *out, sgd_json *j, int argc, char **argv)
+{
+    if (!out) return 0;
+    sgd_rundir rd;
+    if (sgd_rundir_open(&rd, out)) return cli_lib_fail(C);
+    sgd_json *man = sgd_json_new();
+    sgd_json_manifest_header(man, argc, argv, 1);
+    sgd_json_str(man, "command", "bounds");
+    char path[4400];
+    sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
+    int rc = sgd_json_write(man, path);
+    sgd_json_free(man);
+    sgd_rundir_file(&rd, "bounds.json", path, sizeof path);
+    if (!rc) rc = sgd_json_write(j, path);
+    if (!rc) rc = sgd_rundir_commit(&rd);
+    if (rc) {
+        sgd_rundir_abort(&rd);
+        return cli_lib_fail(C);
+    }
+    printf("wrote %s/\n", rd.final);
+    return 0;
+}
+
+static int parse_stages(const char *C, const char *val, sgd_cor2_stage *st, size_t max, size_t *K)
+{
+    size_t k = 0;
+    const char *p = val;
+    while (*p) {
+        if (k >= max) return cli_fail(C, "--stages: at most %zu stages", max);
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        char buf[256];
+        if (len == 0 || len >= sizeof buf) return cli_fail(C, "--stages: malformed '%s'", val);
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        double v[3];
+        char *s1 = strchr(buf, ':'), *s2 = s1 ? strchr(s1 + 1, ':') : NULL;
+        if (!s1 || !s2) return cli_fail(C, "--stages: '%s' is not ETA:C:R", buf);
+        *s1 = '\0';
+        *s2 = '\0';
+        if (cli_double(C, "--stages eta", buf, &v[0]) || cli_double(C, "--stages c", s1 + 1, &v[1]) ||
+            cli_double(C, "--stages r", s2 + 1, &v[2]))
+            return 2;
+        memset(&st[k], 0, sizeof st[k]);
+        st[k].eta = v[0];
+        st[k].c = v[1];
+        st[k].r = v[2];
+        k++;
+        p += len + (c ? 1 : 0);
+    }
+    if (k == 0) return cli_fail(C, "--stages: no stage given");
+    *K = k;
+    return 0;
+}
+
+int sgd_cmd_bounds(int argc, char **argv)
+{
+    const char *C = "bounds";
+    const char *from = NULL, *out = NULL, *stages = NULL, *fspec = "quadratic", *xs = NULL, *xstar_s = NULL;
+    double eta = NAN, c = NAN, L = NAN, r = NAN, y0d2 = 1.0, T2 = 1000, cprime = NAN, eta_gd = NAN;
+    int use_chat = 0, thm3 = 0, threads = 1, have_eta = 0, have_c = 0, have_L = 0, have_r = 0;
+    size_t d = 1;
+    uint64_t seed = 1;
+    static const struct option opts[] = {
+        {"eta", 1, 0, 'e'},      {"c", 1, 0, 'c'},          {"L", 1, 0, 'L'},       {"r", 1, 0, 'r'},
+        {"y0-dist2", 1, 0, 'y'}, {"y0-dist", 1, 0, 'Y'},    {"T2", 1, 0, 'T'},      {"from", 1, 0, 'F'},
+        {"use-c-hat", 0, 0, 'H'}, {"stages", 1, 0, 'S'},    {"thm3", 0, 0, '3'},    {"f", 1, 0, 'f'},
+        {"d", 1, 0, 'd'},        {"x", 1, 0, 'x'},          {"x-star", 1, 0, 'X'},  {"c-prime", 1, 0, 'p'},
+        {"eta-gd", 1, 0, 'g'},   {"out", 1, 0, 'o'},        {"seed", 1, 0, 'z'},    {"threads", 1, 0, 't'},
+        {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int bad = 0;
+        switch (ch) {
+        /* numbers are parsed leniently here (NaN/negative allowed) so the theory can explain them */
+        case 'e': bad = cli_double(C, "--eta", optarg, &eta); have_eta = 1; break;
+        case 'c': bad = cli_double(C, "--c", optarg, &c); have_c = 1; break;
+        case 'L': bad = cli_double(C, "--L", optarg, &L); have_L = 1; break;
+        case 'r': bad = cli_double(C, "--r", optarg, &r); have_r = 1; break;
+        case 'y': bad = cli_double(C, "--y0-dist2", optarg, &y0d2); break;
+        case 'Y': bad = cli_double(C, "--y0-dist", optarg, &y0d2); y0d2 = y0d2 * y0d2; break;
+        case 'T': bad = cli_double(C, "--T2", optarg, &T2); break;
+        case 'F': from = optarg; break;
+        case 'H': use_chat = 1; break;
+        case 'S': stages = optarg; break;
+        case '3': thm3 = 1; break;
+        case 'f': fspec = optarg; break;
+        case 'd': bad = cli_size(C, "--d", optarg, &d); break;
+        case 'x': xs = optarg; break;
+        case 'X': xstar_s = optarg; break;
+        case 'p': bad = cli_double(C, "--c-prime", optarg, &cprime); break;
+        case 'g': bad = cli_positive(C, "--eta-gd", optarg, &eta_gd); break;
+        case 'o': out = optarg; break;
+        case 'z': bad = cli_u64(C, "--seed", optarg, &seed); break;
+        case 't': bad = cli_int(C, "--threads", optarg, &threads); break;
+        case 'h': cli_help(help); return 0;
+        default: return cli_fail(C, "unknown option '%s' (see --help)", argv[optind - 1]);
+        }
+        if (bad) return 2;
+    }
+    if (optind < argc) return cli_fail(C, "unexpected argument '%s' (see --help)", argv[optind]);
+    (void)seed;
+    cli_threads(threads);
+
+    if (thm3) {
+        if (!xs) return cli_fail(C, "--thm3 needs --x (the point x_t)");
+        if (d == 0) return cli_fail(C, "--d must be >= 1");
+        sgd_landscape *f = sgd_landscape_create(fspec, d);
+        if (!f) return cli_lib_fail(C);
+        double *x = malloc(3 * d * sizeof(double)), *xst = x + d, *g = x + 2 * d;
+        int rc = 0;
+        if (!x) rc = cli_fail(C, "out of memory");
+        if (!rc) rc = parse_point(C, "--x", xs, d, x);
+        if (!rc) {
+            if (xstar_s) rc = parse_point(C, "--x-star", xstar_s, d, xst);
+            else if (f->x_star) memcpy(xst, f->x_star, d * sizeof(double));
+            else rc = cli_fail(C, "landscape '%s' has no known x*: give --x-star", f->name);
+        }
+        sgd_thm3 t;
+        if (!rc) {
+            f->fg(f, x, g);
+            if (sgd_bounds_theorem3(d, x, g, xst, cprime, eta_gd, &t)) rc = cli_lib_fail(C);
+        }
+        if (!rc) {
+            printf("Theorem 3 at x (||x - x*||^2 = %.10g, ||grad f(x)||^2 = %.10g) of %s\n", t.dist2, t.grad_norm2,
+                   f->name);
+            printf("  <-grad f(x), x* - x> / ||x* - x||^2 = %.10g  (the tightest c' at this point)\n", t.c_point);
+            printf("  c' used                             = %.10g%s\n", t.c_used,
+                   isnan(cprime) ? " (pointwise)" : " (given)");
+            printf("  eta_threshold = 2 c' ||x-x*||^2/||grad f||^2 = %.10g: GD with eta > this ends no closer "
+                   "to x*\n",
+                   t.eta_threshold);
+            if (t.c_point <= 0)
+                printf("  (the gradient does not point towards x* here: every eta > 0 moves away)\n");
+            if (!isnan(eta_gd))
+                printf("  GD step at eta = %.6g: ||x - x*||^2 %.10g -> %.10g  (%s)\n", eta_gd, t.dist2,
+                       t.dist2_after, t.moved_away ? "moved away or stayed" : "moved closer");
+            sgd_json *j = sgd_json_new();
+            sgd_json_str(j, "statement", "theorem3");
+            sgd_json_str(j, "landscape", fspec);
+            sgd_json_num(j, "dist2", t.dist2);
+            sgd_json_num(j, "grad_norm2", t.grad_norm2);
+            sgd_json_num(j, "c_point", t.c_point);
+            sgd_json_num(j, "c_used", t.c_used);
+            sgd_json_num(j, "eta_threshold", t.eta_threshold);
+            sgd_json_num(j, "eta_gd", eta_gd);
+            sgd_json_num(j, "dist2_after", t.dist2_after);
+            rc = write_out(C, out, j, argc, argv);
+            sgd_json_free(j);
+        }
+        free(x);
+        sgd_landscape_free(f);
+        return rc;
+    }
+
+    if (stages) {
+        sgd_cor2_stage st[SGD_BOUNDS_MAX_STAGES_CLI];
+        size_t K = 0;
+        if (parse_stages(C, stages, st, SGD_BOUNDS_MAX_STAGES_CLI, &K)) return 2;
+        double prob;
+        int rc = sgd_bounds_corollary2(K, st, L, y0d2, T2, &prob);
+        if (rc) return cli_lib_fail(C);
+        printf("Corollary 2, %zu stages, L = %.6g, T2 = %.0f, ||y0 - x*||^2 = %.6g\n", K, L, T2, y0d2);
+        printf("  stage        eta          c          r     lambda          b    start d0      steps "
+               "   20b/lambda      delta\n");
+        sgd_json *j = sgd_json_new();
+        sgd_json_str(j, "statement", "corollary2");
+        sgd_json_num(j, "L", L);
+        sgd_json_num(j, "T2", T2);
+        sgd_json_num(j, "y0_dist2", y0d2);
+        double total = 0;
+        for (size_t k = 0; k < K; k++) {
+            printf("  %5zu %10.4g %10.4g %10.4g %10.4g %10.4g %11.4g %10.0f %13.6g %10.4g\n", k + 1, st[k].eta,
+                   st[k].c, st[k].r, st[k].thm.lambda, st[k].thm.b, st[k].start_dist2, st[k].steps,
+                   st[k].thm.radius2, st[k].thm.delta);
+            total += st[k].steps;
+            sgd_json *s = sgd_json_arr_obj(j, "stages");
+            sgd_thm1_input in = {st[k].eta, st[k].c, L, st[k].r, st[k].start_dist2, T2};
+            json_thm1(s, &in, &st[k].thm);
+            sgd_json_bool(s, "radius_shrinks", st[k].radius_shrinks);
+            if (!st[k].radius_shrinks)
+                printf("        note: stage %zu's radius does not shrink (the corollary claims 20b'/lambda' < "
+                       "20b/lambda)\n",
+                       k + 1);
+        }
+        printf("  total steps %.0f; with probability >= %.6g: ||y - x*||^2 <= %.6g at the end\n", total, prob,
+               st[K - 1].thm.radius2);
+        printf("  assumes Assumption 1 holds for stage k+1 (with c_{k+1}) on D' = {||x - x*||^2 <= 20 b_k/lambda_k}"
+               "\n");
+        sgd_json_num(j, "probability", prob);
+        sgd_json_num(j, "total_steps", total);
+        rc = write_out(C, out, j, argc, argv);
+        sgd_json_free(j);
+        return rc;
+    }
+
+    if (from) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/summary.json", from);
+        sgd_json *s = sgd_json_load(path);
+        if (!s) return cli_lib_fail(C);
+        double v;
+        if (!have_eta && !sgd_json_get_num(s, "eta", &v)) eta = v;
+        if (!have_r && !sgd_json_get_num(s, "r", &v)) r = v;
+        if (!have_L && !sgd_json_get_num(s, "L", &v)) L = v;
+        if (!have_c && !sgd_json_get_num(s, use_chat ? "c_hat" : "c_lower", &v)) c = v;
+        sgd_json_free(s);
+        if (isnan(eta) || isnan(c) || isnan(L) || isnan(r))
+            return cli_fail(C,
+                            "%s lacks a finite eta, r, L or %s (written by a single `sgdscape check`? Gaussian "
+                            "noise has r = inf, which Theorem 1 excludes)",
+                            path, use_chat ? "c_hat" : "c_lower");
+        printf("from %s: eta = %.6g, r = %.6g, L = %.6g, c = %.6g (%s)\n", from, eta, r, L, c,
+               use_chat ? "point estimate c_hat" : "one-sided lower bound c_lower");
+    } else if (!have_eta || !have_c || !have_L || !have_r) {
+        return cli_fail(C, "Theorem 1 needs --eta, --c, --L and --r (or --from DIR); see --help");
+    }
+    sgd_thm1_input in = {eta, c, L, r, y0d2, T2};
+    sgd_thm1 t;
+    if (sgd_bounds_theorem1(&in, &t)) return cli_lib_fail(C);
+    print_thm1(&in, &t);
+    sgd_json *j = sgd_json_new();
+    sgd_json_str(j, "statement", "theorem1");
+    json_thm1(j, &in, &t);
+    int rc = write_out(C, out, j, argc, argv);
+    sgd_json_free(j);
+    return rc;
+}

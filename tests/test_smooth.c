@@ -1,0 +1,265 @@
+/* Smoothing: quadrature and Monte Carlo against closed forms and hand
+ * computations; interval formulas; determinism across thread counts. */
+#include "check.h"
+#include "sgdscape/error.h"
+#include "sgdscape/landscape.h"
+#include "sgdscape/rng.h"
+#include "sgdscape/smooth.h"
+
+#include <omp.h>
+#include <string.h>
+
+static int eval(const sgd_landscape *f, sgd_noise_kind kind, double r, double eta, const double *y,
+                const sgd_smooth_params *p, double *g, double *ge, double *grad, double *grad_err, size_t *n)
+{
+    sgd_noise W = {kind, r, NULL, NULL};
+    sgd_smooth_workspace *w = sgd_smooth_workspace_alloc(f->d, p->limit);
+    sgd_smooth_value v;
+    memset(&v, 0, sizeof v);
+    v.grad = grad;
+    v.grad_err = grad_err;
+    int rc = sgd_smooth_eval(f, &W, eta, y, p, w, &v);
+    sgd_smooth_workspace_free(w);
+    *g = v.g;
+    if (ge) *ge = v.g_err;
+    if (n) *n = v.n;
+    return rc;
+}
+
+/* method vs closed form at points; every estimate within its reported error
+ * (MC intervals at 99.9%: deterministic seeds, so this either holds or not) */
+static void agree(const char *spec, size_t d, sgd_noise_kind kind, double r, double eta, sgd_smooth_method m,
+                  size_t nsamples, const double *ys, size_t ny, double max_err)
+{
+    sgd_landscape *f = sgd_landscape_create(spec, d);
+    CHECK(f != NULL);
+    if (!f) return;
+    sgd_smooth_params p, px;
+    sgd_smooth_params_default(&p);
+    p.method = m;
+    p.nsamples = nsamples;
+    p.confidence = 0.999;
+    px = p;
+    px.method = SGD_SMOOTH_EXACT;
+    for (size_t k = 0; k < ny; k++) {
+        const double *y = ys + k * d;
+        double g, ge, gx, grad[2], gerr[2], gradx[2];
+        CHECK(eval(f, kind, r, eta, y, &p, &g, &ge, grad, gerr, NULL) == SGD_OK);
+        CHECK(eval(f, kind, r, eta, y, &px, &gx, NULL, gradx, NULL, NULL) == SGD_OK);
+        if (ge > max_err) fprintf(stderr, "%s d=%zu method %d: error %g > %g\n", spec, d, (int)m, ge, max_err);
+        CHECK(ge <= max_err);
+        CHECK_CLOSE(g, gx, ge + 1e-12, 0);
+        for (size_t i = 0; i < d; i++) {
+            CHECK(gerr[i] <= max_err * 10);
+            CHECK_CLOSE(grad[i], gradx[i], gerr[i] + 1e-12, 0);
+        }
+    }
+    sgd_landscape_free(f);
+}
+
+int main(void)
+{
+    /* ---- interval formulas, by hand ---- */
+    CHECK_CLOSE(sgd_smooth_z(0.95), 1.959963984540054, 1e-12, 0);
+    CHECK_CLOSE(sgd_smooth_z(0.99), 2.5758293035489004, 1e-12, 0);
+    /* Hoeffding: R sqrt(log(2/alpha)/(2n)) = 2 sqrt(log 40 / 2000) */
+    CHECK_CLOSE(sgd_smooth_hoeffding_halfwidth(2.0, 1000, 0.95), 0.08589388166934750, 1e-14, 0);
+    /* n = ceil(R^2 log(2/alpha) / (2 tol^2)) = ceil(log(40) / 2e-4) = 18445 */
+    CHECK(sgd_smooth_hoeffding_n(1.0, 0.01, 0.95) == 18445);
+    CHECK(isnan(sgd_smooth_z(1.5)));
+
+    /* ---- Rastrigin, uniform cube noise: quadrature and MC vs closed form ---- */
+    double y1[] = {-2.3, -0.41, 0.0, 0.77, 3.1};
+    agree("rastrigin", 1, SGD_NOISE_CUBE, 1.0, 0.1, SGD_SMOOTH_QUAD, 0, y1, 5, 1e-8);
+    agree("rastrigin", 1, SGD_NOISE_CUBE, 1.0, 0.1, SGD_SMOOTH_MC, 20000, y1, 5, 1.0);
+    agree("rastrigin", 1, SGD_NOISE_GAUSS, 0.5, 0.2, SGD_SMOOTH_QUAD, 0, y1, 5, 1e-6);
+    double y2[] = {0.3, -1.2, 2.0, 0.5, -0.7, -0.7};
+    agree("rastrigin", 2, SGD_NOISE_CUBE, 1.0, 0.2, SGD_SMOOTH_QUAD, 0, y2, 3, 1e-6);
+    agree("rastrigin", 2, SGD_NOISE_CUBE, 1.0, 0.2, SGD_SMOOTH_MC, 20000, y2, 3, 2.0);
+    /* ---- the spiky Figure-3 function with interval noise (levels 0.04 and 0.15) ---- */
+    double ys[] = {-3.3, -1.7, -0.5, 0.013, 0.9, 1.55, 2.8};
+    agree("spiky", 1, SGD_NOISE_BALL, 0.4, 0.1, SGD_SMOOTH_QUAD, 0, ys, 7, 1e-7);
+    agree("spiky", 1, SGD_NOISE_BALL, 1.5, 0.1, SGD_SMOOTH_QUAD, 0, ys, 7, 1e-7);
+    agree("spiky", 1, SGD_NOISE_BALL, 1.5, 0.1, SGD_SMOOTH_MC, 20000, ys, 7, 0.5);
+    /* disk noise in 2-D: quadratic, closed form f(y) + a eta^2 r^2 d/(2(d+2)) */
+    double yq[] = {1.0, -2.0, 0.0, 0.5};
+    agree("quadratic:a=3", 2, SGD_NOISE_BALL, 2.0, 0.1, SGD_SMOOTH_QUAD, 0, yq, 2, 1e-7);
+
+    /* ---- Gaussian over the whole line (qagi) against the closed form ---- */
+    {
+        sgd_landscape *f = sgd_landscape_create("rastrigin", 1);
+        sgd_smooth_params p, px;
+        sgd_smooth_params_default(&p);
+        p.method = SGD_SMOOTH_QUAD;
+        p.gauss_sigmas = 0;
+        px = p;
+        px.method = SGD_SMOOTH_EXACT;
+        double y = 0.77, g, ge, gr, gre, gx, grx;
+        CHECK(eval(f, SGD_NOISE_GAUSS, 0.5, 0.2, &y, &p, &g, &ge, &gr, &gre, NULL) == SGD_OK);
+        CHECK(eval(f, SGD_NOISE_GAUSS, 0.5, 0.2, &y, &px, &gx, NULL, &grx, NULL, NULL) == SGD_OK);
+        CHECK(ge < 1e-6);
+        CHECK_CLOSE(g, gx, ge + 1e-12, 0);
+        CHECK_CLOSE(gr, grx, gre + 1e-12, 0);
+        sgd_landscape_free(f);
+    }
+
+    /* ---- independent identity: for interval noise g'(y) = (f(y+s) - f(y-s)) / (2s) ---- */
+    {
+        sgd_landscape *f = sgd_landscape_create("spiky", 1);
+        sgd_smooth_params p;
+        sgd_smooth_params_default(&p);
+        p.method = SGD_SMOOTH_QUAD;
+        double s = 0.15, y = 1.234, g, ge, grad, gerr;
+        CHECK(eval(f, SGD_NOISE_BALL, 1.5, 0.1, &y, &p, &g, &ge, &grad, &gerr, NULL) == SGD_OK);
+        double a = y + s, b = y - s;
+        double fd = (f->fg(f, &a, NULL) - f->fg(f, &b, NULL)) / (2 * s);
+        CHECK_CLOSE(grad, fd, 1e-8, 0);
+        sgd_landscape_free(f);
+    }
+
+    /* ---- MC in higher dimension: quadratic with ball noise, g = |y|^2/2 + eta^2 r^2 d/(2(d+2)) ---- */
+    {
+        size_t d = 300;
+        sgd_landscape *f = sgd_landscape_create("quadratic", d);
+        double *y = malloc(d * sizeof(double));
+        for (size_t i = 0; i < d; i++) y[i] = 0.01 * (double)(i % 7) - 0.02;
+        double ny2 = 0;
+        for (size_t i = 0; i < d; i++) ny2 += y[i] * y[i];
+        double eta = 0.5, r = 2.0, exact = 0.5 * ny2 + 0.5 * eta * eta * r * r * (double)d / ((double)d + 2.0);
+        sgd_smooth_params p;
+        sgd_smooth_params_default(&p);
+        p.method = SGD_SMOOTH_MC;
+        p.nsamples = 3000;
+        p.confidence = 0.999;
+        double g, ge;
+        CHECK(eval(f, SGD_NOISE_BALL, r, eta, y, &p, &g, &ge, NULL, NULL, NULL) == SGD_OK);
+        CHECK_CLOSE(g, exact, ge, 0);
+        CHECK(ge < 0.01 * exact);
+        /* Hoeffding with a user-given range is wider than CLT here (range of |y - eta w|^2/2) */
+        p.interval = SGD_SMOOTH_CI_HOEFFDING;
+        p.range = 0.5 * (1.0 + 1.0) * (1.0 + 1.0); /* crude but valid: |y-eta w| <= ~2 here */
+        double gh, geh;
+        CHECK(eval(f, SGD_NOISE_BALL, r, eta, y, &p, &gh, &geh, NULL, NULL, NULL) == SGD_OK);
+        CHECK(gh == g); /* same samples */
+        CHECK_CLOSE(geh, sgd_smooth_hoeffding_halfwidth(p.range, 3000, 0.999), 1e-15, 0);
+        free(y);
+        sgd_landscape_free(f);
+    }
+
+    /* ---- requested accuracy sets n: CLT pilot then n = (z s / tol)^2 ---- */
+    {
+        sgd_landscape *f = sgd_landscape_create("rastrigin", 1);
+        sgd_smooth_params p;
+        sgd_smooth_params_default(&p);
+        p.method = SGD_SMOOTH_MC;
+        p.nsamples = 0;
+        p.tol = 0.05;
+        double y = 0.3, g, ge, gx, grad, gerr;
+        size_t n;
+        CHECK(eval(f, SGD_NOISE_CUBE, 1.0, 0.1, &y, &p, &g, &ge, &grad, &gerr, &n) == SGD_OK);
+        CHECK(n > 1000);
+        CHECK(ge <= 0.05 * 1.15);
+        CHECK(gerr <= 0.05 * 1.15);
+        CHECK(fmax(ge, gerr) >= 0.05 * 0.5); /* n was not wildly over-chosen */
+        sgd_smooth_params px = p;
+        px.method = SGD_SMOOTH_EXACT;
+        CHECK(eval(f, SGD_NOISE_CUBE, 1.0, 0.1, &y, &px, &gx, NULL, NULL, NULL, NULL) == SGD_OK);
+        CHECK(fabs(g - gx) <= 3 * ge);
+        /* Hoeffding with the sample range: n from the pilot's widened range */
+        p.interval = SGD_SMOOTH_CI_HOEFFDING;
+        sgd_noise W = {SGD_NOISE_CUBE, 1.0, NULL, NULL};
+        sgd_smooth_workspace *w = sgd_smooth_workspace_alloc(1, p.limit);
+        sgd_smooth_value v;
+        memset(&v, 0, sizeof v);
+        CHECK(sgd_smooth_eval(f, &W, 0.1, &y, &p, w, &v) == SGD_OK);
+        CHECK(v.range_from_sample == 1);
+        CHECK(v.g_err <= 0.05 * 1.05);
+        sgd_smooth_workspace_free(w);
+        sgd_landscape_free(f);
+    }
+
+    /* ---- sample j is sgd_noise_sample_domain(W, d, seed, SGD_RNG_SMOOTH, stream, j): a
+     * sequential mean over those draws gives the same bits (one chunk when n d is small) ---- */
+    {
+        const size_t dims[2] = {1, 3};
+        for (int k = 0; k < 2; k++) {
+            size_t d = dims[k], n = 300;
+            sgd_landscape *f = sgd_landscape_create("rastrigin", d);
+            sgd_noise W = {k == 0 ? SGD_NOISE_BALL : SGD_NOISE_CUBE, 0.7, NULL, NULL};
+            double y[3] = {0.3, -1.1, 2.0}, om[3], x[3], mean = 0;
+            for (size_t j = 0; j < n; j++) {
+                sgd_noise_sample_domain(&W, d, 99, SGD_RNG_SMOOTH, 5, j, om);
+                for (size_t i = 0; i < d; i++) x[i] = y[i] - 0.2 * om[i];
+                double v = f->fg(f, x, NULL);
+                mean += (v - mean) * (1.0 / (double)(j + 1));
+            }
+            sgd_smooth_params p;
+            sgd_smooth_params_default(&p);
+            p.method = SGD_SMOOTH_MC;
+            p.nsamples = n;
+            p.seed = 99;
+            p.stream = 5;
+            double g;
+            CHECK(eval(f, W.kind, W.r, 0.2, y, &p, &g, NULL, NULL, NULL, NULL) == SGD_OK);
+            CHECK(g == mean);
+            sgd_landscape_free(f);
+        }
+    }
+
+    /* ---- same numbers on 1 and 2 threads (n d = 5e5: 7 chunks merged in order) ---- */
+    {
+        const size_t d = 50;
+        sgd_landscape *f = sgd_landscape_create("rastrigin", d);
+        sgd_smooth_params p;
+        sgd_smooth_params_default(&p);
+        p.method = SGD_SMOOTH_MC;
+        p.nsamples = 10000;
+        double y[50], g1, g2, e1, e2, d1[50], d2[50], de1[50], de2[50];
+        for (size_t i = 0; i < d; i++) y[i] = 0.05 * (double)i - 1.0;
+        for (int kind = 0; kind < 2; kind++) {
+            sgd_noise_kind nk = kind ? SGD_NOISE_BALL : SGD_NOISE_CUBE;
+            omp_set_num_threads(1);
+            CHECK(eval(f, nk, 1.0, 0.3, y, &p, &g1, &e1, d1, de1, NULL) == SGD_OK);
+            omp_set_num_threads(2);
+            CHECK(eval(f, nk, 1.0, 0.3, y, &p, &g2, &e2, d2, de2, NULL) == SGD_OK);
+            CHECK(g1 == g2 && e1 == e2);
+            CHECK(memcmp(d1, d2, sizeof d1) == 0 && memcmp(de1, de2, sizeof de1) == 0);
+            /* grad_only (batched gradients) gives the same gradient estimate */
+            p.grad_only = 1;
+            CHECK(eval(f, nk, 1.0, 0.3, y, &p, &g2, &e2, d2, de2, NULL) == SGD_OK);
+            CHECK(isnan(g2));
+            for (size_t i = 0; i < d; i++) CHECK_CLOSE(d2[i], d1[i], 1e-12, 1e-12);
+            p.grad_only = 0;
+        }
+        sgd_landscape_free(f);
+    }
+
+    /* ---- what is unsupported says so ---- */
+    {
+        sgd_landscape *f = sgd_landscape_create("rastrigin", 3);
+        sgd_smooth_params p;
+        sgd_smooth_params_default(&p);
+        p.method = SGD_SMOOTH_QUAD;
+        double y[3] = {0, 0, 0}, g;
+        CHECK(eval(f, SGD_NOISE_CUBE, 1.0, 0.1, y, &p, &g, NULL, NULL, NULL, NULL) == SGD_EUNSUPPORTED);
+        p.method = SGD_SMOOTH_MC;
+        sgd_noise W = {SGD_NOISE_DATA, 1.0, NULL, NULL};
+        sgd_smooth_workspace *w = sgd_smooth_workspace_alloc(3, p.limit);
+        sgd_smooth_value v;
+        memset(&v, 0, sizeof v);
+        CHECK(sgd_smooth_eval(f, &W, 0.1, y, &p, w, &v) == SGD_EUNSUPPORTED);
+        CHECK(sgd_smooth_eval(f, &(sgd_noise){SGD_NOISE_CUBE, -1, NULL, NULL}, 0.1, y, &p, w, &v) == SGD_EINVAL);
+        sgd_smooth_workspace_free(w);
+        sgd_landscape_free(f);
+        /* no noise: g = f exactly */
+        f = sgd_landscape_create("spiky", 1);
+        double y1v = 0.37, gv, gr;
+        p.method = SGD_SMOOTH_MC;
+        CHECK(eval(f, SGD_NOISE_NONE, 0, 0.1, &y1v, &p, &gv, NULL, &gr, NULL, NULL) == SGD_OK);
+        double gf;
+        CHECK(gv == f->fg(f, &y1v, &gf));
+        CHECK(gr == gf);
+        sgd_landscape_free(f);
+    }
+    return check_done();
+}
