@@ -23,6 +23,11 @@ typedef double (*sgd_fg_fn)(const sgd_landscape *f, const double *x, double *gra
  * loops over fg; catalog functions provide vectorisable versions. */
 typedef void (*sgd_grad_batch_fn)(const sgd_landscape *f, size_t n, const double *x, double *grad);
 
+/* Values of n points at once (x is n*d, row-major), no gradients. May differ
+ * from fg in the last bits where the sum over coordinates is reordered for
+ * vector lanes. */
+typedef void (*sgd_value_batch_fn)(const sgd_landscape *f, size_t n, const double *x, double *fx);
+
 /* Exact convolution g(y) = E f(y - eta*omega), omega ~ W, and grad g.
  * Returns SGD_EUNSUPPORTED when no closed form exists for that noise. */
 typedef int (*sgd_smooth_fn)(const sgd_landscape *f, const sgd_noise *W, double eta,
@@ -37,6 +42,7 @@ struct sgd_landscape {
     size_t d;              /* dimension */
     sgd_fg_fn fg;
     sgd_grad_batch_fn grad_batch; /* never NULL after construction */
+    sgd_value_batch_fn value_batch; /* never NULL after construction */
     sgd_smooth_fn smooth;  /* NULL if no closed form at all */
     sgd_hess_fn hess;      /* NULL if not analytic */
     double L;              /* global smoothness constant if known, else NaN */
@@ -71,7 +77,7 @@ sgd_landscape *sgd_landscape_plugin(const char *path, size_t d);
 
 void sgd_landscape_free(sgd_landscape *f);
 
-/* Fill in defaults (grad_batch from fg, NaN L, domain) after a constructor
+/* Fill in defaults (grad_batch and value_batch from fg, NaN L, domain) after a constructor
  * set fg, d and name. Used by the catalog, formula and plugin constructors. */
 void sgd_landscape_finish(sgd_landscape *f);
 

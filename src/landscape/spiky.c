@@ -116,3 +116,18 @@ void sgd_spiky_grad_batch(const double *p, size_t n, const double *x, double *g)
         g[k] = gk;
     }
 }
+
+void sgd_spiky_value_batch(const double *p, size_t n, size_t d, const double *x, double *fx)
+{
+    const double A1 = p[SGD_SPIKY_A1], w1 = p[SGD_SPIKY_W1], A2 = p[SGD_SPIKY_A2], w2 = p[SGD_SPIKY_W2];
+    const double a = p[SGD_SPIKY_EA], w = p[SGD_SPIKY_EB] - a;
+    for (size_t j = 0; j < n; j++) {
+        double s = 0;
+#pragma omp simd reduction(+ : s)
+        for (size_t i = 0; i < d; i++) {
+            double gi;
+            s += spiky_core(A1, w1, A2, w2, a, w, x[j * d + i], &gi, NULL);
+        }
+        fx[j] = s;
+    }
+}

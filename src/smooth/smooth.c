@@ -309,8 +309,10 @@ static int mc_run(const sgd_landscape *f, const sgd_noise *W, double eta, const 
                         sgd_noise_sample_domain(W, d, p->seed, SGD_RNG_SMOOTH, p->stream, step0 + j + s, omega);
                         for (size_t i = 0; i < d; i++) xs[i] = y[i] - eta * omega[i];
                     }
-                if (want_g)
-                    for (size_t s = 0; s < m; s++) vals[s] = f->fg(f, x + s * d, gr ? gr + s * d : NULL);
+                if (want_g && gr)
+                    for (size_t s = 0; s < m; s++) vals[s] = f->fg(f, x + s * d, gr + s * d);
+                else if (want_g)
+                    f->value_batch(f, m, x, vals);
                 else
                     f->grad_batch(f, m, x, gr);
                 for (size_t s = 0; s < m; s++) {
