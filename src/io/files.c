@@ -7,11 +7,13 @@
 #include "sgdscape/error.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -237,6 +239,30 @@ void sgd_csv_num(FILE *fp, double v, int last)
     fprintf(fp, "%.17g%c", v, last ? '\n' : ',');
 }
 
+/* Run `gnuplot -e "term_kind='KIND'" NAME.gp` in dir with stdout to OUT.
+ * fork/exec rather than system(): paths never pass through a shell. */
+static int run_gnuplot(const char *dir, const char *script, const char *kind, const char *out)
+{
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (fd < 0 || devnull < 0) _exit(127);
+        dup2(fd, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        char expr[64];
+        snprintf(expr, sizeof expr, "term_kind='%s'", kind);
+        execlp("gnuplot", "gnuplot", "-e", expr, script, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 int sgd_figure_render(const char *dir, const char *name, const char *script, int *rendered)
 {
     char path[4300];
@@ -244,19 +270,21 @@ int sgd_figure_render(const char *dir, const char *name, const char *script, int
     snprintf(path, sizeof path, "%s/%s.gp", dir, name);
     int rc = sgd_write_file(path, script, strlen(script));
     if (rc) return rc;
-    if (system("command -v gnuplot >/dev/null 2>&1") != 0) return SGD_OK;
-    /* The script sets its own terminal per output; we run it twice. */
-    char cmd[9000];
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && gnuplot -e \"term_kind='png'\" '%s.gp' > '%s.png.tmp' 2>/dev/null && "
-             "mv '%s.png.tmp' '%s.png' && "
-             "gnuplot -e \"term_kind='svg'\" '%s.gp' > '%s.svg.tmp' 2>/dev/null && "
-             "mv '%s.svg.tmp' '%s.svg'",
-             dir, name, name, name, name, name, name, name, name);
-    if (system(cmd) == 0) *rendered = 1;
-    else {
-        snprintf(cmd, sizeof cmd, "cd '%s' && rm -f '%s.png.tmp' '%s.svg.tmp'", dir, name, name);
-        if (system(cmd) != 0) { /* nothing more to clean */ }
+    /* Each image goes to a temporary name first, so a failed render leaves
+     * no partial picture. A missing gnuplot just means no images. */
+    char gp[600], tmp[700], fin[4400], tmpfull[4400];
+    snprintf(gp, sizeof gp, "%s.gp", name);
+    const char *kinds[2] = {"png", "svg"};
+    int ok = 1;
+    for (int k = 0; k < 2 && ok; k++) {
+        snprintf(tmp, sizeof tmp, "%s.%s.tmp", name, kinds[k]);
+        snprintf(tmpfull, sizeof tmpfull, "%s/%s", dir, tmp);
+        snprintf(fin, sizeof fin, "%s/%s.%s", dir, name, kinds[k]);
+        if (run_gnuplot(dir, gp, kinds[k], tmp) != 0 || rename(tmpfull, fin) != 0) {
+            unlink(tmpfull);
+            ok = 0;
+        }
     }
+    *rendered = ok;
     return SGD_OK;
 }
