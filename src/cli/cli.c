@@ -1,5 +1,6 @@
 #include "cli.h"
 #include "sgdscape/error.h"
+#include "sgdscape/io.h"
 
 #include <errno.h>
 #include <math.h>
@@ -128,3 +129,5 @@ int cli_parse_box(const char *cmd, const char *opt, const char *val, double *lo,
     if (!(*hi > *lo)) return cli_fail(cmd, "%s: need LO < HI, got '%s'", opt, val);
     return 0;
 }
+
+void cli_progress_cb(void *ctx, double done, double total) { sgd_progress_update(ctx, done, total); }

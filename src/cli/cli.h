@@ -39,6 +39,9 @@ int cli_threads(int requested);
 /* LO:HI box option (fails with a message naming opt). */
 int cli_parse_box(const char *cmd, const char *opt, const char *val, double *lo, double *hi);
 
+/* Progress callback for library loops: ctx is an sgd_progress. */
+void cli_progress_cb(void *ctx, double done, double total);
+
 /* Print help text (a const char[] in each command file) to stdout. */
 void cli_help(const char *text);
 

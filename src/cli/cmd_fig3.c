@@ -31,8 +31,6 @@ static const char help[] =
     "  --seed N            seed (default 1)\n"
     "  --threads N         threads (default all cores; results do not depend on it)\n";
 
-static void progress_cb(void *ctx, double done, double total) { sgd_progress_update(ctx, done, total); }
-
 int sgd_cmd_fig3(int argc, char **argv)
 {
     const char *C = "fig3", *fspec = "spiky", *out = "runs/fig3";
@@ -78,7 +76,7 @@ int sgd_cmd_fig3(int argc, char **argv)
     sgd_progress pg;
     sgd_progress_start(&pg, "fig3");
     sgd_fig3_result res;
-    int rc = sgd_fig3_run(&cfg, &res, progress_cb, &pg);
+    int rc = sgd_fig3_run(&cfg, &res, cli_progress_cb, &pg);
     sgd_progress_end(&pg);
     if (!rc) {
         rc = sgd_fig3_write(rd.path, &cfg, &res);

@@ -43,8 +43,6 @@ static const char help[] =
     "  --threads N         threads (default: all cores); results do not depend on it\n"
     "  --help              this text\n";
 
-static void progress_cb(void *ctx, double done, double total) { sgd_progress_update(ctx, done, total); }
-
 int sgd_cmd_run(int argc, char **argv)
 {
     const char *C = "run";
@@ -129,7 +127,7 @@ int sgd_cmd_run(int argc, char **argv)
     sgd_progress_start(&pg, "run");
     sgd_trials_result res;
     double t0 = sgd_now();
-    rc = sgd_trials_run(&cfg, &res, progress_cb, &pg);
+    rc = sgd_trials_run(&cfg, &res, cli_progress_cb, &pg);
     double secs = sgd_now() - t0;
     sgd_progress_end(&pg);
     if (rc) {

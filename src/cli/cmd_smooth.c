@@ -230,6 +230,9 @@ int sgd_cmd_smooth(int argc, char **argv)
     sgd_smooth_params spx = sp;
     spx.method = SGD_SMOOTH_EXACT;
     double t0 = sgd_now();
+    sgd_progress pg;
+    sgd_progress_start(&pg, "smooth");
+    size_t done = 0;
     struct timespec c0, c1;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     if (!rc) {
@@ -260,6 +263,10 @@ int sgd_cmd_smooth(int argc, char **argv)
             }
             G[j] = v.g;
             GE[j] = v.g_err;
+            size_t now;
+            #pragma omp atomic capture
+            now = ++done;
+            if (omp_get_thread_num() == 0) sgd_progress_update(&pg, (double)now, (double)np);
             NS[j] = v.n;
             RFS[j] = v.range_from_sample;
             QS[j] = v.quad_status;
@@ -270,6 +277,7 @@ int sgd_cmd_smooth(int argc, char **argv)
     }
     double secs = sgd_now() - t0;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    sgd_progress_end(&pg);
     double cpu_secs = (double)(c1.tv_sec - c0.tv_sec) + 1e-9 * (double)(c1.tv_nsec - c0.tv_nsec);
     sgd_rundir rd;
     int opened = 0;

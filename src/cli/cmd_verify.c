@@ -274,8 +274,14 @@ int sgd_cmd_verify(int argc, char **argv)
         if (cells > 2.5e7) k = (size_t)ceil(cells / 2.5e7);
         cfg.record_every = k;
         if (sgd_schedule_parse("const", eta, r, total, &cfg.sched)) rc = cli_lib_fail(C);
-        else if (sgd_trials_run(&cfg, &tr, NULL, NULL)) rc = cli_lib_fail(C);
-        else have_tr = 1;
+        else {
+            sgd_progress pg;
+            sgd_progress_start(&pg, "verify");
+            int e = sgd_trials_run(&cfg, &tr, cli_progress_cb, &pg);
+            sgd_progress_end(&pg);
+            if (e) rc = cli_lib_fail(C);
+            else have_tr = 1;
+        }
     }
     sgd_rundir rd;
     int opened = 0;

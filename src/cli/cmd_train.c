@@ -1,0 +1,216 @@
+/* sgdscape train: SGD training of a network with checkpoints and resume. */
+#include "cli.h"
+#include "sgdscape/data.h"
+#include "sgdscape/error.h"
+#include "sgdscape/io.h"
+#include "sgdscape/nn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char sgd_cmd_train_summary[] = "train a network with SGD (checkpoints, resume, per-epoch CSV)";
+
+static const char help[] =
+    "usage: sgdscape train --model SPEC --out DIR [options]\n\n"
+    "SGD with momentum and weight decay (PyTorch semantics: d = g + wd*x; m = mu*m + d;\n"
+    "x -= lr*m), BN in training mode, mean softmax cross-entropy. At the start of every\n"
+    "epoch the state (x, momentum, BN buffers, epoch) is checkpointed into DIR; --resume\n"
+    "continues a killed run bit-identically. One seed gives the same bits with any --threads.\n\n"
+    "  --model SPEC       network (see sgdscape model --help)\n"
+    "  --data SPEC        fashion-mnist[:DIR] (default), mnist:DIR, cifar10:DIR, cifar100:DIR,\n"
+    "                     npy:X.npy,y.npy[,Xtest.npy,ytest.npy]\n"
+    "  --val V            hold out V training images for validation (default 0: use the test split)\n"
+    "  --subset K         train on the first K training images only\n"
+    "  --val-subset K     validate on the first K validation/test images only\n"
+    "  --epochs N         (default 10)\n"
+    "  --batch B          (default 128)\n"
+    "  --lr LR            base learning rate (default 0.1)\n"
+    "  --schedule S       const (default) | step (LR, LR/10 at 50%, LR/100 at 75% of the epochs)\n"
+    "                     | exp[:0.99] (x F per epoch) | list:E:LR,E:LR,... (first E = 0)\n"
+    "  --momentum MU      (default 0.9); --no-momentum sets 0\n"
+    "  --wd WD            weight decay (default 1e-4); --no-wd sets 0\n"
+    "  --crop P           random crop with P-pixel padding (default 4 for 3x32x32, else 0)\n"
+    "  --flip / --no-flip random horizontal flip (default on for 3x32x32)\n"
+    "  --no-normalize     skip per-channel normalization (default: train-set mean/std)\n"
+    "  --init X.npy       start from these weights (float32, p values) instead of the seed\n"
+    "  --no-save-x        do not keep x at every epoch start (DIR/x/x_EEEE.npy)\n"
+    "  --resume           continue the run in DIR from its last checkpoint\n"
+    "  --seed S           init, shuffle and augmentation seed (default 1)\n"
+    "  --threads N        OpenMP threads (default: all cores)\n"
+    "  --quiet            no progress line\n\n"
+    "Writes DIR/manifest.json, layout.json, train.csv (epoch, lr, train_loss, train_acc,\n"
+    "val_loss, val_acc, grad_norm, img_per_s, seconds), checkpoint/, x/, x.npy,\n"
+    "buffers.npy, summary.json. A NaN loss stops the run (exit 1) and names the epoch\n"
+    "and step; the checkpoint of that epoch's start stays.\n";
+
+int sgd_cmd_train(int argc, char **argv)
+{
+    enum { O_VALSUB = 256, O_NOMOM, O_NOWD, O_NOFLIP, O_NONORM, O_NOSAVE, O_INIT, O_RESUME, O_QUIET };
+    static struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                   {"spec", required_argument, 0, 'm'},
+                                   {"data", required_argument, 0, 'd'},
+                                   {"val", required_argument, 0, 'v'},
+                                   {"subset", required_argument, 0, 'k'},
+                                   {"val-subset", required_argument, 0, O_VALSUB},
+                                   {"epochs", required_argument, 0, 'e'},
+                                   {"batch", required_argument, 0, 'b'},
+                                   {"lr", required_argument, 0, 'l'},
+                                   {"schedule", required_argument, 0, 'S'},
+                                   {"momentum", required_argument, 0, 'M'},
+                                   {"no-momentum", no_argument, 0, O_NOMOM},
+                                   {"wd", required_argument, 0, 'w'},
+                                   {"no-wd", no_argument, 0, O_NOWD},
+                                   {"crop", required_argument, 0, 'c'},
+                                   {"flip", no_argument, 0, 'f'},
+                                   {"no-flip", no_argument, 0, O_NOFLIP},
+                                   {"no-normalize", no_argument, 0, O_NONORM},
+                                   {"init", required_argument, 0, O_INIT},
+                                   {"no-save-x", no_argument, 0, O_NOSAVE},
+                                   {"resume", no_argument, 0, O_RESUME},
+                                   {"seed", required_argument, 0, 's'},
+                                   {"threads", required_argument, 0, 't'},
+                                   {"out", required_argument, 0, 'o'},
+                                   {"quiet", no_argument, 0, O_QUIET},
+                                   {"help", no_argument, 0, 'h'},
+                                   {0, 0, 0, 0}};
+    const char *model = NULL, *data = "fashion-mnist", *sched = "const", *out = NULL, *init = NULL;
+    size_t val = 0, subset = 0, valsub = 0, batch = 128;
+    int epochs = 10, crop = -1, flip = -1, normalize = 1, save_x = 1, resume = 0, threads = 0, quiet = 0;
+    double lr = 0.1, mom = 0.9, wd = 1e-4;
+    uint64_t seed = 1;
+    optind = 1;
+    opterr = 0;
+    int o;
+    const char *C = "train";
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'm': model = optarg; break;
+        case 'd': data = optarg; break;
+        case 'v': if (cli_size(C, "--val", optarg, &val)) return 2; break;
+        case 'k': if (cli_size(C, "--subset", optarg, &subset)) return 2; break;
+        case O_VALSUB: if (cli_size(C, "--val-subset", optarg, &valsub)) return 2; break;
+        case 'e':
+            if (cli_int(C, "--epochs", optarg, &epochs)) return 2;
+            if (epochs < 1) return cli_fail(C, "--epochs: must be >= 1") + 1;
+            break;
+        case 'b':
+            if (cli_size(C, "--batch", optarg, &batch)) return 2;
+            if (batch < 1) return cli_fail(C, "--batch: must be >= 1") + 1;
+            break;
+        case 'l': if (cli_positive(C, "--lr", optarg, &lr)) return 2; break;
+        case 'S': sched = optarg; break;
+        case 'M':
+            if (cli_double(C, "--momentum", optarg, &mom)) return 2;
+            if (mom < 0 || mom >= 1) return cli_fail(C, "--momentum: must lie in [0, 1)") + 1;
+            break;
+        case O_NOMOM: mom = 0; break;
+        case 'w':
+            if (cli_double(C, "--wd", optarg, &wd)) return 2;
+            if (wd < 0) return cli_fail(C, "--wd: must be >= 0") + 1;
+            break;
+        case O_NOWD: wd = 0; break;
+        case 'c':
+            if (cli_int(C, "--crop", optarg, &crop)) return 2;
+            if (crop < 0) return cli_fail(C, "--crop: must be >= 0") + 1;
+            break;
+        case 'f': flip = 1; break;
+        case O_NOFLIP: flip = 0; break;
+        case O_NONORM: normalize = 0; break;
+        case O_INIT: init = optarg; break;
+        case O_NOSAVE: save_x = 0; break;
+        case O_RESUME: resume = 1; break;
+        case O_QUIET: quiet = 1; break;
+        case 's': if (cli_u64(C, "--seed", optarg, &seed)) return 2; break;
+        case 't':
+            if (cli_int(C, "--threads", optarg, &threads)) return 2;
+            if (threads < 0) return cli_fail(C, "--threads: must be >= 0") + 1;
+            break;
+        case 'o': out = optarg; break;
+        case 'h': cli_help(help); return 0;
+        default: return cli_fail(C, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]) + 1;
+        }
+    }
+    if (optind < argc) return cli_fail(C, "unexpected argument '%s'", argv[optind]) + 1;
+    if (!model) return cli_fail(C, "--model is required (see --help)") + 1;
+    if (!out) return cli_fail(C, "--out DIR is required") + 1;
+    threads = cli_threads(threads);
+
+    sgd_train_config cfg;
+    sgd_train_defaults(&cfg);
+    if (sgd_lr_schedule_parse(sched, lr, epochs, &cfg.lr)) return cli_lib_fail(C) + 1;
+    /* Check the model spec before touching data or disk. */
+    sgd_net *probe = sgd_net_create(model, 1, 32, 32, 10);
+    if (!probe && sgd_errmsg()[0] && strstr(sgd_errmsg(), "spec")) return cli_lib_fail(C);
+    if (!probe && strstr(sgd_errmsg(), "unknown model")) return cli_lib_fail(C);
+    sgd_net_free(probe);
+    sgd_error_clear();
+
+    sgd_dataset tr = {0}, va = {0};
+    sgd_data_opts dopt = {0};
+    dopt.val = val;
+    dopt.subset = subset;
+    if (sgd_data_load(data, SGD_DATA_TRAIN, &dopt, &tr)) return cli_lib_fail(C);
+    dopt.subset = valsub;
+    int have_val = sgd_data_load(data, val ? SGD_DATA_VAL : SGD_DATA_TEST, &dopt, &va) == 0;
+    if (!have_val) {
+        if (val) {
+            sgd_data_free(&tr);
+            return cli_lib_fail(C);
+        }
+        sgd_error_clear();  /* no test split (e.g. npy with train only): no validation */
+    }
+    int rgb32 = tr.c == 3 && tr.h == 32 && tr.w == 32;
+    cfg.aug.crop_pad = crop >= 0 ? crop : (rgb32 ? 4 : 0);
+    cfg.aug.flip = flip >= 0 ? flip : rgb32;
+    int rc = 0;
+    if (normalize && sgd_data_loader_opts_normalize_from(&cfg.aug, &tr)) {
+        rc = cli_lib_fail(C);
+        goto done;
+    }
+    float *x0 = NULL;
+    sgd_npy W = {0};
+    if (init) {
+        if (sgd_npy_read(init, &W)) {
+            rc = cli_lib_fail(C);
+            goto done;
+        }
+        if (W.dtype != SGD_NPY_F32) {
+            rc = cli_fail(C, "--init %s: want float32 weights", init);
+            sgd_npy_free(&W);
+            goto done;
+        }
+        sgd_net *n = sgd_net_create(model, tr.c, tr.h, tr.w, tr.classes);
+        size_t p = n ? sgd_net_nparams(n) : 0;
+        sgd_net_free(n);
+        if (!p || W.count != p) {
+            rc = p ? cli_fail(C, "--init %s: %zu values, but model %s has %zu parameters", init, W.count,
+                              model, p)
+                   : cli_lib_fail(C);
+            sgd_npy_free(&W);
+            goto done;
+        }
+        x0 = W.data;
+    }
+    cfg.spec = model;
+    cfg.data = data;
+    cfg.train = &tr;
+    cfg.val = have_val ? &va : NULL;
+    cfg.seed = seed;
+    cfg.epochs = epochs;
+    cfg.batch = batch;
+    cfg.momentum = mom;
+    cfg.weight_decay = wd;
+    cfg.threads = threads;
+    cfg.save_every_x = save_x;
+    cfg.x0 = x0;
+    cfg.quiet = quiet;
+    cfg.argc = argc;
+    cfg.argv = argv;
+    if (sgd_train_run(&cfg, out, resume)) rc = cli_lib_fail(C);
+    else if (!quiet) printf("trained %s for %d epochs into %s\n", model, epochs, out);
+    if (init) sgd_npy_free(&W);
+done:
+    sgd_data_free(&tr);
+    if (have_val) sgd_data_free(&va);
+    return rc;
+}
