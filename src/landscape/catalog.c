@@ -623,21 +623,36 @@ static double ackley_fg(const sgd_landscape *f, const double *x, double *grad)
     return -a * e1 - e2 + a + exp(1.0);
 }
 
+/* A non-separable entry: its own fg, a domain box, L and x* = (xs, ..., xs). */
+static sgd_landscape *plain_new(const char *name, const char *doc, size_t d, sgd_fg_fn fg, double lo, double hi,
+                                double L, double xs)
+{
+    sgd_landscape *f = calloc(1, sizeof *f);
+    if (!f) {
+        sgd_error(SGD_ENOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(f->name, sizeof f->name, "%s", name);
+    snprintf(f->doc, sizeof f->doc, "%s", doc);
+    f->d = d;
+    f->fg = fg;
+    f->L = L;
+    f->lo = lo;
+    f->hi = hi;
+    if (set_xstar(f, xs)) {
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
 static sgd_landscape *make_ackley(kvlist *kl, size_t d)
 {
     (void)kl;
-    sgd_landscape *f = calloc(1, sizeof *f);
-    if (!f) return NULL;
-    snprintf(f->name, sizeof f->name, "ackley");
-    snprintf(f->doc, sizeof f->doc, "f(x) = -20 exp(-0.2 sqrt(mean x_i^2)) - exp(mean cos(2 pi x_i)) + 20 + e; "
-             "x* = 0; domain [-5, 5]; not differentiable at 0 (L infinite)");
-    f->d = d;
-    f->fg = ackley_fg;
-    f->L = INFINITY;
-    f->lo = -5;
-    f->hi = 5;
-    set_xstar(f, 0.0);
-    return f;
+    return plain_new("ackley",
+                     "f(x) = -20 exp(-0.2 sqrt(mean x_i^2)) - exp(mean cos(2 pi x_i)) + 20 + e; x* = 0; "
+                     "domain [-5, 5]; not differentiable at 0 (L infinite)",
+                     d, ackley_fg, -5, 5, INFINITY, 0.0);
 }
 
 /* ---- Levy ---------------------------------------------------------------- */
@@ -670,18 +685,10 @@ static double levy_fg(const sgd_landscape *f, const double *x, double *grad)
 static sgd_landscape *make_levy(kvlist *kl, size_t d)
 {
     (void)kl;
-    sgd_landscape *f = calloc(1, sizeof *f);
-    if (!f) return NULL;
-    snprintf(f->name, sizeof f->name, "levy");
-    snprintf(f->doc, sizeof f->doc, "Levy: w = 1 + (x-1)/4, f = sin^2(pi w_1) + sum_{i<d} (w_i-1)^2 (1 + 10 "
-             "sin^2(pi w_i + 1)) + (w_d-1)^2 (1 + sin^2(2 pi w_d)); x* = 1; domain [-10, 10]");
-    f->d = d;
-    f->fg = levy_fg;
-    f->L = NAN;
-    f->lo = -10;
-    f->hi = 10;
-    set_xstar(f, 1.0);
-    return f;
+    return plain_new("levy",
+                     "Levy: w = 1 + (x-1)/4, f = sin^2(pi w_1) + sum_{i<d} (w_i-1)^2 (1 + 10 sin^2(pi w_i + 1)) + "
+                     "(w_d-1)^2 (1 + sin^2(2 pi w_d)); x* = 1; domain [-10, 10]",
+                     d, levy_fg, -10, 10, NAN, 1.0);
 }
 
 /* ---- the table -------------------------------------------------------------- */
