@@ -131,3 +131,22 @@ int cli_parse_box(const char *cmd, const char *opt, const char *val, double *lo,
 }
 
 void cli_progress_cb(void *ctx, double done, double total) { sgd_progress_update(ctx, done, total); }
+
+int cli_point(const char *cmd, const char *opt, const char *val, size_t d, double *out)
+{
+    int max = (int)(d + 1 > 1000000 ? 1000000 : d + 1);
+    double *tmp = malloc((size_t)max * sizeof(double));
+    if (!tmp) return cli_fail(cmd, "%s: out of memory", opt);
+    int n = cli_doubles(cmd, opt, val, tmp, max);
+    int rc = 0;
+    if (n == 1)
+        for (size_t i = 0; i < d; i++) out[i] = tmp[0];
+    else if (n == (int)d)
+        memcpy(out, tmp, d * sizeof(double));
+    else if (n >= 0)
+        rc = cli_fail(cmd, "%s: give 1 or %zu numbers (got %d)", opt, d, n);
+    else
+        rc = 2;
+    free(tmp);
+    return rc;
+}

@@ -36,6 +36,10 @@ int cli_doubles(const char *cmd, const char *opt, const char *val, double *out, 
 /* --threads N: 0 means all cores. Applies it to OpenMP and returns the count. */
 int cli_threads(int requested);
 
+/* A point in R^d: one number (all coordinates) or d comma-separated ones.
+ * Returns 0, or nonzero after printing a message naming opt. */
+int cli_point(const char *cmd, const char *opt, const char *val, size_t d, double *out);
+
 /* LO:HI box option (fails with a message naming opt). */
 int cli_parse_box(const char *cmd, const char *opt, const char *val, double *lo, double *hi);
 

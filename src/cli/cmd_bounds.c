@@ -43,24 +43,6 @@ static const char help[] =
     "  --help                      this text\n\n"
     "Impossible input (c <= 0, L <= 0, r < 0, NaN, eta outside the window) is explained and exits 1.\n";
 
-static int parse_point(const char *C, const char *opt, const char *val, size_t d, double *out)
-{
-    double *tmp = malloc((d + 1) * sizeof(double));
-    if (!tmp) return cli_fail(C, "out of memory");
-    int n = cli_doubles(C, opt, val, tmp, (int)(d + 1 > 1000000 ? 1000000 : d + 1));
-    int rc = 0;
-    if (n == 1)
-        for (size_t i = 0; i < d; i++) out[i] = tmp[0];
-    else if (n == (int)d)
-        memcpy(out, tmp, d * sizeof(double));
-    else if (n >= 0)
-        rc = cli_fail(C, "%s: give 1 or %zu numbers (got %d)", opt, d, n);
-    else
-        rc = 1;
-    free(tmp);
-    return rc;
-}
-
 static void print_thm1(const sgd_thm1_input *in, const sgd_thm1 *t)
 {
     printf("Theorem 1 with eta = %.6g, c = %.6g, L = %.6g, r = %.6g, ||y0 - x*||^2 = %.6g, T2 = %.0f\n", in->eta,
@@ -212,9 +194,9 @@ int sgd_cmd_bounds(int argc, char **argv)
         double *x = malloc(3 * d * sizeof(double)), *xst = x + d, *g = x + 2 * d;
         int rc = 0;
         if (!x) rc = cli_fail(C, "out of memory");
-        if (!rc) rc = parse_point(C, "--x", xs, d, x);
+        if (!rc) rc = cli_point(C, "--x", xs, d, x);
         if (!rc) {
-            if (xstar_s) rc = parse_point(C, "--x-star", xstar_s, d, xst);
+            if (xstar_s) rc = cli_point(C, "--x-star", xstar_s, d, xst);
             else if (f->x_star) memcpy(xst, f->x_star, d * sizeof(double));
             else rc = cli_fail(C, "landscape '%s' has no known x*: give --x-star", f->name);
         }

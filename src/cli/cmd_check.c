@@ -181,22 +181,13 @@ int sgd_cmd_check(int argc, char **argv)
     int rc = 0;
     double *xst = malloc(2 * d * sizeof(double)), *ctr = xst + d;
     if (!xst) rc = cli_fail(C, "out of memory");
-    double tmp[17];
     if (!rc && xstar_s) {
-        int k = d <= 16 ? cli_doubles(C, "--x-star", xstar_s, tmp, 17) : cli_doubles(C, "--x-star", xstar_s, tmp, 1);
-        if (k == 1) for (size_t i = 0; i < d; i++) xst[i] = tmp[0];
-        else if (k == (int)d) memcpy(xst, tmp, d * sizeof(double));
-        else rc = k < 0 ? 2 : cli_fail(C, "--x-star: give 1 or %zu numbers", d);
+        rc = cli_point(C, "--x-star", xstar_s, d, xst);
     } else if (!rc) {
         if (f->x_star) memcpy(xst, f->x_star, d * sizeof(double));
         else rc = cli_fail(C, "landscape '%s' has no known x*: give --x-star", f->name);
     }
-    if (!rc && center_s) {
-        int k = d <= 16 ? cli_doubles(C, "--center", center_s, tmp, 17) : cli_doubles(C, "--center", center_s, tmp, 1);
-        if (k == 1) for (size_t i = 0; i < d; i++) ctr[i] = tmp[0];
-        else if (k == (int)d) memcpy(ctr, tmp, d * sizeof(double));
-        else rc = k < 0 ? 2 : cli_fail(C, "--center: give 1 or %zu numbers", d);
-    }
+    if (!rc && center_s) rc = cli_point(C, "--center", center_s, d, ctr);
     if (rc) {
         free(xst);
         sgd_landscape_free(f);

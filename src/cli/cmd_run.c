@@ -20,7 +20,7 @@ static const char help[] =
     "landscape:\n"
     "  --f SPEC            catalog name[:k=v,...] | formula | plugin:PATH.so   (default spiky)\n"
     "  --d N               dimension (default 1)\n"
-    "  --x-star V          target x* (all coordinates = V) when f has none\n"
+    "  --x-star V[,V..]    target x*: one value for every coordinate, or d values\n"
     "noise and step size (give the level, or eta and r):\n"
     "  --noise KIND        none | ball | cube | gauss   (default ball)\n"
     "  --eta ETA           step size (default 0.01)\n"
@@ -46,9 +46,9 @@ static const char help[] =
 int sgd_cmd_run(int argc, char **argv)
 {
     const char *C = "run";
-    const char *fspec = "spiky", *noise_name = "ball", *sched = "const", *out = "runs/run";
+    const char *fspec = "spiky", *noise_name = "ball", *sched = "const", *out = "runs/run", *xstar_s = NULL;
     size_t d = 1, steps = 20000, trials = 100, record_every = 0;
-    double eta = 0.01, r = 0, level = NAN, momentum = 0, stop_radius = 0, lo = NAN, hi = NAN, xstar = NAN;
+    double eta = 0.01, r = 0, level = NAN, momentum = 0, stop_radius = 0, lo = NAN, hi = NAN;
     double within[4] = {1.5, 0.1};
     int nwithin = 2, threads = 0;
     uint64_t seed = 1;
@@ -66,7 +66,7 @@ int sgd_cmd_run(int argc, char **argv)
         switch (ch) {
         case 'f': fspec = optarg; break;
         case 'd': bad = cli_size(C, "--d", optarg, &d); break;
-        case 'X': bad = cli_double(C, "--x-star", optarg, &xstar); break;
+        case 'X': xstar_s = optarg; break;
         case 'n': noise_name = optarg; break;
         case 'e': bad = cli_positive(C, "--eta", optarg, &eta); break;
         case 'l': bad = cli_double(C, "--level", optarg, &level) || (level < 0 && cli_fail(C, "--level: must be >= 0")); break;
@@ -95,10 +95,15 @@ int sgd_cmd_run(int argc, char **argv)
 
     sgd_landscape *f = sgd_landscape_create(fspec, d);
     if (!f) return cli_lib_fail(C);
-    if (!isnan(xstar)) {
+    if (xstar_s) {
+        double *xs = malloc(d * sizeof(double));
+        if (!xs || cli_point(C, "--x-star", xstar_s, d, xs)) {
+            free(xs);
+            sgd_landscape_free(f);
+            return 2;
+        }
         free(f->x_star);
-        f->x_star = malloc(d * sizeof(double));
-        for (size_t i = 0; i < d; i++) f->x_star[i] = xstar;
+        f->x_star = xs;
     }
     sgd_trials_config cfg;
     sgd_trials_defaults(&cfg, f);

@@ -60,29 +60,13 @@ static int parse_points(const char *C, const char *s, size_t d, double **pts, si
     size_t cap = 1;
     for (const char *q = s; *q; q++) cap += *q == ';';
     double *out = malloc(cap * d * sizeof(double));
-    double *tmp = malloc((d + 1) * sizeof(double));
     char *copy = strdup(s);
     size_t n = 0;
     int rc = 0;
-    if (!out || !tmp || !copy) rc = cli_fail(C, "out of memory");
+    if (!out || !copy) rc = cli_fail(C, "out of memory");
     char *save = NULL;
-    for (char *tok = rc ? NULL : strtok_r(copy, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
-        int k = cli_doubles(C, "--at", tok, tmp, (int)(d + 1 > 1000000 ? 1000000 : d + 1));
-        if (k < 0) {
-            rc = 2;
-            break;
-        }
-        if (k == 1)
-            for (size_t i = 0; i < d; i++) out[n * d + i] = tmp[0];
-        else if (k == (int)d)
-            memcpy(out + n * d, tmp, d * sizeof(double));
-        else {
-            rc = cli_fail(C, "--at: point '%s' has %d numbers, need 1 or %zu", tok, k, d);
-            break;
-        }
-        n++;
-    }
-    free(tmp);
+    for (char *tok = rc ? NULL : strtok_r(copy, ";", &save); tok && !rc; tok = strtok_r(NULL, ";", &save))
+        if (!(rc = cli_point(C, "--at", tok, d, out + n * d))) n++;
     free(copy);
     if (!rc && n == 0) rc = cli_fail(C, "--at: no points");
     if (rc) {

@@ -45,20 +45,6 @@ static const char help[] =
     "  --threads N           threads (default: all cores); results do not depend on it\n"
     "  --help                this text\n";
 
-static int parse_vec(const char *C, const char *opt, const char *s, size_t d, double *out)
-{
-    double tmp[17];
-    int k = cli_doubles(C, opt, s, tmp, d <= 16 ? (int)d + 1 : 1);
-    if (k < 0) return 2;
-    if (k == 1)
-        for (size_t i = 0; i < d; i++) out[i] = tmp[0];
-    else if (k == (int)d)
-        memcpy(out, tmp, d * sizeof(double));
-    else
-        return cli_fail(C, "%s: give 1 or %zu numbers", opt, d);
-    return 0;
-}
-
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -159,17 +145,17 @@ int sgd_cmd_verify(int argc, char **argv)
     double *xst = malloc(4 * d * sizeof(double)), *x0 = xst + d, *x3 = xst + 2 * d, *g = xst + 3 * d;
     if (!xst) rc = cli_fail(C, "out of memory");
     if (!rc) {
-        if (xstar_s) rc = parse_vec(C, "--x-star", xstar_s, d, xst);
+        if (xstar_s) rc = cli_point(C, "--x-star", xstar_s, d, xst);
         else if (f->x_star) memcpy(xst, f->x_star, d * sizeof(double));
         else rc = cli_fail(C, "landscape '%s' has no known x*: give --x-star", f->name);
     }
     if (!rc) {
-        if (x0_s) rc = parse_vec(C, "--x0", x0_s, d, x0);
+        if (x0_s) rc = cli_point(C, "--x0", x0_s, d, x0);
         else
             for (size_t i = 0; i < d; i++) x0[i] = 0.8 * f->hi;
     }
     if (!rc) {
-        if (x3_s) rc = parse_vec(C, "--thm3-x", x3_s, d, x3);
+        if (x3_s) rc = cli_point(C, "--thm3-x", x3_s, d, x3);
         else memcpy(x3, x0, d * sizeof(double));
     }
     int random_start = !isnan(lo);
