@@ -1,0 +1,163 @@
+/* Neural networks for the Section 5 experiments: models from a spec string,
+ * forward and backward passes over one flat parameter vector, the flat
+ * loss/gradient function the probes call, and the SGD training loop.
+ *
+ * Parameter vector x (float32, p entries): the network's learnable tensors
+ * concatenated in PyTorch state_dict order of the equivalent module (conv
+ * weights OIHW, BN weight then bias, linear weight (out x in) then bias).
+ * BN running means/variances live in a separate buffer vector (same order,
+ * running_mean then running_var per BN layer). Names and shapes are listed
+ * by sgd_net_tensor_info and written by sgd_net_write_layout (JSON), so
+ * weights move to and from PyTorch as a .npy plus that manifest
+ * (docs/nn.md).
+ *
+ * Determinism: every reduction over the batch runs in a fixed order that
+ * does not depend on the number of OpenMP threads, so one seed gives the
+ * same bits with any --threads. The engine runs OpenBLAS single-threaded
+ * (openblas_set_num_threads(1)) and parallelises around it. */
+#ifndef SGDSCAPE_NN_H
+#define SGDSCAPE_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sgdscape/data.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sgd_net sgd_net;
+
+/* Build a network from a spec (input c x h x w, `classes` outputs):
+ *   resnet20 resnet32 resnet44 resnet56 resnet110   CIFAR ResNet 6n+2
+ *   resnet:n=N,w=W[,shortcut=A|B]   6n+2 layers, base width W (default 16);
+ *                                   B (default): 1x1 conv + BN projection when
+ *                                   the shape changes; A: subsample + zero pad
+ *   resnet34[:w=W]                  ImageNet layout [3,4,6,3] basic blocks,
+ *                                   3x3 stem, widths W,2W,4W,8W (default 16)
+ *   densenet[:depth=D,k=K,reduction=R]  DenseNet-BC (default D=100, K=12, R=0.5)
+ *   mlp[:w=W,d=D]                   D hidden layers of width W (128, 2), ReLU
+ *   convnet[:w=W]                   conv-BN-ReLU x3 (W, 2W, 4W) with 2x2 avg
+ *                                   pools, global pool, linear (W = 16)
+ * Any spec also accepts the keys of the base form (resnet20:w=8,shortcut=A).
+ * Returns NULL and sets an sgd_error message on a bad spec. */
+sgd_net *sgd_net_create(const char *spec, int in_c, int in_h, int in_w, int classes);
+void sgd_net_free(sgd_net *net);
+/* Parse an input shape "CxHxW" (e.g. 3x32x32, 1x28x28). */
+int sgd_nn_parse_shape(const char *s, int *c, int *h, int *w);
+
+size_t sgd_net_nparams(const sgd_net *net);   /* p = length of x */
+size_t sgd_net_nbuffers(const sgd_net *net);  /* length of the BN buffer vector */
+int sgd_net_classes(const sgd_net *net);
+void sgd_net_input_shape(const sgd_net *net, int *c, int *h, int *w);
+const char *sgd_net_spec(const sgd_net *net); /* the spec it was built from */
+
+/* Named tensors: params (is_buffer = 0) in x order, then buffers. */
+typedef struct sgd_net_tensor {
+    char name[96];
+    size_t offset;      /* into x (params) or the buffer vector (buffers) */
+    size_t count;
+    int ndim;
+    size_t shape[4];
+    int is_buffer;
+} sgd_net_tensor;
+size_t sgd_net_ntensors(const sgd_net *net);
+int sgd_net_tensor_info(const sgd_net *net, size_t i, sgd_net_tensor *out);
+
+/* Layer table and parameter count as text (caller frees). */
+char *sgd_net_describe(const sgd_net *net);
+/* JSON manifest of the layout: spec, input shape, classes, p, tensors. */
+int sgd_net_write_layout(const sgd_net *net, const char *path);
+
+/* Initial weights, a pure function of the seed (rng domain SGD_RNG_WEIGHTS,
+ * stream = tensor index): conv He normal N(0, 2/fan_in); linear weight and
+ * bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)); BN weight 1, bias 0, running
+ * mean 0, running var 1. buffers may be NULL. */
+void sgd_net_init(const sgd_net *net, uint64_t seed, float *x, float *buffers);
+
+enum { SGD_NN_EVAL = 0, SGD_NN_TRAIN = 1 };
+
+/* One forward (and backward) pass over a batch of n images (float32 NCHW,
+ * labels in [0, classes)) at weights x. Loss = mean softmax cross-entropy.
+ *   mode SGD_NN_TRAIN: BN uses batch statistics; if buffers != NULL the
+ *       running statistics in it are updated (PyTorch momentum 0.1,
+ *       unbiased running variance).
+ *   mode SGD_NN_EVAL: BN uses the running statistics in buffers (required
+ *       when the net has BN).
+ *   grad != NULL: the gradient of the mean loss is written there (p floats).
+ *   correct != NULL: number of arg-max hits.
+ * Returns SGD_OK, or SGD_EINVAL (bad argument / label). */
+int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const float *input,
+                const int32_t *labels, size_t n, double *loss, float *grad, size_t *correct);
+
+/* Logits of the last sgd_net_run (n x classes, row-major); valid until the
+ * next run. */
+const float *sgd_net_logits(const sgd_net *net);
+
+/* ---- the flat function for the probes -------------------------------- */
+/* f(x) = mean over batches b = first..first+k-1 of the loader's epoch
+ * `epoch` of the batch loss, and grad f(x) (double, p entries, may be NULL),
+ * BN in `mode` (SGD_NN_TRAIN by default in the tools; running buffers are
+ * read in EVAL mode and never modified). k = 0 means all batches. Each
+ * batch's mean loss has equal weight. *acc (may be NULL) gets the accuracy. */
+int sgd_net_loss_grad(sgd_net *net, const float *x, const float *buffers, int mode,
+                      sgd_data_loader *L, uint64_t epoch, size_t first, size_t k,
+                      double *loss, double *grad, double *acc);
+
+/* ---- training ---------------------------------------------------------- */
+/* One SGD step, PyTorch semantics: d = g + wd*x; m = mu*m + d; x -= lr*m
+ * (mu = 0: x -= lr*d; m may then be NULL). Elementwise float32. */
+void sgd_nn_sgd_step(float *x, const float *g, float *m, size_t p, double lr, double mu, double wd);
+
+#define SGD_LR_MAX_POINTS 32
+typedef struct sgd_lr_schedule {
+    enum { SGD_LR_CONST = 0, SGD_LR_STEP = 1, SGD_LR_EXP = 2, SGD_LR_LIST = 3 } kind;
+    double base;        /* LR at epoch 0 (CONST, STEP, EXP) */
+    double factor;      /* EXP: LR = base * factor^epoch */
+    int npoints;        /* STEP/LIST: LR = value of the last point with epoch <= e */
+    int epoch[SGD_LR_MAX_POINTS];
+    double lr[SGD_LR_MAX_POINTS];
+} sgd_lr_schedule;
+
+/* Parse "const", "step" (base, base/10 at 50%, base/100 at 75% of the epochs:
+ * 0.1 / 0.01 at 150 / 0.001 at 225 of 300), "exp[:F]" (F = 0.99 default),
+ * or "list:E:LR,E:LR,..." (first epoch must be 0). */
+int sgd_lr_schedule_parse(const char *s, double base, int epochs, sgd_lr_schedule *out);
+double sgd_lr_at(const sgd_lr_schedule *s, int epoch);
+
+typedef struct sgd_train_config {
+    const char *spec;            /* model spec */
+    const char *data;            /* data spec (data.h); for the manifest */
+    const sgd_dataset *train;    /* training images (borrowed) */
+    const sgd_dataset *val;      /* validation/test images, may be NULL */
+    sgd_data_loader_opts aug;    /* crop/flip/normalize for training batches;
+                                  * batch, seed, shuffle are set from below */
+    uint64_t seed;               /* init, shuffle, augmentation */
+    int epochs;
+    size_t batch;                /* 128 */
+    double momentum;             /* 0.9; 0 = off */
+    double weight_decay;         /* 1e-4; 0 = off */
+    sgd_lr_schedule lr;
+    int threads;                 /* for the manifest; the caller sets OpenMP */
+    int save_every_x;            /* 1: keep x at every epoch start (x/x_EEEE.npy) */
+    const float *x0;             /* optional initial weights (p floats) */
+    const float *buf0;           /* optional initial BN buffers */
+    int quiet;                   /* 1: no progress line */
+    int argc; char **argv;       /* for the manifest */
+} sgd_train_config;
+
+void sgd_train_defaults(sgd_train_config *c);
+
+/* Train into run directory `dir` (created in place: resumable). With
+ * resume = 1 an existing checkpoint there is continued bit-identically.
+ * Writes manifest.json, layout.json, train.csv (one row per epoch),
+ * checkpoint/{x,momentum,buffers}.npy + checkpoint/state.json at every epoch
+ * start, x/x_EEEE.npy (save_every_x), final x.npy, buffers.npy,
+ * summary.json. A NaN/Inf loss stops with SGD_EDIVERGED naming the epoch and
+ * step; the last good checkpoint stays. */
+int sgd_train_run(const sgd_train_config *c, const char *dir, int resume);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

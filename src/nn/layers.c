@@ -1,0 +1,558 @@
+/* CPU layer kernels, forward and backward side by side.
+ *
+ * Convolution is im2col + OpenBLAS sgemm per sample, BLAS single-threaded
+ * inside an OpenMP loop over samples. Every sum over the batch runs in a
+ * fixed order: conv weight gradients are accumulated per fixed chunk of
+ * NN_CHUNK samples (in sample order) and the chunk partials are added in
+ * chunk order; BN statistics are per channel, serial over the batch, in
+ * double. Hence bit-identical results for any thread count. */
+#include "nn/nn_internal.h"
+
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#define BN_EPS 1e-5
+
+/* Row-major sgemm through OpenBLAS's Fortran entry point. The CLI and the
+ * library also link GSL, whose libgslcblas exports a naive cblas_sgemm that
+ * wins symbol resolution when it comes first on the link line (it did:
+ * 10x slower); sgemm_ exists only in OpenBLAS. Row-major C = op(A) op(B) is
+ * column-major C^T = op(B)^T op(A)^T. */
+void sgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
+            const float *alpha, const float *a, const int *lda, const float *b, const int *ldb,
+            const float *beta, float *c, const int *ldc);
+
+static void gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc)
+{
+    const char *cta = ta ? "T" : "N", *ctb = tb ? "T" : "N";
+    sgemm_(ctb, cta, &N, &M, &K, &alpha, B, &ldb, A, &lda, &beta, C, &ldc);
+}
+
+static inline float *smp(const nn_view *v, size_t n) { return v->d + n * v->ns; }
+
+/* Row reductions in 8 float lanes (vectorisable without reassociation
+ * flags; the order is fixed, so still deterministic), rows summed in double. */
+#define LANES 8
+static double lane_total(const float *acc)
+{
+    double t = 0;
+    for (int k = 0; k < LANES; k++) t += acc[k];
+    return t;
+}
+
+/* ---- convolution ---------------------------------------------------- */
+static int out_dim(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
+
+size_t nn_conv_scratch(int cin, int k, int oh, int ow)
+{
+    return 2 * (size_t)cin * k * k * oh * ow;  /* col + dcol */
+}
+
+size_t nn_conv_wpart(size_t n, int cin, int cout, int k)
+{
+    return ((n + NN_CHUNK - 1) / NN_CHUNK) * (size_t)cout * cin * k * k;
+}
+
+static void im2col(const float *x, int c, int h, int w, int k, int s, int p, int oh, int ow,
+                   float *col)
+{
+    size_t P = (size_t)oh * ow;
+    for (int ci = 0; ci < c; ci++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+                float *row = col + ((size_t)(ci * k + ki) * k + kj) * P;
+                const float *xc = x + (size_t)ci * h * w;
+                for (int oy = 0; oy < oh; oy++) {
+                    int iy = oy * s - p + ki;
+                    float *r = row + (size_t)oy * ow;
+                    if (iy < 0 || iy >= h) {
+                        memset(r, 0, sizeof(float) * ow);
+                        continue;
+                    }
+                    const float *xr = xc + (size_t)iy * w;
+                    if (s == 1) {
+                        /* contiguous run with zero margins */
+                        int lo = p - kj, hi = w + p - kj; /* valid ox in [lo, hi) */
+                        if (lo < 0) lo = 0;
+                        if (lo > ow) lo = ow;
+                        if (hi > ow) hi = ow;
+                        if (hi < lo) hi = lo;
+                        /* plain loops: rows are short, a memcpy call per row costs more */
+                        const float *xs = xr - p + kj + lo;
+                        float *rs = r + lo;
+                        int len = hi - lo;
+                        for (int ox = 0; ox < lo; ox++) r[ox] = 0;
+                        for (int t = 0; t < len; t++) rs[t] = xs[t];
+                        for (int ox = hi; ox < ow; ox++) r[ox] = 0;
+                    } else {
+                        for (int ox = 0; ox < ow; ox++) {
+                            int ix = ox * s - p + kj;
+                            r[ox] = (ix >= 0 && ix < w) ? xr[ix] : 0.0f;
+                        }
+                    }
+                }
+            }
+}
+
+static void col2im_add(const float *col, int c, int h, int w, int k, int s, int p, int oh, int ow,
+                       float *x)
+{
+    size_t P = (size_t)oh * ow;
+    for (int ci = 0; ci < c; ci++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+                const float *row = col + ((size_t)(ci * k + ki) * k + kj) * P;
+                float *xc = x + (size_t)ci * h * w;
+                for (int oy = 0; oy < oh; oy++) {
+                    int iy = oy * s - p + ki;
+                    if (iy < 0 || iy >= h) continue;
+                    const float *r = row + (size_t)oy * ow;
+                    float *xr = xc + (size_t)iy * w;
+                    if (s == 1) {
+                        /* valid ox in [lo, hi), as in im2col */
+                        int lo = p - kj, hi = w + p - kj;
+                        if (lo < 0) lo = 0;
+                        if (hi > ow) hi = ow;
+                        for (int ox = lo; ox < hi; ox++) xr[ox - p + kj] += r[ox];
+                    } else {
+                        for (int ox = 0; ox < ow; ox++) {
+                            int ix = ox * s - p + kj;
+                            if (ix >= 0 && ix < w) xr[ix] += r[ox];
+                        }
+                    }
+                }
+            }
+}
+
+void nn_conv_fwd(const nn_view *x, const float *wt, int k, int stride, int pad, nn_view *y,
+                 size_t n, float **scratch)
+{
+    int oh = out_dim(x->h, k, stride, pad), ow = out_dim(x->w, k, stride, pad);
+    int P = oh * ow, K = x->c * k * k, cout = y->c;
+    int direct = (k == 1 && stride == 1 && pad == 0);
+#pragma omp parallel
+    {
+        float *col = scratch[omp_get_thread_num()];
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            const float *B = smp(x, i);
+            if (!direct) {
+                im2col(B, x->c, x->h, x->w, k, stride, pad, oh, ow, col);
+                B = col;
+            }
+            gemm(0, 0, cout, P, K, 1.0f, wt, K, B, P,
+                        0.0f, smp(y, i), P);
+        }
+    }
+}
+
+void nn_conv_bwd(const nn_view *x, const float *wt, int k, int stride, int pad, const nn_view *dy,
+                 nn_view *dx, float *dw, size_t n, float **scratch, float *wpart)
+{
+    int oh = dy->h, ow = dy->w;
+    int P = oh * ow, K = x->c * k * k, cout = dy->c;
+    int direct = (k == 1 && stride == 1 && pad == 0);
+    size_t nch = (n + NN_CHUNK - 1) / NN_CHUNK, wsz = (size_t)cout * K;
+#pragma omp parallel
+    {
+        float *col = scratch[omp_get_thread_num()];
+        float *dcol = col + (size_t)K * P;
+#pragma omp for schedule(static)
+        for (size_t c = 0; c < nch; c++) {
+            float *part = wpart + c * wsz;
+            if (dw) memset(part, 0, sizeof(float) * wsz);
+            size_t end = (c + 1) * NN_CHUNK < n ? (c + 1) * NN_CHUNK : n;
+            for (size_t i = c * NN_CHUNK; i < end; i++) {
+                const float *dyn = smp(dy, i);
+                if (dw) {
+                    const float *B = smp(x, i);
+                    if (!direct) {
+                        im2col(B, x->c, x->h, x->w, k, stride, pad, oh, ow, col);
+                        B = col;
+                    }
+                    gemm(0, 1, cout, K, P, 1.0f, dyn, P,
+                                B, P, 1.0f, part, K);
+                }
+                if (dx) {
+                    if (direct) {
+                        gemm(1, 0, K, P, cout, 1.0f, wt,
+                                    K, dyn, P, 1.0f, smp(dx, i), P);
+                    } else {
+                        gemm(1, 0, K, P, cout, 1.0f, wt,
+                                    K, dyn, P, 0.0f, dcol, P);
+                        col2im_add(dcol, x->c, x->h, x->w, k, stride, pad, oh, ow, smp(dx, i));
+                    }
+                }
+            }
+        }
+        if (dw) {
+#pragma omp for schedule(static)
+            for (size_t j = 0; j < wsz; j++) {
+                float s = 0;
+                for (size_t c = 0; c < nch; c++) s += wpart[c * wsz + j];
+                dw[j] += s;
+            }
+        }
+    }
+}
+
+/* ---- batch norm ------------------------------------------------------- */
+static double row_sum(const float *p, size_t m)
+{
+    float acc[LANES] = {0};
+    size_t j = 0;
+    for (; j + LANES <= m; j += LANES)
+        for (int k = 0; k < LANES; k++) acc[k] += p[j + k];
+    double t = lane_total(acc);
+    for (; j < m; j++) t += p[j];
+    return t;
+}
+
+static double row_sqdev(const float *p, size_t m, float mu)
+{
+    float acc[LANES] = {0};
+    size_t j = 0;
+    for (; j + LANES <= m; j += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float d = p[j + k] - mu;
+            acc[k] += d * d;
+        }
+    double t = lane_total(acc);
+    for (; j < m; j++) t += (double)(p[j] - mu) * (p[j] - mu);
+    return t;
+}
+
+/* sum dz and sum dz (x - mu), dz = dy masked by y > 0 when relu */
+static void row_dz(const float *p, const float *d, const float *o, size_t m, float mu, int relu,
+                   double *sdz, double *sdzx)
+{
+    float a1[LANES] = {0}, a2[LANES] = {0};
+    size_t j = 0;
+    for (; j + LANES <= m; j += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float dz = (!relu || o[j + k] > 0) ? d[j + k] : 0.0f;
+            a1[k] += dz;
+            a2[k] += dz * (p[j + k] - mu);
+        }
+    double t1 = lane_total(a1), t2 = lane_total(a2);
+    for (; j < m; j++) {
+        float dz = (!relu || o[j] > 0) ? d[j] : 0.0f;
+        t1 += dz;
+        t2 += (double)dz * (p[j] - mu);
+    }
+    *sdz += t1;
+    *sdzx += t2;
+}
+
+void nn_bn_fwd(const nn_view *x, const float *g, const float *b, float *rm, float *rv, int train,
+               int relu, size_t n, double *mean, double *invstd, nn_view *y)
+{
+    int C = x->c;
+    size_t hw = (size_t)x->h * x->w;
+    double M = (double)n * hw;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double mu, var;
+        if (train) {
+            double s = 0;
+            for (size_t i = 0; i < n; i++) s += row_sum(smp(x, i) + c * hw, hw);
+            mu = s / M;
+            double ss = 0;
+            /* two-pass variance around the float mean; the small shift
+             * (mu - muf) is corrected exactly */
+            float muf = (float)mu;
+            for (size_t i = 0; i < n; i++) ss += row_sqdev(smp(x, i) + c * hw, hw, muf);
+            double sh = mu - muf;
+            var = ss / M - sh * sh;
+            if (var < 0) var = 0;
+            if (rm && rv) {
+                rm[c] = (float)(0.9 * rm[c] + 0.1 * mu);
+                rv[c] = (float)(0.9 * rv[c] + 0.1 * (M > 1 ? var * M / (M - 1) : var));
+            }
+        } else {
+            mu = rm[c];
+            var = rv[c];
+        }
+        double is = 1.0 / sqrt(var + BN_EPS);
+        mean[c] = mu;
+        invstd[c] = is;
+        float a = (float)(g[c] * is), sh = (float)(b[c] - mu * g[c] * is);
+        for (size_t i = 0; i < n; i++) {
+            const float *p = smp(x, i) + c * hw;
+            float *q = smp(y, i) + c * hw;
+            if (relu)
+                for (size_t j = 0; j < hw; j++) {
+                    float v = p[j] * a + sh;
+                    q[j] = v > 0 ? v : 0.0f;
+                }
+            else
+                for (size_t j = 0; j < hw; j++) q[j] = p[j] * a + sh;
+        }
+    }
+}
+
+void nn_bn_bwd(const nn_view *x, const nn_view *y, const float *g, int train, int relu, size_t n,
+               const double *mean, const double *invstd, const nn_view *dy, nn_view *dx, float *dg,
+               float *db)
+{
+    int C = x->c;
+    size_t hw = (size_t)x->h * x->w;
+    double M = (double)n * hw;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double sdz = 0, sdzx = 0, mu = mean[c], is = invstd[c];
+        float muf = (float)mu;
+        for (size_t i = 0; i < n; i++)
+            row_dz(smp(x, i) + c * hw, smp(dy, i) + c * hw, smp(y, i) + c * hw, hw, muf, relu, &sdz,
+                   &sdzx);
+        /* sum dz (x - mu) = sum dz (x - muf) - (mu - muf) sum dz */
+        sdzx = (sdzx - (mu - muf) * sdz) * is;   /* now sum dz * xhat */
+        dg[c] += (float)sdzx;
+        db[c] += (float)sdz;
+        if (!dx) continue;
+        /* train: dx = a (dz - mean(dz) - xhat mean(dz xhat)); eval: a dz.
+         * As dx = A dz + K0 + K1 x with float coefficients. */
+        double a = g[c] * is;
+        double m1 = train ? sdz / M : 0, m2 = train ? sdzx / M : 0;
+        float A = (float)a, K1 = (float)(-a * is * m2), K0 = (float)(-a * m1 + a * is * m2 * mu);
+        for (size_t i = 0; i < n; i++) {
+            const float *p = smp(x, i) + c * hw, *d = smp(dy, i) + c * hw, *o = smp(y, i) + c * hw;
+            float *q = smp(dx, i) + c * hw;
+            if (relu)
+                for (size_t j = 0; j < hw; j++) {
+                    float dz = o[j] > 0 ? d[j] : 0.0f;
+                    q[j] += A * dz + K0 + K1 * p[j];
+                }
+            else
+                for (size_t j = 0; j < hw; j++) q[j] += A * d[j] + K0 + K1 * p[j];
+        }
+    }
+}
+
+/* ---- elementwise and pooling ------------------------------------------ */
+void nn_relu_fwd(const nn_view *x, nn_view *y, size_t n)
+{
+    size_t m = (size_t)x->c * x->h * x->w;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        const float *p = smp(x, i);
+        float *q = smp(y, i);
+        for (size_t j = 0; j < m; j++) q[j] = p[j] > 0 ? p[j] : 0.0f;
+    }
+}
+
+void nn_relu_bwd(const nn_view *y, const nn_view *dy, nn_view *dx, size_t n)
+{
+    size_t m = (size_t)y->c * y->h * y->w;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        const float *p = smp(y, i), *d = smp(dy, i);
+        float *q = smp(dx, i);
+        for (size_t j = 0; j < m; j++)
+            if (p[j] > 0) q[j] += d[j];
+    }
+}
+
+void nn_avgpool_fwd(const nn_view *x, nn_view *y, size_t n)
+{
+    int C = x->c, H = x->h, W = x->w, oh = y->h, ow = y->w;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < C; c++) {
+            const float *p = smp(x, i) + (size_t)c * H * W;
+            float *q = smp(y, i) + (size_t)c * oh * ow;
+            for (int a = 0; a < oh; a++)
+                for (int b = 0; b < ow; b++) {
+                    const float *r = p + (size_t)2 * a * W + 2 * b;
+                    q[a * ow + b] = 0.25f * (r[0] + r[1] + r[W] + r[W + 1]);
+                }
+        }
+}
+
+void nn_avgpool_bwd(const nn_view *dy, nn_view *dx, size_t n)
+{
+    int C = dx->c, H = dx->h, W = dx->w, oh = dy->h, ow = dy->w;
+    (void)H;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < C; c++) {
+            const float *d = smp(dy, i) + (size_t)c * oh * ow;
+            float *q = smp(dx, i) + (size_t)c * H * W;
+            for (int a = 0; a < oh; a++)
+                for (int b = 0; b < ow; b++) {
+                    float v = 0.25f * d[a * ow + b];
+                    float *r = q + (size_t)2 * a * W + 2 * b;
+                    r[0] += v;
+                    r[1] += v;
+                    r[W] += v;
+                    r[W + 1] += v;
+                }
+        }
+}
+
+void nn_gap_fwd(const nn_view *x, nn_view *y, size_t n)
+{
+    size_t hw = (size_t)x->h * x->w;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < x->c; c++) {
+            const float *p = smp(x, i) + c * hw;
+            double s = 0;
+            for (size_t j = 0; j < hw; j++) s += p[j];
+            smp(y, i)[c] = (float)(s / (double)hw);
+        }
+}
+
+void nn_gap_bwd(const nn_view *dy, nn_view *dx, size_t n)
+{
+    size_t hw = (size_t)dx->h * dx->w;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < dx->c; c++) {
+            float v = smp(dy, i)[c] / (float)hw;
+            float *q = smp(dx, i) + c * hw;
+            for (size_t j = 0; j < hw; j++) q[j] += v;
+        }
+}
+
+/* ---- linear ------------------------------------------------------------ */
+void nn_linear_fwd(const nn_view *x, const float *w, const float *b, nn_view *y, size_t n)
+{
+    int in = x->c * x->h * x->w, out = y->c;
+    gemm(0, 1, (int)n, out, in, 1.0f, x->d, (int)x->ns, w,
+                in, 0.0f, y->d, (int)y->ns);
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < out; j++) smp(y, i)[j] += b[j];
+}
+
+void nn_linear_bwd(const nn_view *x, const float *w, const nn_view *dy, nn_view *dx, float *dw,
+                   float *db, size_t n)
+{
+    int in = x->c * x->h * x->w, out = dy->c;
+    if (dx)
+        gemm(0, 0, (int)n, in, out, 1.0f, dy->d,
+                    (int)dy->ns, w, in, 1.0f, dx->d, (int)dx->ns);
+    gemm(1, 0, out, in, (int)n, 1.0f, dy->d, (int)dy->ns,
+                x->d, (int)x->ns, 1.0f, dw, in);
+    for (int j = 0; j < out; j++) {
+        double s = 0;
+        for (size_t i = 0; i < n; i++) s += smp(dy, i)[j];
+        db[j] += (float)s;
+    }
+}
+
+/* ---- residual add, option-A shortcut, copy ----------------------------- */
+void nn_add_fwd(const nn_view *a, const nn_view *b, int relu, nn_view *y, size_t n)
+{
+    size_t m = (size_t)y->c * y->h * y->w;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        const float *p = smp(a, i), *q = smp(b, i);
+        float *r = smp(y, i);
+        if (relu)
+            for (size_t j = 0; j < m; j++) {
+                float v = p[j] + q[j];
+                r[j] = v > 0 ? v : 0.0f;
+            }
+        else
+            for (size_t j = 0; j < m; j++) r[j] = p[j] + q[j];
+    }
+}
+
+void nn_add_bwd(const nn_view *y, const nn_view *dy, int relu, nn_view *da, nn_view *db, size_t n)
+{
+    size_t m = (size_t)dy->c * dy->h * dy->w;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        const float *d = smp(dy, i), *o = smp(y, i);
+        float *p = smp(da, i), *q = smp(db, i);
+        for (size_t j = 0; j < m; j++) {
+            float dz = (!relu || o[j] > 0) ? d[j] : 0.0f;
+            p[j] += dz;
+            q[j] += dz;
+        }
+    }
+}
+
+void nn_padshort_fwd(const nn_view *x, int stride, int pad, nn_view *y, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float *q = smp(y, i);
+        memset(q, 0, sizeof(float) * y->c * y->h * y->w);
+        for (int c = 0; c < x->c; c++) {
+            const float *p = smp(x, i) + (size_t)c * x->h * x->w;
+            float *r = q + (size_t)(c + pad) * y->h * y->w;
+            for (int a = 0; a < y->h; a++)
+                for (int b = 0; b < y->w; b++) r[a * y->w + b] = p[(size_t)a * stride * x->w + b * stride];
+        }
+    }
+}
+
+void nn_padshort_bwd(const nn_view *dy, int stride, int pad, nn_view *dx, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < dx->c; c++) {
+            const float *d = smp(dy, i) + (size_t)(c + pad) * dy->h * dy->w;
+            float *q = smp(dx, i) + (size_t)c * dx->h * dx->w;
+            for (int a = 0; a < dy->h; a++)
+                for (int b = 0; b < dy->w; b++) q[(size_t)a * stride * dx->w + b * stride] += d[a * dy->w + b];
+        }
+}
+
+void nn_copy_fwd(const nn_view *x, nn_view *y, size_t n)
+{
+    size_t m = (size_t)x->c * x->h * x->w;
+    for (size_t i = 0; i < n; i++) memcpy(smp(y, i), smp(x, i), sizeof(float) * m);
+}
+
+void nn_copy_bwd(const nn_view *dy, nn_view *dx, size_t n)
+{
+    size_t m = (size_t)dy->c * dy->h * dy->w;
+    for (size_t i = 0; i < n; i++) {
+        const float *d = smp(dy, i);
+        float *q = smp(dx, i);
+        for (size_t j = 0; j < m; j++) q[j] += d[j];
+    }
+}
+
+/* ---- loss -------------------------------------------------------------- */
+double nn_softmax_ce(const float *logits, size_t ls, const int32_t *labels, size_t n, int classes,
+                     float *dlogits, size_t ds, size_t *correct)
+{
+    double total = 0;
+    size_t hits = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float *z = logits + i * ls;
+        double mx = z[0];
+        int arg = 0;
+        for (int j = 1; j < classes; j++)
+            if (z[j] > mx) {
+                mx = z[j];
+                arg = j;
+            }
+        double se = 0;
+        for (int j = 0; j < classes; j++) se += exp(z[j] - mx);
+        double lse = mx + log(se);
+        total += lse - z[labels[i]];
+        hits += arg == labels[i];
+        if (dlogits) {
+            float *d = dlogits + i * ds;
+            for (int j = 0; j < classes; j++) {
+                double pj = exp(z[j] - lse);
+                d[j] = (float)((pj - (j == labels[i])) / (double)n);
+            }
+        }
+    }
+    if (correct) *correct = hits;
+    return total / (double)n;
+}
+
+const sgd_nn_ops nn_cpu_ops = {"cpu-openblas", nn_conv_fwd,  nn_conv_bwd,  nn_bn_fwd,
+                               nn_bn_bwd,      nn_relu_fwd,  nn_relu_bwd,  nn_avgpool_fwd,
+                               nn_avgpool_bwd, nn_gap_fwd,   nn_gap_bwd,   nn_linear_fwd,
+                               nn_linear_bwd,  nn_add_fwd,   nn_add_bwd,   nn_padshort_fwd,
+                               nn_padshort_bwd, nn_copy_fwd, nn_copy_bwd};

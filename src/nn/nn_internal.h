@@ -1,0 +1,170 @@
+/* Private structures of the network engine.
+ *
+ * A network is a list of ops executed in order (a tape); backward walks it
+ * in reverse. Activations live in storage blocks (one per op output, or one
+ * shared block for a DenseNet dense block, whose layer outputs are channel
+ * slices of it: concatenation costs nothing). A tensor is a view: block,
+ * channel offset, c x h x w per sample; sample n of a view starts at
+ * block.data + n * block.per_sample + offset, so a view is contiguous per
+ * sample and only the batch stride differs from a plain tensor.
+ *
+ * Kernels are reached through a backend table (sgd_nn_ops) so a CUDA
+ * backend can replace the CPU one later without touching the models. */
+#ifndef SGD_NN_INTERNAL_H
+#define SGD_NN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sgdscape/nn.h"
+
+/* A pointer to one activation tensor for a batch. */
+typedef struct nn_view {
+    float *d;        /* sample 0 */
+    size_t ns;       /* floats between samples */
+    int c, h, w;
+} nn_view;
+
+enum {
+    OP_CONV = 1,
+    OP_BN,
+    OP_RELU,
+    OP_AVGPOOL,   /* 2x2, stride 2 */
+    OP_GAP,       /* global average pool -> c x 1 x 1 */
+    OP_LINEAR,
+    OP_ADD,       /* out = in + in2 (residual) */
+    OP_PADSHORT,  /* option-A shortcut: subsample by stride, zero-pad channels */
+    OP_COPY       /* out = in (a channel slice copy; concatenation by copy) */
+};
+
+typedef struct nn_op {
+    int type;
+    int in, in2, out;        /* tensor ids */
+    int k, stride, pad;      /* conv (k x k), padshort (stride, pad channels each side) */
+    int relu;                /* BN, ADD: fused ReLU on the output (saves a tensor) */
+    size_t w, b;             /* param offsets: conv/linear weight, linear bias;
+                              * BN weight (w) and bias (b) */
+    size_t rm, rv;           /* BN buffer offsets */
+    double *mean, *invstd;   /* BN statistics saved by forward (per channel) */
+    char name[80];           /* module name for describe */
+} nn_op;
+
+typedef struct nn_block {
+    size_t per_sample;       /* floats per sample */
+    float *data, *grad;      /* per_sample * cap */
+} nn_block;
+
+typedef struct nn_tensor {
+    int block;
+    size_t off;              /* floats from the sample start */
+    int c, h, w;
+} nn_tensor;
+
+/* Param/buffer tensors with init rule. */
+enum { INIT_HE = 1, INIT_UNIFORM_FANIN, INIT_ONE, INIT_ZERO };
+typedef struct nn_ptensor {
+    sgd_net_tensor t;
+    int init;
+    size_t fan_in;
+} nn_ptensor;
+
+struct sgd_net {
+    char spec[256];
+    int in_c, in_h, in_w, classes;
+    size_t p, nbuf;
+    nn_ptensor *pt;  size_t npt, cap_pt;
+    nn_op *ops;      size_t nops, cap_ops;
+    nn_tensor *ts;   size_t nts, cap_ts;
+    nn_block *blocks; size_t nblocks, cap_blocks;
+    int input, logits;        /* tensor ids */
+    size_t cap;               /* batch capacity of the allocated blocks */
+    /* scratch */
+    float **scratch; size_t scratch_len; int nscratch;  /* per thread */
+    float *wpart; size_t wpart_len;                    /* conv dW chunk partials */
+    double *dlogits_tmp;
+    int last_n;
+};
+
+/* Builder (models.c). */
+int nn_new_block(sgd_net *net, size_t per_sample);
+int nn_new_tensor(sgd_net *net, int c, int h, int w);
+int nn_view_tensor(sgd_net *net, int block, size_t choff, int c, int h, int w);
+size_t nn_add_param(sgd_net *net, const char *name, int ndim, const size_t *shape,
+                    int init, size_t fan_in);
+size_t nn_add_buffer(sgd_net *net, const char *name, size_t c);
+
+/* Views of tensor id t for the current batch. */
+nn_view nn_data(const sgd_net *net, int t);
+nn_view nn_grad(const sgd_net *net, int t);
+
+/* CPU kernels (layers.c): forward and backward side by side. Backward
+ * functions accumulate (+=) into input gradients and parameter gradients. */
+void nn_conv_fwd(const nn_view *x, const float *w, int k, int stride, int pad, nn_view *y,
+                 size_t n, float **scratch);
+void nn_conv_bwd(const nn_view *x, const float *w, int k, int stride, int pad, const nn_view *dy,
+                 nn_view *dx, float *dw, size_t n, float **scratch, float *wpart);
+size_t nn_conv_scratch(int cin, int k, int oh, int ow);
+size_t nn_conv_wpart(size_t n, int cin, int cout, int k);
+
+/* relu = 1: y = max(0, BN(x)) fused; backward then masks dy by y > 0. */
+void nn_bn_fwd(const nn_view *x, const float *g, const float *b, float *rm, float *rv,
+               int train, int relu, size_t n, double *mean, double *invstd, nn_view *y);
+void nn_bn_bwd(const nn_view *x, const nn_view *y, const float *g, int train, int relu, size_t n,
+               const double *mean, const double *invstd, const nn_view *dy, nn_view *dx, float *dg,
+               float *db);
+
+void nn_relu_fwd(const nn_view *x, nn_view *y, size_t n);
+void nn_relu_bwd(const nn_view *y, const nn_view *dy, nn_view *dx, size_t n);
+void nn_avgpool_fwd(const nn_view *x, nn_view *y, size_t n);
+void nn_avgpool_bwd(const nn_view *dy, nn_view *dx, size_t n);
+void nn_gap_fwd(const nn_view *x, nn_view *y, size_t n);
+void nn_gap_bwd(const nn_view *dy, nn_view *dx, size_t n);
+void nn_linear_fwd(const nn_view *x, const float *w, const float *b, nn_view *y, size_t n);
+void nn_linear_bwd(const nn_view *x, const float *w, const nn_view *dy, nn_view *dx, float *dw,
+                   float *db, size_t n);
+/* residual add, with the following ReLU fused when relu = 1 */
+void nn_add_fwd(const nn_view *a, const nn_view *b, int relu, nn_view *y, size_t n);
+void nn_add_bwd(const nn_view *y, const nn_view *dy, int relu, nn_view *da, nn_view *db, size_t n);
+void nn_padshort_fwd(const nn_view *x, int stride, int pad, nn_view *y, size_t n);
+void nn_padshort_bwd(const nn_view *dy, int stride, int pad, nn_view *dx, size_t n);
+void nn_copy_fwd(const nn_view *x, nn_view *y, size_t n);
+void nn_copy_bwd(const nn_view *dy, nn_view *dx, size_t n);
+/* Mean softmax cross-entropy; dlogits (n x classes, may be NULL) gets its
+ * gradient. Returns the loss; *correct gets arg-max hits. */
+double nn_softmax_ce(const float *logits, size_t ls, const int32_t *labels, size_t n, int classes,
+                     float *dlogits, size_t ds, size_t *correct);
+
+/* Backend table: every kernel the tape calls. The CPU kernels above are one
+ * instance (nn_cpu_ops); a CUDA backend would supply its own table with
+ * device pointers in nn_view, and net.c would not change. */
+typedef struct sgd_nn_ops {
+    const char *name;
+    void (*conv_fwd)(const nn_view *, const float *, int, int, int, nn_view *, size_t, float **);
+    void (*conv_bwd)(const nn_view *, const float *, int, int, int, const nn_view *, nn_view *,
+                     float *, size_t, float **, float *);
+    void (*bn_fwd)(const nn_view *, const float *, const float *, float *, float *, int, int, size_t,
+                   double *, double *, nn_view *);
+    void (*bn_bwd)(const nn_view *, const nn_view *, const float *, int, int, size_t, const double *,
+                   const double *, const nn_view *, nn_view *, float *, float *);
+    void (*relu_fwd)(const nn_view *, nn_view *, size_t);
+    void (*relu_bwd)(const nn_view *, const nn_view *, nn_view *, size_t);
+    void (*avgpool_fwd)(const nn_view *, nn_view *, size_t);
+    void (*avgpool_bwd)(const nn_view *, nn_view *, size_t);
+    void (*gap_fwd)(const nn_view *, nn_view *, size_t);
+    void (*gap_bwd)(const nn_view *, nn_view *, size_t);
+    void (*linear_fwd)(const nn_view *, const float *, const float *, nn_view *, size_t);
+    void (*linear_bwd)(const nn_view *, const float *, const nn_view *, nn_view *, float *, float *,
+                       size_t);
+    void (*add_fwd)(const nn_view *, const nn_view *, int, nn_view *, size_t);
+    void (*add_bwd)(const nn_view *, const nn_view *, int, nn_view *, nn_view *, size_t);
+    void (*padshort_fwd)(const nn_view *, int, int, nn_view *, size_t);
+    void (*padshort_bwd)(const nn_view *, int, int, nn_view *, size_t);
+    void (*copy_fwd)(const nn_view *, nn_view *, size_t);
+    void (*copy_bwd)(const nn_view *, nn_view *, size_t);
+} sgd_nn_ops;
+extern const sgd_nn_ops nn_cpu_ops;
+
+/* Fixed batch partition for reductions: chunk size independent of threads. */
+#define NN_CHUNK 16
+
+#endif

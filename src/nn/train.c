@@ -1,0 +1,472 @@
+/* SGD with momentum and weight decay, learning-rate schedules, and the
+ * checkpointed, resumable training loop. */
+#include "nn/nn_internal.h"
+#include "sgdscape/error.h"
+#include "sgdscape/io.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sgd_nn_sgd_step(float *x, const float *g, float *m, size_t p, double lr, double mu, double wd)
+{
+    float flr = (float)lr, fmu = (float)mu, fwd = (float)wd;
+    if (mu != 0 && m) {
+        for (size_t i = 0; i < p; i++) {
+            float d = g[i] + fwd * x[i];
+            m[i] = fmu * m[i] + d;
+            x[i] -= flr * m[i];
+        }
+    } else {
+        for (size_t i = 0; i < p; i++) x[i] -= flr * (g[i] + fwd * x[i]);
+    }
+}
+
+/* ---- learning-rate schedules ------------------------------------------ */
+int sgd_lr_schedule_parse(const char *s, double base, int epochs, sgd_lr_schedule *out)
+{
+    memset(out, 0, sizeof *out);
+    out->base = base;
+    if (!(base > 0) || !isfinite(base)) return sgd_error(SGD_EINVAL, "--lr: must be > 0");
+    if (!s || !strcmp(s, "const") || !strcmp(s, "constant")) {
+        out->kind = SGD_LR_CONST;
+        return SGD_OK;
+    }
+    if (!strcmp(s, "step")) {
+        out->kind = SGD_LR_STEP;
+        out->npoints = 3;
+        out->epoch[0] = 0;
+        out->lr[0] = base;
+        out->epoch[1] = epochs / 2;
+        out->lr[1] = base / 10;
+        out->epoch[2] = (3 * epochs) / 4;
+        out->lr[2] = base / 100;
+        return SGD_OK;
+    }
+    if (!strncmp(s, "exp", 3) && (s[3] == 0 || s[3] == ':')) {
+        out->kind = SGD_LR_EXP;
+        out->factor = 0.99;
+        if (s[3] == ':') {
+            char *end;
+            out->factor = strtod(s + 4, &end);
+            if (*end || end == s + 4 || !(out->factor > 0) || !isfinite(out->factor))
+                return sgd_error(SGD_EPARSE, "schedule '%s': want exp:FACTOR with FACTOR > 0", s);
+        }
+        return SGD_OK;
+    }
+    if (!strncmp(s, "list:", 5)) {
+        out->kind = SGD_LR_LIST;
+        const char *p = s + 5;
+        while (*p) {
+            char *end;
+            long e = strtol(p, &end, 10);
+            if (end == p || *end != ':' || e < 0 || e > 1000000000L || out->npoints == SGD_LR_MAX_POINTS)
+                return sgd_error(SGD_EPARSE, "schedule '%s': want list:EPOCH:LR,EPOCH:LR,...", s);
+            p = end + 1;
+            double lr = strtod(p, &end);
+            if (end == p || (*end && *end != ',') || !(lr >= 0) || !isfinite(lr))
+                return sgd_error(SGD_EPARSE, "schedule '%s': bad learning rate", s);
+            if (out->npoints && e <= out->epoch[out->npoints - 1])
+                return sgd_error(SGD_EPARSE, "schedule '%s': epochs must increase", s);
+            out->epoch[out->npoints] = (int)e;
+            out->lr[out->npoints++] = lr;
+            p = *end ? end + 1 : end;
+        }
+        if (!out->npoints || out->epoch[0] != 0)
+            return sgd_error(SGD_EPARSE, "schedule '%s': the first point must be epoch 0", s);
+        out->base = out->lr[0];
+        return SGD_OK;
+    }
+    return sgd_error(SGD_EPARSE, "unknown schedule '%s' (const, step, exp[:F], list:E:LR,...)", s);
+}
+
+double sgd_lr_at(const sgd_lr_schedule *s, int epoch)
+{
+    switch (s->kind) {
+    case SGD_LR_EXP: return s->base * pow(s->factor, epoch);
+    case SGD_LR_STEP:
+    case SGD_LR_LIST: {
+        double lr = s->lr[0];
+        for (int i = 0; i < s->npoints; i++)
+            if (s->epoch[i] <= epoch) lr = s->lr[i];
+        return lr;
+    }
+    default: return s->base;
+    }
+}
+
+void sgd_train_defaults(sgd_train_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->seed = 1;
+    c->epochs = 10;
+    c->batch = 128;
+    c->momentum = 0.9;
+    c->weight_decay = 1e-4;
+    sgd_lr_schedule_parse("const", 0.1, 10, &c->lr);
+    c->save_every_x = 1;
+}
+
+/* ---- the training loop ------------------------------------------------ */
+typedef struct trainer {
+    const sgd_train_config *c;
+    sgd_net *net;
+    size_t p, nb;
+    float *x, *m, *buf, *g, *xb;
+    int32_t *yb;
+    char dir[4200];
+    char *csv; size_t csv_n, csv_cap;
+} trainer;
+
+static void path_in(const trainer *T, const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", T->dir, name);
+}
+
+static int save_vec(const trainer *T, const char *name, const float *v, size_t n)
+{
+    char path[4400];
+    path_in(T, name, path, sizeof path);
+    size_t shape[1] = {n};
+    return sgd_npy_write(path, SGD_NPY_F32, v ? v : (const float *)"", 1, shape);
+}
+
+static int load_vec(const trainer *T, const char *name, float *v, size_t n)
+{
+    char path[4400];
+    path_in(T, name, path, sizeof path);
+    sgd_npy a;
+    int rc = sgd_npy_read(path, &a);
+    if (rc) return rc;
+    if (a.dtype != SGD_NPY_F32 || a.count != n) {
+        sgd_npy_free(&a);
+        return sgd_error(SGD_EFORMAT, "%s: want %zu float32 values", path, n);
+    }
+    if (n) memcpy(v, a.data, sizeof(float) * n);
+    sgd_npy_free(&a);
+    return SGD_OK;
+}
+
+/* Checkpoint of the state at the start of `epoch`: files carry the epoch in
+ * their names and state.json is written last, so a kill at any moment
+ * leaves state.json pointing at a complete set. */
+static int checkpoint(trainer *T, int epoch)
+{
+    char name[128], path[4400];
+    int rc;
+    snprintf(name, sizeof name, "checkpoint/x_%06d.npy", epoch);
+    if ((rc = save_vec(T, name, T->x, T->p))) return rc;
+    snprintf(name, sizeof name, "checkpoint/momentum_%06d.npy", epoch);
+    if ((rc = save_vec(T, name, T->m, T->m ? T->p : 0))) return rc;
+    snprintf(name, sizeof name, "checkpoint/buffers_%06d.npy", epoch);
+    if ((rc = save_vec(T, name, T->buf, T->net->nbuf))) return rc;
+    sgd_json *j = sgd_json_new();
+    sgd_json_int(j, "epoch", epoch);
+    sgd_json_str(j, "model", T->net->spec);
+    sgd_json_int(j, "parameters", (long long)T->p);
+    sgd_json_int(j, "seed_low32", (long long)(T->c->seed & 0xffffffffu));
+    sgd_json_int(j, "seed_high32", (long long)(T->c->seed >> 32));
+    path_in(T, "checkpoint/state.json", path, sizeof path);
+    rc = sgd_json_write(j, path);
+    sgd_json_free(j);
+    if (rc) return rc;
+    if (epoch > 0) {
+        const char *kinds[3] = {"x", "momentum", "buffers"};
+        for (int k = 0; k < 3; k++) {
+            snprintf(name, sizeof name, "checkpoint/%s_%06d.npy", kinds[k], epoch - 1);
+            path_in(T, name, path, sizeof path);
+            remove(path);
+        }
+    }
+    return SGD_OK;
+}
+
+static void csv_add(trainer *T, const char *line)
+{
+    size_t k = strlen(line);
+    if (T->csv_n + k + 1 > T->csv_cap) {
+        size_t nc = T->csv_cap ? T->csv_cap * 2 : 4096;
+        while (nc < T->csv_n + k + 1) nc *= 2;
+        char *q = realloc(T->csv, nc);
+        if (!q) return;
+        T->csv = q;
+        T->csv_cap = nc;
+    }
+    memcpy(T->csv + T->csv_n, line, k + 1);
+    T->csv_n += k;
+}
+
+static const char CSV_HEADER[] =
+    "epoch,lr,train_loss,train_acc,val_loss,val_acc,grad_norm,img_per_s,seconds\n";
+
+/* On resume keep the rows of epochs before `epoch`. */
+static void csv_reload(trainer *T, int epoch)
+{
+    char path[4400], *text = NULL;
+    size_t n = 0;
+    csv_add(T, CSV_HEADER);
+    path_in(T, "train.csv", path, sizeof path);
+    if (sgd_read_file(path, &text, &n)) {
+        sgd_error_clear();
+        return;
+    }
+    char *save = NULL;
+    int first = 1;
+    for (char *ln = strtok_r(text, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
+        if (first) {
+            first = 0;
+            continue;
+        }
+        if (atoi(ln) < epoch) {
+            csv_add(T, ln);
+            csv_add(T, "\n");
+        }
+    }
+    free(text);
+}
+
+static int write_manifest(const trainer *T, int resumed_at)
+{
+    const sgd_train_config *c = T->c;
+    sgd_json *j = sgd_json_new();
+    sgd_json_manifest_header(j, c->argc, c->argv, c->threads);
+    sgd_json_str(j, "command", "train");
+    sgd_json_str(j, "model", T->net->spec);
+    sgd_json_int(j, "parameters", (long long)T->p);
+    sgd_json_int(j, "bn_buffers", (long long)T->net->nbuf);
+    sgd_json_str(j, "data", c->data ? c->data : "");
+    sgd_json_str(j, "train_set", c->train->name);
+    sgd_json_int(j, "train_images", (long long)c->train->n);
+    sgd_json_str(j, "val_set", c->val ? c->val->name : "");
+    sgd_json_int(j, "val_images", c->val ? (long long)c->val->n : 0);
+    double in[3] = {c->train->c, c->train->h, c->train->w};
+    sgd_json_nums(j, "input", in, 3);
+    sgd_json_int(j, "classes", c->train->classes);
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
+    sgd_json_str(j, "seed", seed);
+    sgd_json_int(j, "epochs", c->epochs);
+    sgd_json_int(j, "batch", (long long)c->batch);
+    sgd_json_num(j, "momentum", c->momentum);
+    sgd_json_num(j, "weight_decay", c->weight_decay);
+    sgd_json *lr = sgd_json_obj(j, "lr_schedule");
+    const char *kinds[4] = {"const", "step", "exp", "list"};
+    sgd_json_str(lr, "kind", kinds[c->lr.kind]);
+    sgd_json_num(lr, "base", c->lr.base);
+    if (c->lr.kind == SGD_LR_EXP) sgd_json_num(lr, "factor", c->lr.factor);
+    if (c->lr.npoints) {
+        double e[SGD_LR_MAX_POINTS];
+        for (int i = 0; i < c->lr.npoints; i++) e[i] = c->lr.epoch[i];
+        sgd_json_nums(lr, "epochs", e, (size_t)c->lr.npoints);
+        sgd_json_nums(lr, "values", c->lr.lr, (size_t)c->lr.npoints);
+    }
+    sgd_json *a = sgd_json_obj(j, "augmentation");
+    sgd_json_int(a, "crop_pad", c->aug.crop_pad);
+    sgd_json_bool(a, "flip", c->aug.flip);
+    sgd_json_bool(a, "normalize", c->aug.normalize);
+    if (c->aug.normalize) {
+        sgd_json_nums(a, "mean", c->aug.mean, (size_t)c->train->c);
+        sgd_json_nums(a, "std", c->aug.std, (size_t)c->train->c);
+    }
+    sgd_json_str(j, "bn", "batch statistics in training, running statistics (momentum 0.1) for validation");
+    sgd_json_str(j, "loss", "mean softmax cross-entropy");
+    sgd_json_bool(j, "save_every_x", c->save_every_x);
+    sgd_json_bool(j, "initial_weights_given", c->x0 != NULL);
+    if (resumed_at >= 0) sgd_json_int(j, "resumed_at_epoch", resumed_at);
+    char path[4400];
+    path_in(T, "manifest.json", path, sizeof path);
+    int rc = sgd_json_write(j, path);
+    sgd_json_free(j);
+    return rc;
+}
+
+static int evaluate(trainer *T, sgd_data_loader *V, double *loss, double *acc)
+{
+    size_t nb = sgd_data_loader_batches(V), seen = 0, hits = 0;
+    double ls = 0;
+    for (size_t b = 0; b < nb; b++) {
+        size_t cnt = 0, cor = 0;
+        double l = 0;
+        int rc = sgd_data_loader_batch(V, 0, b, T->xb, T->yb, &cnt);
+        if (!rc) rc = sgd_net_run(T->net, T->x, T->buf, SGD_NN_EVAL, T->xb, T->yb, cnt, &l, NULL, &cor);
+        if (rc) return rc;
+        ls += l * (double)cnt;
+        hits += cor;
+        seen += cnt;
+    }
+    *loss = seen ? ls / (double)seen : NAN;
+    *acc = seen ? (double)hits / (double)seen : NAN;
+    return SGD_OK;
+}
+
+int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
+{
+    if (!c || !c->train || !c->spec) return sgd_error(SGD_EINVAL, "train: missing model or data");
+    if (c->epochs < 1 || c->batch < 1) return sgd_error(SGD_EINVAL, "train: epochs and batch must be >= 1");
+    if (c->momentum < 0 || c->momentum >= 1 || c->weight_decay < 0)
+        return sgd_error(SGD_EINVAL, "train: momentum must lie in [0, 1) and weight decay be >= 0");
+    const sgd_dataset *D = c->train;
+    if (c->val && (c->val->c != D->c || c->val->h != D->h || c->val->w != D->w))
+        return sgd_error(SGD_EINVAL, "train: validation images differ in shape from training images");
+    trainer T = {0};
+    sgd_data_loader L = {0}, V = {0};
+    int haveL = 0, haveV = 0;
+    T.c = c;
+    int classes = D->classes;
+    if (c->val && c->val->classes > classes) classes = c->val->classes;
+    T.net = sgd_net_create(c->spec, D->c, D->h, D->w, classes);
+    if (!T.net) return SGD_EPARSE;
+    T.p = T.net->p;
+    int rc;
+    /* Loaders first: a bad option must not leave a run directory behind. */
+    sgd_data_loader_opts lo = c->aug;
+    lo.batch = c->batch;
+    lo.seed = c->seed;
+    lo.shuffle = 1;
+    lo.drop_last = 0;
+    if ((rc = sgd_data_loader_init(&L, D, &lo))) goto out;
+    haveL = 1;
+    if (c->val) {
+        sgd_data_loader_opts vo = c->aug;
+        vo.batch = c->batch > 256 ? c->batch : 256;
+        vo.shuffle = 0;
+        vo.crop_pad = 0;
+        vo.flip = 0;
+        vo.seed = c->seed;
+        if ((rc = sgd_data_loader_init(&V, c->val, &vo))) goto out;
+        haveV = 1;
+    }
+    sgd_rundir rd;
+    if ((rc = sgd_rundir_open_inplace(&rd, dir))) goto out;
+    snprintf(T.dir, sizeof T.dir, "%s", rd.path);
+    char path[4400];
+    path_in(&T, "checkpoint", path, sizeof path);
+    if ((rc = sgd_mkdirs(path))) goto out;
+    if (c->save_every_x) {
+        path_in(&T, "x", path, sizeof path);
+        if ((rc = sgd_mkdirs(path))) goto out;
+    }
+
+    size_t per = (size_t)D->c * D->h * D->w, B = c->batch > 256 ? c->batch : 256;
+    T.x = malloc(sizeof(float) * T.p);
+    T.g = malloc(sizeof(float) * T.p);
+    T.m = c->momentum > 0 ? calloc(T.p, sizeof(float)) : NULL;
+    T.buf = malloc(sizeof(float) * (T.net->nbuf + 1));
+    T.xb = malloc(sizeof(float) * B * per);
+    T.yb = malloc(sizeof(int32_t) * B);
+    if (!T.x || !T.g || (c->momentum > 0 && !T.m) || !T.buf || !T.xb || !T.yb) {
+        rc = sgd_error(SGD_ENOMEM, "train: out of memory");
+        goto out;
+    }
+
+    int start = 0, resumed_at = -1;
+    sgd_json *st = NULL;
+    path_in(&T, "checkpoint/state.json", path, sizeof path);
+    if (resume && (st = sgd_json_load(path)) != NULL) {
+        double e = 0, pp = 0;
+        char model[256] = "";
+        sgd_json_get_num(st, "epoch", &e);
+        sgd_json_get_num(st, "parameters", &pp);
+        sgd_json_get_str(st, "model", model, sizeof model);
+        sgd_json_free(st);
+        if (strcmp(model, T.net->spec) || (size_t)pp != T.p) {
+            rc = sgd_error(SGD_EINVAL, "--resume: %s holds a run of model '%s', not '%s'", dir, model,
+                           T.net->spec);
+            goto out;
+        }
+        start = (int)e;
+        char name[128];
+        snprintf(name, sizeof name, "checkpoint/x_%06d.npy", start);
+        if ((rc = load_vec(&T, name, T.x, T.p))) goto out;
+        if (T.m) {
+            snprintf(name, sizeof name, "checkpoint/momentum_%06d.npy", start);
+            if ((rc = load_vec(&T, name, T.m, T.p))) goto out;
+        }
+        snprintf(name, sizeof name, "checkpoint/buffers_%06d.npy", start);
+        if ((rc = load_vec(&T, name, T.buf, T.net->nbuf))) goto out;
+        resumed_at = start;
+    } else {
+        sgd_error_clear();
+        sgd_net_init(T.net, c->seed, T.x, T.buf);
+        if (c->x0) memcpy(T.x, c->x0, sizeof(float) * T.p);
+        if (c->buf0) memcpy(T.buf, c->buf0, sizeof(float) * T.net->nbuf);
+    }
+    csv_reload(&T, start);
+    path_in(&T, "layout.json", path, sizeof path);
+    if ((rc = sgd_net_write_layout(T.net, path))) goto out;
+    if ((rc = write_manifest(&T, resumed_at))) goto out;
+
+    size_t nb = sgd_data_loader_batches(&L);
+    sgd_progress pr;
+    if (!c->quiet) sgd_progress_start(&pr, "train");
+    double vl = NAN, va = NAN;
+    for (int e = start; e < c->epochs; e++) {
+        if ((rc = checkpoint(&T, e))) goto out;
+        if (c->save_every_x) {
+            char name[64];
+            snprintf(name, sizeof name, "x/x_%04d.npy", e);
+            if ((rc = save_vec(&T, name, T.x, T.p))) goto out;
+        }
+        double lr = sgd_lr_at(&c->lr, e), t0 = sgd_now(), ls = 0, gn = 0;
+        size_t hits = 0, seen = 0;
+        for (size_t b = 0; b < nb; b++) {
+            size_t cnt = 0, cor = 0;
+            double l = 0;
+            if ((rc = sgd_data_loader_batch(&L, (uint64_t)e, b, T.xb, T.yb, &cnt))) goto out;
+            if ((rc = sgd_net_run(T.net, T.x, T.buf, SGD_NN_TRAIN, T.xb, T.yb, cnt, &l, T.g, &cor)))
+                goto out;
+            double g2 = 0;
+            for (size_t i = 0; i < T.p; i++) g2 += (double)T.g[i] * T.g[i];
+            if (!isfinite(l) || !isfinite(g2)) {
+                rc = sgd_error(SGD_EDIVERGED,
+                               "loss is %s at epoch %d step %zu; last good checkpoint: epoch %d in %s",
+                               isfinite(l) ? "finite but the gradient is not" : "NaN/Inf", e, b, e, dir);
+                goto out;
+            }
+            sgd_nn_sgd_step(T.x, T.g, T.m, T.p, lr, c->momentum, c->weight_decay);
+            ls += l * (double)cnt;
+            hits += cor;
+            seen += cnt;
+            gn += sqrt(g2);
+            if (!c->quiet) sgd_progress_update(&pr, (double)(e - start) * nb + b + 1, (double)(c->epochs - start) * nb);
+        }
+        double secs = sgd_now() - t0;
+        if (haveV && (rc = evaluate(&T, &V, &vl, &va))) goto out;
+        char line[512];
+        snprintf(line, sizeof line, "%d,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.6g,%.6g\n", e, lr,
+                 ls / (double)seen, (double)hits / (double)seen, vl, va, gn / (double)nb,
+                 (double)seen / secs, secs);
+        csv_add(&T, line);
+        path_in(&T, "train.csv", path, sizeof path);
+        if ((rc = sgd_write_file(path, T.csv, T.csv_n))) goto out;
+    }
+    if (!c->quiet) sgd_progress_end(&pr);
+    if ((rc = checkpoint(&T, c->epochs))) goto out;
+    if ((rc = save_vec(&T, "x.npy", T.x, T.p))) goto out;
+    if ((rc = save_vec(&T, "buffers.npy", T.buf, T.net->nbuf))) goto out;
+    {
+        sgd_json *s = sgd_json_new();
+        sgd_json_int(s, "epochs", c->epochs);
+        sgd_json_num(s, "val_loss", vl);
+        sgd_json_num(s, "val_acc", va);
+        double xn = 0;
+        for (size_t i = 0; i < T.p; i++) xn += (double)T.x[i] * T.x[i];
+        sgd_json_num(s, "x_norm", sqrt(xn));
+        path_in(&T, "summary.json", path, sizeof path);
+        rc = sgd_json_write(s, path);
+        sgd_json_free(s);
+    }
+out:
+    if (haveL) sgd_data_loader_free(&L);
+    if (haveV) sgd_data_loader_free(&V);
+    free(T.x);
+    free(T.g);
+    free(T.m);
+    free(T.buf);
+    free(T.xb);
+    free(T.yb);
+    free(T.csv);
+    sgd_net_free(T.net);
+    return rc;
+}
