@@ -8,6 +8,7 @@
 #include "sgdscape/nn.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int load(const char *dir, const char *name, sgd_npy *a)
@@ -126,9 +127,14 @@ static void one(const char *dir, const char *spec, int c, int h, int w, int clas
 
 int main(void)
 {
-    one("resnet_n1w4", "resnet:n=1,w=4", 3, 16, 16, 10);
-    one("resnet_n2w4A", "resnet:n=2,w=4,shortcut=A", 3, 16, 16, 10);
-    one("resnet34_w2", "resnet34:w=2", 1, 16, 16, 5);
-    one("densenet_d16k4", "densenet:depth=16,k=4", 3, 16, 16, 10);
+    /* Twice: convolutions through oneDNN (when built with it), then
+     * through the im2col + sgemm kernels (SGD_NN_DNNL=0, src/nn/dnnl.c). */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass) setenv("SGD_NN_DNNL", "0", 1);
+        one("resnet_n1w4", "resnet:n=1,w=4", 3, 16, 16, 10);
+        one("resnet_n2w4A", "resnet:n=2,w=4,shortcut=A", 3, 16, 16, 10);
+        one("resnet34_w2", "resnet34:w=2", 1, 16, 16, 5);
+        one("densenet_d16k4", "densenet:depth=16,k=4", 3, 16, 16, 10);
+    }
     return check_done();
 }

@@ -27,6 +27,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 typedef struct builder {
     sgd_net *net;
     int err;           /* first error code */
+    int remat_blk;     /* 1 + the block shared by rematerialised tensors, 0: none yet */
 } builder;
 
 int nn_new_block(sgd_net *net, size_t per_sample)
@@ -145,11 +146,12 @@ static int conv(builder *B, int in, int cout, int k, int s, const char *name)
     return conv_to(B, in, cout, k, s, k / 2, -1, name);
 }
 
-static int bn(builder *B, int in, const char *name)
+/* BN; out < 0: a fresh tensor, else write into tensor out. */
+static int bn_to(builder *B, int in, int out, const char *name)
 {
     if (B->err || in < 0) return -1;
     nn_tensor ti = *T(B, in);
-    int out = nn_new_tensor(B->net, ti.c, ti.h, ti.w);
+    if (out < 0) out = nn_new_tensor(B->net, ti.c, ti.h, ti.w);
     char pn[96];
     size_t shape[1] = {(size_t)ti.c};
     snprintf(pn, sizeof pn, "%s.weight", name);
@@ -172,11 +174,41 @@ static int bn(builder *B, int in, const char *name)
     return out;
 }
 
+static int bn(builder *B, int in, const char *name) { return bn_to(B, in, -1, name); }
+
 /* BN followed by ReLU as one op: the BN output is never stored. */
 static int bnrelu(builder *B, int in, const char *name)
 {
     int out = bn(B, in, name);
     if (out >= 0) B->net->ops[B->net->nops - 1].relu = 1;
+    return out;
+}
+
+/* BN+ReLU whose output is not kept for backward: it is written into one
+ * block shared by all such outputs, read by the next op (one conv) at
+ * once, and recomputed from the BN input (saved statistics) when backward
+ * reaches that conv (net.c). DenseNet uses it for the bottleneck and
+ * transition inputs, which otherwise grow quadratically with depth (5.8 GB
+ * at DenseNet-BC-100, batch 128); the price is one more BN apply pass. */
+static int bnrelu_remat(builder *B, int in, const char *name)
+{
+    if (B->err || in < 0) return -1;
+    nn_tensor ti = *T(B, in);
+    size_t need = (size_t)ti.c * ti.h * ti.w;
+    if (!B->remat_blk) {
+        int b = nn_new_block(B->net, need);
+        if (b < 0) {
+            B->err = SGD_ENOMEM;
+            return -1;
+        }
+        B->remat_blk = b + 1;
+    }
+    nn_block *blk = &B->net->blocks[B->remat_blk - 1];
+    if (blk->per_sample < need) blk->per_sample = need;  /* the largest one */
+    int out = bn_to(B, in, nn_view_tensor(B->net, B->remat_blk - 1, 0, ti.c, ti.h, ti.w), name);
+    if (out < 0) return -1;
+    B->net->ops[B->net->nops - 1].relu = 1;
+    B->net->ts[out].remat = (int)B->net->nops;  /* 1 + op index */
     return out;
 }
 
@@ -380,11 +412,11 @@ static int build_densenet(builder *B, int in, int depth, int k, double reduction
             char nm[64];
             int x = nn_view_tensor(B->net, blk, 0, c + i * k, H, W);
             snprintf(nm, sizeof nm, "dense%d.%d.bn1", d + 1, i);
-            int t = bnrelu(B, x, nm);
+            int t = bnrelu_remat(B, x, nm);
             snprintf(nm, sizeof nm, "dense%d.%d.conv1", d + 1, i);
             t = conv(B, t, 4 * k, 1, 1, nm);
             snprintf(nm, sizeof nm, "dense%d.%d.bn2", d + 1, i);
-            t = bnrelu(B, t, nm);
+            t = bnrelu_remat(B, t, nm);
             snprintf(nm, sizeof nm, "dense%d.%d.conv2", d + 1, i);
             conv_to(B, t, k, 3, 1, 1, nn_view_tensor(B->net, blk, c + i * k, k, H, W), nm);
         }
@@ -395,7 +427,7 @@ static int build_densenet(builder *B, int in, int depth, int k, double reduction
         int co = (int)(reduction * c);
         if (co < 1) co = 1;
         snprintf(nm, sizeof nm, "trans%d.bn", d + 1);
-        int t = bnrelu(B, h, nm);
+        int t = bnrelu_remat(B, h, nm);
         snprintf(nm, sizeof nm, "trans%d.conv", d + 1);
         t = conv(B, t, co, 1, 1, nm);
         if (H < 2 || W < 2) {
@@ -521,7 +553,7 @@ sgd_net *sgd_net_create(const char *spec, int in_c, int in_h, int in_w, int clas
     net->in_h = in_h;
     net->in_w = in_w;
     net->classes = classes;
-    builder B = {net, 0};
+    builder B = {net, 0, 0};
     net->input = nn_new_tensor(net, in_c, in_h, in_w);
     int rc = net->input < 0 ? sgd_error(SGD_ENOMEM, "model: out of memory") : build(&B, spec, net->input, classes);
     if (rc) {

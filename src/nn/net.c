@@ -16,6 +16,7 @@
 void sgd_net_free(sgd_net *net)
 {
     if (!net) return;
+    nn_dnnl_free(net);
     for (size_t i = 0; i < net->nops; i++) {
         free(net->ops[i].mean);
         free(net->ops[i].invstd);
@@ -159,7 +160,11 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
         nn_op *op = &net->ops[i];
         nn_view a = nn_data(net, op->in), y = nn_data(net, op->out);
         switch (op->type) {
-        case OP_CONV: K->conv_fwd(&a, x + op->w, op->k, op->stride, op->pad, &y, n, net->scratch); break;
+        case OP_CONV:
+            /* oneDNN when available (dnnl.c), else im2col + sgemm */
+            if (!nn_dnnl_conv_fwd(net, i, &a, x + op->w, &y, n))
+                K->conv_fwd(&a, x + op->w, op->k, op->stride, op->pad, &y, n, net->scratch);
+            break;
         case OP_BN:
             K->bn_fwd(&a, x + op->w, x + op->b, buffers ? buffers + op->rm : NULL,
                       buffers ? buffers + op->rv : NULL, train, op->relu, n, op->mean, op->invstd, &y);
@@ -192,13 +197,28 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
         nn_view a = nn_data(net, op->in), y = nn_data(net, op->out);
         nn_view dy = nn_grad(net, op->out), da = nn_grad(net, op->in);
         nn_view *dap = net->ts[op->in].block == inblock ? NULL : &da;  /* no input gradient */
+        int rm = net->ts[op->in].remat;
+        if (rm) {
+            /* the input was not kept (models.c, bnrelu_remat): recompute it
+             * from its BN's input and saved statistics, and clear its
+             * gradient, whose storage the later layers' backward used */
+            const nn_op *p = &net->ops[rm - 1];
+            nn_view pin = nn_data(net, p->in);
+            K->bn_apply(&pin, x + p->w, x + p->b, p->relu, n, p->mean, p->invstd, &a);
+            for (size_t s = 0; s < n; s++)
+                memset(da.d + s * da.ns, 0, sizeof(float) * (size_t)da.c * da.h * da.w);
+        }
         switch (op->type) {
-        case OP_CONV:
-            K->conv_bwd(&a, x + op->w, op->k, op->stride, op->pad, &dy, dap, grad + op->w, n,
-                                net->scratch, net->wpart);
+        case OP_CONV: {
+            int r = nn_dnnl_conv_bwd(net, i, &a, x + op->w, &dy, dap, grad + op->w, n);
+            if (r < 0) return sgd_error(SGD_EINVAL, "oneDNN convolution backward failed (%s)", op->name);
+            if (!r)
+                K->conv_bwd(&a, x + op->w, op->k, op->stride, op->pad, &dy, dap, grad + op->w, n,
+                            net->scratch, net->wpart);
             break;
+        }
         case OP_BN:
-            K->bn_bwd(&a, &y, x + op->w, train, op->relu, n, op->mean, op->invstd, &dy, dap,
+            K->bn_bwd(&a, x + op->w, x + op->b, train, op->relu, n, op->mean, op->invstd, &dy, dap,
                       grad + op->w, grad + op->b);
             break;
         case OP_RELU:

@@ -58,6 +58,10 @@ typedef struct nn_tensor {
     int block;
     size_t off;              /* floats from the sample start */
     int c, h, w;
+    int remat;               /* 0, or 1 + index of the BN op that produced it:
+                              * the tensor is not kept after its consumer ran
+                              * (it lives in a block shared by all such
+                              * tensors) and backward recomputes it */
 } nn_tensor;
 
 /* Param/buffer tensors with init rule. */
@@ -83,6 +87,7 @@ struct sgd_net {
     float *wpart; size_t wpart_len;                    /* conv dW chunk partials */
     double *dlogits_tmp;
     int last_n;
+    void *dnnl;               /* oneDNN state (dnnl.c), NULL until used */
 };
 
 /* Builder (models.c). */
@@ -109,7 +114,11 @@ size_t nn_conv_wpart(size_t n, int cin, int cout, int k);
 /* relu = 1: y = max(0, BN(x)) fused; backward then masks dy by y > 0. */
 void nn_bn_fwd(const nn_view *x, const float *g, const float *b, float *rm, float *rv,
                int train, int relu, size_t n, double *mean, double *invstd, nn_view *y);
-void nn_bn_bwd(const nn_view *x, const nn_view *y, const float *g, int train, int relu, size_t n,
+void nn_bn_apply(const nn_view *x, const float *g, const float *b, int relu, size_t n,
+                 const double *mean, const double *invstd, nn_view *y);
+/* relu = 1: dy is masked where the fused ReLU cut (recomputed from x, g, b
+ * and the saved statistics; the BN output is not read). */
+void nn_bn_bwd(const nn_view *x, const float *g, const float *b, int train, int relu, size_t n,
                const double *mean, const double *invstd, const nn_view *dy, nn_view *dx, float *dg,
                float *db);
 
@@ -144,7 +153,9 @@ typedef struct sgd_nn_ops {
                      float *, size_t, float **, float *);
     void (*bn_fwd)(const nn_view *, const float *, const float *, float *, float *, int, int, size_t,
                    double *, double *, nn_view *);
-    void (*bn_bwd)(const nn_view *, const nn_view *, const float *, int, int, size_t, const double *,
+    void (*bn_apply)(const nn_view *, const float *, const float *, int, size_t, const double *,
+                     const double *, nn_view *);
+    void (*bn_bwd)(const nn_view *, const float *, const float *, int, int, size_t, const double *,
                    const double *, const nn_view *, nn_view *, float *, float *);
     void (*relu_fwd)(const nn_view *, nn_view *, size_t);
     void (*relu_bwd)(const nn_view *, const nn_view *, nn_view *, size_t);
@@ -163,6 +174,32 @@ typedef struct sgd_nn_ops {
     void (*copy_bwd)(const nn_view *, nn_view *, size_t);
 } sgd_nn_ops;
 extern const sgd_nn_ops nn_cpu_ops;
+
+/* oneDNN convolution (dnnl.c), tried first by net.c for op index oi.
+ * conv_fwd returns 1 when it ran, 0 when the CPU kernel must run instead
+ * (no oneDNN, SGD_NN_DNNL=0, or an unsupported shape). conv_bwd
+ * accumulates like nn_conv_bwd and returns 1 (ran), 0 (use the CPU kernel)
+ * or -1 (failed after writing: an error). */
+#ifdef SGD_HAVE_DNNL
+int nn_dnnl_conv_fwd(sgd_net *net, size_t oi, const nn_view *x, const float *w, nn_view *y, size_t n);
+int nn_dnnl_conv_bwd(sgd_net *net, size_t oi, const nn_view *x, const float *w, const nn_view *dy,
+                     nn_view *dx, float *dw, size_t n);
+void nn_dnnl_free(sgd_net *net);
+#else
+static inline int nn_dnnl_conv_fwd(sgd_net *net, size_t oi, const nn_view *x, const float *w,
+                                   nn_view *y, size_t n)
+{
+    (void)net, (void)oi, (void)x, (void)w, (void)y, (void)n;
+    return 0;
+}
+static inline int nn_dnnl_conv_bwd(sgd_net *net, size_t oi, const nn_view *x, const float *w,
+                                   const nn_view *dy, nn_view *dx, float *dw, size_t n)
+{
+    (void)net, (void)oi, (void)x, (void)w, (void)dy, (void)dx, (void)dw, (void)n;
+    return 0;
+}
+static inline void nn_dnnl_free(sgd_net *net) { (void)net; }
+#endif
 
 /* Fixed batch partition for reductions: chunk size independent of threads. */
 #define NN_CHUNK 16
