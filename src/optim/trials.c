@@ -192,7 +192,8 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
             memset(w.v, 0, BLOCK * d * sizeof(double));
             size_t T = 0; /* global step counter: addresses the noise stream */
             const int uniform = c->noise.kind == SGD_NOISE_CUBE || (c->noise.kind == SGD_NOISE_BALL && d == 1);
-            int have_pair = 0; /* w.pair holds step T's noise (1-D uniform) */
+            int have_pair = 0;  /* w.pair holds step T's noise (1-D uniform) */
+            int all_active = 1; /* no trial of the block has stopped */
             double eta = c->sched.stage[0].eta;
             for (size_t k = 0; k < ns; k++) {
                 const sgd_stage *st = &c->sched.stage[k];
@@ -206,6 +207,8 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
                         r->status[t0 + j] = SGD_TRIAL_RUNNING;
                     }
                 }
+                all_active = 1;
+                for (size_t j = 0; j < m; j++) all_active &= w.active[j];
                 if (k == 0) /* x_0, after any fresh start of the first stage */
                     for (size_t j = 0; j < m; j++)
                         memcpy(r->x_start + (t0 + j) * d, w.x + j * d, d * sizeof(double));
@@ -240,6 +243,7 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
                                     snprintf(errbuf, sizeof errbuf, "%s", sgd_errmsg());
                                 }
                                 w.active[j] = 0;
+                                all_active = 0;
                             }
                         }
                     }
@@ -255,6 +259,13 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
                                 w.x[e] -= eta_t * w.v[e];
                                 bad |= !(fabs(w.x[e]) <= DBL_MAX);
                             }
+                        }
+                    } else if (d == 1 && all_active) {
+                        /* the common case: no stopped trial to hold still */
+#pragma omp simd reduction(| : bad)
+                        for (size_t j = 0; j < m; j++) {
+                            w.x[j] -= eta_t * (w.g[j] + w.om[j]);
+                            bad |= !(fabs(w.x[j]) <= DBL_MAX);
                         }
                     } else if (d == 1) {
 #pragma omp simd reduction(| : bad)
@@ -287,6 +298,7 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
                             }
                             if (!finite || (c->stop_radius > 0 && dist2 <= c->stop_radius * c->stop_radius)) {
                                 w.active[j] = 0;
+                                all_active = 0;
                                 r->steps[t0 + j] = T + 1;
                                 r->status[t0 + j] = finite ? SGD_TRIAL_HIT : SGD_TRIAL_DIVERGED;
                             }
