@@ -109,7 +109,7 @@ void sgd_spiky_grad_batch(const double *p, size_t n, const double *x, double *g)
 {
     const double A1 = p[SGD_SPIKY_A1], w1 = p[SGD_SPIKY_W1], A2 = p[SGD_SPIKY_A2], w2 = p[SGD_SPIKY_W2];
     const double a = p[SGD_SPIKY_EA], w = p[SGD_SPIKY_EB] - a;
-#pragma omp simd
+#pragma omp simd simdlen(8)
     for (size_t k = 0; k < n; k++) {
         double gk;
         spiky_core(A1, w1, A2, w2, a, w, x[k], &gk, NULL);
