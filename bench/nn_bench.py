@@ -19,6 +19,7 @@ line: every step time, median, img/s, FLOPs, VmHWM, and the CPU backend.
 import argparse
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -27,6 +28,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from torch_models import build  # noqa: E402  (the architectures, shared with the fixtures)
+
 
 def proc_status_kb(key):
     with open("/proc/self/status") as f:
@@ -34,146 +38,6 @@ def proc_status_kb(key):
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     return -1
-
-
-# ---- models (same layer order and names as src/nn/models.c) ---------------
-class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride, option_a):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.option_a = False
-        self.shortcut = nn.Sequential()
-        if stride != 1 or cin != cout:
-            if option_a:
-                self.option_a = True
-                self.stride = stride
-                self.pad = (cout - cin) // 2
-            else:
-                self.shortcut = nn.Sequential(
-                    nn.Conv2d(cin, cout, 1, stride, 0, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        h = F.relu(self.bn1(self.conv1(x)))
-        h = self.bn2(self.conv2(h))
-        if self.option_a:
-            s = x[:, :, ::self.stride, ::self.stride]
-            s = F.pad(s, (0, 0, 0, 0, self.pad, self.pad))
-        else:
-            s = self.shortcut(x)
-        return F.relu(h + s)
-
-
-class ResNet(nn.Module):
-    def __init__(self, blocks, width, option_a, in_c=3, classes=10):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_c, width, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        cin, w = width, width
-        for st, nb in enumerate(blocks):
-            layers = []
-            for i in range(nb):
-                stride = 2 if st > 0 and i == 0 else 1
-                layers.append(BasicBlock(cin, w, stride, option_a))
-                cin = w
-            setattr(self, "layer%d" % (st + 1), nn.Sequential(*layers))
-            w *= 2
-        self.nstages = len(blocks)
-        self.fc = nn.Linear(cin, classes)
-
-    def forward(self, x):
-        h = F.relu(self.bn1(self.conv1(x)))
-        for st in range(self.nstages):
-            h = getattr(self, "layer%d" % (st + 1))(h)
-        h = F.adaptive_avg_pool2d(h, 1).flatten(1)
-        return self.fc(h)
-
-
-class DenseLayer(nn.Module):
-    def __init__(self, cin, k):
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(cin)
-        self.conv1 = nn.Conv2d(cin, 4 * k, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(4 * k)
-        self.conv2 = nn.Conv2d(4 * k, k, 3, 1, 1, bias=False)
-
-    def forward(self, x):
-        h = self.conv1(F.relu(self.bn1(x)))
-        h = self.conv2(F.relu(self.bn2(h)))
-        return torch.cat([x, h], 1)
-
-
-class Transition(nn.Module):
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.bn = nn.BatchNorm2d(cin)
-        self.conv = nn.Conv2d(cin, cout, 1, bias=False)
-
-    def forward(self, x):
-        return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)
-
-
-class DenseNetBC(nn.Module):
-    def __init__(self, depth, k, reduction, in_c=3, classes=10):
-        super().__init__()
-        nl = (depth - 4) // 6
-        c = 2 * k
-        self.conv1 = nn.Conv2d(in_c, c, 3, 1, 1, bias=False)
-        for d in range(3):
-            layers = []
-            for i in range(nl):
-                layers.append(DenseLayer(c + i * k, k))
-            setattr(self, "dense%d" % (d + 1), nn.Sequential(*layers))
-            c += nl * k
-            if d < 2:
-                co = max(1, int(reduction * c))
-                setattr(self, "trans%d" % (d + 1), Transition(c, co))
-                c = co
-        self.bn = nn.BatchNorm2d(c)
-        self.fc = nn.Linear(c, classes)
-
-    def forward(self, x):
-        h = self.conv1(x)
-        h = self.trans1(self.dense1(h))
-        h = self.trans2(self.dense2(h))
-        h = self.dense3(h)
-        h = F.relu(self.bn(h))
-        h = F.adaptive_avg_pool2d(h, 1).flatten(1)
-        return self.fc(h)
-
-
-CIFAR_N = {"resnet20": 3, "resnet32": 5, "resnet44": 7, "resnet56": 9, "resnet110": 18}
-
-
-def build(spec):
-    name, _, rest = spec.partition(":")
-    kv = {}
-    for item in filter(None, rest.split(",")):
-        key, eq, val = item.partition("=")
-        if not eq:
-            raise SystemExit("nn_bench.py: bad spec parameter '%s'" % item)
-        kv[key] = val
-    if name in CIFAR_N or name == "resnet":
-        n = int(kv.pop("n", CIFAR_N.get(name, 3)))
-        w = int(kv.pop("w", 16))
-        option_a = kv.pop("shortcut", "B") == "A"
-        model = ResNet([n, n, n], w, option_a)
-    elif name == "resnet34":
-        w = int(kv.pop("w", 16))
-        option_a = kv.pop("shortcut", "B") == "A"
-        model = ResNet([3, 4, 6, 3], w, option_a)
-    elif name == "densenet":
-        depth = int(kv.pop("depth", 100))
-        k = int(kv.pop("k", 12))
-        red = float(kv.pop("reduction", 0.5))
-        model = DenseNetBC(depth, k, red)
-    else:
-        raise SystemExit("nn_bench.py: no PyTorch equivalent for model '%s'" % name)
-    if kv:
-        raise SystemExit("nn_bench.py: unknown parameters %s for %s" % (sorted(kv), name))
-    return model
 
 
 # ---- FLOPs ----------------------------------------------------------------
