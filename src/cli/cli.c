@@ -150,3 +150,21 @@ int cli_point(const char *cmd, const char *opt, const char *val, size_t d, doubl
     free(tmp);
     return rc;
 }
+
+int cli_common_opt(const char *cmd, int ch, const char *help, char **argv, const char **out, uint64_t *seed,
+                   int *threads)
+{
+    switch (ch) {
+    case 'o': *out = optarg; return -1;
+    case 'z': return cli_u64(cmd, "--seed", optarg, seed) ? 2 : -1;
+    case 't': return cli_int(cmd, "--threads", optarg, threads) ? 2 : -1;
+    case 'h': cli_help(help); return 0;
+    default: return cli_fail(cmd, "unknown option '%s' (see --help)", argv[optind - 1]);
+    }
+}
+
+int cli_no_operands(const char *cmd, int argc, char **argv)
+{
+    if (optind < argc) return cli_fail(cmd, "unexpected argument '%s' (see --help)", argv[optind]);
+    return 0;
+}

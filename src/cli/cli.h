@@ -46,6 +46,17 @@ int cli_parse_box(const char *cmd, const char *opt, const char *val, double *lo,
 /* Progress callback for library loops: ctx is an sgd_progress. */
 void cli_progress_cb(void *ctx, double done, double total);
 
+/* The tail of a subcommand's option switch, shared by the landscape-lab
+ * commands: --out (short code 'o') into *out, --seed ('z') into *seed,
+ * --threads ('t') into *threads, --help ('h') and unknown options. Returns
+ * -1 when parsing goes on, otherwise the exit code (0 after --help, 2 for a
+ * bad value, 1 for an unknown option; the message is printed). */
+int cli_common_opt(const char *cmd, int ch, const char *help, char **argv, const char **out, uint64_t *seed,
+                   int *threads);
+/* 0 when getopt consumed every argument, else prints the first stray one
+ * and returns 1. */
+int cli_no_operands(const char *cmd, int argc, char **argv);
+
 /* Print help text (a const char[] in each command file) to stdout. */
 void cli_help(const char *text);
 

@@ -174,15 +174,14 @@ int sgd_cmd_bounds(int argc, char **argv)
         case 'X': xstar_s = optarg; break;
         case 'p': bad = cli_double(C, "--c-prime", optarg, &cprime); break;
         case 'g': bad = cli_positive(C, "--eta-gd", optarg, &eta_gd); break;
-        case 'o': out = optarg; break;
-        case 'z': bad = cli_u64(C, "--seed", optarg, &seed); break;
-        case 't': bad = cli_int(C, "--threads", optarg, &threads); break;
-        case 'h': cli_help(help); return 0;
-        default: return cli_fail(C, "unknown option '%s' (see --help)", argv[optind - 1]);
+        default: {
+            int e = cli_common_opt(C, ch, help, argv, &out, &seed, &threads);
+            if (e >= 0) return e;
+        }
         }
         if (bad) return 2;
     }
-    if (optind < argc) return cli_fail(C, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (cli_no_operands(C, argc, argv)) return 1;
     (void)seed;
     cli_threads(threads);
 

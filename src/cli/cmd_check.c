@@ -151,15 +151,14 @@ int sgd_cmd_check(int argc, char **argv)
         case 'E': scan_eta = optarg; break;
         case 'x': bad = cli_double(C, "--exclude", optarg, &cfg.exclude_x) || (cfg.exclude_x < 0 && cli_fail(C, "--exclude: must be >= 0")); break;
         case 'S': scan_level = optarg; break;
-        case 'o': out = optarg; break;
-        case 'z': bad = cli_u64(C, "--seed", optarg, &cfg.seed); break;
-        case 't': bad = cli_int(C, "--threads", optarg, &threads); break;
-        case 'h': cli_help(help); return 0;
-        default: return cli_fail(C, "unknown option '%s' (see --help)", argv[optind - 1]);
+        default: {
+            int e = cli_common_opt(C, ch, help, argv, &out, &cfg.seed, &threads);
+            if (e >= 0) return e;
+        }
         }
         if (bad) return 2;
     }
-    if (optind < argc) return cli_fail(C, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (cli_no_operands(C, argc, argv)) return 1;
     if (d == 0) return cli_fail(C, "--d: must be >= 1");
     if (scan_eta && scan_level) return cli_fail(C, "give --scan-eta or --scan-level, not both");
     if (have_tol) cfg.sp.nsamples = 0;

@@ -55,15 +55,14 @@ int sgd_cmd_fig3(int argc, char **argv)
         case 'b': bad = cli_parse_box(C, "--start", optarg, &cfg.start_lo, &cfg.start_hi); break;
         case 's': bad = cli_size(C, "--steps", optarg, &cfg.steps); break;
         case 'N': bad = cli_size(C, "--trials", optarg, &cfg.trials); break;
-        case 'o': out = optarg; break;
-        case 'z': bad = cli_u64(C, "--seed", optarg, &cfg.seed); break;
-        case 't': bad = cli_int(C, "--threads", optarg, &threads); break;
-        case 'h': cli_help(help); return 0;
-        default: return cli_fail(C, "unknown option '%s' (see --help)", argv[optind - 1]);
+        default: {
+            int e = cli_common_opt(C, ch, help, argv, &out, &cfg.seed, &threads);
+            if (e >= 0) return e;
+        }
         }
         if (bad) return 2;
     }
-    if (optind < argc) return cli_fail(C, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (cli_no_operands(C, argc, argv)) return 1;
     cfg.threads = cli_threads(threads);
     sgd_landscape *f = sgd_landscape_create(fspec, 1);
     if (!f) return cli_lib_fail(C);

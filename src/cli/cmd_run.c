@@ -79,15 +79,14 @@ int sgd_cmd_run(int argc, char **argv)
         case 'R': bad = cli_positive(C, "--stop-radius", optarg, &stop_radius); break;
         case 'k': bad = cli_size(C, "--record-every", optarg, &record_every); break;
         case 'w': bad = (nwithin = cli_doubles(C, "--within", optarg, within, 4)) < 0; break;
-        case 'o': out = optarg; break;
-        case 'z': bad = cli_u64(C, "--seed", optarg, &seed); break;
-        case 't': bad = cli_int(C, "--threads", optarg, &threads); break;
-        case 'h': cli_help(help); return 0;
-        default: return cli_fail(C, "unknown option '%s' (see --help)", argv[optind - 1]);
+        default: {
+            int e = cli_common_opt(C, ch, help, argv, &out, &seed, &threads);
+            if (e >= 0) return e;
+        }
         }
         if (bad) return 2;
     }
-    if (optind < argc) return cli_fail(C, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (cli_no_operands(C, argc, argv)) return 1;
     if (!isnan(level)) r = level / eta;
     sgd_noise_kind kind;
     if (sgd_noise_parse(noise_name, &kind)) return cli_lib_fail(C);

@@ -143,15 +143,14 @@ int sgd_cmd_smooth(int argc, char **argv)
         case 'a': at = optarg; break;
         case 'x': want_grad = 0; break;
         case 'Y': sp.grad_only = 1; break;
-        case 'o': out = optarg; break;
-        case 'z': bad = cli_u64(C, "--seed", optarg, &sp.seed); break;
-        case 't': bad = cli_int(C, "--threads", optarg, &threads); break;
-        case 'h': cli_help(help); return 0;
-        default: return cli_fail(C, "unknown option '%s' (see --help)", argv[optind - 1]);
+        default: {
+            int e = cli_common_opt(C, ch, help, argv, &out, &sp.seed, &threads);
+            if (e >= 0) return e;
+        }
         }
         if (bad) return 2;
     }
-    if (optind < argc) return cli_fail(C, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (cli_no_operands(C, argc, argv)) return 1;
     if (d == 0) return cli_fail(C, "--d: must be >= 1");
     if (have_tol) sp.nsamples = 0;
     if (sp.grad_only && !want_grad) return cli_fail(C, "--grad-only and --no-grad exclude each other");

@@ -110,15 +110,14 @@ int sgd_cmd_verify(int argc, char **argv)
         case 'T': bad = cli_size(C, "--T2", optarg, &T2) || (T2 < 1 && cli_fail(C, "--T2: need >= 1")); break;
         case '3': x3_s = optarg; break;
         case 'k': bad = cli_positive(C, "--thm3-factor", optarg, &factor); break;
-        case 'o': out = optarg; break;
-        case 'z': bad = cli_u64(C, "--seed", optarg, &seed); break;
-        case 't': bad = cli_int(C, "--threads", optarg, &threads); break;
-        case 'h': cli_help(help); return 0;
-        default: return cli_fail(C, "unknown option '%s' (see --help)", argv[optind - 1]);
+        default: {
+            int e = cli_common_opt(C, ch, help, argv, &out, &seed, &threads);
+            if (e >= 0) return e;
+        }
         }
         if (bad) return 2;
     }
-    if (optind < argc) return cli_fail(C, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (cli_no_operands(C, argc, argv)) return 1;
     if (d == 0) return cli_fail(C, "--d: must be >= 1");
     if (!isnan(r) && !isnan(level)) return cli_fail(C, "give --r or --level, not both");
     if (from) {
