@@ -135,6 +135,8 @@ int main(void)
         CHECK(a.nrec == 11);
         CHECK(a.traj_x[0] == a.x_start[0]);
         CHECK(a.traj_x[10] == a.x_final[0]);
+        /* The last stage's end points are the final iterates. */
+        CHECK(a.nstages == 2 && memcmp(a.stage_x + 150, a.x_final, 150 * sizeof(double)) == 0);
         sgd_trials_result_free(&a);
         sgd_trials_result_free(&b);
         sgd_trials_result_free(&s1);

@@ -83,8 +83,8 @@ typedef struct sgd_trials_result {
     /* recorded trajectories: n * nrec * d, rows at t = 0, k, 2k, ... */
     size_t nrec;
     double *traj_x, *traj_y;
-    size_t *stage_end_index; /* per stage: record row of the stage's end (or 0) */
-    double *stage_x;   /* nstages * n * d: end point of each stage */
+    size_t nstages;
+    double *stage_x;   /* nstages * n * d: end point of each stage (stage_x.npy) */
 } sgd_trials_result;
 
 typedef void (*sgd_trials_progress_fn)(void *ctx, double done, double total);
@@ -138,7 +138,8 @@ void sgd_trials_stats_json(const sgd_trials_stats *s, sgd_json *j);
 
 /* Per-trial CSV: trial, status, steps, x_start_*, x_final_*, y_final_*, f_final, dist. */
 int sgd_trials_write_csv(const char *path, const sgd_trials_result *r, const double *x_star);
-/* Trajectories as .npy arrays of shape (n, nrec, d). */
+/* Trajectories as .npy arrays of shape (n, nrec, d), and with several stages
+ * their end points as stage_x.npy of shape (nstages, n, d). */
 int sgd_trials_write_npy(const char *dir, const sgd_trials_result *r);
 /* Histogram of the first coordinate of x_T: CSV (bin_lo, bin_hi, count,
  * cumulative) plus a gnuplot figure NAME.{gp,png,svg} when figure != 0. */

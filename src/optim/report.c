@@ -140,8 +140,14 @@ int sgd_trials_write_csv(const char *path, const sgd_trials_result *r, const dou
 
 int sgd_trials_write_npy(const char *dir, const sgd_trials_result *r)
 {
-    if (!r->nrec) return SGD_OK;
     char path[4300];
+    if (r->nstages > 1) {
+        size_t sshape[3] = {r->nstages, r->ntrials, r->d};
+        snprintf(path, sizeof path, "%s/stage_x.npy", dir);
+        int rc = sgd_npy_write(path, SGD_NPY_F64, r->stage_x, 3, sshape);
+        if (rc) return rc;
+    }
+    if (!r->nrec) return SGD_OK;
     size_t shape[3] = {r->ntrials, r->nrec, r->d};
     snprintf(path, sizeof path, "%s/traj_x.npy", dir);
     int rc = sgd_npy_write(path, SGD_NPY_F64, r->traj_x, 3, shape);

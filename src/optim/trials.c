@@ -46,7 +46,6 @@ void sgd_trials_result_free(sgd_trials_result *r)
     free(r->steps);
     free(r->traj_x);
     free(r->traj_y);
-    free(r->stage_end_index);
     free(r->stage_x);
     memset(r, 0, sizeof *r);
 }
@@ -124,6 +123,7 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
     size_t ns = c->sched.nstages;
     r->ntrials = n;
     r->d = d;
+    r->nstages = ns;
     r->x_start = calloc(n * d, sizeof(double));
     r->x_final = calloc(n * d, sizeof(double));
     r->y_final = calloc(n * d, sizeof(double));
@@ -131,7 +131,6 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
     r->status = calloc(n, sizeof(int));
     r->steps = calloc(n, sizeof(size_t));
     r->stage_x = calloc(ns * n * d, sizeof(double));
-    r->stage_end_index = calloc(ns, sizeof(size_t));
     if (c->record_every) {
         r->nrec = total / c->record_every + 1;
         if (r->nrec > ((size_t)1 << 40) / (n * d + 1)) {
@@ -142,16 +141,9 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
         r->traj_y = malloc(n * r->nrec * d * sizeof(double));
     }
     if (!r->x_start || !r->x_final || !r->y_final || !r->f_final || !r->status || !r->steps || !r->stage_x ||
-        !r->stage_end_index || (c->record_every && (!r->traj_x || !r->traj_y))) {
+        (c->record_every && (!r->traj_x || !r->traj_y))) {
         sgd_trials_result_free(r);
         return sgd_error(SGD_ENOMEM, "trials: out of memory for %zu trials x %zu dims", n, d);
-    }
-    {
-        size_t t = 0;
-        for (size_t k = 0; k < ns; k++) {
-            t += c->sched.stage[k].steps;
-            r->stage_end_index[k] = c->record_every ? t / c->record_every : 0;
-        }
     }
 
     int threads = c->threads > 0 ? c->threads : omp_get_num_procs();
