@@ -26,7 +26,7 @@ typedef struct sgd_fig3_config {
 #define SGD_FIG3_PANELS 7   /* GD, 3 SGD levels, 3 stages */
 
 typedef struct sgd_fig3_panel {
-    char name[32];
+    char name[48];
     int row, col;
     double noise_level;
     sgd_trials_stats stats;   /* radii 1.5 and 0.1 around x* = 0 */

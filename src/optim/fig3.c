@@ -43,6 +43,45 @@ static void panel_progress(void *ctx, double done, double total)
     if (pc->fn) pc->fn(pc->ctx, pc->panel + done / total, SGD_FIG3_PANELS);
 }
 
+/* Stage k (0-based) of a multi-stage run as a result of its own: the same
+ * numbers a run of stages 1..k alone gives, since every draw is addressed by
+ * (trial, step), so row 3 runs its three stages once. */
+static int stage_result(const sgd_trials_result *full, size_t k, size_t steps_done, const sgd_landscape *f,
+                        double eta, sgd_trials_result *out)
+{
+    size_t n = full->ntrials, d = full->d;
+    memset(out, 0, sizeof *out);
+    out->ntrials = n;
+    out->d = d;
+    out->x_start = malloc(n * d * sizeof(double));
+    out->x_final = malloc(n * d * sizeof(double));
+    out->y_final = malloc(n * d * sizeof(double));
+    out->f_final = malloc(n * sizeof(double));
+    out->status = malloc(n * sizeof(int));
+    out->steps = malloc(n * sizeof(size_t));
+    double *g = malloc(d * sizeof(double));
+    if (!out->x_start || !out->x_final || !out->y_final || !out->f_final || !out->status || !out->steps || !g) {
+        free(g);
+        sgd_trials_result_free(out);
+        return sgd_error(SGD_ENOMEM, "fig3: out of memory");
+    }
+    memcpy(out->x_start, full->x_start, n * d * sizeof(double));
+    memcpy(out->x_final, full->stage_x + k * n * d, n * d * sizeof(double));
+    for (size_t t = 0; t < n; t++) {
+        const double *x = out->x_final + t * d;
+        out->f_final[t] = f->fg(f, x, g);
+        int finite = 1;
+        for (size_t i = 0; i < d; i++) {
+            out->y_final[t * d + i] = x[i] - eta * g[i];
+            finite &= isfinite(x[i]);
+        }
+        out->status[t] = finite ? SGD_TRIAL_DONE : SGD_TRIAL_DIVERGED;
+        out->steps[t] = full->steps[t] < steps_done ? full->steps[t] : steps_done;
+    }
+    free(g);
+    return SGD_OK;
+}
+
 int sgd_fig3_run(const sgd_fig3_config *c, sgd_fig3_result *r, sgd_trials_progress_fn progress, void *ctx)
 {
     memset(r, 0, sizeof *r);
@@ -57,7 +96,11 @@ int sgd_fig3_run(const sgd_fig3_config *c, sgd_fig3_result *r, sgd_trials_progre
     static const double radii[2] = {1.5, 0.1};
     const double zero = 0.0;
     const double *xs = c->f->x_star ? c->f->x_star : &zero;
-    for (int p = 0; p < SGD_FIG3_PANELS; p++) {
+    /* Panels 0-3 (row 2) and 6 (all three stages of row 3) run; 4 and 5 are
+     * the stages inside panel 6's run. */
+    static const int order[] = {0, 1, 2, 3, 6, 4, 5};
+    for (int oi = 0; oi < SGD_FIG3_PANELS; oi++) {
+        int p = order[oi];
         sgd_fig3_panel *P = &r->panel[p];
         sgd_trials_config tc;
         sgd_trials_defaults(&tc, c->f);
@@ -81,8 +124,8 @@ int sgd_fig3_run(const sgd_fig3_config *c, sgd_fig3_result *r, sgd_trials_progre
             st->r = c->level[p - 1] / c->eta;
             P->noise_level = c->level[p - 1];
         } else {
-            /* Row 3: stage k runs stages 1..k; stage 1 restarts in the
-             * given region, later stages continue from the previous ends. */
+            /* Row 3: stage k shows the end of stages 1..k; stage 1 restarts
+             * in the given region, later stages continue from the previous ends. */
             int k = p - 3;
             snprintf(P->name, sizeof P->name, "stage %d level %g", k, c->stage_level[k - 1]);
             P->row = 3, P->col = k + 1;
@@ -95,8 +138,10 @@ int sgd_fig3_run(const sgd_fig3_config *c, sgd_fig3_result *r, sgd_trials_progre
             }
             P->noise_level = c->stage_level[k - 1];
         }
-        prog_ctx pc = {progress, ctx, p};
-        int rc = sgd_trials_run(&tc, &P->res, panel_progress, &pc);
+        prog_ctx pc = {progress, ctx, oi};
+        int rc = p == 4 || p == 5 ? stage_result(&r->panel[6].res, (size_t)(p - 4), (size_t)(p - 3) * (c->steps / 3),
+                                                 c->f, c->eta, &P->res)
+                                  : sgd_trials_run(&tc, &P->res, panel_progress, &pc);
         if (rc) {
             sgd_fig3_result_free(r);
             return rc;
