@@ -42,26 +42,28 @@ void sgd_rng_normal2(uint64_t seed, uint32_t domain, uint64_t stream,
     out[1] = rad * sin(th);
 }
 
-void sgd_rng_uniform_fill(uint64_t seed, uint32_t domain, uint64_t stream,
-                          uint64_t step, double *u, uint64_t n)
+typedef void (*pair_fn)(uint64_t, uint32_t, uint64_t, uint64_t, uint32_t, double[2]);
+
+/* Numbers 2k and 2k+1 of a stream come from the pair at index k. */
+static void fill_pairs(pair_fn pair, uint64_t seed, uint32_t domain, uint64_t stream, uint64_t step, double *v,
+                       uint64_t n)
 {
-    double pair[2];
+    double two[2];
     for (uint64_t i = 0; i < n; i += 2) {
-        sgd_rng_uniform2(seed, domain, stream, step, (uint32_t)(i / 2), pair);
-        u[i] = pair[0];
-        if (i + 1 < n) u[i + 1] = pair[1];
+        pair(seed, domain, stream, step, (uint32_t)(i / 2), two);
+        v[i] = two[0];
+        if (i + 1 < n) v[i + 1] = two[1];
     }
 }
 
-void sgd_rng_normal_fill(uint64_t seed, uint32_t domain, uint64_t stream,
-                         uint64_t step, double *z, uint64_t n)
+void sgd_rng_uniform_fill(uint64_t seed, uint32_t domain, uint64_t stream, uint64_t step, double *u, uint64_t n)
 {
-    double pair[2];
-    for (uint64_t i = 0; i < n; i += 2) {
-        sgd_rng_normal2(seed, domain, stream, step, (uint32_t)(i / 2), pair);
-        z[i] = pair[0];
-        if (i + 1 < n) z[i + 1] = pair[1];
-    }
+    fill_pairs(sgd_rng_uniform2, seed, domain, stream, step, u, n);
+}
+
+void sgd_rng_normal_fill(uint64_t seed, uint32_t domain, uint64_t stream, uint64_t step, double *z, uint64_t n)
+{
+    fill_pairs(sgd_rng_normal2, seed, domain, stream, step, z, n);
 }
 
 uint64_t sgd_rng_below(uint64_t seed, uint32_t domain, uint64_t stream,
