@@ -28,6 +28,13 @@ typedef void (*sgd_grad_batch_fn)(const sgd_landscape *f, size_t n, const double
  * vector lanes. */
 typedef void (*sgd_value_batch_fn)(const sgd_landscape *f, size_t n, const double *x, double *fx);
 
+/* Homogeneous separable landscapes, f(x) = sum_i phi(x_i) with one phi for
+ * every coordinate: phi(x[k]) into phi[k] (when phi != NULL) and phi'(x[k])
+ * into dphi[k] (when dphi != NULL), k < n. Lets Monte Carlo smoothing work
+ * on a cache-sized piece of the coordinates at a time, whatever d, and
+ * split one sample's coordinates over threads (smooth.c). */
+typedef void (*sgd_phi_batch_fn)(const sgd_landscape *f, size_t n, const double *x, double *phi, double *dphi);
+
 /* Exact convolution g(y) = E f(y - eta*omega), omega ~ W, and grad g.
  * Returns SGD_EUNSUPPORTED when no closed form exists for that noise. */
 typedef int (*sgd_smooth_fn)(const sgd_landscape *f, const sgd_noise *W, double eta,
@@ -50,6 +57,7 @@ struct sgd_landscape {
     double lo, hi;         /* natural domain [lo, hi]^d (starts are drawn here) */
     void *params;          /* implementation data */
     void (*destroy)(sgd_landscape *f);  /* frees params (not the struct) */
+    sgd_phi_batch_fn phi_batch;  /* NULL unless f = sum_i phi(x_i) */
 };
 
 /* f(x) (and grad) — convenience over f->fg. */

@@ -215,6 +215,13 @@ static sgd_landscape *sep_new(const char *name, const char *doc, size_t d, const
         const double *b = ((const sep_params *)f->params)->buf;                                 \
         size_t m = n * f->d;                                                                    \
         _Pragma("omp simd") for (size_t e = 0; e < m; e++) g[e] = GRAD(b, x[e]);                \
+    }                                                                                           \
+    static void NAME##_phi_batch(const sgd_landscape *f, size_t n, const double *x, double *phi,  \
+                                 double *dphi)                                                  \
+    {                                                                                           \
+        const double *b = ((const sep_params *)f->params)->buf;                                 \
+        if (phi) _Pragma("omp simd") for (size_t k = 0; k < n; k++) phi[k] = VAL(b, x[k]);     \
+        if (dphi) _Pragma("omp simd") for (size_t k = 0; k < n; k++) dphi[k] = GRAD(b, x[k]);  \
     }
 
 static int set_xstar(sgd_landscape *f, double v)
@@ -289,6 +296,7 @@ static sgd_landscape *make_quadratic(kvlist *kl, size_t d)
     if (!sp->a) { /* isotropic: the vectorised kernels apply */
         f->grad_batch = quad_grad_batch;
         f->value_batch = quad_value_batch;
+        f->phi_batch = quad_phi_batch;
     }
     f->lo = -5;
     f->hi = 5;
@@ -346,6 +354,7 @@ static sgd_landscape *make_rastrigin(kvlist *kl, size_t d)
     f->L = 2 + 4 * PI * PI * fabs(sp->buf[0]);
     f->grad_batch = rast_grad_batch;
     f->value_batch = rast_value_batch;
+    f->phi_batch = rast_phi_batch;
     f->lo = -5.12;
     f->hi = 5.12;
     set_xstar(f, 0.0);
@@ -416,6 +425,7 @@ static sgd_landscape *make_styblinski(kvlist *kl, size_t d)
     f->L = (12 * 25 - 32) / 2.0;
     f->grad_batch = st_grad_batch;
     f->value_batch = st_value_batch;
+    f->phi_batch = st_phi_batch;
     set_xstar(f, phi_argmin(sp, -2.9));
     return f;
 }
@@ -465,6 +475,7 @@ static sgd_landscape *make_double_well(kvlist *kl, size_t d)
     f->L = 44;
     f->grad_batch = dw_grad_batch;
     f->value_batch = dw_value_batch;
+    f->phi_batch = dw_phi_batch;
     set_xstar(f, phi_argmin(sp, sp->buf[0] >= 0 ? -1.0 : 1.0));
     return f;
 }
@@ -566,6 +577,12 @@ static void spiky_value_batch(const sgd_landscape *f, size_t n, const double *x,
     sgd_spiky_value_batch(sp->buf, n, f->d, x, fx);
 }
 
+static void spiky_phi_batch(const sgd_landscape *f, size_t n, const double *x, double *phi, double *dphi)
+{
+    const sep_params *sp = f->params;
+    sgd_spiky_phi_batch(sp->buf, n, x, phi, dphi);
+}
+
 static sgd_landscape *make_spiky(kvlist *kl, size_t d)
 {
     sep_params *sp;
@@ -587,6 +604,7 @@ static sgd_landscape *make_spiky(kvlist *kl, size_t d)
     }
     f->grad_batch = spiky_grad_batch;
     f->value_batch = spiky_value_batch;
+    f->phi_batch = spiky_phi_batch;
     f->lo = -5;
     f->hi = 5;
     /* Beyond b, phi'' = 1 + A1 w1^2 cos(w1 x) + A2 w2^2 cos(w2 x), whose

@@ -134,6 +134,28 @@ void sgd_spiky_grad_batch(const double *p, size_t n, const double *x, double *g)
     }
 }
 
+void sgd_spiky_phi_batch(const double *p, size_t n, const double *x, double *phi, double *dphi)
+{
+    const double A1 = p[SGD_SPIKY_A1], w1 = p[SGD_SPIKY_W1], A2 = p[SGD_SPIKY_A2], w2 = p[SGD_SPIKY_W2];
+    const double a = p[SGD_SPIKY_EA], w = p[SGD_SPIKY_EB] - a;
+    const int quad = w1 == 4 * w2;
+    if (!phi) {
+        if (dphi) sgd_spiky_grad_batch(p, n, x, dphi);
+        return;
+    }
+    double gk;
+    if (dphi) {
+#pragma omp simd simdlen(8) private(gk)
+        for (size_t k = 0; k < n; k++) {
+            phi[k] = spiky_core(A1, w1, A2, w2, a, w, quad, x[k], &gk, NULL);
+            dphi[k] = gk;
+        }
+    } else {
+#pragma omp simd simdlen(8) private(gk)
+        for (size_t k = 0; k < n; k++) phi[k] = spiky_core(A1, w1, A2, w2, a, w, quad, x[k], &gk, NULL);
+    }
+}
+
 void sgd_spiky_value_batch(const double *p, size_t n, size_t d, const double *x, double *fx)
 {
     const double A1 = p[SGD_SPIKY_A1], w1 = p[SGD_SPIKY_W1], A2 = p[SGD_SPIKY_A2], w2 = p[SGD_SPIKY_W2];

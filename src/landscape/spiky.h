@@ -16,6 +16,8 @@ double sgd_spiky_phi(const double *p, double x, double *d1, double *d2);
 double sgd_spiky_Phi(const double *p, double x);   /* antiderivative, Phi(0) = 0 */
 void sgd_spiky_grad_batch(const double *p, size_t n, const double *x, double *g);
 /* f of n points of dimension d (sum of phi over coordinates). */
+/* phi(x[k]) and phi'(x[k]) for k < n (either output may be NULL). */
+void sgd_spiky_phi_batch(const double *p, size_t n, const double *x, double *phi, double *dphi);
 void sgd_spiky_value_batch(const double *p, size_t n, size_t d, const double *x, double *fx);
 
 #endif
