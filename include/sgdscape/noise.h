@@ -16,7 +16,7 @@ extern "C" {
 typedef enum {
     SGD_NOISE_NONE = 0, /* omega = 0: gradient descent */
     SGD_NOISE_BALL,     /* uniform in the Euclidean ball of radius r (interval in 1-D) */
-    SGD_NOISE_CUBE,     /* uniform in the cube [-r, r]^d */
+    SGD_NOISE_CUBE,     /* uniform in the cube [-r, r]^d (d >= 2: 32 random bits per coordinate, sgd_rng_symmetric_fill) */
     SGD_NOISE_GAUSS,    /* N(0, r^2 I): r is the standard deviation, unbounded */
     SGD_NOISE_DATA      /* data-dependent: the hook below draws omega */
 } sgd_noise_kind;

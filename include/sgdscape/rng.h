@@ -56,6 +56,22 @@ void sgd_rng_normal_fill(uint64_t seed, uint32_t domain, uint64_t stream,
 uint64_t sgd_rng_below(uint64_t seed, uint32_t domain, uint64_t stream,
                        uint64_t step, uint32_t index, uint64_t n);
 
+/* Fill v[0..n) with numbers uniform on (-1, 1), 32 random bits each, four
+ * per Philox block: with h = ceil(n/4) blocks (index 0..h-1 of the counter
+ * (domain, stream, step)), word t of block q gives v[t h + q]. Twice the
+ * throughput of 53-bit draws, and the arrangement lets a vector loop write
+ * each word array to one contiguous run. The values are (s + 1/2) 2^-31
+ * for s a signed 32-bit word: symmetric about 0, never +-1. Cube noise in
+ * d >= 2 and Monte Carlo smoothing draw with it. */
+void sgd_rng_symmetric_fill(uint64_t seed, uint32_t domain, uint64_t stream,
+                            uint64_t step, double *v, uint64_t n);
+
+/* One 32-bit word -> (-1, 1), as sgd_rng_symmetric_fill maps it. */
+static inline double sgd_sym32(uint32_t w)
+{
+    return ((double)(int32_t)(w ^ 0x80000000u) + 0.5) * 0x1.0p-31;
+}
+
 /* Word pair -> double in [0,1): the 53-bit integer (hi << 21 | lo >> 11)
  * times 2^-53, computed as hi 2^-32 + (lo >> 11) 2^-53 (both terms and the
  * sum are exact) with 32-bit conversions, which vectorise on AVX2. */

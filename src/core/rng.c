@@ -66,6 +66,18 @@ void sgd_rng_normal_fill(uint64_t seed, uint32_t domain, uint64_t stream, uint64
     fill_pairs(sgd_rng_normal2, seed, domain, stream, step, z, n);
 }
 
+void sgd_rng_symmetric_fill(uint64_t seed, uint32_t domain, uint64_t stream, uint64_t step, double *v, uint64_t n)
+{
+    const uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    uint64_t h = (n + 3) / 4;
+    for (uint64_t q = 0; q < h; q++) {
+        uint32_t c[4], o[4];
+        sgd_rng_counter(domain, stream, step, (uint32_t)q, c);
+        sgd_philox4x32_s(c[0], c[1], c[2], c[3], k0, k1, &o[0], &o[1], &o[2], &o[3]);
+        for (uint64_t t = 0; t < 4 && t * h + q < n; t++) v[t * h + q] = sgd_sym32(o[t]);
+    }
+}
+
 uint64_t sgd_rng_below(uint64_t seed, uint32_t domain, uint64_t stream,
                        uint64_t step, uint32_t index, uint64_t n)
 {

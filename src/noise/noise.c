@@ -53,8 +53,8 @@ void sgd_noise_sample_domain(const sgd_noise *W, size_t d, uint64_t seed, uint32
             omega[0] = r * (2.0 * u[step & 1] - 1.0);
             return;
         }
-        sgd_rng_uniform_fill(seed, domain, stream, step, omega, d);
-        for (size_t i = 0; i < d; i++) omega[i] = r * (2.0 * omega[i] - 1.0);
+        sgd_rng_symmetric_fill(seed, domain, stream, step, omega, d);
+        for (size_t i = 0; i < d; i++) omega[i] *= r;
         return;
     case SGD_NOISE_BALL: {
         if (d == 1) { /* the interval [-r, r]; one Philox block serves two steps */

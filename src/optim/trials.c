@@ -73,27 +73,26 @@ static void uniform_noise(uint64_t seed, uint64_t trial0, uint64_t T, double r, 
             return;
         }
         uint64_t half = T >> 1;
-#pragma omp simd
-        for (size_t j = 0; j < m; j++) {
-            /* sgd_rng_counter's layout, spelled out for the vectoriser */
+        uint32_t w0[BLOCK], w1[BLOCK], w2[BLOCK], w3[BLOCK];
+        for (size_t j = 0; j < m; j++) { /* sgd_rng_counter's layout */
             uint64_t tr = trial0 + j;
-            uint32_t o0, o1, o2, o3;
-            sgd_philox4x32_s(0, (uint32_t)half, (uint32_t)tr,
-                             (SGD_RNG_NOISE << 16) | (uint32_t)((half >> 32) & 0xff) << 8 | (uint32_t)((tr >> 32) & 0xff),
-                             key[0], key[1], &o0, &o1, &o2, &o3);
-            om[j] = r * (2.0 * sgd_u01(o0, o1) - 1.0);
-            pair[j] = 2.0 * sgd_u01(o2, o3) - 1.0;
+            w0[j] = 0;
+            w1[j] = (uint32_t)half;
+            w2[j] = (uint32_t)tr;
+            w3[j] = (SGD_RNG_NOISE << 16) | (uint32_t)((half >> 32) & 0xff) << 8 | (uint32_t)((tr >> 32) & 0xff);
+        }
+        sgd_philox4x32_soa(m, w0, w1, w2, w3, key[0], key[1]);
+        for (size_t j = 0; j < m; j++) {
+            om[j] = r * (2.0 * sgd_u01(w0[j], w1[j]) - 1.0);
+            pair[j] = 2.0 * sgd_u01(w2[j], w3[j]) - 1.0;
         }
         return;
     }
-    for (size_t j = 0; j < m; j++)
-        for (size_t i = 0; i < d; i += 2) {
-            uint32_t ctr[4], o[4];
-            sgd_rng_counter(SGD_RNG_NOISE, trial0 + j, T, (uint32_t)(i / 2), ctr);
-            sgd_philox4x32(ctr, key, o);
-            om[j * d + i] = r * (2.0 * sgd_u01(o[0], o[1]) - 1.0);
-            if (i + 1 < d) om[j * d + i + 1] = r * (2.0 * sgd_u01(o[2], o[3]) - 1.0);
-        }
+    for (size_t j = 0; j < m; j++) {
+        double *o = om + j * d;
+        sgd_rng_symmetric_fill(seed, SGD_RNG_NOISE, trial0 + j, T, o, d);
+        for (size_t i = 0; i < d; i++) o[i] *= r;
+    }
 }
 
 typedef struct block_ws {

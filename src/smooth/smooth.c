@@ -169,17 +169,10 @@ static void stat_merge(mc_stat *a, const mc_stat *b)
     if (b->hi > a->hi) a->hi = b->hi;
 }
 
-typedef struct {
-    size_t d;
-    int want_grad, want_range;
-    mc_stat g;
-    mc_stat *grad;  /* d entries when want_grad */
-} mc_acc;
 
-/* Chunks are fixed by (n, d, want_grad): never by the thread count. */
-static size_t mc_nchunks(size_t n, size_t d, int want_grad)
+/* Chunks are fixed by (n, d): never by the thread count. */
+static size_t mc_nchunks(size_t n, size_t d)
 {
-    (void)want_grad;
     /* at least ~64K coordinate evaluations per chunk, at most one chunk per sample, at most 64 */
     double work = (double)n * (double)d / 65536.0;
     size_t k = work < 1 ? 1 : work > 64 ? 64 : (size_t)work;
@@ -188,62 +181,124 @@ static size_t mc_nchunks(size_t n, size_t d, int want_grad)
     return k;
 }
 
-/* Philox4x32-10 over many counters at once (the shared kernel in
- * core/fastmath.h), in place; the loop vectorises across lanes. */
-static void philox_lanes(uint64_t seed, size_t n, uint32_t *restrict c0, uint32_t *restrict c1,
-                         uint32_t *restrict c2, uint32_t *restrict c3)
-{
-    const uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-#pragma omp simd
-    for (size_t i = 0; i < n; i++) sgd_philox4x32_s(c0[i], c1[i], c2[i], c3[i], k0, k1, &c0[i], &c1[i], &c2[i], &c3[i]);
-}
-
 /* Counters generated per pass: small enough to stay in cache. */
 #define SGD_SMOOTH_TILE 1024
 
-/* Counters q0 .. q0+nq-1 of sample `step`, each giving coordinates 2q, 2q+1. */
-static void cube_tile(double r, double eta, const double *y, size_t d, uint64_t seed, uint64_t stream,
-                      uint64_t step, size_t q0, size_t nq, uint32_t *lanes, double *xs)
+/* A tile of whole samples (h = ceil(d/4) <= SGD_SMOOTH_TILE blocks each):
+ * lane k is block q[k] = k % h of sample s[k] = k / h; spt samples fill it. */
+typedef struct {
+    size_t h, spt;
+    uint32_t q[SGD_SMOOTH_TILE], s[SGD_SMOOTH_TILE];
+} lane_map;
+
+static void lane_map_init(lane_map *m, size_t h)
 {
-    uint32_t *c0 = lanes, *c1 = lanes + nq, *c2 = lanes + 2 * nq, *c3 = lanes + 3 * nq;
-    double *e = (double *)(void *)(lanes + 4 * nq), *o = e + nq;
-    uint32_t b1 = (uint32_t)step, b2 = (uint32_t)stream;
-    uint32_t b3 = ((uint32_t)SGD_RNG_SMOOTH << 16) | (uint32_t)((step >> 32) & 0xff) << 8 |
-                  (uint32_t)((stream >> 32) & 0xff);
-    for (size_t k = 0; k < nq; k++) {
-        c0[k] = (uint32_t)(q0 + k);
-        c1[k] = b1;
-        c2[k] = b2;
-        c3[k] = b3;
+    m->h = h;
+    m->spt = SGD_SMOOTH_TILE / h;
+    for (size_t k = 0; k < m->spt * h; k++) {
+        m->q[k] = (uint32_t)(k % h);
+        m->s[k] = (uint32_t)(k / h);
     }
-    philox_lanes(seed, nq, c0, c1, c2, c3);
-    /* omega = r (2u - 1), u as sgd_u01 computes it */
-    for (size_t k = 0; k < nq; k++) {
-        double u0 = sgd_u01(c0[k], c1[k]);
-        double u1 = sgd_u01(c2[k], c3[k]);
-        e[k] = r * (2.0 * u0 - 1.0);
-        o[k] = r * (2.0 * u1 - 1.0);
-    }
-    size_t full = 2 * (q0 + nq) <= d ? nq : nq - 1;
-    for (size_t k = 0; k < full; k++) {
-        size_t i = 2 * (q0 + k);
-        xs[i] = y[i] - eta * e[k];
-        xs[i + 1] = y[i + 1] - eta * o[k];
-    }
-    if (full < nq) xs[d - 1] = y[d - 1] - eta * e[nq - 1];
 }
 
-/* x = y - eta omega for samples step0 .. step0+m-1 of uniform cube noise (d >= 2),
- * omega exactly as sgd_noise_sample_domain draws it. */
-static void cube_x_block(double r, double eta, const double *y, size_t d, uint64_t seed, uint64_t stream,
-                         uint64_t step0, size_t m, uint32_t *lanes, double *x)
+/* The blocks of sgd_rng_symmetric_fill for counter (SGD_RNG_SMOOTH, stream,
+ * step), many at once (sgd_rng_counter's layout). cube_words_tile: the
+ * first nl lanes of a tile of whole samples from step0 on; the counters of
+ * several samples go through Philox together, so a small d fills the
+ * vector lanes as well as a large one. cube_words_run: blocks q0 ..
+ * q0+nb-1 of sample `step`. */
+static uint32_t cube_w3(uint64_t step, uint64_t stream)
 {
-    size_t h = (d + 1) / 2;
+    return ((uint32_t)SGD_RNG_SMOOTH << 16) | (uint32_t)((step >> 32) & 0xff) << 8 | (uint32_t)((stream >> 32) & 0xff);
+}
+
+static void cube_words_tile(uint64_t seed, uint64_t stream, uint64_t step0, const lane_map *m, size_t nl,
+                            uint32_t *const w[4])
+{
+    const uint32_t w3 = cube_w3(step0, stream), s_lo = (uint32_t)step0;
+    for (size_t k = 0; k < nl; k++) {
+        w[0][k] = m->q[k];
+        w[1][k] = s_lo + m->s[k];
+        w[2][k] = (uint32_t)stream;
+        w[3][k] = w3;
+    }
+    /* the step's low word wraps inside this tile: the high byte steps too */
+    if ((uint32_t)(s_lo + (uint32_t)m->spt) < s_lo)
+        for (size_t k = 0; k < nl; k++) w[3][k] = cube_w3(step0 + m->s[k], stream);
+    sgd_philox4x32_soa(nl, w[0], w[1], w[2], w[3], (uint32_t)seed, (uint32_t)(seed >> 32));
+}
+
+static void cube_words_run(uint64_t seed, uint64_t stream, uint64_t step, size_t q0, size_t nb, uint32_t *const w[4])
+{
+    const uint32_t w3 = cube_w3(step, stream);
+    for (size_t k = 0; k < nb; k++) {
+        w[0][k] = (uint32_t)(q0 + k);
+        w[1][k] = (uint32_t)step;
+        w[2][k] = (uint32_t)stream;
+        w[3][k] = w3;
+    }
+    sgd_philox4x32_soa(nb, w[0], w[1], w[2], w[3], (uint32_t)seed, (uint32_t)(seed >> 32));
+}
+
+/* xs[t h + q] = y[t h + q] - eta r sym(word t of lane k0 + q - q0) for
+ * q0 <= q < q0 + nb: four contiguous runs of one sample's coordinates. */
+static void cube_x_runs(double r, double eta, const double *y, size_t d, size_t h, size_t q0, size_t nb,
+                        uint32_t *const w[4], size_t k0, double *xs)
+{
+    for (size_t t = 0; t < 4 && t * h + q0 < d; t++) {
+        size_t i0 = t * h + q0, cnt = i0 + nb <= d ? nb : d - i0;
+        const uint32_t *wt = w[t] + k0;
+        for (size_t u = 0; u < cnt; u++) {
+            double om = r * sgd_sym32(wt[u]);
+            xs[i0 + u] = y[i0 + u] - eta * om;
+        }
+    }
+}
+
+/* x = y - eta omega for samples step0 .. step0+m-1 of cube noise (d >= 2),
+ * omega exactly as sgd_noise_sample_domain draws it (r times
+ * sgd_rng_symmetric_fill: word t of block q is coordinate t h + q).
+ * lm: the lane map when h <= SGD_SMOOTH_TILE; lanes: 4 SGD_SMOOTH_TILE words. */
+static void cube_x_block(double r, double eta, const double *y, size_t d, uint64_t seed, uint64_t stream,
+                         uint64_t step0, size_t m, const lane_map *lm, uint32_t *lanes, double *x)
+{
+    const size_t h = (d + 3) / 4;
+    uint32_t *const w[4] = {lanes, lanes + SGD_SMOOTH_TILE, lanes + 2 * SGD_SMOOTH_TILE, lanes + 3 * SGD_SMOOTH_TILE};
+    if (h <= SGD_SMOOTH_TILE) {
+        for (size_t j = 0; j < m; j += lm->spt) {
+            size_t ns = m - j < lm->spt ? m - j : lm->spt;
+            cube_words_tile(seed, stream, step0 + j, lm, ns * h, w);
+            for (size_t s = 0; s < ns; s++) cube_x_runs(r, eta, y, d, h, 0, h, w, s * h, x + (j + s) * d);
+        }
+        return;
+    }
     for (size_t s = 0; s < m; s++)
         for (size_t q0 = 0; q0 < h; q0 += SGD_SMOOTH_TILE) {
-            size_t nq = h - q0 < SGD_SMOOTH_TILE ? h - q0 : SGD_SMOOTH_TILE;
-            cube_tile(r, eta, y, d, seed, stream, step0 + s, q0, nq, lanes, x + s * d);
+            size_t nb = h - q0 < SGD_SMOOTH_TILE ? h - q0 : SGD_SMOOTH_TILE;
+            cube_words_run(seed, stream, step0 + s, q0, nb, w);
+            cube_x_runs(r, eta, y, d, h, q0, nb, w, 0, x + s * d);
         }
+}
+
+/* a[0] + ... + a[n-1]; from 32 terms on in 16 interleaved partial sums:
+ * independent chains (a serial sum of a long row waits on the adder's
+ * latency), added in a fixed order, so the bits depend on n alone, not on
+ * how the compiler vectorises. */
+static double sum16(const double *a, size_t n)
+{
+    if (n < 32) {
+        double v = 0;
+        for (size_t i = 0; i < n; i++) v += a[i];
+        return v;
+    }
+    double acc[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) acc[j] += a[i + j];
+    for (int j = 0; i < n; i++, j++) acc[j] += a[i];
+    for (int w = 8; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) acc[j] += acc[j + w];
+    return acc[0];
 }
 
 /* samples handled together: enough to fill vector lanes when d is small */
@@ -255,132 +310,368 @@ static size_t mc_block(size_t d)
     return S;
 }
 
-static int mc_run(const sgd_landscape *f, const sgd_noise *W, double eta, const double *y,
-                  const sgd_smooth_params *p, size_t n, uint64_t step0, mc_acc *res)
+/* The running statistics of one chunk of samples in the thread's scratch.
+ * The value: sums of v - K and (v - K)^2 with K the chunk's first value
+ * (shifted data: no cancellation worth the name, and no division in the
+ * chain that links one sample to the next, which Welford's update has; this
+ * is the hot loop when d is small). Each gradient coordinate, when wanted:
+ * Welford (independent across coordinates, so it vectorises). */
+typedef struct {
+    double cnt, k, s, s2, lo, hi;
+} mc_vstat;
+
+typedef struct {
+    size_t d;
+    mc_vstat v;
+    double *mean, *m2, *lo, *hi; /* d entries; lo, hi only for Hoeffding ranges */
+} mc_chunk;
+
+/* The totals of a Monte Carlo call: the value's statistics, and the
+ * gradient's per coordinate (every coordinate has gn samples), kept as
+ * arrays so that merging a chunk is one vector loop. */
+typedef struct {
+    size_t d;
+    int want_grad, want_range;
+    mc_stat g;
+    double gn;
+    double *mean, *m2, *lo, *hi; /* d entries when want_grad; lo, hi for Hoeffding */
+} mc_acc;
+
+static int chunk_alloc(mc_chunk *c, size_t d, int want_grad, int want_range)
 {
-    size_t d = f->d, K = mc_nchunks(n, d, res->want_grad), S = mc_block(d);
-    /* d = 1 goes through sgd_noise_sample_domain: there one Philox block serves two steps */
-    int fast = W->kind == SGD_NOISE_CUBE && d >= 2;
-    int want_g = !(p->grad_only && res->want_grad);
-    int status = SGD_OK;
+    memset(c, 0, sizeof *c);
+    c->d = d;
+    if (!want_grad) return 0;
+    c->mean = malloc(d * sizeof(double));
+    c->m2 = malloc(d * sizeof(double));
+    if (want_range) {
+        c->lo = malloc(d * sizeof(double));
+        c->hi = malloc(d * sizeof(double));
+    }
+    return c->mean && c->m2 && (!want_range || (c->lo && c->hi)) ? 0 : -1;
+}
+
+static void chunk_free(mc_chunk *c)
+{
+    free(c->mean);
+    free(c->m2);
+    free(c->lo);
+    free(c->hi);
+}
+
+static void chunk_reset(mc_chunk *c)
+{
+    c->v = (mc_vstat){0, 0, 0, 0, INFINITY, -INFINITY};
+    if (c->mean) {
+        memset(c->mean, 0, c->d * sizeof(double));
+        memset(c->m2, 0, c->d * sizeof(double));
+    }
+    if (c->lo)
+        for (size_t i = 0; i < c->d; i++) {
+            c->lo[i] = INFINITY;
+            c->hi[i] = -INFINITY;
+        }
+}
+
+/* One more sample: 1 / (samples so far), the Welford weight. */
+static inline double vstat_next(mc_vstat *v)
+{
+    v->cnt += 1.0;
+    return 1.0 / v->cnt;
+}
+
+/* The sample's value x (after vstat_next); 0 if it is finite. Small and
+ * inline: a caller can keep the sums in registers. */
+static inline int vstat_add(mc_vstat *v, double x)
+{
+    if (!isfinite(x)) return -1;
+    if (v->cnt == 1.0) v->k = x;
+    double u = x - v->k;
+    v->s += u;
+    v->s2 += u * u;
+    v->lo = x < v->lo ? x : v->lo;
+    v->hi = x > v->hi ? x : v->hi;
+    return 0;
+}
+
+static double chunk_next(mc_chunk *c) { return vstat_next(&c->v); }
+static int chunk_value(mc_chunk *c, double x) { return vstat_add(&c->v, x); }
+
+/* Gradient coordinates i0 .. i0+n-1 of the sample. */
+static void chunk_grad(mc_chunk *c, size_t i0, size_t n, const double *u, double inv)
+{
+    double *restrict mean = c->mean + i0, *restrict m2 = c->m2 + i0;
+    for (size_t i = 0; i < n; i++) {
+        double du = u[i] - mean[i];
+        mean[i] += du * inv;
+        m2[i] += du * (u[i] - mean[i]);
+    }
+    if (c->lo) {
+        double *restrict lo = c->lo + i0, *restrict hi = c->hi + i0;
+        for (size_t i = 0; i < n; i++) {
+            if (u[i] < lo[i]) lo[i] = u[i];
+            if (u[i] > hi[i]) hi[i] = u[i];
+        }
+    }
+}
+
+/* 0 if every gradient mean is finite */
+static int chunk_grad_finite(const mc_chunk *c)
+{
+    if (!c->mean) return 0;
+    for (size_t i = 0; i < c->d; i++)
+        if (!isfinite(c->mean[i])) return -1;
+    return 0;
+}
+
+/* Fold a finished chunk into the totals (called in chunk order): Chan's
+ * formulas, as stat_merge, for every gradient coordinate at once. */
+static void chunk_merge(mc_acc *res, const mc_chunk *c, int want_g)
+{
+    const mc_vstat *v = &c->v;
+    double mean = v->cnt > 0 ? v->s / v->cnt : 0, m2 = v->s2 - v->s * mean;
+    mc_stat s = {want_g ? v->cnt : 0, v->k + mean, m2 > 0 ? m2 : 0, v->lo, v->hi};
+    stat_merge(&res->g, &s);
+    if (!c->mean || v->cnt == 0) return;
+    const size_t d = c->d;
+    if (res->gn == 0) {
+        memcpy(res->mean, c->mean, d * sizeof(double));
+        memcpy(res->m2, c->m2, d * sizeof(double));
+        if (c->lo) {
+            memcpy(res->lo, c->lo, d * sizeof(double));
+            memcpy(res->hi, c->hi, d * sizeof(double));
+        }
+    } else {
+        double n = res->gn + v->cnt, wb = v->cnt / n, wab = res->gn * v->cnt / n;
+        for (size_t i = 0; i < d; i++) {
+            double delta = c->mean[i] - res->mean[i];
+            res->mean[i] += delta * wb;
+            res->m2[i] += c->m2[i] + delta * delta * wab;
+        }
+        if (c->lo)
+            for (size_t i = 0; i < d; i++) {
+                res->lo[i] = c->lo[i] < res->lo[i] ? c->lo[i] : res->lo[i];
+                res->hi[i] = c->hi[i] > res->hi[i] ? c->hi[i] : res->hi[i];
+            }
+    }
+    res->gn += v->cnt;
+}
+
+/* ---- separable f under cube noise ---------------------------------------
+ * For f = sum_i phi(x_i) (f->phi_batch) a sample never has to exist as a
+ * whole: a tile of Philox blocks gives four runs of coordinates, whose phi
+ * and phi' are evaluated while in cache and folded into the statistics at
+ * once. The samples and their bits are those of the general path; only the
+ * order of the sum over coordinates differs. */
+
+/* Per-thread scratch of one tile. */
+typedef struct {
+    uint32_t *w[4];
+    double *x, *ph, *dph, *lane;
+} sep_tile;
+
+static int sep_tile_alloc(sep_tile *t)
+{
+    uint32_t *w = malloc(4 * SGD_SMOOTH_TILE * sizeof(uint32_t));
+    for (int i = 0; i < 4; i++) t->w[i] = w ? w + i * SGD_SMOOTH_TILE : NULL;
+    t->x = malloc(4 * SGD_SMOOTH_TILE * sizeof(double));
+    t->ph = malloc(4 * SGD_SMOOTH_TILE * sizeof(double));
+    t->dph = malloc(4 * SGD_SMOOTH_TILE * sizeof(double));
+    t->lane = malloc(SGD_SMOOTH_TILE * sizeof(double));
+    return w && t->x && t->ph && t->dph && t->lane ? 0 : -1;
+}
+
+static void sep_tile_free(sep_tile *t)
+{
+    free(t->w[0]);
+    free(t->x);
+    free(t->ph);
+    free(t->dph);
+    free(t->lane);
+}
+
+/* phi (when ph) and phi' (when dph) at x = ypat - eta r sym(w) for nl lanes
+ * of the tile; ypat[t * stride + k] is the y of word t of lane k. The
+ * values are laid out [t][k] with row length nl. */
+static void sep_eval(const sgd_landscape *f, double r, double eta, const double *ypat, size_t stride, size_t nl,
+                     sep_tile *T, int ph, int dph)
+{
+    for (int t = 0; t < 4; t++) {
+        const uint32_t *wt = T->w[t];
+        const double *yt = ypat + t * stride;
+        double *xt = T->x + t * nl;
+        for (size_t k = 0; k < nl; k++) {
+            double om = r * sgd_sym32(wt[k]);
+            xt[k] = yt[k] - eta * om;
+        }
+    }
+    f->phi_batch(f, 4 * nl, T->x, ph ? T->ph : NULL, dph ? T->dph : NULL);
+}
+
+/* The work of one Monte Carlo call; shared by the chunk runners. */
+typedef struct {
+    const sgd_landscape *f;
+    const sgd_noise *W;
+    double eta;
+    const double *y;
+    const sgd_smooth_params *p;
+    size_t n, d;
+    uint64_t step0;
+    int want_g, want_grad, want_range;
+} mc_job;
+
+/* Small d (h = ceil(d/4) <= one tile): a tile holds whole samples. ypat
+ * (4 x SGD_SMOOTH_TILE) repeats y in the lane order, zero where t h + q >= d;
+ * valid[t] is the number of blocks q with t h + q < d. Samples a .. b-1
+ * into c. Returns the first non-finite sample + 1, or 0. */
+static size_t sep_small_chunk(const mc_job *J, const lane_map *lm, const double *ypat, const size_t valid[4],
+                              size_t a, size_t b, sep_tile *T, mc_chunk *c)
+{
+    const size_t h = lm->h, spt = lm->spt;
+    /* the value's sums in a local: they stay in registers across the loop
+     * (through c they would be stored and reloaded around every write to T) */
+    mc_vstat v = c->v;
     size_t bad = 0;
-    stat_init(&res->g);
-    if (res->want_grad)
-        for (size_t i = 0; i < d; i++) stat_init(&res->grad[i]);
-    int par = !omp_in_parallel() && K > 1;
-    /* Each chunk is reduced in its thread's scratch, then merged into res in chunk order
-     * (an ordered region): the same bits for any thread count, no per-chunk storage. */
-    #pragma omp parallel if (par)
-    {
-        double *omega = malloc(d * sizeof(double));
-        double *x = malloc(S * d * sizeof(double));
-        double *vals = malloc(S * sizeof(double));
-        /* one tile: 4 words and 2 doubles per counter */
-        uint32_t *lanes = fast ? malloc(SGD_SMOOTH_TILE * (4 * sizeof(uint32_t) + 2 * sizeof(double))) : NULL;
-        double *gr = res->want_grad ? malloc(S * d * sizeof(double)) : NULL;
-        double *mean = res->want_grad ? malloc(d * sizeof(double)) : NULL;
-        double *m2 = res->want_grad ? malloc(d * sizeof(double)) : NULL;
-        double *lo = res->want_grad && res->want_range ? malloc(d * sizeof(double)) : NULL;
-        double *hi = res->want_grad && res->want_range ? malloc(d * sizeof(double)) : NULL;
-        int scratch_ok = omega && x && vals && (!fast || lanes) && (!res->want_grad || (gr && mean && m2)) &&
-                         (!(res->want_grad && res->want_range) || (lo && hi));
-        #pragma omp for schedule(dynamic, 1) ordered
-        for (size_t k = 0; k < K; k++) {
-            size_t a = n * k / K, b = n * (k + 1) / K;
-            int st = scratch_ok ? SGD_OK : SGD_ENOMEM;
-            size_t where = 0;
-            double cnt = 0, gm = 0, gm2 = 0, glo = INFINITY, ghi = -INFINITY;
-            if (!st && mean) {
-                memset(mean, 0, d * sizeof(double));
-                memset(m2, 0, d * sizeof(double));
-            }
-            if (!st && lo)
-                for (size_t i = 0; i < d; i++) {
-                    lo[i] = INFINITY;
-                    hi[i] = -INFINITY;
+    for (size_t j = a; j < b; j += spt) {
+        size_t ns = b - j < spt ? b - j : spt, nl = ns * h;
+        cube_words_tile(J->p->seed, J->p->stream, J->step0 + j, lm, nl, T->w);
+        sep_eval(J->f, J->W->r, J->eta, ypat, SGD_SMOOTH_TILE, nl, T, J->want_g, J->want_grad);
+        if (J->want_g) /* phi summed over the valid words of each lane */
+            for (size_t k = 0; k < nl; k++) {
+                double v = T->ph[k];
+                for (size_t t = 1; t < 4; t++) {
+                    double u = T->ph[t * nl + k]; /* loaded unconditionally: a blend, not a masked load */
+                    v += lm->q[k] < valid[t] ? u : 0.0;
                 }
-            for (size_t j = a; j < b && !st; j += S) {
-                size_t m = b - j < S ? b - j : S;
-                if (fast)
-                    cube_x_block(W->r, eta, y, d, p->seed, p->stream, step0 + j, m, lanes, x);
-                else
-                    for (size_t s = 0; s < m; s++) {
-                        double *xs = x + s * d;
-                        sgd_noise_sample_domain(W, d, p->seed, SGD_RNG_SMOOTH, p->stream, step0 + j + s, omega);
-                        for (size_t i = 0; i < d; i++) xs[i] = y[i] - eta * omega[i];
-                    }
-                if (want_g && gr)
-                    for (size_t s = 0; s < m; s++) vals[s] = f->fg(f, x + s * d, gr + s * d);
-                else if (want_g)
-                    f->value_batch(f, m, x, vals);
-                else
-                    f->grad_batch(f, m, x, gr);
-                for (size_t s = 0; s < m; s++) {
-                    cnt += 1.0;
-                    double inv = 1.0 / cnt;
-                    if (want_g) {
-                        double v = vals[s];
-                        if (!isfinite(v)) {
-                            st = SGD_EDIVERGED;
-                            where = j + s;
-                            break;
-                        }
-                        double delta = v - gm;
-                        gm += delta * inv;
-                        gm2 += delta * (v - gm);
-                        if (v < glo) glo = v;
-                        if (v > ghi) ghi = v;
-                    }
-                    if (gr) {
-                        const double *gs = gr + s * d;
-                        for (size_t i = 0; i < d; i++) {
-                            double u = gs[i], du = u - mean[i];
-                            mean[i] += du * inv;
-                            m2[i] += du * (u - mean[i]);
-                        }
-                        if (lo)
-                            for (size_t i = 0; i < d; i++) {
-                                if (gs[i] < lo[i]) lo[i] = gs[i];
-                                if (gs[i] > hi[i]) hi[i] = gs[i];
-                            }
-                    }
-                }
+                T->lane[k] = v;
             }
-            if (!st && gr)
-                for (size_t i = 0; i < d; i++)
-                    if (!isfinite(mean[i])) {
-                        st = SGD_EDIVERGED;
-                        where = a;
-                        break;
-                    }
-            #pragma omp ordered
-            {
-                if (st) {
-                    if (!status) {
-                        status = st;
-                        bad = where;
-                    }
-                } else if (!status) {
-                    mc_stat c = {want_g ? cnt : 0, gm, gm2, glo, ghi};
-                    stat_merge(&res->g, &c);
-                    if (gr)
-                        for (size_t i = 0; i < d; i++) {
-                            mc_stat ci = {cnt, mean[i], m2[i], lo ? lo[i] : NAN, hi ? hi[i] : NAN};
-                            stat_merge(&res->grad[i], &ci);
-                        }
+        for (size_t s = 0; s < ns; s++) {
+            double inv = vstat_next(&v); /* (the division is dead code without a gradient) */
+            if (J->want_g && vstat_add(&v, sum16(T->lane + s * h, h))) {
+                bad = j + s + 1;
+                break;
+            }
+            if (J->want_grad) /* coordinates t h .. t h + valid[t] - 1 */
+                for (size_t t = 0; t < 4; t++) chunk_grad(c, t * h, valid[t], T->dph + t * nl + s * h, inv);
+        }
+        if (bad) break;
+    }
+    c->v = v;
+    return bad;
+}
+
+/* Large d: tile `ti` covers blocks [ti TB, ...) of every sample, i.e. four
+ * runs of coordinates; ypad is y padded with zeros to 4h. Samples j0 ..
+ * j0+ns-1: their partial sums of phi into part[s * ntile + ti], and phi'
+ * folded into c's statistics for these coordinates (c->v.cnt is the count
+ * before sample j0). */
+#define SGD_SMOOTH_BIG_TILE 256
+static void sep_big_tile(const mc_job *J, const double *ypad, size_t ti, size_t ntile, size_t j0, size_t ns,
+                         sep_tile *T, mc_chunk *c, double *part)
+{
+    const size_t d = J->d, h = (d + 3) / 4, q0 = ti * SGD_SMOOTH_BIG_TILE;
+    const size_t nb = h - q0 < SGD_SMOOTH_BIG_TILE ? h - q0 : SGD_SMOOTH_BIG_TILE;
+    size_t len[4];
+    for (size_t t = 0; t < 4; t++) {
+        size_t i0 = t * h + q0;
+        len[t] = i0 >= d ? 0 : (i0 + nb <= d ? nb : d - i0);
+    }
+    for (size_t s = 0; s < ns; s++) {
+        cube_words_run(J->p->seed, J->p->stream, J->step0 + j0 + s, q0, nb, T->w);
+        sep_eval(J->f, J->W->r, J->eta, ypad + q0, h, nb, T, J->want_g, J->want_grad);
+        if (J->want_g) {
+            for (size_t k = 0; k < nb; k++) {
+                double v = T->ph[k];
+                for (size_t t = 1; t < 4; t++) {
+                    double u = T->ph[t * nb + k];
+                    v += k < len[t] ? u : 0.0;
+                }
+                T->lane[k] = v;
+            }
+            part[s * ntile + ti] = sum16(T->lane, nb);
+        }
+        if (J->want_grad) {
+            double inv = 1.0 / (c->v.cnt + (double)s + 1.0);
+            for (size_t t = 0; t < 4; t++) chunk_grad(c, t * h + q0, len[t], T->dph + t * nb, inv);
+        }
+    }
+}
+
+/* Large d: samples run in order in batches; within a batch the coordinate
+ * tiles run in parallel, each owning its coordinates' statistics, so no
+ * merging is needed and the bits do not depend on the thread count. */
+static int mc_run_sep_big(const mc_job *J, mc_acc *res, size_t *bad)
+{
+    const size_t d = J->d, h = (d + 3) / 4, ntile = (h + SGD_SMOOTH_BIG_TILE - 1) / SGD_SMOOTH_BIG_TILE;
+    const size_t SB = 64; /* samples per batch */
+    double *ypad = calloc(4 * h, sizeof(double)), *part = malloc(SB * ntile * sizeof(double));
+    mc_chunk c;
+    int status = chunk_alloc(&c, d, J->want_grad, J->want_range) || !ypad || !part ? SGD_ENOMEM : SGD_OK;
+    if (!status) {
+        memcpy(ypad, J->y, d * sizeof(double));
+        chunk_reset(&c);
+    }
+    int par = !omp_in_parallel();
+    for (size_t j0 = 0; j0 < J->n && !status; j0 += SB) {
+        size_t ns = J->n - j0 < SB ? J->n - j0 : SB;
+        int st = SGD_OK;
+#pragma omp parallel if (par) reduction(| : st)
+        {
+            sep_tile T;
+            if (sep_tile_alloc(&T))
+                st = SGD_ENOMEM;
+            else {
+#pragma omp for schedule(dynamic, 4)
+                for (size_t ti = 0; ti < ntile; ti++) sep_big_tile(J, ypad, ti, ntile, j0, ns, &T, &c, part);
+            }
+            sep_tile_free(&T);
+        }
+        if (st) {
+            status = SGD_ENOMEM;
+            break;
+        }
+        for (size_t s = 0; s < ns; s++) {
+            chunk_next(&c);
+            if (J->want_g) {
+                double v = sum16(part + s * ntile, ntile);
+                if (chunk_value(&c, v)) {
+                    status = SGD_EDIVERGED;
+                    *bad = j0 + s;
+                    break;
                 }
             }
         }
-        free(omega);
-        free(x);
-        free(vals);
-        free(lanes);
-        free(gr);
-        free(mean);
-        free(m2);
-        free(lo);
-        free(hi);
     }
+    if (!status && chunk_grad_finite(&c)) {
+        status = SGD_EDIVERGED;
+        *bad = 0;
+    }
+    if (!status) chunk_merge(res, &c, J->want_g);
+    chunk_free(&c);
+    free(ypad);
+    free(part);
+    return status;
+}
+
+static int mc_run_chunks(const mc_job *J, int cube, int sep, mc_acc *res, size_t *badp);
+
+static int mc_run(const sgd_landscape *f, const sgd_noise *W, double eta, const double *y,
+                  const sgd_smooth_params *p, size_t n, uint64_t step0, mc_acc *res)
+{
+    size_t d = f->d, h = (d + 3) / 4;
+    mc_job J = {f, W, eta, y, p, n, d, step0, 0, res->want_grad, res->want_range};
+    J.want_g = !(p->grad_only && res->want_grad);
+    /* d = 1 goes through sgd_noise_sample_domain: there one Philox block serves two steps */
+    int cube = W->kind == SGD_NOISE_CUBE && d >= 2;
+    int sep = cube && f->phi_batch;
+    int status = SGD_OK;
+    size_t bad = 0;
+    stat_init(&res->g);
+    res->gn = 0;
+    if (sep && h > SGD_SMOOTH_TILE)
+        status = mc_run_sep_big(&J, res, &bad);
+    else
+        status = mc_run_chunks(&J, cube, sep, res, &bad);
     if (status == SGD_ENOMEM) return sgd_error(SGD_ENOMEM, "Monte Carlo smoothing: out of memory");
     if (status == SGD_EDIVERGED)
         return sgd_error(SGD_EDIVERGED, "Monte Carlo smoothing: f or grad f is not finite at y - eta*omega (near sample %zu)",
@@ -388,8 +679,126 @@ static int mc_run(const sgd_landscape *f, const sgd_noise *W, double eta, const 
     return status;
 }
 
+/* Chunks of samples in parallel, merged in chunk order: every noise model
+ * and landscape; separable f under cube noise goes tile by tile. */
+static int mc_run_chunks(const mc_job *J, int cube, int sep, mc_acc *res, size_t *badp)
+{
+    const sgd_landscape *f = J->f;
+    const sgd_noise *W = J->W;
+    const sgd_smooth_params *p = J->p;
+    const double eta = J->eta, *y = J->y;
+    const size_t n = J->n, d = J->d, K = mc_nchunks(n, d), S = mc_block(d), h = (d + 3) / 4;
+    const uint64_t step0 = J->step0;
+    int status = SGD_OK;
+    size_t bad = 0;
+    /* small separable d: y in lane order (see sep_small_chunk) */
+    double *ypat = sep ? malloc(4 * SGD_SMOOTH_TILE * sizeof(double)) : NULL;
+    lane_map *lm = cube && h <= SGD_SMOOTH_TILE ? malloc(sizeof *lm) : NULL;
+    if ((sep && !ypat) || (cube && h <= SGD_SMOOTH_TILE && !lm)) {
+        free(ypat);
+        free(lm);
+        return SGD_ENOMEM;
+    }
+    if (lm) lane_map_init(lm, h);
+    size_t valid[4] = {0, 0, 0, 0};
+    if (sep)
+        for (size_t t = 0; t < 4; t++) {
+            for (size_t k = 0; k < SGD_SMOOTH_TILE; k++) {
+                size_t i = t * h + k % h;
+                ypat[t * SGD_SMOOTH_TILE + k] = i < d ? y[i] : 0.0;
+            }
+            valid[t] = t * h >= d ? 0 : (d - t * h < h ? d - t * h : h);
+        }
+    int par = !omp_in_parallel() && K > 1;
+    /* Each chunk is reduced in its thread's scratch, then merged into res in chunk order
+     * (an ordered region): the same bits for any thread count, no per-chunk storage. */
+    #pragma omp parallel if (par)
+    {
+        mc_chunk c;
+        sep_tile T;
+        memset(&T, 0, sizeof T);
+        double *omega = NULL, *x = NULL, *vals = NULL, *gr = NULL;
+        uint32_t *lanes = NULL;
+        int scratch_ok = !chunk_alloc(&c, d, res->want_grad, res->want_range);
+        if (sep)
+            scratch_ok = scratch_ok && !sep_tile_alloc(&T);
+        else {
+            omega = malloc(d * sizeof(double));
+            x = malloc(S * d * sizeof(double));
+            vals = malloc(S * sizeof(double));
+            lanes = cube ? malloc(SGD_SMOOTH_TILE * 4 * sizeof(uint32_t)) : NULL;
+            gr = res->want_grad ? malloc(S * d * sizeof(double)) : NULL;
+            scratch_ok = scratch_ok && omega && x && vals && (!cube || lanes) && (!res->want_grad || gr);
+        }
+        #pragma omp for schedule(dynamic, 1) ordered
+        for (size_t k = 0; k < K; k++) {
+            size_t a = n * k / K, b = n * (k + 1) / K;
+            int st = scratch_ok ? SGD_OK : SGD_ENOMEM;
+            size_t where = 0;
+            if (!st) chunk_reset(&c);
+            if (!st && sep) {
+                size_t e = sep_small_chunk(J, lm, ypat, valid, a, b, &T, &c);
+                if (e) {
+                    st = SGD_EDIVERGED;
+                    where = e - 1;
+                }
+            }
+            for (size_t j = a; j < b && !st && !sep; j += S) {
+                size_t m = b - j < S ? b - j : S;
+                if (cube)
+                    cube_x_block(W->r, eta, y, d, p->seed, p->stream, step0 + j, m, lm, lanes, x);
+                else
+                    for (size_t s = 0; s < m; s++) {
+                        double *xs = x + s * d;
+                        sgd_noise_sample_domain(W, d, p->seed, SGD_RNG_SMOOTH, p->stream, step0 + j + s, omega);
+                        for (size_t i = 0; i < d; i++) xs[i] = y[i] - eta * omega[i];
+                    }
+                if (J->want_g && gr)
+                    for (size_t s = 0; s < m; s++) vals[s] = f->fg(f, x + s * d, gr + s * d);
+                else if (J->want_g)
+                    f->value_batch(f, m, x, vals);
+                else
+                    f->grad_batch(f, m, x, gr);
+                for (size_t s = 0; s < m; s++) {
+                    double inv = chunk_next(&c);
+                    if (J->want_g && chunk_value(&c, vals[s])) {
+                        st = SGD_EDIVERGED;
+                        where = j + s;
+                        break;
+                    }
+                    if (gr) chunk_grad(&c, 0, d, gr + s * d, inv);
+                }
+            }
+            if (!st && chunk_grad_finite(&c)) {
+                st = SGD_EDIVERGED;
+                where = a;
+            }
+            #pragma omp ordered
+            {
+                if (st) {
+                    if (!status) {
+                        status = st;
+                        bad = where;
+                    }
+                } else if (!status)
+                    chunk_merge(res, &c, J->want_g);
+            }
+        }
+        chunk_free(&c);
+        sep_tile_free(&T);
+        free(omega);
+        free(x);
+        free(vals);
+        free(lanes);
+        free(gr);
+    }
+    free(ypat);
+    free(lm);
+    *badp = bad;
+    return status;
+}
 /* Half-width of the interval for one component. */
-static double mc_halfwidth(const sgd_smooth_params *p, const mc_stat *s, double known_range,
+static double mc_halfwidth(const sgd_smooth_params *p, double z, const mc_stat *s, double known_range,
                            int *from_sample)
 {
     if (s->n < 2) return INFINITY;
@@ -403,19 +812,33 @@ static double mc_halfwidth(const sgd_smooth_params *p, const mc_stat *s, double 
     }
     double var = s->m2 / (s->n - 1.0);
     if (var < 0) var = 0;
-    return sgd_smooth_z(p->confidence) * sqrt(var / s->n);
+    return z * sqrt(var / s->n);
 }
 
 /* Samples needed for half-width tol on one component, from a pilot. */
-static double mc_needed(const sgd_smooth_params *p, const mc_stat *s, double known_range)
+static double mc_needed(const sgd_smooth_params *p, double z, const mc_stat *s, double known_range)
 {
     if (p->interval == SGD_SMOOTH_CI_HOEFFDING) {
         double R = known_range >= 0 ? known_range : (s->hi - s->lo) * p->range_widen;
         return (double)sgd_smooth_hoeffding_n(R, p->tol, p->confidence);
     }
     double var = s->n > 1 ? s->m2 / (s->n - 1.0) : 0;
-    double z = sgd_smooth_z(p->confidence);
     return ceil(z * z * var / (p->tol * p->tol));
+}
+
+static void mc_acc_free(mc_acc *a)
+{
+    free(a->mean);
+    free(a->m2);
+    free(a->lo);
+    free(a->hi);
+}
+
+/* Coordinate i of the gradient totals as one statistic. */
+static mc_stat mc_acc_coord(const mc_acc *a, size_t i)
+{
+    mc_stat s = {a->gn, a->mean[i], a->m2[i], a->lo ? a->lo[i] : NAN, a->hi ? a->hi[i] : NAN};
+    return s;
 }
 
 static int smooth_mc(const sgd_landscape *f, const sgd_noise *W, double eta, const double *y,
@@ -425,14 +848,23 @@ static int smooth_mc(const sgd_landscape *f, const sgd_noise *W, double eta, con
     if (W->kind == SGD_NOISE_DATA)
         return sgd_error(SGD_EUNSUPPORTED,
                          "Monte Carlo smoothing needs a noise model it can sample (ball, cube, gauss), not data noise");
+    const double z = sgd_smooth_z(p->confidence); /* once: d calls to the inverse CDF showed up in profiles */
     mc_acc res;
     memset(&res, 0, sizeof res);
     res.d = d;
     res.want_grad = out->grad != NULL;
     res.want_range = p->interval == SGD_SMOOTH_CI_HOEFFDING;
     if (res.want_grad) {
-        res.grad = malloc(d * sizeof(mc_stat));
-        if (!res.grad) return sgd_error(SGD_ENOMEM, "Monte Carlo smoothing: out of memory");
+        res.mean = malloc(d * sizeof(double));
+        res.m2 = malloc(d * sizeof(double));
+        if (res.want_range) {
+            res.lo = malloc(d * sizeof(double));
+            res.hi = malloc(d * sizeof(double));
+        }
+        if (!res.mean || !res.m2 || (res.want_range && (!res.lo || !res.hi))) {
+            mc_acc_free(&res);
+            return sgd_error(SGD_ENOMEM, "Monte Carlo smoothing: out of memory");
+        }
     }
     size_t n = p->nsamples;
     int rc = SGD_OK;
@@ -451,10 +883,11 @@ static int smooth_mc(const sgd_landscape *f, const sgd_noise *W, double eta, con
             size_t n0 = p->pilot >= 2 ? p->pilot : 2;
             rc = mc_run(f, W, eta, y, p, n0, (uint64_t)1 << 40, &res);
             if (rc) goto done;
-            need = p->grad_only && res.want_grad ? 2 : mc_needed(p, &res.g, p->range);
+            need = p->grad_only && res.want_grad ? 2 : mc_needed(p, z, &res.g, p->range);
             if (res.want_grad)
                 for (size_t i = 0; i < d; i++) {
-                    double ni = mc_needed(p, &res.grad[i], p->grad_range);
+                    mc_stat si = mc_acc_coord(&res, i);
+                    double ni = mc_needed(p, z, &si, p->grad_range);
                     if (ni > need) need = ni;
                 }
         }
@@ -473,16 +906,17 @@ static int smooth_mc(const sgd_landscape *f, const sgd_noise *W, double eta, con
         out->g_err = NAN;
     } else {
         out->g = res.g.mean;
-        out->g_err = mc_halfwidth(p, &res.g, p->range, &out->range_from_sample);
+        out->g_err = mc_halfwidth(p, z, &res.g, p->range, &out->range_from_sample);
     }
     if (res.want_grad)
         for (size_t i = 0; i < d; i++) {
-            out->grad[i] = res.grad[i].mean;
-            double e = mc_halfwidth(p, &res.grad[i], p->grad_range, &out->range_from_sample);
+            mc_stat si = mc_acc_coord(&res, i);
+            out->grad[i] = si.mean;
+            double e = mc_halfwidth(p, z, &si, p->grad_range, &out->range_from_sample);
             if (out->grad_err) out->grad_err[i] = e;
         }
 done:
-    free(res.grad);
+    mc_acc_free(&res);
     return rc;
 }
 
