@@ -373,29 +373,31 @@ static void chunk_reset(mc_chunk *c)
         }
 }
 
-/* One more sample: 1 / (samples so far), the Welford weight. */
-static inline double vstat_next(mc_vstat *v)
+/* The values x[0..n) of the next n samples. Returns 0, or 1 + the index of
+ * the first that is not finite (the statistics then stop before it). The
+ * sums live in locals: kept in a struct behind a pointer they were stored and
+ * reloaded every sample, a chain that cost more than the arithmetic. */
+static size_t vstat_add(mc_vstat *v, const double *x, size_t n)
 {
-    v->cnt += 1.0;
-    return 1.0 / v->cnt;
+    double cnt = v->cnt, k = v->k, s = v->s, s2 = v->s2, lo = v->lo, hi = v->hi;
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double xi = x[i];
+        if (!isfinite(xi)) {
+            bad = i + 1;
+            break;
+        }
+        if (cnt == 0) k = xi;
+        cnt += 1.0;
+        double u = xi - k;
+        s += u;
+        s2 += u * u;
+        lo = xi < lo ? xi : lo;
+        hi = xi > hi ? xi : hi;
+    }
+    *v = (mc_vstat){cnt, k, s, s2, lo, hi};
+    return bad;
 }
-
-/* The sample's value x (after vstat_next); 0 if it is finite. Small and
- * inline: a caller can keep the sums in registers. */
-static inline int vstat_add(mc_vstat *v, double x)
-{
-    if (!isfinite(x)) return -1;
-    if (v->cnt == 1.0) v->k = x;
-    double u = x - v->k;
-    v->s += u;
-    v->s2 += u * u;
-    v->lo = x < v->lo ? x : v->lo;
-    v->hi = x > v->hi ? x : v->hi;
-    return 0;
-}
-
-static double chunk_next(mc_chunk *c) { return vstat_next(&c->v); }
-static int chunk_value(mc_chunk *c, double x) { return vstat_add(&c->v, x); }
 
 /* Gradient coordinates i0 .. i0+n-1 of the sample. */
 static void chunk_grad(mc_chunk *c, size_t i0, size_t n, const double *u, double inv)
@@ -528,10 +530,8 @@ static size_t sep_small_chunk(const mc_job *J, const lane_map *lm, const double 
                               size_t a, size_t b, sep_tile *T, mc_chunk *c)
 {
     const size_t h = lm->h, spt = lm->spt;
-    /* the value's sums in a local: they stay in registers across the loop
-     * (through c they would be stored and reloaded around every write to T) */
-    mc_vstat v = c->v;
     size_t bad = 0;
+    double *vals = T->x; /* free once phi is known */
     for (size_t j = a; j < b; j += spt) {
         size_t ns = b - j < spt ? b - j : spt, nl = ns * h;
         cube_words_tile(J->p->seed, J->p->stream, J->step0 + j, lm, nl, T->w);
@@ -545,18 +545,24 @@ static size_t sep_small_chunk(const mc_job *J, const lane_map *lm, const double 
                 }
                 T->lane[k] = v;
             }
-        for (size_t s = 0; s < ns; s++) {
-            double inv = vstat_next(&v); /* (the division is dead code without a gradient) */
-            if (J->want_g && vstat_add(&v, sum16(T->lane + s * h, h))) {
-                bad = j + s + 1;
-                break;
-            }
-            if (J->want_grad) /* coordinates t h .. t h + valid[t] - 1 */
+        double cnt0 = c->v.cnt;
+        if (J->want_g) {
+            if (h < 32) { /* sum16's order (left to right), one coordinate block at a time for all samples */
+                for (size_t s = 0; s < ns; s++) vals[s] = 0.0 + T->lane[s * h];
+                for (size_t q = 1; q < h; q++)
+                    for (size_t s = 0; s < ns; s++) vals[s] += T->lane[s * h + q];
+            } else
+                for (size_t s = 0; s < ns; s++) vals[s] = sum16(T->lane + s * h, h);
+            size_t e = vstat_add(&c->v, vals, ns);
+            if (e) return j + e;
+        } else
+            c->v.cnt += (double)ns;
+        if (J->want_grad)
+            for (size_t s = 0; s < ns; s++) { /* coordinates t h .. t h + valid[t] - 1 */
+                double inv = 1.0 / (cnt0 + (double)s + 1.0);
                 for (size_t t = 0; t < 4; t++) chunk_grad(c, t * h, valid[t], T->dph + t * nl + s * h, inv);
-        }
-        if (bad) break;
+            }
     }
-    c->v = v;
     return bad;
 }
 
@@ -630,15 +636,13 @@ static int mc_run_sep_big(const mc_job *J, mc_acc *res, size_t *bad)
             status = SGD_ENOMEM;
             break;
         }
-        for (size_t s = 0; s < ns; s++) {
-            chunk_next(&c);
-            if (J->want_g) {
-                double v = sum16(part + s * ntile, ntile);
-                if (chunk_value(&c, v)) {
-                    status = SGD_EDIVERGED;
-                    *bad = j0 + s;
-                    break;
-                }
+        if (!J->want_g)
+            c.v.cnt += (double)ns;
+        for (size_t s = 0; s < ns && J->want_g && !status; s++) {
+            double v = sum16(part + s * ntile, ntile);
+            if (vstat_add(&c.v, &v, 1)) {
+                status = SGD_EDIVERGED;
+                *bad = j0 + s;
             }
         }
     }
@@ -759,15 +763,18 @@ static int mc_run_chunks(const mc_job *J, int cube, int sep, mc_acc *res, size_t
                     f->value_batch(f, m, x, vals);
                 else
                     f->grad_batch(f, m, x, gr);
-                for (size_t s = 0; s < m; s++) {
-                    double inv = chunk_next(&c);
-                    if (J->want_g && chunk_value(&c, vals[s])) {
+                double cnt0 = c.v.cnt;
+                if (J->want_g) {
+                    size_t e = vstat_add(&c.v, vals, m);
+                    if (e) {
                         st = SGD_EDIVERGED;
-                        where = j + s;
+                        where = j + e - 1;
                         break;
                     }
-                    if (gr) chunk_grad(&c, 0, d, gr + s * d, inv);
-                }
+                } else
+                    c.v.cnt += (double)m;
+                if (gr)
+                    for (size_t s = 0; s < m; s++) chunk_grad(&c, 0, d, gr + s * d, 1.0 / (cnt0 + (double)s + 1.0));
             }
             if (!st && chunk_grad_finite(&c)) {
                 st = SGD_EDIVERGED;
