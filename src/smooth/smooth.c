@@ -470,6 +470,7 @@ static void chunk_merge(mc_acc *res, const mc_chunk *c, int want_g)
 typedef struct {
     uint32_t *w[4];
     double *x, *ph, *dph, *lane;
+    double *yb; /* 4 SGD_SMOOTH_TILE: y of a tile whose last run passes d, zero-padded */
 } sep_tile;
 
 static int sep_tile_alloc(sep_tile *t)
@@ -480,7 +481,8 @@ static int sep_tile_alloc(sep_tile *t)
     t->ph = malloc(4 * SGD_SMOOTH_TILE * sizeof(double));
     t->dph = malloc(4 * SGD_SMOOTH_TILE * sizeof(double));
     t->lane = malloc(SGD_SMOOTH_TILE * sizeof(double));
-    return w && t->x && t->ph && t->dph && t->lane ? 0 : -1;
+    t->yb = malloc(4 * SGD_SMOOTH_TILE * sizeof(double));
+    return w && t->x && t->ph && t->dph && t->lane && t->yb ? 0 : -1;
 }
 
 static void sep_tile_free(sep_tile *t)
@@ -490,6 +492,7 @@ static void sep_tile_free(sep_tile *t)
     free(t->ph);
     free(t->dph);
     free(t->lane);
+    free(t->yb);
 }
 
 /* phi (when ph) and phi' (when dph) at x = ypat - eta r sym(w) for nl lanes
@@ -567,13 +570,13 @@ static size_t sep_small_chunk(const mc_job *J, const lane_map *lm, const double 
 }
 
 /* Large d: tile `ti` covers blocks [ti TB, ...) of every sample, i.e. four
- * runs of coordinates; ypad is y padded with zeros to 4h. Samples j0 ..
+ * runs of coordinates t h + q0 .. (word t of the tile's blocks). Samples j0 ..
  * j0+ns-1: their partial sums of phi into part[s * ntile + ti], and phi'
  * folded into c's statistics for these coordinates (c->v.cnt is the count
  * before sample j0). */
 #define SGD_SMOOTH_BIG_TILE 256
-static void sep_big_tile(const mc_job *J, const double *ypad, size_t ti, size_t ntile, size_t j0, size_t ns,
-                         sep_tile *T, mc_chunk *c, double *part)
+static void sep_big_tile(const mc_job *J, size_t ti, size_t ntile, size_t j0, size_t ns, sep_tile *T, mc_chunk *c,
+                         double *part)
 {
     const size_t d = J->d, h = (d + 3) / 4, q0 = ti * SGD_SMOOTH_BIG_TILE;
     const size_t nb = h - q0 < SGD_SMOOTH_BIG_TILE ? h - q0 : SGD_SMOOTH_BIG_TILE;
@@ -582,9 +585,19 @@ static void sep_big_tile(const mc_job *J, const double *ypad, size_t ti, size_t 
         size_t i0 = t * h + q0;
         len[t] = i0 >= d ? 0 : (i0 + nb <= d ? nb : d - i0);
     }
+    /* y of the four runs: in place (stride h), or a zero-padded copy where the
+     * last run passes d */
+    const double *ypat = J->y + q0;
+    size_t stride = h;
+    if (len[3] < nb) {
+        for (size_t t = 0; t < 4; t++)
+            for (size_t k = 0; k < nb; k++) T->yb[t * nb + k] = k < len[t] ? J->y[t * h + q0 + k] : 0.0;
+        ypat = T->yb;
+        stride = nb;
+    }
     for (size_t s = 0; s < ns; s++) {
         cube_words_run(J->p->seed, J->p->stream, J->step0 + j0 + s, q0, nb, T->w);
-        sep_eval(J->f, J->W->r, J->eta, ypad + q0, h, nb, T, J->want_g, J->want_grad);
+        sep_eval(J->f, J->W->r, J->eta, ypat, stride, nb, T, J->want_g, J->want_grad);
         if (J->want_g) {
             for (size_t k = 0; k < nb; k++) {
                 double v = T->ph[k];
@@ -610,11 +623,10 @@ static int mc_run_sep_big(const mc_job *J, mc_acc *res, size_t *bad)
 {
     const size_t d = J->d, h = (d + 3) / 4, ntile = (h + SGD_SMOOTH_BIG_TILE - 1) / SGD_SMOOTH_BIG_TILE;
     const size_t SB = 64; /* samples per batch */
-    double *ypad = calloc(4 * h, sizeof(double)), *part = malloc(SB * ntile * sizeof(double));
+    double *part = malloc(SB * ntile * sizeof(double));
     mc_chunk c;
-    int status = chunk_alloc(&c, d, J->want_grad, J->want_range) || !ypad || !part ? SGD_ENOMEM : SGD_OK;
+    int status = chunk_alloc(&c, d, J->want_grad, J->want_range) || !part ? SGD_ENOMEM : SGD_OK;
     if (!status) {
-        memcpy(ypad, J->y, d * sizeof(double));
         chunk_reset(&c);
     }
     int par = !omp_in_parallel();
@@ -628,7 +640,7 @@ static int mc_run_sep_big(const mc_job *J, mc_acc *res, size_t *bad)
                 st = SGD_ENOMEM;
             else {
 #pragma omp for schedule(dynamic, 4)
-                for (size_t ti = 0; ti < ntile; ti++) sep_big_tile(J, ypad, ti, ntile, j0, ns, &T, &c, part);
+                for (size_t ti = 0; ti < ntile; ti++) sep_big_tile(J, ti, ntile, j0, ns, &T, &c, part);
             }
             sep_tile_free(&T);
         }
@@ -652,7 +664,6 @@ static int mc_run_sep_big(const mc_job *J, mc_acc *res, size_t *bad)
     }
     if (!status) chunk_merge(res, &c, J->want_g);
     chunk_free(&c);
-    free(ypad);
     free(part);
     return status;
 }
