@@ -127,10 +127,13 @@ static void one(const char *dir, const char *spec, int c, int h, int w, int clas
 
 int main(void)
 {
-    /* Twice: convolutions through oneDNN (when built with it), then
-     * through the im2col + sgemm kernels (SGD_NN_DNNL=0, src/nn/dnnl.c). */
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass) setenv("SGD_NN_DNNL", "0", 1);
+    /* Three times: small convolutions through the direct kernels and the
+     * rest through oneDNN (when built with it); then without the direct
+     * kernels (SGD_NN_DIRECT=0, src/nn/direct.c); then everything through
+     * the im2col + sgemm kernels (also SGD_NN_DNNL=0, src/nn/dnnl.c). */
+    for (int pass = 0; pass < 3; pass++) {
+        if (pass >= 1) setenv("SGD_NN_DIRECT", "0", 1);
+        if (pass >= 2) setenv("SGD_NN_DNNL", "0", 1);
         one("resnet_n1w4", "resnet:n=1,w=4", 3, 16, 16, 10);
         one("resnet_n2w4A", "resnet:n=2,w=4,shortcut=A", 3, 16, 16, 10);
         one("resnet34_w2", "resnet34:w=2", 1, 16, 16, 5);

@@ -601,4 +601,6 @@ const sgd_nn_ops nn_cpu_ops = {"cpu-openblas", nn_conv_fwd,  nn_conv_bwd,  nn_bn
                                nn_bn_bwd,      nn_relu_fwd,  nn_relu_bwd,  nn_avgpool_fwd,
                                nn_avgpool_bwd, nn_gap_fwd,   nn_gap_bwd,   nn_linear_fwd,
                                nn_linear_bwd,  nn_add_fwd,   nn_add_bwd,   nn_padshort_fwd,
-                               nn_padshort_bwd, nn_copy_fwd, nn_copy_bwd};
+                               nn_padshort_bwd, nn_copy_fwd, nn_copy_bwd,
+                               nn_direct_conv_ok, nn_direct_scratch, nn_direct_conv_fwd,
+                               nn_direct_conv_bwd};

@@ -102,6 +102,11 @@ static int ensure(sgd_net *net, size_t n)
         if (op->type != OP_CONV) continue;
         const nn_tensor *ti = &net->ts[op->in], *to = &net->ts[op->out];
         size_t s = nn_conv_scratch(ti->c, op->k, to->h, to->w);
+        const sgd_nn_ops *K = &nn_cpu_ops;
+        if (K->conv_small_scratch) {
+            size_t d = K->conv_small_scratch(ti->c, to->c, ti->h, ti->w, op->k, op->stride, op->pad);
+            if (d > s) s = d;
+        }
         size_t w = nn_conv_wpart(n, ti->c, to->c, op->k);
         if (s > sl) sl = s;
         if (w > wl) wl = w;
@@ -130,6 +135,13 @@ static int ensure(sgd_net *net, size_t n)
         net->wpart_len = wl;
     }
     return SGD_OK;
+}
+
+/* Does the backend's small-channel convolution take conv op `op`? */
+static int small_conv(const sgd_nn_ops *K, const nn_op *op, const nn_view *in, const nn_view *out)
+{
+    return K->conv_small_ok &&
+           K->conv_small_ok(in->c, out->c, in->h, in->w, op->k, op->stride, op->pad);
 }
 
 const float *sgd_net_logits(const sgd_net *net)
@@ -161,8 +173,11 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
         nn_view a = nn_data(net, op->in), y = nn_data(net, op->out);
         switch (op->type) {
         case OP_CONV:
-            /* oneDNN when available (dnnl.c), else im2col + sgemm */
-            if (!nn_dnnl_conv_fwd(net, i, &a, x + op->w, &y, n))
+            /* small channel counts: direct kernels (direct.c); else oneDNN
+             * when available (dnnl.c), else im2col + sgemm */
+            if (small_conv(K, op, &a, &y))
+                K->conv_small_fwd(&a, x + op->w, op->k, op->stride, op->pad, &y, n, net->scratch);
+            else if (!nn_dnnl_conv_fwd(net, i, &a, x + op->w, &y, n))
                 K->conv_fwd(&a, x + op->w, op->k, op->stride, op->pad, &y, n, net->scratch);
             break;
         case OP_BN:
@@ -189,8 +204,15 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
 
     memset(grad, 0, sizeof(float) * net->p);
     int inblock = net->ts[net->input].block;
+    /* The input's gradient is never computed (dap is NULL for it) unless a
+     * residual add reads the input directly; then it is cleared too. */
+    int in_add = 0;
+    for (size_t i = 0; i < net->nops; i++)
+        if (net->ops[i].type == OP_ADD && (net->ts[net->ops[i].in].block == inblock ||
+                                           net->ts[net->ops[i].in2].block == inblock))
+            in_add = 1;
     for (size_t i = 0; i < net->nblocks; i++)
-        if ((int)i != net->ts[net->logits].block)
+        if ((int)i != net->ts[net->logits].block && ((int)i != inblock || in_add))
             memset(net->blocks[i].grad, 0, sizeof(float) * net->blocks[i].per_sample * n);
     for (size_t i = net->nops; i-- > 0;) {
         nn_op *op = &net->ops[i];
@@ -210,6 +232,11 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
         }
         switch (op->type) {
         case OP_CONV: {
+            if (small_conv(K, op, &a, &dy)) {
+                K->conv_small_bwd(&a, x + op->w, op->k, op->stride, op->pad, &dy, dap, grad + op->w,
+                                  n, net->scratch, net->wpart);
+                break;
+            }
             int r = nn_dnnl_conv_bwd(net, i, &a, x + op->w, &dy, dap, grad + op->w, n);
             if (r < 0) return sgd_error(SGD_EINVAL, "oneDNN convolution backward failed (%s)", op->name);
             if (!r)

@@ -111,6 +111,19 @@ void nn_conv_bwd(const nn_view *x, const float *w, int k, int stride, int pad, c
 size_t nn_conv_scratch(int cin, int k, int oh, int ow);
 size_t nn_conv_wpart(size_t n, int cin, int cout, int k);
 
+/* Direct convolution for small channel counts (direct.c), same contracts
+ * as nn_conv_fwd / nn_conv_bwd (dW partials in wpart, nn_conv_wpart
+ * floats). nn_direct_conv_ok says whether the selection rule picks it for
+ * a shape (0 also when SGD_NN_DIRECT=0); nn_direct_scratch gives the
+ * per-thread scratch in floats (0: shape not supported). */
+int nn_direct_conv_ok(int cin, int cout, int h, int w, int k, int stride, int pad);
+size_t nn_direct_scratch(int cin, int cout, int h, int w, int k, int stride, int pad);
+void nn_direct_conv_fwd(const nn_view *x, const float *w, int k, int stride, int pad, nn_view *y,
+                        size_t n, float **scratch);
+void nn_direct_conv_bwd(const nn_view *x, const float *w, int k, int stride, int pad,
+                        const nn_view *dy, nn_view *dx, float *dw, size_t n, float **scratch,
+                        float *wpart);
+
 /* relu = 1: y = max(0, BN(x)) fused; backward then masks dy by y > 0. */
 void nn_bn_fwd(const nn_view *x, const float *g, const float *b, float *rm, float *rv,
                int train, int relu, size_t n, double *mean, double *invstd, nn_view *y);
@@ -172,6 +185,17 @@ typedef struct sgd_nn_ops {
     void (*padshort_bwd)(const nn_view *, int, int, nn_view *, size_t);
     void (*copy_fwd)(const nn_view *, nn_view *, size_t);
     void (*copy_bwd)(const nn_view *, nn_view *, size_t);
+    /* Optional second convolution for shapes where it wins (NULL: none):
+     * when conv_small_ok(cin, cout, h, w, k, stride, pad) says yes, net.c
+     * calls conv_small_fwd / conv_small_bwd (same signatures as conv_fwd /
+     * conv_bwd) instead of oneDNN and conv_fwd / conv_bwd; conv_small_scratch
+     * gives their per-thread scratch in floats. */
+    int (*conv_small_ok)(int, int, int, int, int, int, int);
+    size_t (*conv_small_scratch)(int, int, int, int, int, int, int);
+    void (*conv_small_fwd)(const nn_view *, const float *, int, int, int, nn_view *, size_t,
+                           float **);
+    void (*conv_small_bwd)(const nn_view *, const float *, int, int, int, const nn_view *,
+                           nn_view *, float *, size_t, float **, float *);
 } sgd_nn_ops;
 extern const sgd_nn_ops nn_cpu_ops;
 

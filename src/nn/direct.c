@@ -1,0 +1,538 @@
+/* Direct convolution for small channel counts, on the engine's NCHW views.
+ *
+ * Why: oneDNN works in nChw8c on AVX2, so a layer with 3 or 4 channels is
+ * padded to 8 on both sides (up to 4x the arithmetic) and every call
+ * reorders NCHW in and out; im2col + sgemm spends its time copying. Here a
+ * convolution of one sample is a tiny "gathered GEMM":
+ *
+ *     out[o][j] = sum_kc W[o][kc] * src[col[kc] + j]
+ *
+ * where src is a zero-padded copy of the input image, j runs over a flat
+ * output grid whose rows have the padded width (positions past the real
+ * output width are computed and thrown away: no branches at the borders),
+ * and each column kc = (input channel, tap) is just an offset col[kc] into
+ * src. Strided convolutions split the padded image into s x s phase planes
+ * (even/odd rows and columns for s = 2), so every tap again reads a
+ * contiguous run. The output is vectorised across j (8 lanes) with several
+ * output channels' accumulators in registers per input load.
+ *
+ *   forward:         src = padded phase-split x, W = w as stored (OIHW).
+ *   backward data:   the transposed convolution as s x s sub-convolutions,
+ *                    one per phase (ry, rx) of dx: src = dy padded by
+ *                    Q = (k-1)/s, W[ci][co, tap] = w[co][ci][ry+s*t][rx+s*u];
+ *                    each result is added into dx at rows s*a+ry-p and
+ *                    columns s*b+rx-p.
+ *   backward weights: dw[o][kc] += sum_j dyf[o][j] * src[col[kc] + j], with
+ *                    dyf = dy on the flat grid, zero at thrown-away positions.
+ *
+ * Products and sums are separate operations (the build has FP contraction
+ * off), the order of every sum is fixed by the shape alone.
+ *
+ * Determinism: forward and backward data are per sample. Weight gradients
+ * keep 8-lane accumulators per fixed chunk of NN_CHUNK samples (samples in
+ * order), reduce the lanes in a fixed order into that chunk's partial, and
+ * the partials are summed in chunk order: the scheme of layers.c, so the
+ * result does not depend on the thread count.
+ *
+ * net.c asks nn_direct_conv_ok() first; SGD_NN_DIRECT=0 in the environment
+ * disables this path (A/B timing, tests). */
+#include "nn/nn_internal.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VL 8                  /* floats per vector */
+#define KMAX 5                /* largest kernel handled */
+#define SMAX 2                /* largest stride handled */
+#define TAPS (KMAX * KMAX)
+#define OB 4                  /* output channels per register block */
+#define JB 2                  /* vectors of j per register block */
+
+typedef float v8f __attribute__((vector_size(32)));
+
+/* Pins a loaded vector in a register: without it GCC 12 folds the load
+ * into every product that uses the value (one load per product), and the
+ * inner loops become load-bound. No code is emitted. */
+#if defined(__x86_64__) && defined(__AVX__)
+#define KEEP(v) __asm__("" : "+x"(v))
+#else
+#define KEEP(v) (void)0
+#endif
+
+static inline v8f ld(const float *p)
+{
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void st(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+static inline size_t rnd(size_t a) { return (a + VL - 1) / VL * VL; }
+static inline float *smp(const nn_view *v, size_t i) { return v->d + i * v->ns; }
+
+/* ---- geometry ---------------------------------------------------------- */
+
+/* Backward data, one phase (ry, rx) of dx. */
+typedef struct dphase {
+    int a0, na, b0, nb;       /* sub-output rows a in [a0, a0+na), cols b */
+    int m8;                   /* flat sub-output length (na rows of dc), rounded */
+    int nt;                   /* taps */
+    int tap[TAPS];            /* ki * k + kj of each tap */
+    int off[TAPS];            /* offset of each tap in a dy channel */
+} dphase;
+
+typedef struct dgeo {
+    int cin, cout, h, w, k, s, p, oh, ow;
+    /* forward and weights: x padded by p, split into s*s planes ph x pw */
+    int ph, pw;
+    size_t plane, xcs;        /* floats per plane, per channel of the copy */
+    int m8;                   /* flat output length oh * pw, rounded */
+    int nt, off[TAPS];        /* taps (ki, kj order) and their offsets */
+    unsigned used;            /* bit r*s+c: plane (r, c) is read by a tap */
+    /* backward data: dy padded by Q at top and left, dr x dc */
+    int Q, dr, dc;
+    size_t dcs;               /* floats per dy channel of the copy */
+    int dm8;                  /* largest phase m8 */
+    dphase ph_[SMAX * SMAX];
+} dgeo;
+
+static int geo(dgeo *g, int cin, int cout, int h, int w, int k, int s, int p)
+{
+    memset(g, 0, sizeof *g);
+    if (k < 1 || k > KMAX || s < 1 || s > 2 || p < 0 || p >= k || cin < 1 || cout < 1)
+        return 0;
+    int oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
+    if (h + 2 * p < k || w + 2 * p < k || oh < 1 || ow < 1) return 0;
+    *g = (dgeo){.cin = cin, .cout = cout, .h = h, .w = w, .k = k, .s = s, .p = p, .oh = oh, .ow = ow};
+    int Hp = h + 2 * p, Wp = w + 2 * p;
+    g->ph = (Hp + s - 1) / s;
+    g->pw = (Wp + s - 1) / s;
+    g->plane = (size_t)g->ph * g->pw;
+    g->m8 = (int)rnd((size_t)oh * g->pw);
+    int maxoff = 0;
+    for (int ki = 0; ki < k; ki++)
+        for (int kj = 0; kj < k; kj++) {
+            int pl = (ki % s) * s + kj % s;
+            int o = (int)(pl * g->plane) + (ki / s) * g->pw + kj / s;
+            g->off[g->nt++] = o;
+            g->used |= 1u << pl;
+            if (o > maxoff) maxoff = o;
+        }
+    size_t need = (size_t)g->m8 + (size_t)maxoff;
+    g->xcs = rnd(need > (size_t)s * s * g->plane ? need : (size_t)s * s * g->plane);
+
+    /* Backward data. dx in padded coordinates Y = iy + p = s*a + ry takes
+     * ki = ry + s*t from dy row oy = a - t, stored at dy-copy row a - t + Q. */
+    int Q = (k - 1) / s, amax = 0, bmax = 0;
+    g->Q = Q;
+    for (int ry = 0; ry < s; ry++)
+        for (int rx = 0; rx < s; rx++) {
+            dphase *P = &g->ph_[ry * s + rx];
+            P->a0 = p > ry ? (p - ry + s - 1) / s : 0;
+            P->b0 = p > rx ? (p - rx + s - 1) / s : 0;
+            int ae = (p + h - ry + s - 1) / s, be = (p + w - rx + s - 1) / s;
+            P->na = ae - P->a0;
+            P->nb = be - P->b0;
+            if (P->na < 0) P->na = 0;
+            if (P->nb < 0) P->nb = 0;
+            if (ae > amax) amax = ae;
+            if (be > bmax) bmax = be;
+        }
+    g->dr = (oh > amax ? oh : amax) + Q;
+    g->dc = (ow > bmax ? ow : bmax) + Q;
+    size_t dneed = (size_t)g->dr * g->dc;
+    for (int r = 0; r < s * s; r++) {
+        dphase *P = &g->ph_[r];
+        int ry = r / s, rx = r % s, mo = 0;
+        P->m8 = (int)rnd((size_t)P->na * g->dc);
+        if (P->na == 0 || P->nb == 0) continue;
+        for (int t = 0; ry + s * t < k; t++)
+            for (int u = 0; rx + s * u < k; u++) {
+                int o = (P->a0 - t + Q) * g->dc + (P->b0 - u + Q);
+                P->tap[P->nt] = (ry + s * t) * k + rx + s * u;
+                P->off[P->nt++] = o;
+                if (o > mo) mo = o;
+            }
+        if ((size_t)P->m8 + mo > dneed) dneed = (size_t)P->m8 + mo;
+        if (P->m8 > g->dm8) g->dm8 = P->m8;
+    }
+    g->dcs = rnd(dneed);
+    return 1;
+}
+
+/* Per-thread scratch, in floats, laid out by the functions below. */
+static size_t fwd_floats(const dgeo *g)
+{
+    return (size_t)g->cin * g->xcs + (size_t)g->cout * g->m8 + (size_t)g->cin * g->nt + VL;
+}
+static size_t bwd_floats(const dgeo *g)
+{
+    size_t K = (size_t)g->cin * g->nt;
+    return (size_t)g->cin * g->xcs             /* x copy */
+           + (size_t)g->cout * g->m8           /* dy on the flat grid */
+           + (size_t)g->cout * g->dcs          /* dy padded for backward data */
+           + (size_t)g->cin * g->dm8           /* one phase of dx */
+           + (size_t)g->cin * g->cout * TAPS   /* phase weights */
+           + K * g->cout * VL                  /* dW lane accumulators */
+           + K + (size_t)g->cout * TAPS        /* column offsets (ints) */
+           + 8 * VL;
+}
+
+size_t nn_direct_scratch(int cin, int cout, int h, int w, int k, int stride, int pad)
+{
+    dgeo g;
+    if (!geo(&g, cin, cout, h, w, k, stride, pad)) return 0;
+    size_t a = fwd_floats(&g), b = bwd_floats(&g);
+    return a > b ? a : b;
+}
+
+static int direct_enabled(void)
+{
+    const char *e = getenv("SGD_NN_DIRECT");
+    return !(e && e[0] == '0');
+}
+
+/* Selection rule (measured, docs/nn.md): at most 16 channels on both sides,
+ * and a channel count that oneDNN would pad to 8, or both at most 8. */
+int nn_direct_conv_ok(int cin, int cout, int h, int w, int k, int stride, int pad)
+{
+    if (!direct_enabled()) return 0;
+    dgeo g;
+    if (!geo(&g, cin, cout, h, w, k, stride, pad)) return 0;
+    if (cin > 16 || cout > 16) return 0;
+    /* oneDNN pads channels to a multiple of 8: direct wins where it pads,
+     * and on 8 -> 8; on 16 -> 16 (ResNet-20's first stage) oneDNN was ~5%
+     * faster, and 8 <-> 16 measured even */
+    return cin % 8 || cout % 8 || (cin <= 8 && cout <= 8);
+}
+
+/* ---- copies in and out --------------------------------------------------- */
+
+/* Interior of the padded, phase-split copy of one image (the zero border
+ * was written once per parallel region and is never touched). */
+static void x_in(const dgeo *g, const float *x, float *xp)
+{
+    int s = g->s, p = g->p, w = g->w;
+    for (int c = 0; c < g->cin; c++) {
+        float *dst = xp + c * g->xcs;
+        for (int iy = 0; iy < g->h; iy++) {
+            const float *src = x + ((size_t)c * g->h + iy) * w;
+            int Y = iy + p;
+            if (s == 1) {
+                float *r = dst + (size_t)Y * g->pw + p;
+                for (int ix = 0; ix < w; ix++) r[ix] = src[ix];
+                continue;
+            }
+            /* s == 2: columns X = ix + p go to plane X & 1, index X >> 1 */
+            int ry = Y & 1;
+            float *r0 = dst + (size_t)(ry * 2) * g->plane + (size_t)(Y >> 1) * g->pw;
+            float *r1 = r0 + g->plane;
+            int e = p & 1;              /* first ix with even X */
+            float *re = e ? r1 : r0, *ro = e ? r0 : r1;
+            /* ix = 2q (X = 2q + p) and ix = 2q + 1 */
+            int h0 = p >> 1, h1 = (p + 1) >> 1;
+            if (g->used >> (ry * 2 + e) & 1)
+                for (int q = 0; 2 * q < w; q++) re[q + h0] = src[2 * q];
+            if (g->used >> (ry * 2 + (1 - e)) & 1)
+                for (int q = 0; 2 * q + 1 < w; q++) ro[q + h1] = src[2 * q + 1];
+        }
+    }
+}
+
+/* dy of one sample on the flat output grid (row stride pw). */
+static void dy_flat(const dgeo *g, const float *dy, float *f)
+{
+    for (int c = 0; c < g->cout; c++)
+        for (int oy = 0; oy < g->oh; oy++) {
+            const float *src = dy + ((size_t)c * g->oh + oy) * g->ow;
+            float *r = f + (size_t)c * g->m8 + (size_t)oy * g->pw;
+            for (int ox = 0; ox < g->ow; ox++) r[ox] = src[ox];
+        }
+}
+
+/* dy of one sample, padded by Q at the top and left (row stride dc). */
+static void dy_pad(const dgeo *g, const float *dy, float *d)
+{
+    for (int c = 0; c < g->cout; c++)
+        for (int oy = 0; oy < g->oh; oy++) {
+            const float *src = dy + ((size_t)c * g->oh + oy) * g->ow;
+            float *r = d + c * g->dcs + (size_t)(oy + g->Q) * g->dc + g->Q;
+            for (int ox = 0; ox < g->ow; ox++) r[ox] = src[ox];
+        }
+}
+
+/* ---- the two inner kernels ------------------------------------------------ */
+
+/* out[o][j] = sum_kc W[o * K + kc] * src[col[kc] + j] for one block of
+ * NO <= OB output channels and NJ <= JB vectors of j: the accumulators stay
+ * in registers across all K columns. Inlined with constant NO, NJ. */
+static inline __attribute__((always_inline)) void
+gg_block(const float *src, const int *col, int K, const float *W, float *out, size_t os, int j,
+         int NO, int NJ)
+{
+    v8f acc[OB][JB];
+    for (int o = 0; o < NO; o++)
+        for (int b = 0; b < NJ; b++) acc[o][b] = (v8f){0};
+    for (int kc = 0; kc < K; kc++) {
+        const float *p = src + col[kc] + j;
+        v8f xv[JB];
+        for (int b = 0; b < NJ; b++) xv[b] = ld(p + b * VL);
+        for (int o = 0; o < NO; o++) {
+            float wv = W[(size_t)o * K + kc];
+            for (int b = 0; b < NJ; b++) acc[o][b] += xv[b] * wv;
+        }
+    }
+    for (int o = 0; o < NO; o++)
+        for (int b = 0; b < NJ; b++) st(out + o * os + j + b * VL, acc[o][b]);
+}
+
+/* out (nout rows of os floats, m8 used) = W (nout x K) applied to the
+ * gathered columns of src. */
+static void gg(const float *src, const int *col, int K, const float *W, int nout, float *out,
+               size_t os, int m8)
+{
+    for (int o = 0; o < nout; o += OB) {
+        int no = nout - o < OB ? nout - o : OB;
+        const float *Wo = W + (size_t)o * K;
+        float *oo = out + o * os;
+        int j = 0;
+#define GG_CASE(NO_)                                                      \
+    case NO_:                                                             \
+        for (; j + JB * VL <= m8; j += JB * VL)                           \
+            gg_block(src, col, K, Wo, oo, os, j, NO_, JB);                \
+        for (; j < m8; j += VL) gg_block(src, col, K, Wo, oo, os, j, NO_, 1); \
+        break;
+        switch (no) {
+            GG_CASE(1)
+            GG_CASE(2)
+            GG_CASE(3)
+            GG_CASE(4)
+        }
+#undef GG_CASE
+    }
+}
+
+/* acc[o][kc] (8 lanes each) += sum_j dyf[o][j] * src[col[kc] + j], for one
+ * block of NO <= OB output channels and NC <= 2 columns. */
+static inline __attribute__((always_inline)) void
+dw_block(const float *dyf, size_t ds, const float *src, const int *col, int K, int m8, float *acc,
+         int o0, int kc0, int NO, int NC)
+{
+    v8f a[OB][2];
+    for (int o = 0; o < NO; o++)
+        for (int c = 0; c < NC; c++) a[o][c] = (v8f){0};
+    const float *d0 = dyf + (size_t)o0 * ds;
+    for (int j = 0; j < m8; j += VL) {
+        v8f dv[OB];
+        for (int o = 0; o < NO; o++) dv[o] = ld(d0 + o * ds + j);
+        for (int c = 0; c < NC; c++) {
+            v8f xv = ld(src + col[kc0 + c] + j);
+            for (int o = 0; o < NO; o++) a[o][c] += dv[o] * xv;
+        }
+    }
+    for (int o = 0; o < NO; o++)
+        for (int c = 0; c < NC; c++) {
+            float *q = acc + ((size_t)(o0 + o) * K + kc0 + c) * VL;
+            st(q, ld(q) + a[o][c]);
+        }
+}
+
+/* The common block, 4 output channels x 2 columns, spelled out: with the
+ * generic block GCC reloaded every operand for each product (16 loads per
+ * 8 products instead of 6), which made this loop load-bound. */
+static void dw_block42(const float *dyf, size_t ds, const float *src, const int *col, int K, int m8,
+                       float *acc, int o0, int kc0)
+{
+    v8f a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
+    const float *d0 = dyf + (size_t)o0 * ds, *d1 = d0 + ds, *d2 = d1 + ds, *d3 = d2 + ds;
+    const float *x0 = src + col[kc0], *x1 = src + col[kc0 + 1];
+    for (int j = 0; j < m8; j += VL) {
+        v8f y0 = ld(d0 + j), y1 = ld(d1 + j), y2 = ld(d2 + j), y3 = ld(d3 + j);
+        v8f u = ld(x0 + j), v = ld(x1 + j);
+        KEEP(y0);
+        KEEP(y1);
+        KEEP(y2);
+        KEEP(y3);
+        KEEP(u);
+        KEEP(v);
+        a00 += y0 * u;
+        a10 += y1 * u;
+        a20 += y2 * u;
+        a30 += y3 * u;
+        a01 += y0 * v;
+        a11 += y1 * v;
+        a21 += y2 * v;
+        a31 += y3 * v;
+    }
+    v8f r[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+    for (int o = 0; o < 4; o++)
+        for (int c = 0; c < 2; c++) {
+            float *q = acc + ((size_t)(o0 + o) * K + kc0 + c) * VL;
+            st(q, ld(q) + r[o][c]);
+        }
+}
+
+static void dw_acc(const float *dyf, int nout, size_t ds, const float *src, const int *col, int K,
+                   int m8, float *acc)
+{
+    for (int o = 0; o < nout; o += OB) {
+        int no = nout - o < OB ? nout - o : OB;
+        int kc = 0;
+#define DW_CASE(NO_)                                                              \
+    case NO_:                                                                     \
+        for (; kc + 2 <= K; kc += 2)                                              \
+            if (NO_ == 4) dw_block42(dyf, ds, src, col, K, m8, acc, o, kc);       \
+            else dw_block(dyf, ds, src, col, K, m8, acc, o, kc, NO_, 2);          \
+        if (kc < K) dw_block(dyf, ds, src, col, K, m8, acc, o, kc, NO_, 1);      \
+        break;
+        switch (no) {
+            DW_CASE(1)
+            DW_CASE(2)
+            DW_CASE(3)
+            DW_CASE(4)
+        }
+#undef DW_CASE
+    }
+}
+
+/* Columns of the forward / weight-gradient product: (channel, tap). */
+static void fwd_columns(const dgeo *g, int *col)
+{
+    for (int c = 0; c < g->cin; c++)
+        for (int t = 0; t < g->nt; t++) col[c * g->nt + t] = (int)(c * g->xcs) + g->off[t];
+}
+
+/* ---- forward ------------------------------------------------------------ */
+
+void nn_direct_conv_fwd(const nn_view *x, const float *wt, int k, int stride, int pad, nn_view *y,
+                        size_t n, float **scratch)
+{
+    dgeo g;
+    if (!geo(&g, x->c, y->c, x->h, x->w, k, stride, pad)) return;
+    int K = g.cin * g.nt;
+#pragma omp parallel
+    {
+        float *xp = scratch[omp_get_thread_num()];
+        float *out = xp + (size_t)g.cin * g.xcs;
+        int *cp = (int *)(out + (size_t)g.cout * g.m8);
+        fwd_columns(&g, cp);
+        memset(xp, 0, sizeof(float) * g.cin * g.xcs);
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            x_in(&g, smp(x, i), xp);
+            gg(xp, cp, K, wt, g.cout, out, (size_t)g.m8, g.m8);
+            float *yi = smp(y, i);
+            for (int c = 0; c < g.cout; c++)
+                for (int oy = 0; oy < g.oh; oy++) {
+                    const float *r = out + (size_t)c * g.m8 + (size_t)oy * g.pw;
+                    float *q = yi + ((size_t)c * g.oh + oy) * g.ow;
+                    for (int ox = 0; ox < g.ow; ox++) q[ox] = r[ox];
+                }
+        }
+    }
+}
+
+/* ---- backward ----------------------------------------------------------- */
+
+/* dx of one sample += the transposed convolution of its padded dy, phase
+ * by phase; the phases' weights and columns are packed back to back in
+ * wph and colp (phase_tables). */
+static void bwd_data(const dgeo *g, const float *dyp, const float *wph, const int *colp, float *sub,
+                     float *dx)
+{
+    int s = g->s, p = g->p;
+    size_t wo = 0, co = 0;
+    for (int r = 0; r < s * s; r++) {
+        const dphase *P = &g->ph_[r];
+        if (!P->nt) continue;
+        gg(dyp, colp + co, g->cout * P->nt, wph + wo, g->cin, sub, (size_t)g->dm8, P->m8);
+        wo += (size_t)g->cin * g->cout * P->nt;
+        co += (size_t)g->cout * P->nt;
+        int ry = r / s, rx = r % s;
+        for (int c = 0; c < g->cin; c++)
+            for (int a = 0; a < P->na; a++) {
+                const float *q = sub + (size_t)c * g->dm8 + (size_t)a * g->dc;
+                int iy = s * (a + P->a0) + ry - p;
+                float *d = dx + ((size_t)c * g->h + iy) * g->w + s * P->b0 + rx - p;
+                if (s == 1)
+                    for (int b = 0; b < P->nb; b++) d[b] += q[b];
+                else
+                    for (int b = 0; b < P->nb; b++) d[s * b] += q[b];
+            }
+    }
+}
+
+/* Per phase of dx: weights W[ci][co, tap] and the columns (dy channel,
+ * tap offset), packed back to back (at most k*k taps over all phases). */
+static void phase_tables(const dgeo *g, const float *wt, float *wph, int *colp)
+{
+    size_t wo = 0, co = 0;
+    for (int r = 0; r < g->s * g->s; r++) {
+        const dphase *P = &g->ph_[r];
+        for (int ci = 0; ci < g->cin; ci++)
+            for (int o = 0; o < g->cout; o++)
+                for (int t = 0; t < P->nt; t++)
+                    wph[wo + ((size_t)ci * g->cout + o) * P->nt + t] =
+                        wt[((size_t)o * g->cin + ci) * g->nt + P->tap[t]];
+        for (int o = 0; o < g->cout; o++)
+            for (int t = 0; t < P->nt; t++)
+                colp[co + (size_t)o * P->nt + t] = (int)(o * g->dcs) + P->off[t];
+        wo += (size_t)g->cin * g->cout * P->nt;
+        co += (size_t)g->cout * P->nt;
+    }
+}
+
+void nn_direct_conv_bwd(const nn_view *x, const float *wt, int k, int stride, int pad,
+                        const nn_view *dy, nn_view *dx, float *dw, size_t n, float **scratch,
+                        float *wpart)
+{
+    dgeo g;
+    if (!geo(&g, x->c, dy->c, x->h, x->w, k, stride, pad)) return;
+    int K = g.cin * g.nt;
+    size_t nch = (n + NN_CHUNK - 1) / NN_CHUNK, wsz = (size_t)g.cout * K;
+#pragma omp parallel
+    {
+        float *xp = scratch[omp_get_thread_num()];
+        float *dyf = xp + (size_t)g.cin * g.xcs;
+        float *dyp = dyf + (size_t)g.cout * g.m8;
+        float *sub = dyp + (size_t)g.cout * g.dcs;
+        float *wph = sub + (size_t)g.cin * g.dm8;             /* ss x cin x cout*TAPS */
+        float *acc = wph + (size_t)g.cin * g.cout * TAPS;     /* cout x K x VL */
+        int *col = (int *)(acc + wsz * VL);                    /* K, then phase columns */
+        int *colp = col + K;
+        fwd_columns(&g, col);
+        phase_tables(&g, wt, wph, colp);
+        memset(xp, 0, sizeof(float) * ((size_t)g.cin * g.xcs + (size_t)g.cout * g.m8 +
+                                       (size_t)g.cout * g.dcs));
+#pragma omp for schedule(static)
+        for (size_t c = 0; c < nch; c++) {
+            size_t end = (c + 1) * NN_CHUNK < n ? (c + 1) * NN_CHUNK : n;
+            if (dw) memset(acc, 0, sizeof(float) * wsz * VL);
+            for (size_t i = c * NN_CHUNK; i < end; i++) {
+                if (dw) {
+                    x_in(&g, smp(x, i), xp);
+                    dy_flat(&g, smp(dy, i), dyf);
+                    dw_acc(dyf, g.cout, (size_t)g.m8, xp, col, K, g.m8, acc);
+                }
+                if (dx) {
+                    dy_pad(&g, smp(dy, i), dyp);
+                    bwd_data(&g, dyp, wph, colp, sub, smp(dx, i));
+                }
+            }
+            if (dw) {
+                float *part = wpart + c * wsz;
+                for (size_t j = 0; j < wsz; j++) {
+                    const float *q = acc + j * VL;
+                    /* fixed lane order */
+                    part[j] = ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]));
+                }
+            }
+        }
+    }
+    if (dw)
+        for (size_t j = 0; j < wsz; j++) {
+            float s = 0;
+            for (size_t c = 0; c < nch; c++) s += wpart[c * wsz + j];
+            dw[j] += s;
+        }
+}
