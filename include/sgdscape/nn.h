@@ -13,8 +13,9 @@
  *
  * Determinism: every reduction over the batch runs in a fixed order that
  * does not depend on the number of OpenMP threads, so one seed gives the
- * same bits with any --threads. The engine runs OpenBLAS single-threaded
- * (openblas_set_num_threads(1)) and parallelises around it. */
+ * same bits with any --threads. The engine loads OpenBLAS when the first
+ * network is created (OPENBLAS_NUM_THREADS=1: no BLAS thread pool) and
+ * parallelises around it. */
 #ifndef SGDSCAPE_NN_H
 #define SGDSCAPE_NN_H
 

@@ -16,22 +16,6 @@
 
 #define BN_EPS 1e-5
 
-/* Row-major sgemm through OpenBLAS's Fortran entry point. The CLI and the
- * library also link GSL, whose libgslcblas exports a naive cblas_sgemm that
- * wins symbol resolution when it comes first on the link line (it did:
- * 10x slower); sgemm_ exists only in OpenBLAS. Row-major C = op(A) op(B) is
- * column-major C^T = op(B)^T op(A)^T. */
-void sgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
-            const float *alpha, const float *a, const int *lda, const float *b, const int *ldb,
-            const float *beta, float *c, const int *ldc);
-
-static void gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                 const float *B, int ldb, float beta, float *C, int ldc)
-{
-    const char *cta = ta ? "T" : "N", *ctb = tb ? "T" : "N";
-    sgemm_(ctb, cta, &N, &M, &K, &alpha, B, &ldb, A, &lda, &beta, C, &ldc);
-}
-
 static inline float *smp(const nn_view *v, size_t n) { return v->d + n * v->ns; }
 
 /* Row reductions in 8 float lanes (vectorisable without reassociation
@@ -146,7 +130,7 @@ void nn_conv_fwd(const nn_view *x, const float *wt, int k, int stride, int pad, 
                 im2col(B, x->c, x->h, x->w, k, stride, pad, oh, ow, col);
                 B = col;
             }
-            gemm(0, 0, cout, P, K, 1.0f, wt, K, B, P,
+            nn_sgemm(0, 0, cout, P, K, 1.0f, wt, K, B, P,
                         0.0f, smp(y, i), P);
         }
     }
@@ -176,15 +160,15 @@ void nn_conv_bwd(const nn_view *x, const float *wt, int k, int stride, int pad, 
                         im2col(B, x->c, x->h, x->w, k, stride, pad, oh, ow, col);
                         B = col;
                     }
-                    gemm(0, 1, cout, K, P, 1.0f, dyn, P,
+                    nn_sgemm(0, 1, cout, K, P, 1.0f, dyn, P,
                                 B, P, 1.0f, part, K);
                 }
                 if (dx) {
                     if (direct) {
-                        gemm(1, 0, K, P, cout, 1.0f, wt,
+                        nn_sgemm(1, 0, K, P, cout, 1.0f, wt,
                                     K, dyn, P, 1.0f, smp(dx, i), P);
                     } else {
-                        gemm(1, 0, K, P, cout, 1.0f, wt,
+                        nn_sgemm(1, 0, K, P, cout, 1.0f, wt,
                                     K, dyn, P, 0.0f, dcol, P);
                         col2im_add(dcol, x->c, x->h, x->w, k, stride, pad, oh, ow, smp(dx, i));
                     }
@@ -467,7 +451,7 @@ void nn_gap_bwd(const nn_view *dy, nn_view *dx, size_t n)
 void nn_linear_fwd(const nn_view *x, const float *w, const float *b, nn_view *y, size_t n)
 {
     int in = x->c * x->h * x->w, out = y->c;
-    gemm(0, 1, (int)n, out, in, 1.0f, x->d, (int)x->ns, w,
+    nn_sgemm(0, 1, (int)n, out, in, 1.0f, x->d, (int)x->ns, w,
                 in, 0.0f, y->d, (int)y->ns);
     for (size_t i = 0; i < n; i++)
         for (int j = 0; j < out; j++) smp(y, i)[j] += b[j];
@@ -478,9 +462,9 @@ void nn_linear_bwd(const nn_view *x, const float *w, const nn_view *dy, nn_view 
 {
     int in = x->c * x->h * x->w, out = dy->c;
     if (dx)
-        gemm(0, 0, (int)n, in, out, 1.0f, dy->d,
+        nn_sgemm(0, 0, (int)n, in, out, 1.0f, dy->d,
                     (int)dy->ns, w, in, 1.0f, dx->d, (int)dx->ns);
-    gemm(1, 0, out, in, (int)n, 1.0f, dy->d, (int)dy->ns,
+    nn_sgemm(1, 0, out, in, (int)n, 1.0f, dy->d, (int)dy->ns,
                 x->d, (int)x->ns, 1.0f, dw, in);
     for (int j = 0; j < out; j++) {
         double s = 0;

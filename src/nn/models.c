@@ -4,7 +4,6 @@
 #include "nn/nn_internal.h"
 #include "sgdscape/error.h"
 
-#include <cblas.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -561,9 +560,11 @@ sgd_net *sgd_net_create(const char *spec, int in_c, int in_h, int in_w, int clas
         sgd_net_free(net);
         return NULL;
     }
-    /* The engine parallelises around BLAS; threaded BLAS inside would make
-     * sums depend on the thread count. */
-    openblas_set_num_threads(1);
+    /* OpenBLAS (blas.c): loaded now, single-threaded; the engine parallelises around it */
+    if (nn_blas_load()) {
+        sgd_net_free(net);
+        return NULL;
+    }
     return net;
 }
 

@@ -104,6 +104,14 @@ nn_view nn_grad(const sgd_net *net, int t);
 
 /* CPU kernels (layers.c): forward and backward side by side. Backward
  * functions accumulate (+=) into input gradients and parameter gradients. */
+/* OpenBLAS, loaded on first use (blas.c): nn_blas_load returns an error code
+ * with the message set when it cannot be loaded; nn_sgemm is row-major
+ * C = alpha op(A) op(B) + beta C. */
+int nn_blas_load(void);
+const char *nn_blas_info(void);
+void nn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+              float beta, float *C, int ldc);
+
 void nn_conv_fwd(const nn_view *x, const float *w, int k, int stride, int pad, nn_view *y,
                  size_t n, float **scratch);
 void nn_conv_bwd(const nn_view *x, const float *w, int k, int stride, int pad, const nn_view *dy,
