@@ -146,6 +146,13 @@ static void check_batch(const char *spec, size_t d)
             }
             CHECK_CLOSE(s, f->fg(f, x + j * d, NULL), 1e-12, 1e-13);
         }
+        /* phi_sum: the same terms, summed in its own (fixed) order */
+        CHECK(f->phi_sum != NULL);
+        for (size_t m = 0; f->phi_sum && m <= N * d; m += 5) {
+            double t = 0;
+            for (size_t k = 0; k < m; k++) t += ph[k];
+            CHECK_CLOSE(f->phi_sum(f, m, x), t, 1e-12, 1e-13);
+        }
         if (!sameg) fprintf(stderr, "  %s: phi' differs from the gradient\n", spec);
         CHECK(sameg);
         CHECK(samev);

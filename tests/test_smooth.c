@@ -212,8 +212,8 @@ int main(void)
      * large d (coordinate tiles in parallel); and the same bits on 1 and 2
      * threads, with and without values, with and without Hoeffding ranges ---- */
     {
-        const size_t dims[3] = {10, 7, 5003};
-        for (int k = 0; k < 3; k++) {
+        const size_t dims[4] = {10, 7, 200, 5003};
+        for (int k = 0; k < 4; k++) {
             size_t d = dims[k];
             sgd_landscape *fs = sgd_landscape_create("quadratic:a=1", d);
             sgd_landscape *ff = sgd_landscape_create("sum(0.5*x^2)", d);
@@ -238,15 +238,25 @@ int main(void)
                 if (b > worst) worst = b;
             }
             CHECK(worst < 1e-12);
+            /* values alone (phi summed as computed, phi_sum) */
+            CHECK(eval(fs, SGD_NOISE_CUBE, 0.8, 0.5, y, &p, &v1, &e1, NULL, NULL, NULL) == SGD_OK);
+            CHECK(eval(ff, SGD_NOISE_CUBE, 0.8, 0.5, y, &p, &v2, &e2, NULL, NULL, NULL) == SGD_OK);
+            CHECK_CLOSE(v1, v2, 1e-12, 0);
+            CHECK_CLOSE(e1, e2, 1e-9, 0);
             /* bits on 1 vs 2 threads: Hoeffding (ranges) and grad_only too */
-            for (int mode = 0; mode < 3; mode++) {
+            for (int mode = 0; mode < 4; mode++) {
                 sgd_smooth_params q = p;
                 if (mode == 1) q.interval = SGD_SMOOTH_CI_HOEFFDING;
                 if (mode == 2) q.grad_only = 1;
+                int vo = mode == 3; /* values alone */
+                memset(gs, 0, d * sizeof(double));
+                memset(gf, 0, d * sizeof(double));
+                memset(es, 0, d * sizeof(double));
+                memset(ef, 0, d * sizeof(double));
                 omp_set_num_threads(1);
-                CHECK(eval(fs, SGD_NOISE_CUBE, 0.8, 0.5, y, &q, &v1, &e1, gs, es, NULL) == SGD_OK);
+                CHECK(eval(fs, SGD_NOISE_CUBE, 0.8, 0.5, y, &q, &v1, &e1, vo ? NULL : gs, vo ? NULL : es, NULL) == SGD_OK);
                 omp_set_num_threads(2);
-                CHECK(eval(fs, SGD_NOISE_CUBE, 0.8, 0.5, y, &q, &v2, &e2, gf, ef, NULL) == SGD_OK);
+                CHECK(eval(fs, SGD_NOISE_CUBE, 0.8, 0.5, y, &q, &v2, &e2, vo ? NULL : gf, vo ? NULL : ef, NULL) == SGD_OK);
                 CHECK(mode == 2 ? isnan(v1) && isnan(v2) : v1 == v2 && e1 == e2);
                 CHECK(memcmp(gs, gf, d * sizeof(double)) == 0 && memcmp(es, ef, d * sizeof(double)) == 0);
             }

@@ -35,6 +35,11 @@ typedef void (*sgd_value_batch_fn)(const sgd_landscape *f, size_t n, const doubl
  * split one sample's coordinates over threads (smooth.c). */
 typedef void (*sgd_phi_batch_fn)(const sgd_landscape *f, size_t n, const double *x, double *phi, double *dphi);
 
+/* With phi_batch: sum_k phi(x[k]) for k < n, accumulated in 16 interleaved
+ * partial sums added in a fixed order (the bits depend on n alone), without
+ * storing the terms. */
+typedef double (*sgd_phi_sum_fn)(const sgd_landscape *f, size_t n, const double *x);
+
 /* Exact convolution g(y) = E f(y - eta*omega), omega ~ W, and grad g.
  * Returns SGD_EUNSUPPORTED when no closed form exists for that noise. */
 typedef int (*sgd_smooth_fn)(const sgd_landscape *f, const sgd_noise *W, double eta,
@@ -58,6 +63,7 @@ struct sgd_landscape {
     void *params;          /* implementation data */
     void (*destroy)(sgd_landscape *f);  /* frees params (not the struct) */
     sgd_phi_batch_fn phi_batch;  /* NULL unless f = sum_i phi(x_i) */
+    sgd_phi_sum_fn phi_sum;      /* set with phi_batch */
 };
 
 /* f(x) (and grad) — convenience over f->fg. */

@@ -127,6 +127,16 @@ static inline void sgd_philox4x32_soa(size_t n, uint32_t *restrict c0, uint32_t 
     for (; i < n; i++) sgd_philox4x32_s(c0[i], c1[i], c2[i], c3[i], k0, k1, &c0[i], &c1[i], &c2[i], &c3[i]);
 }
 
+/* acc[0] + ... + acc[15], folded pairwise in a fixed order: the end of a
+ * sum kept in 16 interleaved partial sums (independent chains for the adder;
+ * the bits depend only on the number of terms, not on vector width). */
+static inline double sgd_sum16_fold(double acc[16])
+{
+    for (int w = 8; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) acc[j] += acc[j + w];
+    return acc[0];
+}
+
 /* The counter layout of sgd_rng_words (rng.h). */
 static inline void sgd_rng_counter(uint32_t domain, uint64_t stream, uint64_t step, uint32_t index, uint32_t c[4])
 {

@@ -222,6 +222,16 @@ static sgd_landscape *sep_new(const char *name, const char *doc, size_t d, const
         const double *b = ((const sep_params *)f->params)->buf;                                 \
         if (phi) _Pragma("omp simd") for (size_t k = 0; k < n; k++) phi[k] = VAL(b, x[k]);     \
         if (dphi) _Pragma("omp simd") for (size_t k = 0; k < n; k++) dphi[k] = GRAD(b, x[k]);  \
+    }                                                                                           \
+    static double NAME##_phi_sum(const sgd_landscape *f, size_t n, const double *x)             \
+    {                                                                                           \
+        const double *b = ((const sep_params *)f->params)->buf;                                 \
+        double acc[16] = {0};                                                                   \
+        size_t k = 0;                                                                           \
+        for (; k + 16 <= n; k += 16)                                                            \
+            for (int j = 0; j < 16; j++) acc[j] += VAL(b, x[k + j]);                            \
+        for (int j = 0; k < n; k++, j++) acc[j] += VAL(b, x[k]);                                \
+        return sgd_sum16_fold(acc);                                                             \
     }
 
 static int set_xstar(sgd_landscape *f, double v)
@@ -297,6 +307,7 @@ static sgd_landscape *make_quadratic(kvlist *kl, size_t d)
         f->grad_batch = quad_grad_batch;
         f->value_batch = quad_value_batch;
         f->phi_batch = quad_phi_batch;
+        f->phi_sum = quad_phi_sum;
     }
     f->lo = -5;
     f->hi = 5;
@@ -355,6 +366,7 @@ static sgd_landscape *make_rastrigin(kvlist *kl, size_t d)
     f->grad_batch = rast_grad_batch;
     f->value_batch = rast_value_batch;
     f->phi_batch = rast_phi_batch;
+    f->phi_sum = rast_phi_sum;
     f->lo = -5.12;
     f->hi = 5.12;
     set_xstar(f, 0.0);
@@ -426,6 +438,7 @@ static sgd_landscape *make_styblinski(kvlist *kl, size_t d)
     f->grad_batch = st_grad_batch;
     f->value_batch = st_value_batch;
     f->phi_batch = st_phi_batch;
+    f->phi_sum = st_phi_sum;
     set_xstar(f, phi_argmin(sp, -2.9));
     return f;
 }
@@ -476,6 +489,7 @@ static sgd_landscape *make_double_well(kvlist *kl, size_t d)
     f->grad_batch = dw_grad_batch;
     f->value_batch = dw_value_batch;
     f->phi_batch = dw_phi_batch;
+    f->phi_sum = dw_phi_sum;
     set_xstar(f, phi_argmin(sp, sp->buf[0] >= 0 ? -1.0 : 1.0));
     return f;
 }
@@ -583,6 +597,12 @@ static void spiky_phi_batch(const sgd_landscape *f, size_t n, const double *x, d
     sgd_spiky_phi_batch(sp->buf, n, x, phi, dphi);
 }
 
+static double spiky_phi_sum(const sgd_landscape *f, size_t n, const double *x)
+{
+    const sep_params *sp = f->params;
+    return sgd_spiky_phi_sum(sp->buf, n, x);
+}
+
 static sgd_landscape *make_spiky(kvlist *kl, size_t d)
 {
     sep_params *sp;
@@ -605,6 +625,7 @@ static sgd_landscape *make_spiky(kvlist *kl, size_t d)
     f->grad_batch = spiky_grad_batch;
     f->value_batch = spiky_value_batch;
     f->phi_batch = spiky_phi_batch;
+    f->phi_sum = spiky_phi_sum;
     f->lo = -5;
     f->hi = 5;
     /* Beyond b, phi'' = 1 + A1 w1^2 cos(w1 x) + A2 w2^2 cos(w2 x), whose

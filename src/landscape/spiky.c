@@ -156,6 +156,19 @@ void sgd_spiky_phi_batch(const double *p, size_t n, const double *x, double *phi
     }
 }
 
+double sgd_spiky_phi_sum(const double *p, size_t n, const double *x)
+{
+    const double A1 = p[SGD_SPIKY_A1], w1 = p[SGD_SPIKY_W1], A2 = p[SGD_SPIKY_A2], w2 = p[SGD_SPIKY_W2];
+    const double a = p[SGD_SPIKY_EA], w = p[SGD_SPIKY_EB] - a;
+    const int quad = w1 == 4 * w2;
+    double acc[16] = {0}, gk;
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16)
+        for (int j = 0; j < 16; j++) acc[j] += spiky_core(A1, w1, A2, w2, a, w, quad, x[k + j], &gk, NULL);
+    for (int j = 0; k < n; k++, j++) acc[j] += spiky_core(A1, w1, A2, w2, a, w, quad, x[k], &gk, NULL);
+    return sgd_sum16_fold(acc);
+}
+
 void sgd_spiky_value_batch(const double *p, size_t n, size_t d, const double *x, double *fx)
 {
     const double A1 = p[SGD_SPIKY_A1], w1 = p[SGD_SPIKY_W1], A2 = p[SGD_SPIKY_A2], w2 = p[SGD_SPIKY_W2];

@@ -18,6 +18,8 @@ void sgd_spiky_grad_batch(const double *p, size_t n, const double *x, double *g)
 /* f of n points of dimension d (sum of phi over coordinates). */
 /* phi(x[k]) and phi'(x[k]) for k < n (either output may be NULL). */
 void sgd_spiky_phi_batch(const double *p, size_t n, const double *x, double *phi, double *dphi);
+/* sum_k phi(x[k]), k < n, in 16 interleaved partial sums (sgd_sum16_fold). */
+double sgd_spiky_phi_sum(const double *p, size_t n, const double *x);
 void sgd_spiky_value_batch(const double *p, size_t n, size_t d, const double *x, double *fx);
 
 #endif

@@ -296,9 +296,7 @@ static double sum16(const double *a, size_t n)
     for (; i + 16 <= n; i += 16)
         for (int j = 0; j < 16; j++) acc[j] += a[i + j];
     for (int j = 0; i < n; i++, j++) acc[j] += a[i];
-    for (int w = 8; w >= 1; w /= 2)
-        for (int j = 0; j < w; j++) acc[j] += acc[j + w];
-    return acc[0];
+    return sgd_sum16_fold(acc);
 }
 
 /* samples handled together: enough to fill vector lanes when d is small */
@@ -470,7 +468,8 @@ static void chunk_merge(mc_acc *res, const mc_chunk *c, int want_g)
 typedef struct {
     uint32_t *w[4];
     double *x, *ph, *dph, *lane;
-    double *yb; /* 4 SGD_SMOOTH_TILE: y of a tile whose last run passes d, zero-padded */
+    double *yb; /* 4 SGD_SMOOTH_TILE: large d, y of a tile whose last run passes d (zero-padded);
+                 * small d, the tile's sample values */
 } sep_tile;
 
 static int sep_tile_alloc(sep_tile *t)
@@ -510,7 +509,7 @@ static void sep_eval(const sgd_landscape *f, double r, double eta, const double 
             xt[k] = yt[k] - eta * om;
         }
     }
-    f->phi_batch(f, 4 * nl, T->x, ph ? T->ph : NULL, dph ? T->dph : NULL);
+    if (ph || dph) f->phi_batch(f, 4 * nl, T->x, ph ? T->ph : NULL, dph ? T->dph : NULL);
 }
 
 /* The work of one Monte Carlo call; shared by the chunk runners. */
@@ -534,28 +533,38 @@ static size_t sep_small_chunk(const mc_job *J, const lane_map *lm, const double 
 {
     const size_t h = lm->h, spt = lm->spt;
     size_t bad = 0;
-    double *vals = T->x; /* free once phi is known */
+    double *vals = T->yb; /* the tile's sample values (yb serves the large-d path only) */
     for (size_t j = a; j < b; j += spt) {
         size_t ns = b - j < spt ? b - j : spt, nl = ns * h;
+        /* values alone over long rows: phi summed as it is computed (phi_sum) */
+        const int fused = J->want_g && !J->want_grad && h >= 32;
         cube_words_tile(J->p->seed, J->p->stream, J->step0 + j, lm, nl, T->w);
-        sep_eval(J->f, J->W->r, J->eta, ypat, SGD_SMOOTH_TILE, nl, T, J->want_g, J->want_grad);
-        if (J->want_g) /* phi summed over the valid words of each lane */
-            for (size_t k = 0; k < nl; k++) {
-                double v = T->ph[k];
-                for (size_t t = 1; t < 4; t++) {
-                    double u = T->ph[t * nl + k]; /* loaded unconditionally: a blend, not a masked load */
-                    v += lm->q[k] < valid[t] ? u : 0.0;
-                }
-                T->lane[k] = v;
-            }
+        sep_eval(J->f, J->W->r, J->eta, ypat, SGD_SMOOTH_TILE, nl, T, J->want_g && !fused, J->want_grad);
         double cnt0 = c->v.cnt;
         if (J->want_g) {
-            if (h < 32) { /* sum16's order (left to right), one coordinate block at a time for all samples */
+            if (h < 32) {
+                /* phi summed over the valid words of each lane, then over a
+                 * sample's lanes left to right, one block at a time for all
+                 * samples (short rows: no per-sample loop overhead) */
+                for (size_t k = 0; k < nl; k++) {
+                    double v = T->ph[k];
+                    for (size_t t = 1; t < 4; t++) {
+                        double u = T->ph[t * nl + k]; /* loaded unconditionally: a blend, not a masked load */
+                        v += lm->q[k] < valid[t] ? u : 0.0;
+                    }
+                    T->lane[k] = v;
+                }
                 for (size_t s = 0; s < ns; s++) vals[s] = 0.0 + T->lane[s * h];
                 for (size_t q = 1; q < h; q++)
                     for (size_t s = 0; s < ns; s++) vals[s] += T->lane[s * h + q];
-            } else
-                for (size_t s = 0; s < ns; s++) vals[s] = sum16(T->lane + s * h, h);
+            } else /* long rows: each word's run of the sample summed in place */
+                for (size_t s = 0; s < ns; s++) {
+                    double v = 0;
+                    for (size_t t = 0; t < 4; t++)
+                        v += fused ? J->f->phi_sum(J->f, valid[t], T->x + t * nl + s * h)
+                                   : sum16(T->ph + t * nl + s * h, valid[t]);
+                    vals[s] = v;
+                }
             size_t e = vstat_add(&c->v, vals, ns);
             if (e) return j + e;
         } else
@@ -597,17 +606,12 @@ static void sep_big_tile(const mc_job *J, size_t ti, size_t ntile, size_t j0, si
     }
     for (size_t s = 0; s < ns; s++) {
         cube_words_run(J->p->seed, J->p->stream, J->step0 + j0 + s, q0, nb, T->w);
-        sep_eval(J->f, J->W->r, J->eta, ypat, stride, nb, T, J->want_g, J->want_grad);
+        sep_eval(J->f, J->W->r, J->eta, ypat, stride, nb, T, J->want_g && J->want_grad, J->want_grad);
         if (J->want_g) {
-            for (size_t k = 0; k < nb; k++) {
-                double v = T->ph[k];
-                for (size_t t = 1; t < 4; t++) {
-                    double u = T->ph[t * nb + k];
-                    v += k < len[t] ? u : 0.0;
-                }
-                T->lane[k] = v;
-            }
-            part[s * ntile + ti] = sum16(T->lane, nb);
+            double v = 0; /* values alone: phi summed as it is computed */
+            for (size_t t = 0; t < 4; t++)
+                v += J->want_grad ? sum16(T->ph + t * nb, len[t]) : J->f->phi_sum(J->f, len[t], T->x + t * nb);
+            part[s * ntile + ti] = v;
         }
         if (J->want_grad) {
             double inv = 1.0 / (c->v.cnt + (double)s + 1.0);
