@@ -36,6 +36,17 @@ expect_error "unknown option" "--bogus" run --bogus 1
 expect_error "fig3 bad levels" "levels" fig3 --levels 0.1,0.2 --out "$T/out"
 expect_error "fig3 too few steps" "steps" fig3 --steps 2 --out "$T/out"
 
+# The landscape/noise options run, check, smooth and verify share (cli_problem_opt in src/cli/cli.c).
+for cmd in check smooth verify; do
+    expect_error "$cmd --r and --level" "not both" $cmd --r 1 --level 0.1 --out "$T/out"
+done
+expect_error "run r negative" "must be >= 0" run --r -1 --out "$T/out"
+expect_error "smooth level negative" "must be >= 0" smooth --level -1 --out "$T/out"
+expect_error "verify r zero" "must be > 0" verify --r 0 --out "$T/out"
+expect_error "check without x*" "give --x-star" check --f 'x^2' --out "$T/out"
+expect_error "verify x* length" "give 1 or 1 numbers" verify --x-star 1,2 --out "$T/out"
+"$SGD" check --level 0 --points 20 --out "$T/l0" >/dev/null 2>&1 && ok || bad "check --level 0"
+
 # Divergence is counted, not a crash.
 if "$SGD" run --f quadratic --eta 3 --noise none --steps 2000 --trials 5 --out "$T/div" >/dev/null 2>&1 &&
    grep -q '"diverged":\s*5' "$T/div/summary.json"; then ok; else bad "divergence not reported"; fi

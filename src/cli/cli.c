@@ -168,3 +168,55 @@ int cli_no_operands(const char *cmd, int argc, char **argv)
     if (optind < argc) return cli_fail(cmd, "unexpected argument '%s' (see --help)", argv[optind]);
     return 0;
 }
+
+void cli_problem_init(cli_problem *P, const char *fspec, double eta)
+{
+    *P = (cli_problem){.fspec = fspec, .d = 1, .noise_name = "ball", .eta = eta, .r = NAN, .level = NAN};
+}
+
+/* --r / --level: > 0 where the command needs real noise (verify), else >= 0. */
+static int noise_size(const char *cmd, const char *opt, const char *val, int positive, double *v)
+{
+    if (positive) return cli_positive(cmd, opt, val, v);
+    if (cli_double(cmd, opt, val, v)) return 1;
+    return *v < 0 ? cli_fail(cmd, "%s: must be >= 0", opt) : 0;
+}
+
+int cli_problem_opt(const char *cmd, int ch, cli_problem *P, const char *help, char **argv, const char **out,
+                    uint64_t *seed, int *threads)
+{
+    int bad = 0;
+    switch (ch) {
+    case 'f': P->fspec = optarg; break;
+    case 'd': bad = cli_size(cmd, "--d", optarg, &P->d); break;
+    case 'X': P->xstar_s = optarg; break;
+    case 'n': P->noise_name = optarg; break;
+    case 'e': bad = cli_positive(cmd, "--eta", optarg, &P->eta); P->have_eta = 1; break;
+    case 'r': bad = noise_size(cmd, "--r", optarg, P->positive, &P->r); break;
+    case 'l': bad = noise_size(cmd, "--level", optarg, P->positive, &P->level); break;
+    default: return cli_common_opt(cmd, ch, help, argv, out, seed, threads);
+    }
+    return bad ? 2 : -1;
+}
+
+int cli_problem_conflict(const char *cmd, const cli_problem *P)
+{
+    if (!isnan(P->r) && !isnan(P->level)) return cli_fail(cmd, "give --r or --level, not both");
+    return 0;
+}
+
+int cli_problem_noise(const char *cmd, const cli_problem *P, double def_r, sgd_noise_kind *kind, double *r)
+{
+    if (sgd_noise_parse(P->noise_name, kind)) return cli_lib_fail(cmd);
+    /* --level first: run lets it override --r; the others reject both (cli_problem_conflict) */
+    *r = !isnan(P->level) ? P->level / P->eta : !isnan(P->r) ? P->r : def_r;
+    return 0;
+}
+
+int cli_problem_xstar(const char *cmd, const cli_problem *P, const sgd_landscape *f, double *xs)
+{
+    if (P->xstar_s) return cli_point(cmd, "--x-star", P->xstar_s, P->d, xs);
+    if (!f->x_star) return cli_fail(cmd, "landscape '%s' has no known x*: give --x-star", f->name);
+    memcpy(xs, f->x_star, P->d * sizeof(double));
+    return 0;
+}

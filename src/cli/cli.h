@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sgdscape/landscape.h"
+#include "sgdscape/noise.h"
+
 struct sgd_command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -53,6 +56,45 @@ void cli_progress_cb(void *ctx, double done, double total);
  * bad value, 1 for an unknown option; the message is printed). */
 int cli_common_opt(const char *cmd, int ch, const char *help, char **argv, const char **out, uint64_t *seed,
                    int *threads);
+/* The landscape and noise options that run, check, smooth and verify share
+ * (one parser, so their messages and checks cannot drift apart). Each
+ * command sets its own defaults with cli_problem_init, lists
+ * CLI_PROBLEM_OPTIONS (and CLI_XSTAR_OPTION if it takes --x-star) in its
+ * option table and calls cli_problem_opt from the default branch of its
+ * switch in place of cli_common_opt. */
+typedef struct cli_problem {
+    const char *fspec;      /* --f */
+    size_t d;               /* --d (0 is let through: each command says what it means) */
+    const char *xstar_s;    /* --x-star, NULL if not given */
+    const char *noise_name; /* --noise */
+    double eta;             /* --eta (> 0) */
+    double r, level;        /* --r, --level: NAN until given */
+    int have_eta;           /* --eta was given */
+    int positive;           /* --r and --level must be > 0, not just >= 0 */
+} cli_problem;
+
+/* Option-table entries; --x-star apart, as smooth has no target. */
+#define CLI_PROBLEM_OPTIONS \
+    {"f", 1, 0, 'f'}, {"d", 1, 0, 'd'}, {"noise", 1, 0, 'n'}, {"eta", 1, 0, 'e'}, {"r", 1, 0, 'r'}, {"level", 1, 0, 'l'}
+#define CLI_XSTAR_OPTION {"x-star", 1, 0, 'X'}
+
+/* Defaults: landscape fspec, d = 1, noise ball, step eta, no --r / --level,
+ * which may be 0 (set P->positive after this to forbid that). */
+void cli_problem_init(cli_problem *P, const char *fspec, double eta);
+/* cli_common_opt for these commands: the options above into *P (short codes
+ * f d X n e r l, which a command's own options must not use), anything else
+ * to cli_common_opt. Same return values. */
+int cli_problem_opt(const char *cmd, int ch, cli_problem *P, const char *help, char **argv, const char **out,
+                    uint64_t *seed, int *threads);
+/* "give --r or --level, not both": 1 after the message, else 0. */
+int cli_problem_conflict(const char *cmd, const cli_problem *P);
+/* The noise kind from --noise into *kind (1 after the library's message, else
+ * 0), and the noise radius into *r: --level / eta, else --r, else def_r. */
+int cli_problem_noise(const char *cmd, const cli_problem *P, double def_r, sgd_noise_kind *kind, double *r);
+/* x* into xs[P->d]: --x-star, else the landscape's own; 0, or the exit code
+ * after the message (a landscape without a known x* needs --x-star). */
+int cli_problem_xstar(const char *cmd, const cli_problem *P, const sgd_landscape *f, double *xs);
+
 /* 0 when getopt consumed every argument, else prints the first stray one
  * and returns 1. */
 int cli_no_operands(const char *cmd, int argc, char **argv);

@@ -106,16 +106,17 @@ static void verdict(const sgd_onepoint_config *c, const sgd_onepoint_result *r, 
 int sgd_cmd_check(int argc, char **argv)
 {
     const char *C = "check";
-    const char *fspec = "spiky", *noise_name = "ball", *out = "runs/check", *xstar_s = NULL, *center_s = NULL,
-               *method_s = "auto", *interval_s = "clt", *scan_eta = NULL, *scan_level = NULL;
-    size_t d = 1, npts = 0;
-    double eta = 0.01, r = NAN, level = NAN, lo = NAN, hi = NAN, ball = NAN;
+    const char *out = "runs/check", *center_s = NULL, *method_s = "auto", *interval_s = "clt", *scan_eta = NULL,
+               *scan_level = NULL;
+    size_t npts = 0;
+    double lo = NAN, hi = NAN, ball = NAN;
     int threads = 0, grid = 0, have_tol = 0;
     sgd_onepoint_config cfg;
     sgd_onepoint_defaults(&cfg, NULL);
+    cli_problem P;
+    cli_problem_init(&P, "spiky", 0.01);
     static const struct option opts[] = {
-        {"f", 1, 0, 'f'},         {"d", 1, 0, 'd'},            {"x-star", 1, 0, 'X'},    {"noise", 1, 0, 'n'},
-        {"eta", 1, 0, 'e'},       {"r", 1, 0, 'r'},            {"level", 1, 0, 'l'},     {"box", 1, 0, 'b'},
+        CLI_PROBLEM_OPTIONS,      CLI_XSTAR_OPTION,            {"box", 1, 0, 'b'},
         {"ball", 1, 0, 'B'},      {"center", 1, 0, 'C'},       {"grid", 1, 0, 'g'},      {"points", 1, 0, 'p'},
         {"method", 1, 0, 'm'},    {"samples", 1, 0, 'N'},      {"tol", 1, 0, 'T'},       {"interval", 1, 0, 'I'},
         {"range", 1, 0, 'R'},     {"grad-range", 1, 0, 'G'},   {"confidence", 1, 0, 'P'}, {"scan-eta", 1, 0, 'E'},
@@ -127,13 +128,6 @@ int sgd_cmd_check(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int bad = 0;
         switch (ch) {
-        case 'f': fspec = optarg; break;
-        case 'd': bad = cli_size(C, "--d", optarg, &d); break;
-        case 'X': xstar_s = optarg; break;
-        case 'n': noise_name = optarg; break;
-        case 'e': bad = cli_positive(C, "--eta", optarg, &eta); break;
-        case 'r': bad = cli_double(C, "--r", optarg, &r) || (r < 0 && cli_fail(C, "--r: must be >= 0")); break;
-        case 'l': bad = cli_double(C, "--level", optarg, &level) || (level < 0 && cli_fail(C, "--level: must be >= 0")); break;
         case 'b': bad = cli_parse_box(C, "--box", optarg, &lo, &hi); grid = 0; break;
         case 'B': bad = cli_positive(C, "--ball", optarg, &ball); break;
         case 'C': center_s = optarg; break;
@@ -152,22 +146,22 @@ int sgd_cmd_check(int argc, char **argv)
         case 'x': bad = cli_double(C, "--exclude", optarg, &cfg.exclude_x) || (cfg.exclude_x < 0 && cli_fail(C, "--exclude: must be >= 0")); break;
         case 'S': scan_level = optarg; break;
         default: {
-            int e = cli_common_opt(C, ch, help, argv, &out, &cfg.seed, &threads);
+            int e = cli_problem_opt(C, ch, &P, help, argv, &out, &cfg.seed, &threads);
             if (e >= 0) return e;
         }
         }
         if (bad) return 2;
     }
     if (cli_no_operands(C, argc, argv)) return 1;
-    if (d == 0) return cli_fail(C, "--d: must be >= 1");
+    if (P.d == 0) return cli_fail(C, "--d: must be >= 1");
     if (scan_eta && scan_level) return cli_fail(C, "give --scan-eta or --scan-level, not both");
     if (have_tol) cfg.sp.nsamples = 0;
     if (sgd_smooth_method_parse(method_s, &cfg.sp.method) || sgd_smooth_interval_parse(interval_s, &cfg.sp.interval))
         return cli_lib_fail(C);
-    if (sgd_noise_parse(noise_name, &cfg.W.kind)) return cli_lib_fail(C);
-    if (!isnan(r) && !isnan(level)) return cli_fail(C, "give --r or --level, not both");
-    if (isnan(r)) r = (isnan(level) ? 0.15 : level) / eta;
-    cfg.W.r = r;
+    /* default noise level eta*r = 0.15 */
+    if (cli_problem_noise(C, &P, 0.15 / P.eta, &cfg.W.kind, &cfg.W.r) || cli_problem_conflict(C, &P)) return 1;
+    const size_t d = P.d;
+    const double eta = P.eta, r = cfg.W.r;
     cfg.eta = eta;
     threads = cli_threads(threads);
     double scan[MAX_SCAN];
@@ -175,17 +169,12 @@ int sgd_cmd_check(int argc, char **argv)
     if (scan_eta && (nscan = parse_list(C, "--scan-eta", scan_eta, scan, MAX_SCAN)) < 0) return 2;
     if (scan_level && (nscan = parse_list(C, "--scan-level", scan_level, scan, MAX_SCAN)) < 0) return 2;
 
-    sgd_landscape *f = sgd_landscape_create(fspec, d);
+    sgd_landscape *f = sgd_landscape_create(P.fspec, d);
     if (!f) return cli_lib_fail(C);
     int rc = 0;
     double *xst = malloc(2 * d * sizeof(double)), *ctr = xst + d;
     if (!xst) rc = cli_fail(C, "out of memory");
-    if (!rc && xstar_s) {
-        rc = cli_point(C, "--x-star", xstar_s, d, xst);
-    } else if (!rc) {
-        if (f->x_star) memcpy(xst, f->x_star, d * sizeof(double));
-        else rc = cli_fail(C, "landscape '%s' has no known x*: give --x-star", f->name);
-    }
+    if (!rc) rc = cli_problem_xstar(C, &P, f, xst);
     if (!rc && center_s) rc = cli_point(C, "--center", center_s, d, ctr);
     if (rc) {
         free(xst);
@@ -215,7 +204,7 @@ int sgd_cmd_check(int argc, char **argv)
     sgd_json *man = sgd_json_new();
     sgd_json_manifest_header(man, argc, argv, threads);
     sgd_json_str(man, "command", "check");
-    sgd_json_str(man, "landscape", fspec);
+    sgd_json_str(man, "landscape", P.fspec);
     sgd_json_str(man, "landscape_doc", f->doc);
     sgd_json_int(man, "d", (long long)d);
     sgd_json_nums(man, "x_star", xst, d <= 1000 ? d : 1000);

@@ -47,15 +47,16 @@ static const char help[] =
 int sgd_cmd_run(int argc, char **argv)
 {
     const char *C = "run";
-    const char *fspec = "spiky", *noise_name = "ball", *sched = "const", *out = "runs/run", *xstar_s = NULL;
-    size_t d = 1, steps = 20000, trials = 100, record_every = 0;
-    double eta = 0.01, r = 0, level = NAN, momentum = 0, stop_radius = 0, lo = NAN, hi = NAN;
+    const char *sched = "const", *out = "runs/run";
+    size_t steps = 20000, trials = 100, record_every = 0;
+    double momentum = 0, stop_radius = 0, lo = NAN, hi = NAN;
     double within[4] = {1.5, 0.1};
     int nwithin = 2, threads = 0;
     uint64_t seed = 1;
+    cli_problem P;
+    cli_problem_init(&P, "spiky", 0.01);
     static const struct option opts[] = {
-        {"f", 1, 0, 'f'},        {"d", 1, 0, 'd'},         {"x-star", 1, 0, 'X'},   {"noise", 1, 0, 'n'},
-        {"eta", 1, 0, 'e'},      {"level", 1, 0, 'l'},     {"r", 1, 0, 'r'},        {"momentum", 1, 0, 'm'},
+        CLI_PROBLEM_OPTIONS,     CLI_XSTAR_OPTION,         {"momentum", 1, 0, 'm'},
         {"steps", 1, 0, 's'},    {"schedule", 1, 0, 'S'},  {"trials", 1, 0, 'N'},   {"start", 1, 0, 'b'},
         {"stop-radius", 1, 0, 'R'}, {"record-every", 1, 0, 'k'}, {"within", 1, 0, 'w'}, {"out", 1, 0, 'o'},
         {"seed", 1, 0, 'z'},     {"threads", 1, 0, 't'},   {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
@@ -65,13 +66,6 @@ int sgd_cmd_run(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int bad = 0;
         switch (ch) {
-        case 'f': fspec = optarg; break;
-        case 'd': bad = cli_size(C, "--d", optarg, &d); break;
-        case 'X': xstar_s = optarg; break;
-        case 'n': noise_name = optarg; break;
-        case 'e': bad = cli_positive(C, "--eta", optarg, &eta); break;
-        case 'l': bad = cli_double(C, "--level", optarg, &level) || (level < 0 && cli_fail(C, "--level: must be >= 0")); break;
-        case 'r': bad = cli_double(C, "--r", optarg, &r) || (r < 0 && cli_fail(C, "--r: must be >= 0")); break;
         case 'm': bad = cli_double(C, "--momentum", optarg, &momentum); break;
         case 's': bad = cli_size(C, "--steps", optarg, &steps); break;
         case 'S': sched = optarg; break;
@@ -81,23 +75,26 @@ int sgd_cmd_run(int argc, char **argv)
         case 'k': bad = cli_size(C, "--record-every", optarg, &record_every); break;
         case 'w': bad = (nwithin = cli_doubles(C, "--within", optarg, within, 4)) < 0; break;
         default: {
-            int e = cli_common_opt(C, ch, help, argv, &out, &seed, &threads);
+            int e = cli_problem_opt(C, ch, &P, help, argv, &out, &seed, &threads);
             if (e >= 0) return e;
         }
         }
         if (bad) return 2;
     }
     if (cli_no_operands(C, argc, argv)) return 1;
-    if (!isnan(level)) r = level / eta;
+    /* r = 0 unless --level; --level overrides --r (run never rejected both) */
     sgd_noise_kind kind;
-    if (sgd_noise_parse(noise_name, &kind)) return cli_lib_fail(C);
+    double r;
+    if (cli_problem_noise(C, &P, 0, &kind, &r)) return 1;
+    const size_t d = P.d;
+    const double eta = P.eta;
     threads = cli_threads(threads);
 
-    sgd_landscape *f = sgd_landscape_create(fspec, d);
+    sgd_landscape *f = sgd_landscape_create(P.fspec, d);
     if (!f) return cli_lib_fail(C);
-    if (xstar_s) {
+    if (P.xstar_s) { /* replaces the landscape's own x*; a bad one is a usage error (2) */
         double *xs = malloc(d * sizeof(double));
-        if (!xs || cli_point(C, "--x-star", xstar_s, d, xs)) {
+        if (!xs || cli_problem_xstar(C, &P, f, xs)) {
             free(xs);
             sgd_landscape_free(f);
             return 2;
@@ -144,7 +141,7 @@ int sgd_cmd_run(int argc, char **argv)
     sgd_json *man = sgd_json_new();
     sgd_json_manifest_header(man, argc, argv, threads);
     sgd_json_str(man, "command", "run");
-    sgd_json_str(man, "landscape", fspec);
+    sgd_json_str(man, "landscape", P.fspec);
     sgd_json_str(man, "landscape_name", f->name);
     sgd_json_str(man, "landscape_doc", f->doc);
     sgd_json_int(man, "d", (long long)d);

@@ -98,16 +98,16 @@ static const char *figure_2d =
 int sgd_cmd_smooth(int argc, char **argv)
 {
     const char *C = "smooth";
-    const char *fspec = "spiky", *noise_name = "ball", *out = "runs/smooth", *at = NULL, *method_s = "auto",
-               *interval_s = "clt";
-    size_t d = 1, ngrid = 0;
-    double eta = 0.1, r = NAN, level = NAN, lo = NAN, hi = NAN;
+    const char *out = "runs/smooth", *at = NULL, *method_s = "auto", *interval_s = "clt";
+    size_t ngrid = 0;
+    double lo = NAN, hi = NAN;
     int threads = 0, compare = 0, want_grad = 1;
     sgd_smooth_params sp;
     sgd_smooth_params_default(&sp);
+    cli_problem P; /* no --x-star: smooth has no target */
+    cli_problem_init(&P, "spiky", 0.1);
     static const struct option opts[] = {
-        {"f", 1, 0, 'f'},          {"d", 1, 0, 'd'},          {"noise", 1, 0, 'n'},     {"eta", 1, 0, 'e'},
-        {"r", 1, 0, 'r'},          {"level", 1, 0, 'l'},      {"method", 1, 0, 'm'},    {"samples", 1, 0, 'N'},
+        CLI_PROBLEM_OPTIONS,                                  {"method", 1, 0, 'm'},    {"samples", 1, 0, 'N'},
         {"tol", 1, 0, 'T'},        {"confidence", 1, 0, 'P'}, {"interval", 1, 0, 'I'},  {"range", 1, 0, 'R'},
         {"grad-range", 1, 0, 'G'}, {"gauss-sigmas", 1, 0, 'K'}, {"epsabs", 1, 0, 'A'},  {"epsrel", 1, 0, 'E'},
         {"compare", 0, 0, 'c'},    {"grid", 1, 0, 'g'},       {"n", 1, 0, 'k'},         {"at", 1, 0, 'a'},
@@ -119,12 +119,6 @@ int sgd_cmd_smooth(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int bad = 0;
         switch (ch) {
-        case 'f': fspec = optarg; break;
-        case 'd': bad = cli_size(C, "--d", optarg, &d); break;
-        case 'n': noise_name = optarg; break;
-        case 'e': bad = cli_positive(C, "--eta", optarg, &eta); break;
-        case 'r': bad = cli_double(C, "--r", optarg, &r) || (r < 0 && cli_fail(C, "--r: must be >= 0")); break;
-        case 'l': bad = cli_double(C, "--level", optarg, &level) || (level < 0 && cli_fail(C, "--level: must be >= 0")); break;
         case 'm': method_s = optarg; break;
         case 'N': bad = cli_size(C, "--samples", optarg, &sp.nsamples) || (sp.nsamples < 2 && cli_fail(C, "--samples: need >= 2")); break;
         case 'T': bad = cli_positive(C, "--tol", optarg, &sp.tol); have_tol = 1; break;
@@ -144,26 +138,26 @@ int sgd_cmd_smooth(int argc, char **argv)
         case 'x': want_grad = 0; break;
         case 'Y': sp.grad_only = 1; break;
         default: {
-            int e = cli_common_opt(C, ch, help, argv, &out, &sp.seed, &threads);
+            int e = cli_problem_opt(C, ch, &P, help, argv, &out, &sp.seed, &threads);
             if (e >= 0) return e;
         }
         }
         if (bad) return 2;
     }
     if (cli_no_operands(C, argc, argv)) return 1;
-    if (d == 0) return cli_fail(C, "--d: must be >= 1");
+    if (P.d == 0) return cli_fail(C, "--d: must be >= 1");
     if (have_tol) sp.nsamples = 0;
     if (sp.grad_only && !want_grad) return cli_fail(C, "--grad-only and --no-grad exclude each other");
     if (sgd_smooth_method_parse(method_s, &sp.method) || sgd_smooth_interval_parse(interval_s, &sp.interval))
         return cli_lib_fail(C);
     sgd_noise W = {SGD_NOISE_BALL, 0, NULL, NULL};
-    if (sgd_noise_parse(noise_name, &W.kind)) return cli_lib_fail(C);
-    if (isnan(r)) r = isnan(level) ? 0.15 / eta : level / eta;
-    else if (!isnan(level)) return cli_fail(C, "give --r or --level, not both");
-    W.r = r;
+    /* default noise level eta*r = 0.15 */
+    if (cli_problem_noise(C, &P, 0.15 / P.eta, &W.kind, &W.r) || cli_problem_conflict(C, &P)) return 1;
+    const size_t d = P.d;
+    const double eta = P.eta, r = W.r;
     threads = cli_threads(threads);
 
-    sgd_landscape *f = sgd_landscape_create(fspec, d);
+    sgd_landscape *f = sgd_landscape_create(P.fspec, d);
     if (!f) return cli_lib_fail(C);
     double *pts = NULL;
     size_t np = 0;
@@ -354,7 +348,7 @@ int sgd_cmd_smooth(int argc, char **argv)
         sgd_json *man = sgd_json_new();
         sgd_json_manifest_header(man, argc, argv, threads);
         sgd_json_str(man, "command", "smooth");
-        sgd_json_str(man, "landscape", fspec);
+        sgd_json_str(man, "landscape", P.fspec);
         sgd_json_str(man, "landscape_doc", f->doc);
         sgd_json_int(man, "d", (long long)d);
         sgd_json_str(man, "noise", sgd_noise_name(W.kind));

@@ -75,15 +75,16 @@ static void wilson(size_t k, size_t n, double *lo, double *hi)
 int sgd_cmd_verify(int argc, char **argv)
 {
     const char *C = "verify";
-    const char *fspec = "quadratic", *noise_name = "ball", *out = "runs/verify", *from = NULL, *xstar_s = NULL,
-               *x0_s = NULL, *x3_s = NULL;
-    size_t d = 1, trials = 1000, T2 = 1000;
-    double eta = 0.1, r = NAN, level = NAN, c = NAN, L = NAN, lo = NAN, hi = NAN, factor = 1.5;
-    int threads = 0, have_eta = 0;
+    const char *out = "runs/verify", *from = NULL, *x0_s = NULL, *x3_s = NULL;
+    size_t trials = 1000, T2 = 1000;
+    double c = NAN, L = NAN, lo = NAN, hi = NAN, factor = 1.5;
+    int threads = 0;
     uint64_t seed = 1;
+    cli_problem P;
+    cli_problem_init(&P, "quadratic", 0.1);
+    P.positive = 1; /* Theorem 1 wants real noise: --r, --level > 0 */
     static const struct option opts[] = {
-        {"f", 1, 0, 'f'},        {"d", 1, 0, 'd'},        {"x-star", 1, 0, 'X'},    {"noise", 1, 0, 'n'},
-        {"eta", 1, 0, 'e'},      {"r", 1, 0, 'r'},        {"level", 1, 0, 'l'},     {"c", 1, 0, 'c'},
+        CLI_PROBLEM_OPTIONS,     CLI_XSTAR_OPTION,        {"c", 1, 0, 'c'},
         {"from", 1, 0, 'F'},     {"L", 1, 0, 'L'},        {"x0", 1, 0, 'x'},        {"start", 1, 0, 'b'},
         {"trials", 1, 0, 'N'},   {"T2", 1, 0, 'T'},       {"thm3-x", 1, 0, '3'},    {"thm3-factor", 1, 0, 'k'},
         {"out", 1, 0, 'o'},      {"seed", 1, 0, 'z'},     {"threads", 1, 0, 't'},   {"help", 0, 0, 'h'},
@@ -94,13 +95,6 @@ int sgd_cmd_verify(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int bad = 0;
         switch (ch) {
-        case 'f': fspec = optarg; break;
-        case 'd': bad = cli_size(C, "--d", optarg, &d); break;
-        case 'X': xstar_s = optarg; break;
-        case 'n': noise_name = optarg; break;
-        case 'e': bad = cli_positive(C, "--eta", optarg, &eta); have_eta = 1; break;
-        case 'r': bad = cli_positive(C, "--r", optarg, &r); break;
-        case 'l': bad = cli_positive(C, "--level", optarg, &level); break;
         case 'c': bad = cli_double(C, "--c", optarg, &c); break;
         case 'F': from = optarg; break;
         case 'L': bad = cli_double(C, "--L", optarg, &L); break;
@@ -111,15 +105,15 @@ int sgd_cmd_verify(int argc, char **argv)
         case '3': x3_s = optarg; break;
         case 'k': bad = cli_positive(C, "--thm3-factor", optarg, &factor); break;
         default: {
-            int e = cli_common_opt(C, ch, help, argv, &out, &seed, &threads);
+            int e = cli_problem_opt(C, ch, &P, help, argv, &out, &seed, &threads);
             if (e >= 0) return e;
         }
         }
         if (bad) return 2;
     }
     if (cli_no_operands(C, argc, argv)) return 1;
-    if (d == 0) return cli_fail(C, "--d: must be >= 1");
-    if (!isnan(r) && !isnan(level)) return cli_fail(C, "give --r or --level, not both");
+    if (P.d == 0) return cli_fail(C, "--d: must be >= 1");
+    if (cli_problem_conflict(C, &P)) return 1;
     if (from) {
         /* the check run's eta and noise radius, unless given here */
         char path[4400];
@@ -127,27 +121,24 @@ int sgd_cmd_verify(int argc, char **argv)
         sgd_json *s = sgd_json_load(path);
         if (!s) return cli_lib_fail(C);
         double v;
-        if (!have_eta && !sgd_json_get_num(s, "eta", &v)) eta = v;
-        if (isnan(r) && isnan(level) && !sgd_json_get_num(s, "noise_radius", &v)) r = v;
+        if (!P.have_eta && !sgd_json_get_num(s, "eta", &v)) P.eta = v;
+        if (isnan(P.r) && isnan(P.level) && !sgd_json_get_num(s, "noise_radius", &v)) P.r = v;
         sgd_json_free(s);
     }
-    if (isnan(r)) r = isnan(level) ? 1.0 : level / eta;
-    sgd_noise W = {SGD_NOISE_BALL, r, NULL, NULL};
-    if (sgd_noise_parse(noise_name, &W.kind)) return cli_lib_fail(C);
+    sgd_noise W = {SGD_NOISE_BALL, 0, NULL, NULL};
+    if (cli_problem_noise(C, &P, 1.0, &W.kind, &W.r)) return 1; /* default r = 1 */
+    const size_t d = P.d;
+    const double eta = P.eta, r = W.r;
     if (W.kind != SGD_NOISE_BALL && W.kind != SGD_NOISE_CUBE)
         return cli_fail(C, "Theorem 1 needs bounded noise: --noise ball or cube");
     threads = cli_threads(threads);
 
-    sgd_landscape *f = sgd_landscape_create(fspec, d);
+    sgd_landscape *f = sgd_landscape_create(P.fspec, d);
     if (!f) return cli_lib_fail(C);
     int rc = 0;
     double *xst = malloc(4 * d * sizeof(double)), *x0 = xst + d, *x3 = xst + 2 * d, *g = xst + 3 * d;
     if (!xst) rc = cli_fail(C, "out of memory");
-    if (!rc) {
-        if (xstar_s) rc = cli_point(C, "--x-star", xstar_s, d, xst);
-        else if (f->x_star) memcpy(xst, f->x_star, d * sizeof(double));
-        else rc = cli_fail(C, "landscape '%s' has no known x*: give --x-star", f->name);
-    }
+    if (!rc) rc = cli_problem_xstar(C, &P, f, xst);
     if (!rc) {
         if (x0_s) rc = cli_point(C, "--x0", x0_s, d, x0);
         else
@@ -408,7 +399,7 @@ int sgd_cmd_verify(int argc, char **argv)
             sgd_json *man = sgd_json_new();
             sgd_json_manifest_header(man, argc, argv, threads);
             sgd_json_str(man, "command", "verify");
-            sgd_json_str(man, "landscape", fspec);
+            sgd_json_str(man, "landscape", P.fspec);
             sgd_json_int(man, "d", (long long)d);
             sgd_json_str(man, "noise", sgd_noise_name(W.kind));
             sgd_json_num(man, "eta", eta);
