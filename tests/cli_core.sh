@@ -37,7 +37,7 @@ expect_error "fig3 bad levels" "levels" fig3 --levels 0.1,0.2 --out "$T/out"
 expect_error "fig3 too few steps" "steps" fig3 --steps 2 --out "$T/out"
 
 # The landscape/noise options run, check, smooth and verify share (cli_problem_opt in src/cli/cli.c).
-for cmd in check smooth verify; do
+for cmd in run check smooth verify; do
     expect_error "$cmd --r and --level" "not both" $cmd --r 1 --level 0.1 --out "$T/out"
 done
 expect_error "run r negative" "must be >= 0" run --r -1 --out "$T/out"
