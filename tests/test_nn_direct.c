@@ -70,10 +70,12 @@ typedef struct bufs {
     int nthr;
 } bufs;
 
-static void run(const shape *S, bufs *B, int direct, const float *dx0, const float *dw0)
+/* over: dx is marked overwrite (the direct kernel stores into it) */
+static void run_over(const shape *S, bufs *B, int direct, const float *dx0, const float *dw0, int over)
 {
-    nn_view x = {B->x, S->xs, S->cin, S->h, S->w}, y = {B->y, S->ys, S->cout, S->oh, S->ow};
-    nn_view dy = {B->dy, S->ys, S->cout, S->oh, S->ow}, dx = {B->dx, S->xs, S->cin, S->h, S->w};
+    nn_view x = {B->x, S->xs, S->cin, S->h, S->w, 0}, y = {B->y, S->ys, S->cout, S->oh, S->ow, 0};
+    nn_view dy = {B->dy, S->ys, S->cout, S->oh, S->ow, 0};
+    nn_view dx = {B->dx, S->xs, S->cin, S->h, S->w, over};
     size_t wn = (size_t)S->cout * S->cin * S->k * S->k;
     memcpy(B->dx, dx0, sizeof(float) * S->n * S->xs);
     memcpy(B->dw, dw0, sizeof(float) * wn);
@@ -85,6 +87,11 @@ static void run(const shape *S, bufs *B, int direct, const float *dx0, const flo
         nn_conv_fwd(&x, B->w, S->k, S->s, S->p, &y, S->n, B->scr);
         nn_conv_bwd(&x, B->w, S->k, S->s, S->p, &dy, &dx, B->dw, S->n, B->scr, B->wpart);
     }
+}
+
+static void run(const shape *S, bufs *B, int direct, const float *dx0, const float *dw0)
+{
+    run_over(S, B, direct, dx0, dw0, 0);
 }
 
 /* |got - want| <= tol * scale + tiny, counted over an array */
@@ -186,6 +193,22 @@ static void one_shape(const shape *S0, int verbose)
     CHECK(memcmp(B.dx, keep[1][1], sizeof(float) * S.n * S.xs) == 0);
     CHECK(memcmp(B.dw, keep[1][1] + S.n * S.xs, sizeof(float) * wn) == 0);
     omp_set_num_threads(2);
+    /* overwrite: the same bits as adding into zeros (every dx position gets
+     * one contribution, or a zero where no tap reaches it), gaps untouched */
+    {
+        float *z = calloc(S.n * S.xs, sizeof(float)), *want = malloc(sizeof(float) * S.n * S.xs);
+        run(&S, &B, 1, z, dw0);
+        memcpy(want, B.dx, sizeof(float) * S.n * S.xs);
+        run_over(&S, &B, 1, dx0, dw0, 1);
+        size_t diff = 0;
+        for (size_t i = 0; i < S.n; i++)
+            for (size_t j = 0; j < S.xs; j++)
+                diff += j < xsz ? memcmp(&B.dx[i * S.xs + j], &want[i * S.xs + j], sizeof(float)) != 0
+                                : B.dx[i * S.xs + j] != dx0[i * S.xs + j];
+        CHECK(diff == 0);
+        free(z);
+        free(want);
+    }
     for (int d = 0; d < 2; d++) {
         free(keep[d][0]);
         free(keep[d][1]);

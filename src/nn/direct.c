@@ -34,6 +34,13 @@
  * the partials are summed in chunk order: the scheme of layers.c, so the
  * result does not depend on the thread count.
  *
+ * Backward data stores instead of adding when dx->overwrite (net.c marks
+ * a gradient's first writer so that it need not be zeroed): each dx
+ * position belongs to exactly one phase, and positions no tap reaches
+ * (k < s) are zeroed first. The kernels' loops are orphaned `omp for`
+ * (NN_TEAM, nn_internal.h): net.c calls them on one 16-sample chunk at a
+ * time inside its chunked executor.
+ *
  * net.c asks nn_direct_conv_ok() first; SGD_NN_DIRECT=0 in the environment
  * disables this path (A/B timing, tests). */
 #include "nn/nn_internal.h"
@@ -96,6 +103,27 @@ typedef struct dgeo {
     dphase ph_[SMAX * SMAX];
 } dgeo;
 
+/* The fields of the padded x copy that follow from its row width pw. */
+static void rows(dgeo *g, int pw)
+{
+    int k = g->k, s = g->s, maxoff = 0;
+    g->pw = pw;
+    g->plane = (size_t)g->ph * g->pw;
+    g->m8 = (int)rnd((size_t)g->oh * g->pw);
+    g->nt = 0;
+    g->used = 0;
+    for (int ki = 0; ki < k; ki++)
+        for (int kj = 0; kj < k; kj++) {
+            int pl = (ki % s) * s + kj % s;
+            int o = (int)(pl * g->plane) + (ki / s) * g->pw + kj / s;
+            g->off[g->nt++] = o;
+            g->used |= 1u << pl;
+            if (o > maxoff) maxoff = o;
+        }
+    size_t need = (size_t)g->m8 + (size_t)maxoff;
+    g->xcs = rnd(need > (size_t)s * s * g->plane ? need : (size_t)s * s * g->plane);
+}
+
 static int geo(dgeo *g, int cin, int cout, int h, int w, int k, int s, int p)
 {
     memset(g, 0, sizeof *g);
@@ -107,19 +135,12 @@ static int geo(dgeo *g, int cin, int cout, int h, int w, int k, int s, int p)
     int Hp = h + 2 * p, Wp = w + 2 * p;
     g->ph = (Hp + s - 1) / s;
     g->pw = (Wp + s - 1) / s;
-    g->plane = (size_t)g->ph * g->pw;
-    g->m8 = (int)rnd((size_t)oh * g->pw);
-    int maxoff = 0;
-    for (int ki = 0; ki < k; ki++)
-        for (int kj = 0; kj < k; kj++) {
-            int pl = (ki % s) * s + kj % s;
-            int o = (int)(pl * g->plane) + (ki / s) * g->pw + kj / s;
-            g->off[g->nt++] = o;
-            g->used |= 1u << pl;
-            if (o > maxoff) maxoff = o;
-        }
-    size_t need = (size_t)g->m8 + (size_t)maxoff;
-    g->xcs = rnd(need > (size_t)s * s * g->plane ? need : (size_t)s * s * g->plane);
+    /* stride 1: a row's right padding is the next row's left padding (the
+     * reads past a row's end land in the next row's p leading zeros, or in
+     * the zero rows below), so rows are w + p wide: fewer thrown-away
+     * positions (8x8: 9 instead of 10 per row) */
+    if (s == 1) g->pw = w + p;
+    rows(g, g->pw);
 
     /* Backward data. dx in padded coordinates Y = iy + p = s*a + ry takes
      * ki = ry + s*t from dy row oy = a - t, stored at dy-copy row a - t + Q. */
@@ -139,7 +160,9 @@ static int geo(dgeo *g, int cin, int cout, int h, int w, int k, int s, int p)
             if (be > bmax) bmax = be;
         }
     g->dr = (oh > amax ? oh : amax) + Q;
-    g->dc = (ow > bmax ? ow : bmax) + Q;
+    /* reads past a row's end land in the next row's Q leading zeros:
+     * enough that the row holds dy (ow + Q) and the widest phase (bmax) */
+    g->dc = ow + Q > bmax ? ow + Q : bmax;
     size_t dneed = (size_t)g->dr * g->dc;
     for (int r = 0; r < s * s; r++) {
         dphase *P = &g->ph_[r];
@@ -201,9 +224,12 @@ int nn_direct_conv_ok(int cin, int cout, int h, int w, int k, int stride, int pa
     if (!geo(&g, cin, cout, h, w, k, stride, pad)) return 0;
     if (cin > 16 || cout > 16) return 0;
     /* oneDNN pads channels to a multiple of 8: direct wins where it pads,
-     * and on 8 -> 8; on 16 -> 16 (ResNet-20's first stage) oneDNN was ~5%
-     * faster, and 8 <-> 16 measured even */
-    return cin % 8 || cout % 8 || (cin <= 8 && cout <= 8);
+     * and on 8 -> 8; on 16 -> 16 at 32x32 (ResNet-20's first stage) oneDNN
+     * was ~5% faster, and 8 <-> 16 measured even there. On inputs of at
+     * most 16x16 direct wins (tiny ResNet's third stage, 8 -> 16 and
+     * 16 -> 16 at 16x16 / 8x8: +15% for the whole net), as oneDNN's per-call
+     * reorders dominate and a oneDNN call splits net.c's team region. */
+    return cin % 8 || cout % 8 || (cin <= 8 && cout <= 8) || h * w <= 16 * 16;
 }
 
 /* ---- copies in and out --------------------------------------------------- */
@@ -404,13 +430,22 @@ static void fwd_columns(const dgeo *g, int *col)
 
 /* ---- forward ------------------------------------------------------------ */
 
+static void conv_fwd_team(const dgeo *gp, const nn_view *x, const float *wt, nn_view *y, size_t n,
+                          float **scratch);
+
 void nn_direct_conv_fwd(const nn_view *x, const float *wt, int k, int stride, int pad, nn_view *y,
                         size_t n, float **scratch)
 {
     dgeo g;
     if (!geo(&g, x->c, y->c, x->h, x->w, k, stride, pad)) return;
+    NN_TEAM(conv_fwd_team(&g, x, wt, y, n, scratch));
+}
+
+static void conv_fwd_team(const dgeo *gp, const nn_view *x, const float *wt, nn_view *y, size_t n,
+                          float **scratch)
+{
+    const dgeo g = *gp;
     int K = g.cin * g.nt;
-#pragma omp parallel
     {
         float *xp = scratch[omp_get_thread_num()];
         float *out = xp + (size_t)g.cin * g.xcs;
@@ -438,7 +473,7 @@ void nn_direct_conv_fwd(const nn_view *x, const float *wt, int k, int stride, in
  * by phase; the phases' weights and columns are packed back to back in
  * wph and colp (phase_tables). */
 static void bwd_data(const dgeo *g, const float *dyp, const float *wph, const int *colp, float *sub,
-                     float *dx)
+                     float *dx, int over)
 {
     int s = g->s, p = g->p;
     size_t wo = 0, co = 0;
@@ -454,7 +489,11 @@ static void bwd_data(const dgeo *g, const float *dyp, const float *wph, const in
                 const float *q = sub + (size_t)c * g->dm8 + (size_t)a * g->dc;
                 int iy = s * (a + P->a0) + ry - p;
                 float *d = dx + ((size_t)c * g->h + iy) * g->w + s * P->b0 + rx - p;
-                if (s == 1)
+                /* each dx position belongs to exactly one phase: with
+                 * over, store (phases without taps were zeroed) */
+                if (over)
+                    for (int b = 0; b < P->nb; b++) d[s * b] = q[b];
+                else if (s == 1)
                     for (int b = 0; b < P->nb; b++) d[b] += q[b];
                 else
                     for (int b = 0; b < P->nb; b++) d[s * b] += q[b];
@@ -482,15 +521,30 @@ static void phase_tables(const dgeo *g, const float *wt, float *wph, int *colp)
     }
 }
 
+static void conv_bwd_team(const dgeo *gp, const nn_view *x, const float *wt, const nn_view *dy,
+                          nn_view *dx, float *dw, size_t n, float **scratch, float *wpart);
+
 void nn_direct_conv_bwd(const nn_view *x, const float *wt, int k, int stride, int pad,
                         const nn_view *dy, nn_view *dx, float *dw, size_t n, float **scratch,
                         float *wpart)
 {
     dgeo g;
     if (!geo(&g, x->c, dy->c, x->h, x->w, k, stride, pad)) return;
+    NN_TEAM(conv_bwd_team(&g, x, wt, dy, dx, dw, n, scratch, wpart));
+}
+
+static void conv_bwd_team(const dgeo *gp, const nn_view *x, const float *wt, const nn_view *dy,
+                          nn_view *dx, float *dw, size_t n, float **scratch, float *wpart)
+{
+    const dgeo g = *gp;
     int K = g.cin * g.nt;
     size_t nch = (n + NN_CHUNK - 1) / NN_CHUNK, wsz = (size_t)g.cout * K;
-#pragma omp parallel
+    /* overwrite: phases without taps (k < s) leave their dx positions
+     * alone, so then the sample is zeroed first */
+    int over = dx && dx->overwrite, zero_first = 0;
+    for (int r = 0; r < g.s * g.s; r++)
+        if (!g.ph_[r].nt && g.ph_[r].na && g.ph_[r].nb) zero_first = over;
+    size_t xsz = (size_t)g.cin * g.h * g.w;
     {
         float *xp = scratch[omp_get_thread_num()];
         float *dyf = xp + (size_t)g.cin * g.xcs;
@@ -515,8 +569,9 @@ void nn_direct_conv_bwd(const nn_view *x, const float *wt, int k, int stride, in
                     dw_acc(dyf, g.cout, (size_t)g.m8, xp, col, K, g.m8, acc);
                 }
                 if (dx) {
+                    if (zero_first) memset(smp(dx, i), 0, sizeof(float) * xsz);
                     dy_pad(&g, smp(dy, i), dyp);
-                    bwd_data(&g, dyp, wph, colp, sub, smp(dx, i));
+                    bwd_data(&g, dyp, wph, colp, sub, smp(dx, i), over);
                 }
             }
             if (dw) {
@@ -530,6 +585,7 @@ void nn_direct_conv_bwd(const nn_view *x, const float *wt, int k, int stride, in
         }
     }
     if (dw)
+#pragma omp for schedule(static)
         for (size_t j = 0; j < wsz; j++) {
             float s = 0;
             for (size_t c = 0; c < nch; c++) s += wpart[c * wsz + j];

@@ -6,8 +6,9 @@
  * (SGD_NN_DNNL=0) or refuses a shape. Every sum over the batch runs in a
  * fixed order: conv weight gradients are accumulated per fixed chunk of
  * NN_CHUNK samples (in sample order) and the chunk partials are added in
- * chunk order; BN statistics are per channel, serial over the batch, in
- * double. Hence bit-identical results for any thread count. */
+ * chunk order; BN statistics and BN backward sums are per (sample,
+ * channel) partials added per channel in sample order, in double. Hence
+ * bit-identical results for any thread count. */
 #include "nn/nn_internal.h"
 
 #include <math.h>
@@ -226,8 +227,11 @@ static void row_dz(const float *p, const float *d, float ys, float yb, size_t m,
      * it is written with vector extensions: the same 8 lanes and the same
      * arithmetic per lane as the plain loop below; dz = dy where y > 0,
      * else +0, selected by bit mask. */
-    if (relu) {
-        v8f A1 = {0}, A2 = {0};
+    /* Without the ReLU the same loop minus the mask: GCC kept the plain
+     * lane loop partly scalar too (non-ReLU BN backward ran ~1.7x slower
+     * than the masked one). */
+    v8f A1 = {0}, A2 = {0};
+    if (relu)
         for (; j + LANES <= m; j += LANES) {
             v8f pv, dv;
             memcpy(&pv, p + j, sizeof pv);
@@ -237,15 +241,16 @@ static void row_dz(const float *p, const float *d, float ys, float yb, size_t m,
             A1 += dz;
             A2 += dz * (pv - mu);
         }
-        memcpy(a1, &A1, sizeof A1);
-        memcpy(a2, &A2, sizeof A2);
-    } else
-        for (; j + LANES <= m; j += LANES)
-            for (int k = 0; k < LANES; k++) {
-                float dz = d[j + k];
-                a1[k] += dz;
-                a2[k] += dz * (p[j + k] - mu);
-            }
+    else
+        for (; j + LANES <= m; j += LANES) {
+            v8f pv, dz;
+            memcpy(&pv, p + j, sizeof pv);
+            memcpy(&dz, d + j, sizeof dz);
+            A1 += dz;
+            A2 += dz * (pv - mu);
+        }
+    memcpy(a1, &A1, sizeof A1);
+    memcpy(a2, &A2, sizeof A2);
     double t1 = lane_total(a1), t2 = lane_total(a2);
     for (; j < m; j++) {
         float dz = (!relu || p[j] * ys + yb > 0) ? d[j] : 0.0f;
@@ -256,13 +261,24 @@ static void row_dz(const float *p, const float *d, float ys, float yb, size_t m,
     *sdzx += t2;
 }
 
+/* Channel c's forward as y = x a + sh in float: the one place these
+ * coefficients are rounded, so backward's ReLU mask (x a + sh > 0) is the
+ * forward's bit for bit. */
+static inline void bn_affine(const float *g, const float *b, const double *mean, const double *invstd, int c,
+                             float *a, float *sh)
+{
+    double mu = mean[c], is = invstd[c];
+    *a = (float)(g[c] * is);
+    *sh = (float)(b[c] - mu * g[c] * is);
+}
+
 /* y = g (x - mean) invstd + b of channel c, with the ReLU when relu */
 static void bn_out_channel(const nn_view *x, const float *g, const float *b, int relu, size_t n,
                            const double *mean, const double *invstd, int c, nn_view *y)
 {
     size_t hw = (size_t)x->h * x->w;
-    double mu = mean[c], is = invstd[c];
-    float a = (float)(g[c] * is), sh = (float)(b[c] - mu * g[c] * is);
+    float a, sh;
+    bn_affine(g, b, mean, invstd, c, &a, &sh);
     for (size_t i = 0; i < n; i++) {
         const float *p = smp(x, i) + c * hw;
         float *q = smp(y, i) + c * hw;
@@ -276,26 +292,64 @@ static void bn_out_channel(const nn_view *x, const float *g, const float *b, int
     }
 }
 
-void nn_bn_fwd(const nn_view *x, const float *g, const float *b, float *rm, float *rv, int train,
-               int relu, size_t n, double *mean, double *invstd, nn_view *y)
+/* BN is split at its two batch-wide reductions, so that net.c can run
+ * everything between them sample by sample (its chunked executor):
+ *
+ *   forward:  bn_stats (per sample) | bn_stats_combine | bn_apply (per sample)
+ *   backward: bn_bwd_sums (per sample) | bn_bwd_combine | bn_bwd_dx (per sample)
+ *
+ * The per-sample parts write per (sample, channel) partials; the combines
+ * add them per channel in sample order, so the result does not depend on
+ * how the samples were split between threads. */
+
+/* Per sample i and channel c: part[3 (i C + c) ...] = the row's sum s, its
+ * mean m = (float)(s / hw) and q = sum (x - m)^2. Both passes over the row
+ * run while it is in L1 (one pass over memory instead of two). */
+static void bn_stats_team(const nn_view *x, size_t n, double *part)
 {
     int C = x->c;
     size_t hw = (size_t)x->h * x->w;
+#pragma omp for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < C; c++) {
+            const float *p = smp(x, i) + c * hw;
+            double s = row_sum(p, hw);
+            float m = (float)(s / (double)hw);
+            double *o = part + 3 * (i * (size_t)C + (size_t)c);
+            o[0] = s;
+            o[1] = row_sqdev(p, hw, m);
+            o[2] = m;
+        }
+}
+
+void nn_bn_stats(const nn_view *x, size_t n, double *part)
+{
+    NN_TEAM(bn_stats_team(x, n, part));
+}
+
+/* Batch mean and variance per channel from the partials (train), or the
+ * running statistics (eval); updates the running statistics in train mode
+ * when rm, rv are given. Serial: C x n additions. Per channel, with
+ * M = n hw and mu the batch mean, sum over the row of (x - mu)^2 is
+ * q + 2 (m - mu)(s - hw m) + hw (m - mu)^2 (exact in real arithmetic;
+ * each term is small when m is near the row mean, so no cancellation). */
+void nn_bn_stats_combine(int C, size_t hw, size_t n, const double *part, float *rm, float *rv,
+                         int train, double *mean, double *invstd)
+{
     double M = (double)n * hw;
-#pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         double mu, var;
         if (train) {
-            double s = 0;
-            for (size_t i = 0; i < n; i++) s += row_sum(smp(x, i) + c * hw, hw);
-            mu = s / M;
-            double ss = 0;
-            /* two-pass variance around the float mean; the small shift
-             * (mu - muf) is corrected exactly */
-            float muf = (float)mu;
-            for (size_t i = 0; i < n; i++) ss += row_sqdev(smp(x, i) + c * hw, hw, muf);
-            double sh = mu - muf;
-            var = ss / M - sh * sh;
+            double S = 0;
+            for (size_t i = 0; i < n; i++) S += part[3 * (i * (size_t)C + (size_t)c)];
+            mu = S / M;
+            double Q = 0;
+            for (size_t i = 0; i < n; i++) {
+                const double *o = part + 3 * (i * (size_t)C + (size_t)c);
+                double d = o[2] - mu;
+                Q += o[1] + 2 * d * (o[0] - (double)hw * o[2]) + (double)hw * d * d;
+            }
+            var = Q / M;
             if (var < 0) var = 0;
             if (rm && rv) {
                 rm[c] = (float)(0.9 * rm[c] + 0.1 * mu);
@@ -307,65 +361,125 @@ void nn_bn_fwd(const nn_view *x, const float *g, const float *b, float *rm, floa
         }
         mean[c] = mu;
         invstd[c] = 1.0 / sqrt(var + BN_EPS);
-        bn_out_channel(x, g, b, relu, n, mean, invstd, c, y);
     }
 }
 
-/* Output only, from the statistics the forward saved: recomputes a BN(+ReLU)
- * output that was not kept (net.c, rematerialised tensors), bit-identical
- * to what nn_bn_fwd wrote. */
-void nn_bn_apply(const nn_view *x, const float *g, const float *b, int relu, size_t n,
-                 const double *mean, const double *invstd, nn_view *y)
+/* y = BN(x) (+ReLU) from the statistics: the forward's output, and the
+ * recomputation of an output that was not kept (net.c, rematerialised
+ * tensors), bit-identical. */
+static void bn_apply_team(const nn_view *x, const float *g, const float *b, int relu, size_t n,
+                          const double *mean, const double *invstd, nn_view *y)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static)
     for (int c = 0; c < x->c; c++) bn_out_channel(x, g, b, relu, n, mean, invstd, c, y);
 }
 
-void nn_bn_bwd(const nn_view *x, const float *g, const float *b, int train, int relu, size_t n,
-               const double *mean, const double *invstd, const nn_view *dy, nn_view *dx, float *dg,
-               float *db)
+void nn_bn_apply(const nn_view *x, const float *g, const float *b, int relu, size_t n,
+                 const double *mean, const double *invstd, nn_view *y)
+{
+    NN_TEAM(bn_apply_team(x, g, b, relu, n, mean, invstd, y));
+}
+
+/* Backward, per sample i and channel c: part[2 (i C + c) ...] = sum dz and
+ * sum dz (x - muf) over the row (row_dz; dz = dy masked by the ReLU). */
+static void bn_bwd_sums_team(const nn_view *x, const float *g, const float *b, int relu, size_t n,
+                             const double *mean, const double *invstd, const nn_view *dy,
+                             double *part)
 {
     int C = x->c;
     size_t hw = (size_t)x->h * x->w;
+#pragma omp for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < C; c++) {
+            double mu = mean[c];
+            float ys, yb; /* the forward's scale and shift, for the ReLU mask */
+            bn_affine(g, b, mean, invstd, c, &ys, &yb);
+            double *o = part + 2 * (i * (size_t)C + (size_t)c);
+            o[0] = o[1] = 0;
+            row_dz(smp(x, i) + c * hw, smp(dy, i) + c * hw, ys, yb, hw, (float)mu, relu, &o[0],
+                   &o[1]);
+        }
+}
+
+void nn_bn_bwd_sums(const nn_view *x, const float *g, const float *b, int relu, size_t n,
+                    const double *mean, const double *invstd, const nn_view *dy, double *part)
+{
+    NN_TEAM(bn_bwd_sums_team(x, g, b, relu, n, mean, invstd, dy, part));
+}
+
+/* dg, db += the batch sums (skipped where NULL); coef[3c ...] = A, K0, K1 of
+ * dx = A dz + K0 + K1 x (train: dx = a (dz - mean(dz) - xhat mean(dz xhat));
+ * eval: a dz), with float coefficients. Serial: C x n additions. */
+void nn_bn_bwd_combine(int C, size_t hw, size_t n, const float *g, int train, const double *mean,
+                       const double *invstd, const double *part, float *dg, float *db, float *coef)
+{
     double M = (double)n * hw;
-#pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         double sdz = 0, sdzx = 0, mu = mean[c], is = invstd[c];
+        for (size_t i = 0; i < n; i++) {
+            const double *o = part + 2 * (i * (size_t)C + (size_t)c);
+            sdz += o[0];
+            sdzx += o[1];
+        }
         float muf = (float)mu;
-        /* the forward's scale and shift (bn_out_channel), for the ReLU mask */
-        float ys = (float)(g[c] * is), yb = (float)(b[c] - mu * g[c] * is);
-        for (size_t i = 0; i < n; i++)
-            row_dz(smp(x, i) + c * hw, smp(dy, i) + c * hw, ys, yb, hw, muf, relu, &sdz, &sdzx);
         /* sum dz (x - mu) = sum dz (x - muf) - (mu - muf) sum dz */
         sdzx = (sdzx - (mu - muf) * sdz) * is;   /* now sum dz * xhat */
-        dg[c] += (float)sdzx;
-        db[c] += (float)sdz;
-        if (!dx) continue;
-        /* train: dx = a (dz - mean(dz) - xhat mean(dz xhat)); eval: a dz.
-         * As dx = A dz + K0 + K1 x with float coefficients. */
+        if (dg) dg[c] += (float)sdzx;
+        if (db) db[c] += (float)sdz;
         double a = g[c] * is;
         double m1 = train ? sdz / M : 0, m2 = train ? sdzx / M : 0;
-        float A = (float)a, K1 = (float)(-a * is * m2), K0 = (float)(-a * m1 + a * is * m2 * mu);
-        for (size_t i = 0; i < n; i++) {
-            const float *p = smp(x, i) + c * hw, *d = smp(dy, i) + c * hw;
-            float *q = smp(dx, i) + c * hw;
-            if (relu)
-                for (size_t j = 0; j < hw; j++) {
-                    float dv = d[j];  /* loaded unconditionally: the loop vectorises */
-                    float dz = p[j] * ys + yb > 0 ? dv : 0.0f;
-                    q[j] += A * dz + K0 + K1 * p[j];
-                }
-            else
-                for (size_t j = 0; j < hw; j++) q[j] += A * d[j] + K0 + K1 * p[j];
-        }
+        coef[3 * c] = (float)a;
+        coef[3 * c + 1] = (float)(-a * m1 + a * is * m2 * mu);
+        coef[3 * c + 2] = (float)(-a * is * m2);
     }
 }
 
+/* dx (+)= A dz + K0 + K1 x per sample; stores when dx->overwrite. */
+static void bn_bwd_dx_team(const nn_view *x, const float *g, const float *b, int relu, size_t n,
+                           const double *mean, const double *invstd, const float *coef,
+                           const nn_view *dy, nn_view *dx)
+{
+    int C = x->c, over = dx->overwrite;
+    size_t hw = (size_t)x->h * x->w;
+#pragma omp for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < C; c++) {
+            float ys, yb;
+            bn_affine(g, b, mean, invstd, c, &ys, &yb);
+            float A = coef[3 * c], K0 = coef[3 * c + 1], K1 = coef[3 * c + 2];
+            const float *p = smp(x, i) + c * hw, *d = smp(dy, i) + c * hw;
+            float *q = smp(dx, i) + c * hw;
+            if (relu && over)
+                for (size_t j = 0; j < hw; j++) {
+                    float dv = d[j];  /* loaded unconditionally: the loop vectorises */
+                    float dz = p[j] * ys + yb > 0 ? dv : 0.0f;
+                    q[j] = A * dz + K0 + K1 * p[j];
+                }
+            else if (relu)
+                for (size_t j = 0; j < hw; j++) {
+                    float dv = d[j];
+                    float dz = p[j] * ys + yb > 0 ? dv : 0.0f;
+                    q[j] += A * dz + K0 + K1 * p[j];
+                }
+            else if (over)
+                for (size_t j = 0; j < hw; j++) q[j] = A * d[j] + K0 + K1 * p[j];
+            else
+                for (size_t j = 0; j < hw; j++) q[j] += A * d[j] + K0 + K1 * p[j];
+        }
+}
+
+void nn_bn_bwd_dx(const nn_view *x, const float *g, const float *b, int relu, size_t n,
+                  const double *mean, const double *invstd, const float *coef, const nn_view *dy,
+                  nn_view *dx)
+{
+    NN_TEAM(bn_bwd_dx_team(x, g, b, relu, n, mean, invstd, coef, dy, dx));
+}
+
 /* ---- elementwise and pooling ------------------------------------------ */
-void nn_relu_fwd(const nn_view *x, nn_view *y, size_t n)
+static void relu_fwd_team(const nn_view *x, nn_view *y, size_t n)
 {
     size_t m = (size_t)x->c * x->h * x->w;
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++) {
         const float *p = smp(x, i);
         float *q = smp(y, i);
@@ -373,10 +487,15 @@ void nn_relu_fwd(const nn_view *x, nn_view *y, size_t n)
     }
 }
 
-void nn_relu_bwd(const nn_view *y, const nn_view *dy, nn_view *dx, size_t n)
+void nn_relu_fwd(const nn_view *x, nn_view *y, size_t n)
+{
+    NN_TEAM(relu_fwd_team(x, y, n));
+}
+
+static void relu_bwd_team(const nn_view *y, const nn_view *dy, nn_view *dx, size_t n)
 {
     size_t m = (size_t)y->c * y->h * y->w;
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++) {
         const float *p = smp(y, i), *d = smp(dy, i);
         float *q = smp(dx, i);
@@ -385,10 +504,15 @@ void nn_relu_bwd(const nn_view *y, const nn_view *dy, nn_view *dx, size_t n)
     }
 }
 
-void nn_avgpool_fwd(const nn_view *x, nn_view *y, size_t n)
+void nn_relu_bwd(const nn_view *y, const nn_view *dy, nn_view *dx, size_t n)
+{
+    NN_TEAM(relu_bwd_team(y, dy, dx, n));
+}
+
+static void avgpool_fwd_team(const nn_view *x, nn_view *y, size_t n)
 {
     int C = x->c, H = x->h, W = x->w, oh = y->h, ow = y->w;
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < C; c++) {
             const float *p = smp(x, i) + (size_t)c * H * W;
@@ -401,11 +525,16 @@ void nn_avgpool_fwd(const nn_view *x, nn_view *y, size_t n)
         }
 }
 
-void nn_avgpool_bwd(const nn_view *dy, nn_view *dx, size_t n)
+void nn_avgpool_fwd(const nn_view *x, nn_view *y, size_t n)
+{
+    NN_TEAM(avgpool_fwd_team(x, y, n));
+}
+
+static void avgpool_bwd_team(const nn_view *dy, nn_view *dx, size_t n)
 {
     int C = dx->c, H = dx->h, W = dx->w, oh = dy->h, ow = dy->w;
     (void)H;
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < C; c++) {
             const float *d = smp(dy, i) + (size_t)c * oh * ow;
@@ -422,10 +551,15 @@ void nn_avgpool_bwd(const nn_view *dy, nn_view *dx, size_t n)
         }
 }
 
-void nn_gap_fwd(const nn_view *x, nn_view *y, size_t n)
+void nn_avgpool_bwd(const nn_view *dy, nn_view *dx, size_t n)
+{
+    NN_TEAM(avgpool_bwd_team(dy, dx, n));
+}
+
+static void gap_fwd_team(const nn_view *x, nn_view *y, size_t n)
 {
     size_t hw = (size_t)x->h * x->w;
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < x->c; c++) {
             const float *p = smp(x, i) + c * hw;
@@ -435,16 +569,26 @@ void nn_gap_fwd(const nn_view *x, nn_view *y, size_t n)
         }
 }
 
-void nn_gap_bwd(const nn_view *dy, nn_view *dx, size_t n)
+void nn_gap_fwd(const nn_view *x, nn_view *y, size_t n)
+{
+    NN_TEAM(gap_fwd_team(x, y, n));
+}
+
+static void gap_bwd_team(const nn_view *dy, nn_view *dx, size_t n)
 {
     size_t hw = (size_t)dx->h * dx->w;
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < dx->c; c++) {
             float v = smp(dy, i)[c] / (float)hw;
             float *q = smp(dx, i) + c * hw;
             for (size_t j = 0; j < hw; j++) q[j] += v;
         }
+}
+
+void nn_gap_bwd(const nn_view *dy, nn_view *dx, size_t n)
+{
+    NN_TEAM(gap_bwd_team(dy, dx, n));
 }
 
 /* ---- linear ------------------------------------------------------------ */
@@ -474,10 +618,10 @@ void nn_linear_bwd(const nn_view *x, const float *w, const nn_view *dy, nn_view 
 }
 
 /* ---- residual add, option-A shortcut, copy ----------------------------- */
-void nn_add_fwd(const nn_view *a, const nn_view *b, int relu, nn_view *y, size_t n)
+static void add_fwd_team(const nn_view *a, const nn_view *b, int relu, nn_view *y, size_t n)
 {
     size_t m = (size_t)y->c * y->h * y->w;
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++) {
         const float *p = smp(a, i), *q = smp(b, i);
         float *r = smp(y, i);
@@ -491,24 +635,53 @@ void nn_add_fwd(const nn_view *a, const nn_view *b, int relu, nn_view *y, size_t
     }
 }
 
-void nn_add_bwd(const nn_view *y, const nn_view *dy, int relu, nn_view *da, nn_view *db, size_t n)
+void nn_add_fwd(const nn_view *a, const nn_view *b, int relu, nn_view *y, size_t n)
+{
+    NN_TEAM(add_fwd_team(a, b, relu, y, n));
+}
+
+static void add_bwd_team(const nn_view *y, const nn_view *dy, int relu, nn_view *da, nn_view *db, size_t n)
 {
     size_t m = (size_t)dy->c * dy->h * dy->w;
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++) {
         const float *d = smp(dy, i), *o = smp(y, i);
         float *p = smp(da, i), *q = smp(db, i);
-        for (size_t j = 0; j < m; j++) {
-            float dz = (!relu || o[j] > 0) ? d[j] : 0.0f;
-            p[j] += dz;
-            q[j] += dz;
-        }
+        if (da->overwrite && db->overwrite)
+            for (size_t j = 0; j < m; j++) {
+                float dz = (!relu || o[j] > 0) ? d[j] : 0.0f;
+                p[j] = dz;
+                q[j] = dz;
+            }
+        else if (da->overwrite)
+            for (size_t j = 0; j < m; j++) {
+                float dz = (!relu || o[j] > 0) ? d[j] : 0.0f;
+                p[j] = dz;
+                q[j] += dz;
+            }
+        else if (db->overwrite)
+            for (size_t j = 0; j < m; j++) {
+                float dz = (!relu || o[j] > 0) ? d[j] : 0.0f;
+                p[j] += dz;
+                q[j] = dz;
+            }
+        else
+            for (size_t j = 0; j < m; j++) {
+                float dz = (!relu || o[j] > 0) ? d[j] : 0.0f;
+                p[j] += dz;
+                q[j] += dz;
+            }
     }
 }
 
-void nn_padshort_fwd(const nn_view *x, int stride, int pad, nn_view *y, size_t n)
+void nn_add_bwd(const nn_view *y, const nn_view *dy, int relu, nn_view *da, nn_view *db, size_t n)
 {
-#pragma omp parallel for schedule(static)
+    NN_TEAM(add_bwd_team(y, dy, relu, da, db, n));
+}
+
+static void padshort_fwd_team(const nn_view *x, int stride, int pad, nn_view *y, size_t n)
+{
+#pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++) {
         float *q = smp(y, i);
         memset(q, 0, sizeof(float) * y->c * y->h * y->w);
@@ -521,9 +694,14 @@ void nn_padshort_fwd(const nn_view *x, int stride, int pad, nn_view *y, size_t n
     }
 }
 
-void nn_padshort_bwd(const nn_view *dy, int stride, int pad, nn_view *dx, size_t n)
+void nn_padshort_fwd(const nn_view *x, int stride, int pad, nn_view *y, size_t n)
 {
-#pragma omp parallel for schedule(static)
+    NN_TEAM(padshort_fwd_team(x, stride, pad, y, n));
+}
+
+static void padshort_bwd_team(const nn_view *dy, int stride, int pad, nn_view *dx, size_t n)
+{
+#pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < dx->c; c++) {
             const float *d = smp(dy, i) + (size_t)(c + pad) * dy->h * dy->w;
@@ -533,20 +711,49 @@ void nn_padshort_bwd(const nn_view *dy, int stride, int pad, nn_view *dx, size_t
         }
 }
 
-void nn_copy_fwd(const nn_view *x, nn_view *y, size_t n)
+void nn_padshort_bwd(const nn_view *dy, int stride, int pad, nn_view *dx, size_t n)
+{
+    NN_TEAM(padshort_bwd_team(dy, stride, pad, dx, n));
+}
+
+static void copy_fwd_team(const nn_view *x, nn_view *y, size_t n)
 {
     size_t m = (size_t)x->c * x->h * x->w;
+#pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++) memcpy(smp(y, i), smp(x, i), sizeof(float) * m);
 }
 
-void nn_copy_bwd(const nn_view *dy, nn_view *dx, size_t n)
+void nn_copy_fwd(const nn_view *x, nn_view *y, size_t n)
+{
+    NN_TEAM(copy_fwd_team(x, y, n));
+}
+
+static void copy_bwd_team(const nn_view *dy, nn_view *dx, size_t n)
 {
     size_t m = (size_t)dy->c * dy->h * dy->w;
+#pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++) {
         const float *d = smp(dy, i);
         float *q = smp(dx, i);
         for (size_t j = 0; j < m; j++) q[j] += d[j];
     }
+}
+
+void nn_copy_bwd(const nn_view *dy, nn_view *dx, size_t n)
+{
+    NN_TEAM(copy_bwd_team(dy, dx, n));
+}
+
+static void zero_team(nn_view *dx, size_t n)
+{
+    size_t m = (size_t)dx->c * dx->h * dx->w;
+#pragma omp for schedule(static)
+    for (size_t i = 0; i < n; i++) memset(smp(dx, i), 0, sizeof(float) * m);
+}
+
+void nn_zero(nn_view *dx, size_t n)
+{
+    NN_TEAM(zero_team(dx, n));
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -581,10 +788,12 @@ double nn_softmax_ce(const float *logits, size_t ls, const int32_t *labels, size
     return total / (double)n;
 }
 
-const sgd_nn_ops nn_cpu_ops = {"cpu-openblas", nn_conv_fwd,  nn_conv_bwd,  nn_bn_fwd, nn_bn_apply,
-                               nn_bn_bwd,      nn_relu_fwd,  nn_relu_bwd,  nn_avgpool_fwd,
+const sgd_nn_ops nn_cpu_ops = {"cpu-openblas", nn_conv_fwd,  nn_conv_bwd,
+                               nn_bn_stats, nn_bn_stats_combine, nn_bn_apply,
+                               nn_bn_bwd_sums, nn_bn_bwd_combine, nn_bn_bwd_dx,
+                               nn_relu_fwd,  nn_relu_bwd,  nn_avgpool_fwd,
                                nn_avgpool_bwd, nn_gap_fwd,   nn_gap_bwd,   nn_linear_fwd,
                                nn_linear_bwd,  nn_add_fwd,   nn_add_bwd,   nn_padshort_fwd,
-                               nn_padshort_bwd, nn_copy_fwd, nn_copy_bwd,
+                               nn_padshort_bwd, nn_copy_fwd, nn_copy_bwd, nn_zero,
                                nn_direct_conv_ok, nn_direct_scratch, nn_direct_conv_fwd,
                                nn_direct_conv_bwd};

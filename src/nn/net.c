@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Thread_local int nn_in_team;
+
 void sgd_net_free(sgd_net *net)
 {
     if (!net) return;
@@ -20,6 +22,9 @@ void sgd_net_free(sgd_net *net)
     for (size_t i = 0; i < net->nops; i++) {
         free(net->ops[i].mean);
         free(net->ops[i].invstd);
+        free(net->ops[i].part);
+        free(net->ops[i].coef);
+        free(net->ops[i].tstat);
     }
     for (size_t i = 0; i < net->nblocks; i++) {
         free(net->blocks[i].data);
@@ -29,6 +34,10 @@ void sgd_net_free(sgd_net *net)
         for (int i = 0; i < net->nscratch; i++) free(net->scratch[i]);
     free(net->scratch);
     free(net->wpart);
+    free(net->gplan);
+    free(net->gclear);
+    free(net->dwslot);
+    free(net->steps);
     free(net->ops);
     free(net->ts);
     free(net->blocks);
@@ -67,7 +76,7 @@ nn_view nn_data(const sgd_net *net, int t)
 {
     const nn_tensor *tt = &net->ts[t];
     const nn_block *b = &net->blocks[tt->block];
-    nn_view v = {b->data + tt->off, b->per_sample, tt->c, tt->h, tt->w};
+    nn_view v = {b->data + tt->off, b->per_sample, tt->c, tt->h, tt->w, 0};
     return v;
 }
 
@@ -75,8 +84,15 @@ nn_view nn_grad(const sgd_net *net, int t)
 {
     const nn_tensor *tt = &net->ts[t];
     const nn_block *b = &net->blocks[tt->block];
-    nn_view v = {b->grad + tt->off, b->per_sample, tt->c, tt->h, tt->w};
+    nn_view v = {b->grad + tt->off, b->per_sample, tt->c, tt->h, tt->w, 0};
     return v;
+}
+
+/* Does the backend's small-channel convolution take conv op `op`? */
+static int small_conv(const sgd_nn_ops *K, const nn_op *op, const nn_view *in, const nn_view *out)
+{
+    return K->conv_small_ok &&
+           K->conv_small_ok(in->c, out->c, in->h, in->w, op->k, op->stride, op->pad);
 }
 
 static int ensure(sgd_net *net, size_t n)
@@ -95,6 +111,43 @@ static int ensure(sgd_net *net, size_t n)
             }
         }
         net->cap = n;
+        net->bn_threads = 0;
+    }
+    /* BN partials for the batch; statistics and dx coefficients per thread
+     * (the executor's combine steps run on every thread: one barrier) */
+    if (nt > net->bn_threads)
+        for (size_t i = 0; i < net->nops; i++) {
+            nn_op *op = &net->ops[i];
+            if (op->type != OP_BN) continue;
+            size_t C = (size_t)net->ts[op->in].c;
+            free(op->part);
+            free(op->coef);
+            free(op->tstat);
+            op->part = malloc(sizeof(double) * 3 * C * net->cap);
+            op->coef = malloc(sizeof(float) * 3 * C * (size_t)nt);
+            op->tstat = malloc(sizeof(double) * 2 * C * (size_t)nt);
+            if (!op->part || !op->coef || !op->tstat) {
+                net->bn_threads = 0;
+                return sgd_error(SGD_ENOMEM, "network: out of memory for a batch of %zu", n);
+            }
+        }
+    net->bn_threads = nt > net->bn_threads ? nt : net->bn_threads;
+    /* direct conv dW: one slot per chunk and one per thread (net.c's
+     * chunked executor), per op */
+    size_t nch = (n + NN_CHUNK - 1) / NN_CHUNK, dl = 0;
+    for (size_t i = 0; i < net->nops; i++) {
+        nn_op *op = &net->ops[i];
+        if (op->type != OP_CONV) continue;
+        nn_view a = nn_data(net, op->in), y = nn_data(net, op->out);
+        if (!small_conv(&nn_cpu_ops, op, &a, &y)) continue;
+        op->slot = dl;
+        dl += (nch + (size_t)nt) * (size_t)y.c * a.c * op->k * op->k;
+    }
+    if (dl > net->dwslot_len) {
+        free(net->dwslot);
+        net->dwslot = malloc(sizeof(float) * dl);
+        net->dwslot_len = net->dwslot ? dl : 0;
+        if (!net->dwslot) return sgd_error(SGD_ENOMEM, "network: out of memory");
     }
     size_t sl = 0, wl = 0;
     for (size_t i = 0; i < net->nops; i++) {
@@ -125,6 +178,15 @@ static int ensure(sgd_net *net, size_t n)
         if (!net->scratch) return sgd_error(SGD_ENOMEM, "network: out of memory");
         net->scratch_len = sl;
     }
+    if (!net->steps) {
+        net->steps = malloc(sizeof(nn_step) * (3 * net->nops + 1));
+        if (!net->steps) return sgd_error(SGD_ENOMEM, "network: out of memory");
+    }
+    if (!net->gplan) {
+        net->gplan = malloc(sizeof(int) * (net->nblocks + net->nts));
+        net->gclear = malloc(sizeof(unsigned char) * (net->nblocks ? net->nblocks : 1));
+        if (!net->gplan || !net->gclear) return sgd_error(SGD_ENOMEM, "network: out of memory");
+    }
     if (wl > net->wpart_len) {
         free(net->wpart);
         net->wpart = malloc(sizeof(float) * wl);
@@ -137,11 +199,347 @@ static int ensure(sgd_net *net, size_t n)
     return SGD_OK;
 }
 
-/* Does the backend's small-channel convolution take conv op `op`? */
-static int small_conv(const sgd_nn_ops *K, const nn_op *op, const nn_view *in, const nn_view *out)
+/* Does op write its input's (in2's when second) gradient in backward? */
+static int writes_grad(const sgd_net *net, const nn_op *op, int second, int inblock)
 {
-    return K->conv_small_ok &&
-           K->conv_small_ok(in->c, out->c, in->h, in->w, op->k, op->stride, op->pad);
+    if (op->type == OP_ADD) return 1;   /* both inputs, always */
+    return !second && net->ts[op->in].block != inblock;
+}
+
+/* Which gradients backward stores into instead of adding (op->over_in,
+ * over_in2) and which blocks must be zeroed first (net->gclear). The first
+ * writer of a tensor's gradient in backward order (its last consumer)
+ * overwrites when the tensor is alone in its block (views of a shared block,
+ * DenseNet's concatenations and rematerialised tensors, overlap: those
+ * blocks are zeroed as before). Saves zeroing all activation gradients
+ * (~25 MB per step for the tiny ResNet, 8% of its step). */
+static void plan_grads(sgd_net *net, int inblock, int in_add)
+{
+    size_t nb = net->nblocks, nt = net->nts;
+    int *cnt = net->gplan, *seen = cnt + nb;
+    memset(cnt, 0, sizeof(int) * (nb + nt));
+    for (size_t t = 0; t < nt; t++) cnt[net->ts[t].block]++;
+    for (size_t i = net->nops; i-- > 0;) {
+        nn_op *op = &net->ops[i];
+        op->over_in = op->over_in2 = 0;
+        for (int sec = 0; sec < 2; sec++) {
+            if (!writes_grad(net, op, sec, inblock)) continue;
+            int t = sec ? op->in2 : op->in;
+            int o = cnt[net->ts[t].block] == 1 && !seen[t];
+            seen[t] = 1;
+            if (sec) op->over_in2 = o;
+            else op->over_in = o;
+        }
+    }
+    int lb = net->ts[net->logits].block;
+    for (size_t b = 0; b < nb; b++) net->gclear[b] = (int)b != lb && ((int)b != inblock || in_add);
+    for (size_t t = 0; t < nt; t++)
+        if (cnt[net->ts[t].block] == 1 && seen[t]) net->gclear[net->ts[t].block] = 0;
+}
+
+/* ---- executing the tape ------------------------------------------------
+ *
+ * Ops that need the whole batch at once or call a library (oneDNN and
+ * im2col convolutions, linear) run one by one, each kernel with its own
+ * OpenMP region. Every maximal run of the other ops (direct convolution,
+ * BN, ReLU, pooling, add, shortcut, copy) runs inside ONE parallel region
+ * and chunk by chunk: the run is cut into steps, per-chunk steps (a kernel
+ * on one NN_CHUNK-sample piece of the batch) and sync steps (BN's
+ * batch-wide reductions: a barrier, then every thread combines the
+ * per-sample partials into its own copy, sync_step). Consecutive
+ * per-chunk steps are done for one chunk after the other by the thread
+ * that owns the chunk, so a chunk's activations (16 samples: 256 KB at
+ * 4x32x32) stay in L2 from the conv that writes them to the BN that reads
+ * them, and there is one barrier per BN instead of one per kernel (with
+ * OMP_WAIT_POLICY=passive a region costs ~85 us and a barrier ~40 us on
+ * the 2-core box). Inside a chunk step a kernel runs in a nested one-thread
+ * region (~1 us), so its own work-sharing loop covers just that chunk.
+ * Direct convolution weight gradients go to one slot per chunk and are
+ * summed in chunk order at the end of the run: the same arithmetic as the
+ * kernel's own chunk partials, so bit-identical for any thread count. */
+
+enum {
+    S_OP,          /* the op's kernel on a chunk (fwd or bwd) */
+    S_BN_STATS,    /* BN forward partials on a chunk */
+    S_BN_COMBINE,  /* sync: BN mean, invstd, running statistics */
+    S_BN_APPLY,    /* BN(+ReLU) output on a chunk */
+    S_ZERO,        /* zero the op's input gradient on a chunk (first writer
+                    * that cannot overwrite) */
+    S_BN_SUMS,     /* BN backward partials on a chunk */
+    S_BN_BCOMBINE, /* sync: BN dg, db and dx coefficients */
+    S_BN_DX        /* BN input gradient on a chunk */
+};
+static int is_sync(int what) { return what == S_BN_COMBINE || what == S_BN_BCOMBINE; }
+
+/* BN statistics of thread tid's copy (thread 0's is the op's own, which
+ * backward and rematerialisation read). */
+static double *bn_mean(const nn_op *op, int tid, int C)
+{
+    return tid ? op->tstat + (size_t)(tid - 1) * 2 * C : op->mean;
+}
+static double *bn_invstd(const nn_op *op, int tid, int C)
+{
+    return tid ? op->tstat + ((size_t)(tid - 1) * 2 + 1) * C : op->invstd;
+}
+
+/* Sample i0 of a view. */
+static nn_view at(nn_view v, size_t i0)
+{
+    v.d += i0 * v.ns;
+    return v;
+}
+
+/* The op's input gradient view, NULL where it is not computed (the net's
+ * input), with its overwrite flag. */
+static nn_view *grad_in(const sgd_net *net, const nn_op *op, nn_view *da, int inblock)
+{
+    *da = nn_grad(net, op->in);
+    da->overwrite = op->over_in;
+    return net->ts[op->in].block == inblock ? NULL : da;
+}
+
+/* Can op i run in a chunked run (no whole-batch kernel, no library call,
+ * no error exit)? */
+static int team_op(const sgd_net *net, const sgd_nn_ops *K, size_t i)
+{
+    const nn_op *op = &net->ops[i];
+    switch (op->type) {
+    case OP_CONV: {
+        nn_view a = nn_data(net, op->in), y = nn_data(net, op->out);
+        return small_conv(K, op, &a, &y);
+    }
+    case OP_LINEAR: return 0;
+    default: return 1;
+    }
+}
+
+/* Forward of a library op (not team_op) on the whole batch. */
+static void fwd_op(sgd_net *net, const sgd_nn_ops *K, size_t i, const float *x, size_t n)
+{
+    nn_op *op = &net->ops[i];
+    nn_view a = nn_data(net, op->in), y = nn_data(net, op->out);
+    if (op->type == OP_LINEAR)
+        K->linear_fwd(&a, x + op->w, x + op->b, &y, n);
+    else if (!nn_dnnl_conv_fwd(net, i, &a, x + op->w, &y, n))  /* oneDNN, else im2col */
+        K->conv_fwd(&a, x + op->w, op->k, op->stride, op->pad, &y, n, net->scratch);
+}
+
+/* Backward of a library op on the whole batch; an error code (oneDNN). */
+static int bwd_op(sgd_net *net, const sgd_nn_ops *K, size_t i, const float *x, size_t n, int inblock)
+{
+    float *grad = net->gradp;
+    nn_op *op = &net->ops[i];
+    nn_view a = nn_data(net, op->in), dy = nn_grad(net, op->out), da;
+    nn_view *dap = grad_in(net, op, &da, inblock);
+    if (dap && dap->overwrite) {   /* these kernels only add */
+        K->zero(dap, n);
+        dap->overwrite = 0;
+    }
+    if (op->type == OP_LINEAR) {
+        K->linear_bwd(&a, x + op->w, &dy, dap, grad + op->w, grad + op->b, n);
+        return SGD_OK;
+    }
+    int r = nn_dnnl_conv_bwd(net, i, &a, x + op->w, &dy, dap, grad + op->w, n);
+    if (r < 0) return sgd_error(SGD_EINVAL, "oneDNN convolution backward failed (%s)", op->name);
+    if (!r)
+        K->conv_bwd(&a, x + op->w, op->k, op->stride, op->pad, &dy, dap, grad + op->w, n,
+                    net->scratch, net->wpart);
+    return SGD_OK;
+}
+
+/* Steps of the forward run [i, j). */
+static size_t fwd_steps(sgd_net *net, size_t i, size_t j, int train)
+{
+    size_t ns = 0;
+    for (size_t t = i; t < j; t++) {
+        if (net->ops[t].type != OP_BN) {
+            net->steps[ns++] = (nn_step){S_OP, t};
+            continue;
+        }
+        if (train) net->steps[ns++] = (nn_step){S_BN_STATS, t};
+        net->steps[ns++] = (nn_step){S_BN_COMBINE, t};
+        net->steps[ns++] = (nn_step){S_BN_APPLY, t};
+    }
+    return ns;
+}
+
+/* Steps of the backward run: ops j-1 down to i. */
+static size_t bwd_steps(sgd_net *net, size_t i, size_t j, int inblock)
+{
+    size_t ns = 0;
+    for (size_t t = j; t-- > i;) {
+        const nn_op *op = &net->ops[t];
+        if (op->type == OP_BN) {
+            net->steps[ns++] = (nn_step){S_BN_SUMS, t};
+            net->steps[ns++] = (nn_step){S_BN_BCOMBINE, t};
+            if (net->ts[op->in].block != inblock) net->steps[ns++] = (nn_step){S_BN_DX, t};
+            continue;
+        }
+        /* add and the direct convolution store into a gradient they
+         * write first; the other kernels add, so it is zeroed first */
+        if (op->over_in && op->type != OP_ADD && op->type != OP_CONV &&
+            net->ts[op->in].block != inblock)
+            net->steps[ns++] = (nn_step){S_ZERO, t};
+        net->steps[ns++] = (nn_step){S_OP, t};
+    }
+    return ns;
+}
+
+/* Forward chunk step: samples [i0, i0 + cnt); sc: this thread's scratch. */
+static void fwd_chunk(sgd_net *net, const sgd_nn_ops *K, const nn_step *st, const float *x,
+                      size_t i0, size_t cnt, int tid)
+{
+    float **sc = net->scratch + tid;
+    const nn_op *op = &net->ops[st->op];
+    nn_view a = at(nn_data(net, op->in), i0), y = at(nn_data(net, op->out), i0);
+    switch (st->what) {
+    case S_BN_STATS: K->bn_stats(&a, cnt, op->part + 3 * i0 * (size_t)a.c); return;
+    case S_BN_APPLY:
+        K->bn_apply(&a, x + op->w, x + op->b, op->relu, cnt, bn_mean(op, tid, a.c),
+                    bn_invstd(op, tid, a.c), &y);
+        return;
+    }
+    switch (op->type) {
+    case OP_CONV: K->conv_small_fwd(&a, x + op->w, op->k, op->stride, op->pad, &y, cnt, sc); break;
+    case OP_RELU: K->relu_fwd(&a, &y, cnt); break;
+    case OP_AVGPOOL: K->avgpool_fwd(&a, &y, cnt); break;
+    case OP_GAP: K->gap_fwd(&a, &y, cnt); break;
+    case OP_ADD: {
+        nn_view b = at(nn_data(net, op->in2), i0);
+        K->add_fwd(&a, &b, op->relu, &y, cnt);
+        break;
+    }
+    case OP_PADSHORT: K->padshort_fwd(&a, op->stride, op->pad, &y, cnt); break;
+    case OP_COPY: K->copy_fwd(&a, &y, cnt); break;
+    }
+}
+
+/* Backward chunk step: samples [i0, i0 + cnt) = chunk c of nch; tid: this
+ * thread (its scratch and its dW work slot). */
+static void bwd_chunk(sgd_net *net, const sgd_nn_ops *K, const nn_step *st, const float *x,
+                      size_t i0, size_t cnt, size_t c, size_t nch, int tid, int inblock)
+{
+    const nn_op *op = &net->ops[st->op];
+    nn_view a = at(nn_data(net, op->in), i0), y = at(nn_data(net, op->out), i0);
+    nn_view dy = at(nn_grad(net, op->out), i0), da;
+    nn_view *dap = grad_in(net, op, &da, inblock);
+    da = at(da, i0);
+    switch (st->what) {
+    case S_ZERO: K->zero(dap, cnt); return;
+    case S_BN_SUMS:
+        K->bn_bwd_sums(&a, x + op->w, x + op->b, op->relu, cnt, op->mean, op->invstd, &dy,
+                       op->part + 2 * i0 * (size_t)a.c);
+        return;
+    case S_BN_DX:
+        K->bn_bwd_dx(&a, x + op->w, x + op->b, op->relu, cnt, op->mean, op->invstd,
+                     op->coef + (size_t)3 * a.c * tid, &dy, dap);
+        return;
+    }
+    if (dap && op->over_in && op->type != OP_ADD && op->type != OP_CONV)
+        da.overwrite = 0;   /* zeroed by the S_ZERO step before */
+    switch (op->type) {
+    case OP_CONV: {
+        size_t wsz = (size_t)dy.c * a.c * op->k * op->k;
+        float *slot = net->dwslot + op->slot, *dw = slot + c * wsz;
+        memset(dw, 0, sizeof(float) * wsz);
+        K->conv_small_bwd(&a, x + op->w, op->k, op->stride, op->pad, &dy, dap, dw, cnt,
+                          net->scratch + tid, slot + (nch + (size_t)tid) * wsz);
+        break;
+    }
+    case OP_RELU:
+        if (dap) K->relu_bwd(&y, &dy, dap, cnt);
+        break;
+    case OP_AVGPOOL:
+        if (dap) K->avgpool_bwd(&dy, dap, cnt);
+        break;
+    case OP_GAP:
+        if (dap) K->gap_bwd(&dy, dap, cnt);
+        break;
+    case OP_ADD: {
+        nn_view db = at(nn_grad(net, op->in2), i0);
+        db.overwrite = op->over_in2;
+        K->add_bwd(&y, &dy, op->relu, &da, &db, cnt);
+        break;
+    }
+    case OP_PADSHORT:
+        if (dap) K->padshort_bwd(&dy, op->stride, op->pad, dap, cnt);
+        break;
+    case OP_COPY:
+        if (dap) K->copy_bwd(&dy, dap, cnt);
+        break;
+    }
+}
+
+/* A sync step, on every thread of the team (after a barrier): each
+ * computes the statistics (coefficients) into its own copy, the same bits
+ * on every thread; thread 0 alone writes what is shared (running
+ * statistics, dg, db). */
+static void sync_step(sgd_net *net, const sgd_nn_ops *K, const nn_step *st, const float *x,
+                      float *buffers, int train, size_t n, int tid)
+{
+    nn_op *op = &net->ops[st->op];
+    const nn_tensor *ti = &net->ts[op->in];
+    size_t hw = (size_t)ti->h * ti->w;
+    if (st->what == S_BN_COMBINE) {
+        int rs = buffers && (!train || tid == 0);   /* eval reads them */
+        K->bn_stats_combine(ti->c, hw, n, op->part, rs ? buffers + op->rm : NULL,
+                            rs ? buffers + op->rv : NULL, train, bn_mean(op, tid, ti->c),
+                            bn_invstd(op, tid, ti->c));
+    } else
+        K->bn_bwd_combine(ti->c, hw, n, x + op->w, train, op->mean, op->invstd, op->part,
+                          tid ? NULL : net->gradp + op->w, tid ? NULL : net->gradp + op->b,
+                          op->coef + (size_t)3 * ti->c * tid);
+}
+
+/* Runs net->steps[0, ns) with the calling team (every thread calls it). */
+static void run_steps(sgd_net *net, const sgd_nn_ops *K, size_t ns, int bwd, const float *x,
+                      float *buffers, int train, size_t n, int inblock)
+{
+    size_t nch = (n + NN_CHUNK - 1) / NN_CHUNK;
+    int tid = omp_get_thread_num();
+    const nn_step *st = net->steps;
+    for (size_t s0 = 0; s0 < ns;) {
+        size_t s1 = s0;
+        while (s1 < ns && !is_sync(st[s1].what)) s1++;
+        if (s1 > s0) {
+#pragma omp for schedule(static) nowait
+            for (size_t c = 0; c < nch; c++) {
+                size_t i0 = c * NN_CHUNK, cnt = n - i0 < NN_CHUNK ? n - i0 : NN_CHUNK;
+                /* a one-thread team: the kernels' loops cover this chunk */
+#pragma omp parallel num_threads(1)
+                for (size_t q = s0; q < s1; q++)
+                    if (bwd) bwd_chunk(net, K, &st[q], x, i0, cnt, c, nch, tid, inblock);
+                    else fwd_chunk(net, K, &st[q], x, i0, cnt, tid);
+            }
+        }
+        if (s1 < ns) {
+#pragma omp barrier
+            sync_step(net, K, &st[s1], x, buffers, train, n, tid);
+            s1++;
+        }
+        s0 = s1;
+    }
+}
+
+/* Direct conv weight gradients of the backward run [i, j): the chunk slots
+ * summed in chunk order (after a barrier; every thread calls it). */
+static void dw_reduce(sgd_net *net, size_t i, size_t j, size_t n)
+{
+    size_t nch = (n + NN_CHUNK - 1) / NN_CHUNK;
+    for (size_t t = i; t < j; t++) {
+        const nn_op *op = &net->ops[t];
+        if (op->type != OP_CONV) continue;
+        const nn_tensor *ti = &net->ts[op->in], *to = &net->ts[op->out];
+        size_t wsz = (size_t)to->c * ti->c * op->k * op->k;
+        const float *slot = net->dwslot + op->slot;
+        float *dw = net->gradp + op->w;
+#pragma omp for schedule(static) nowait
+        for (size_t q = 0; q < wsz; q++) {
+            float s = 0;
+            for (size_t c = 0; c < nch; c++) s += slot[c * wsz + q];
+            dw[q] += s;
+        }
+    }
 }
 
 const float *sgd_net_logits(const sgd_net *net)
@@ -164,38 +562,26 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
     int rc = ensure(net, n);
     if (rc) return rc;
     net->last_n = (int)n;
+    net->gradp = grad;
 
     const sgd_nn_ops *K = &nn_cpu_ops;
     nn_view in = nn_data(net, net->input);
     memcpy(in.d, input, sizeof(float) * in.ns * n);
-    for (size_t i = 0; i < net->nops; i++) {
-        nn_op *op = &net->ops[i];
-        nn_view a = nn_data(net, op->in), y = nn_data(net, op->out);
-        switch (op->type) {
-        case OP_CONV:
-            /* small channel counts: direct kernels (direct.c); else oneDNN
-             * when available (dnnl.c), else im2col + sgemm */
-            if (small_conv(K, op, &a, &y))
-                K->conv_small_fwd(&a, x + op->w, op->k, op->stride, op->pad, &y, n, net->scratch);
-            else if (!nn_dnnl_conv_fwd(net, i, &a, x + op->w, &y, n))
-                K->conv_fwd(&a, x + op->w, op->k, op->stride, op->pad, &y, n, net->scratch);
-            break;
-        case OP_BN:
-            K->bn_fwd(&a, x + op->w, x + op->b, buffers ? buffers + op->rm : NULL,
-                      buffers ? buffers + op->rv : NULL, train, op->relu, n, op->mean, op->invstd, &y);
-            break;
-        case OP_RELU: K->relu_fwd(&a, &y, n); break;
-        case OP_AVGPOOL: K->avgpool_fwd(&a, &y, n); break;
-        case OP_GAP: K->gap_fwd(&a, &y, n); break;
-        case OP_LINEAR: K->linear_fwd(&a, x + op->w, x + op->b, &y, n); break;
-        case OP_ADD: {
-            nn_view b = nn_data(net, op->in2);
-            K->add_fwd(&a, &b, op->relu, &y, n);
-            break;
+    for (size_t i = 0; i < net->nops;) {
+        size_t j = i;
+        while (j < net->nops && team_op(net, K, j)) j++;
+        if (j == i) {
+            fwd_op(net, K, i++, x, n);
+            continue;
         }
-        case OP_PADSHORT: K->padshort_fwd(&a, op->stride, op->pad, &y, n); break;
-        case OP_COPY: K->copy_fwd(&a, &y, n); break;
+        size_t ns = fwd_steps(net, i, j, train);
+#pragma omp parallel
+        {
+            nn_in_team = 1;
+            run_steps(net, K, ns, 0, x, buffers, train, n, -1);
+            nn_in_team = 0;
         }
+        i = j;
     }
     nn_view lg = nn_data(net, net->logits), dlg = nn_grad(net, net->logits);
     double L = nn_softmax_ce(lg.d, lg.ns, labels, n, net->classes, grad ? dlg.d : NULL, dlg.ns, correct);
@@ -204,72 +590,51 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
 
     memset(grad, 0, sizeof(float) * net->p);
     int inblock = net->ts[net->input].block;
-    /* The input's gradient is never computed (dap is NULL for it) unless a
+    /* The input's gradient is never computed (no dx for it) unless a
      * residual add reads the input directly; then it is cleared too. */
     int in_add = 0;
     for (size_t i = 0; i < net->nops; i++)
         if (net->ops[i].type == OP_ADD && (net->ts[net->ops[i].in].block == inblock ||
                                            net->ts[net->ops[i].in2].block == inblock))
             in_add = 1;
-    for (size_t i = 0; i < net->nblocks; i++)
-        if ((int)i != net->ts[net->logits].block && ((int)i != inblock || in_add))
-            memset(net->blocks[i].grad, 0, sizeof(float) * net->blocks[i].per_sample * n);
-    for (size_t i = net->nops; i-- > 0;) {
-        nn_op *op = &net->ops[i];
-        nn_view a = nn_data(net, op->in), y = nn_data(net, op->out);
-        nn_view dy = nn_grad(net, op->out), da = nn_grad(net, op->in);
-        nn_view *dap = net->ts[op->in].block == inblock ? NULL : &da;  /* no input gradient */
-        int rm = net->ts[op->in].remat;
-        if (rm) {
+    size_t nb = net->nblocks, nclear = 0;
+    plan_grads(net, inblock, in_add);
+    for (size_t i = 0; i < nb; i++) nclear += net->gclear[i];
+    if (nclear)   /* none for the ResNets: a parallel region saved */
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < nb; i++)
+            if (net->gclear[i])
+                memset(net->blocks[i].grad, 0, sizeof(float) * net->blocks[i].per_sample * n);
+    for (size_t j = net->nops; j > 0;) {
+        size_t top = j - 1;
+        if (net->ts[net->ops[top].in].remat) {
             /* the input was not kept (models.c, bnrelu_remat): recompute it
              * from its BN's input and saved statistics, and clear its
              * gradient, whose storage the later layers' backward used */
-            const nn_op *p = &net->ops[rm - 1];
-            nn_view pin = nn_data(net, p->in);
+            const nn_op *op = &net->ops[top], *p = &net->ops[net->ts[op->in].remat - 1];
+            nn_view pin = nn_data(net, p->in), a = nn_data(net, op->in), da = nn_grad(net, op->in);
             K->bn_apply(&pin, x + p->w, x + p->b, p->relu, n, p->mean, p->invstd, &a);
-            for (size_t s = 0; s < n; s++)
-                memset(da.d + s * da.ns, 0, sizeof(float) * (size_t)da.c * da.h * da.w);
+            K->zero(&da, n);
         }
-        switch (op->type) {
-        case OP_CONV: {
-            if (small_conv(K, op, &a, &dy)) {
-                K->conv_small_bwd(&a, x + op->w, op->k, op->stride, op->pad, &dy, dap, grad + op->w,
-                                  n, net->scratch, net->wpart);
-                break;
-            }
-            int r = nn_dnnl_conv_bwd(net, i, &a, x + op->w, &dy, dap, grad + op->w, n);
-            if (r < 0) return sgd_error(SGD_EINVAL, "oneDNN convolution backward failed (%s)", op->name);
-            if (!r)
-                K->conv_bwd(&a, x + op->w, op->k, op->stride, op->pad, &dy, dap, grad + op->w, n,
-                            net->scratch, net->wpart);
-            break;
+        if (!team_op(net, K, top)) {
+            rc = bwd_op(net, K, top, x, n, inblock);
+            if (rc) return rc;
+            j = top;
+            continue;
         }
-        case OP_BN:
-            K->bn_bwd(&a, x + op->w, x + op->b, train, op->relu, n, op->mean, op->invstd, &dy, dap,
-                      grad + op->w, grad + op->b);
-            break;
-        case OP_RELU:
-            if (dap) K->relu_bwd(&y, &dy, dap, n);
-            break;
-        case OP_AVGPOOL:
-            if (dap) K->avgpool_bwd(&dy, dap, n);
-            break;
-        case OP_GAP:
-            if (dap) K->gap_bwd(&dy, dap, n);
-            break;
-        case OP_LINEAR: K->linear_bwd(&a, x + op->w, &dy, dap, grad + op->w, grad + op->b, n); break;
-        case OP_ADD: {
-            nn_view db = nn_grad(net, op->in2);
-            K->add_bwd(&y, &dy, op->relu, &da, &db, n);
-            break;
+        /* a run [i, j); a rematerialised input only at its top */
+        size_t i = top;
+        while (i > 0 && team_op(net, K, i - 1) && !net->ts[net->ops[i - 1].in].remat) i--;
+        size_t ns = bwd_steps(net, i, j, inblock);
+#pragma omp parallel
+        {
+            nn_in_team = 1;
+            run_steps(net, K, ns, 1, x, NULL, train, n, inblock);
+#pragma omp barrier
+            dw_reduce(net, i, j, n);
+            nn_in_team = 0;
         }
-        case OP_PADSHORT:
-            if (dap) K->padshort_bwd(&dy, op->stride, op->pad, dap, n);
-            break;
-        case OP_COPY:
-            if (dap) K->copy_bwd(&dy, dap, n);
-            break;
-        }
+        j = i;
     }
     return SGD_OK;
 }

@@ -23,6 +23,10 @@ typedef struct nn_view {
     float *d;        /* sample 0 */
     size_t ns;       /* floats between samples */
     int c, h, w;
+    int overwrite;   /* gradient views only: 1 = the backward kernel that gets
+                      * this as its input gradient stores into it instead of
+                      * adding (it is the tensor's first gradient writer and
+                      * the contents are stale; saves zeroing it first) */
 } nn_view;
 
 enum {
@@ -45,7 +49,17 @@ typedef struct nn_op {
     size_t w, b;             /* param offsets: conv/linear weight, linear bias;
                               * BN weight (w) and bias (b) */
     size_t rm, rv;           /* BN buffer offsets */
+    int over_in, over_in2;   /* backward writes in's (in2's) gradient
+                              * first: overwrite instead of add (net.c) */
     double *mean, *invstd;   /* BN statistics saved by forward (per channel) */
+    double *part;            /* BN per-sample partials (3 per sample and
+                              * channel, batch capacity) */
+    float *coef;             /* BN backward dx coefficients (3 per channel),
+                              * one copy per thread */
+    double *tstat;           /* BN mean, invstd copies of threads 1.. */
+    size_t slot;             /* direct conv: offset of its dW chunk slots in
+                              * net->dwslot (nch + threads slots of the
+                              * weight's size) */
     char name[80];           /* module name for describe */
 } nn_op;
 
@@ -72,6 +86,12 @@ typedef struct nn_ptensor {
     size_t fan_in;
 } nn_ptensor;
 
+/* A step of net.c's chunked executor: what to do (net.c's S_ codes) for op. */
+typedef struct nn_step {
+    int what;
+    size_t op;
+} nn_step;
+
 struct sgd_net {
     char spec[256];
     int in_c, in_h, in_w, classes;
@@ -85,8 +105,14 @@ struct sgd_net {
     /* scratch */
     float **scratch; size_t scratch_len; int nscratch;  /* per thread */
     float *wpart; size_t wpart_len;                    /* conv dW chunk partials */
+    float *dwslot; size_t dwslot_len;                  /* direct conv dW per chunk (net.c) */
+    int bn_threads;                                    /* threads the BN copies are for */
+    nn_step *steps;                                    /* 3 nops + 1, the executor's */
     double *dlogits_tmp;
     int last_n;
+    float *gradp;             /* sgd_net_run's grad, for the backward ops */
+    int *gplan;               /* nblocks + nts ints, plan_grads' work space */
+    unsigned char *gclear;    /* per block: zero its gradient before backward */
     void *dnnl;               /* oneDNN state (dnnl.c), NULL until used */
 };
 
@@ -103,7 +129,9 @@ nn_view nn_data(const sgd_net *net, int t);
 nn_view nn_grad(const sgd_net *net, int t);
 
 /* CPU kernels (layers.c): forward and backward side by side. Backward
- * functions accumulate (+=) into input gradients and parameter gradients. */
+ * functions accumulate (+=) into input gradients and parameter gradients;
+ * bn_bwd, add_bwd and the direct conv_small_bwd store instead into an input
+ * gradient view marked overwrite (net.c zeroes it before the others). */
 /* OpenBLAS, loaded on first use (blas.c): nn_blas_load returns an error code
  * with the message set when it cannot be loaded; nn_sgemm is row-major
  * C = alpha op(A) op(B) + beta C. */
@@ -132,16 +160,26 @@ void nn_direct_conv_bwd(const nn_view *x, const float *w, int k, int stride, int
                         const nn_view *dy, nn_view *dx, float *dw, size_t n, float **scratch,
                         float *wpart);
 
-/* relu = 1: y = max(0, BN(x)) fused; backward then masks dy by y > 0. */
-void nn_bn_fwd(const nn_view *x, const float *g, const float *b, float *rm, float *rv,
-               int train, int relu, size_t n, double *mean, double *invstd, nn_view *y);
+/* Batch norm, split at its batch-wide reductions (layers.c explains):
+ * forward  nn_bn_stats (per sample: partials, 3 doubles per sample and
+ * channel) | nn_bn_stats_combine (serial: mean, invstd, running stats) |
+ * nn_bn_apply (per sample); backward nn_bn_bwd_sums (per sample: 2 doubles
+ * per sample and channel) | nn_bn_bwd_combine (serial: dg, db += and the
+ * dx coefficients, 3 floats per channel) | nn_bn_bwd_dx (per sample). relu
+ * = 1: y = max(0, BN(x)) fused; backward masks dy where the ReLU cut
+ * (recomputed from x, g, b and the statistics; y is not read). */
+void nn_bn_stats(const nn_view *x, size_t n, double *part);
+void nn_bn_stats_combine(int C, size_t hw, size_t n, const double *part, float *rm, float *rv,
+                         int train, double *mean, double *invstd);
 void nn_bn_apply(const nn_view *x, const float *g, const float *b, int relu, size_t n,
                  const double *mean, const double *invstd, nn_view *y);
-/* relu = 1: dy is masked where the fused ReLU cut (recomputed from x, g, b
- * and the saved statistics; the BN output is not read). */
-void nn_bn_bwd(const nn_view *x, const float *g, const float *b, int train, int relu, size_t n,
-               const double *mean, const double *invstd, const nn_view *dy, nn_view *dx, float *dg,
-               float *db);
+void nn_bn_bwd_sums(const nn_view *x, const float *g, const float *b, int relu, size_t n,
+                    const double *mean, const double *invstd, const nn_view *dy, double *part);
+void nn_bn_bwd_combine(int C, size_t hw, size_t n, const float *g, int train, const double *mean,
+                       const double *invstd, const double *part, float *dg, float *db, float *coef);
+void nn_bn_bwd_dx(const nn_view *x, const float *g, const float *b, int relu, size_t n,
+                  const double *mean, const double *invstd, const float *coef, const nn_view *dy,
+                  nn_view *dx);
 
 void nn_relu_fwd(const nn_view *x, nn_view *y, size_t n);
 void nn_relu_bwd(const nn_view *y, const nn_view *dy, nn_view *dx, size_t n);
@@ -159,6 +197,8 @@ void nn_padshort_fwd(const nn_view *x, int stride, int pad, nn_view *y, size_t n
 void nn_padshort_bwd(const nn_view *dy, int stride, int pad, nn_view *dx, size_t n);
 void nn_copy_fwd(const nn_view *x, nn_view *y, size_t n);
 void nn_copy_bwd(const nn_view *dy, nn_view *dx, size_t n);
+/* dx = 0 for n samples (gradients whose first writer cannot overwrite) */
+void nn_zero(nn_view *dx, size_t n);
 /* Mean softmax cross-entropy; dlogits (n x classes, may be NULL) gets its
  * gradient. Returns the loss; *correct gets arg-max hits. */
 double nn_softmax_ce(const float *logits, size_t ls, const int32_t *labels, size_t n, int classes,
@@ -172,12 +212,17 @@ typedef struct sgd_nn_ops {
     void (*conv_fwd)(const nn_view *, const float *, int, int, int, nn_view *, size_t, float **);
     void (*conv_bwd)(const nn_view *, const float *, int, int, int, const nn_view *, nn_view *,
                      float *, size_t, float **, float *);
-    void (*bn_fwd)(const nn_view *, const float *, const float *, float *, float *, int, int, size_t,
-                   double *, double *, nn_view *);
+    void (*bn_stats)(const nn_view *, size_t, double *);
+    void (*bn_stats_combine)(int, size_t, size_t, const double *, float *, float *, int, double *,
+                             double *);
     void (*bn_apply)(const nn_view *, const float *, const float *, int, size_t, const double *,
                      const double *, nn_view *);
-    void (*bn_bwd)(const nn_view *, const float *, const float *, int, int, size_t, const double *,
-                   const double *, const nn_view *, nn_view *, float *, float *);
+    void (*bn_bwd_sums)(const nn_view *, const float *, const float *, int, size_t, const double *,
+                        const double *, const nn_view *, double *);
+    void (*bn_bwd_combine)(int, size_t, size_t, const float *, int, const double *, const double *,
+                           const double *, float *, float *, float *);
+    void (*bn_bwd_dx)(const nn_view *, const float *, const float *, int, size_t, const double *,
+                      const double *, const float *, const nn_view *, nn_view *);
     void (*relu_fwd)(const nn_view *, nn_view *, size_t);
     void (*relu_bwd)(const nn_view *, const nn_view *, nn_view *, size_t);
     void (*avgpool_fwd)(const nn_view *, nn_view *, size_t);
@@ -193,6 +238,7 @@ typedef struct sgd_nn_ops {
     void (*padshort_bwd)(const nn_view *, int, int, nn_view *, size_t);
     void (*copy_fwd)(const nn_view *, nn_view *, size_t);
     void (*copy_bwd)(const nn_view *, nn_view *, size_t);
+    void (*zero)(nn_view *, size_t);
     /* Optional second convolution for shapes where it wins (NULL: none):
      * when conv_small_ok(cin, cout, h, w, k, stride, pad) says yes, net.c
      * calls conv_small_fwd / conv_small_bwd (same signatures as conv_fwd /
@@ -232,6 +278,26 @@ static inline int nn_dnnl_conv_bwd(sgd_net *net, size_t oi, const nn_view *x, co
 }
 static inline void nn_dnnl_free(sgd_net *net) { (void)net; }
 #endif
+
+/* Team execution. With OMP_WAIT_POLICY=passive (the benchmark's setting)
+ * opening a parallel region costs ~85 us and a barrier ~40 us on the 2-core
+ * box (futex wake-ups), and the tiny ResNet ran ~45 kernels per step, each
+ * with its own region. net.c now runs runs of kernels inside one region
+ * (its chunked executor), with nn_in_team set on every thread of it. A
+ * kernel's parallel loops are orphaned work-sharing loops (`omp for`):
+ * NN_TEAM(call) runs the kernel body `call` directly when nn_in_team is set
+ * (the loops then bind to the innermost enclosing team: the executor's
+ * nested one-thread team for a chunk step), and otherwise opens a region
+ * of its own, so the kernels still work when called alone (tests). */
+extern _Thread_local int nn_in_team;
+#define NN_TEAM(call)                   \
+    do {                                \
+        if (nn_in_team) {               \
+            call;                       \
+        } else {                        \
+            _Pragma("omp parallel") { call; } \
+        }                               \
+    } while (0)
 
 /* Fixed batch partition for reductions: chunk size independent of threads. */
 #define NN_CHUNK 16
