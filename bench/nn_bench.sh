@@ -5,7 +5,7 @@
 # model). Batch 128, 3x32x32 random inputs, 10 classes, SGD momentum 0.9,
 # weight decay 1e-4, THREADS threads on both sides. Prints one table.
 #
-#   bench/nn_bench.sh [-t THREADS] [-s SECONDS] [-r REPEATS] [-w POLICY] [-m MODEL]... [--as-built]
+#   bench/nn_bench.sh [-t THREADS] [-s SECONDS] [-r REPEATS] [-w POLICY] [-m MODEL]...
 #     -t  threads on both sides (2)
 #     -s  seconds of timed steps per model and side (6; at least 3 steps)
 #     -r  alternate C / PyTorch runs R times per model, report the median of
@@ -16,17 +16,12 @@
 #         steal the cores the working threads need and both sides slow down
 #         several-fold and erratically; passive measures the arithmetic.
 #     -m  model spec, repeatable (default: the four of issue 4)
-#     --as-built  never preload OpenBLAS (see below)
 #   Environment: BENCH_BUILD (build directory; default build/, configured if
 #   missing), BENCH_JSON (file to append the raw JSON lines to).
-#
-# If the engine calls cblas_sgemm and the binary resolves it to GSL's
-# reference CBLAS (libgslcblas linked ahead of OpenBLAS), the C side runs with
-# OpenBLAS preloaded and the header says so; --as-built measures the binary
-# as it links.
+
 set -euo pipefail
 cd "$(dirname "$0")/.."
-THREADS=2 SECONDS_PER=6 REPS=1 AS_BUILT=0 WAIT=passive
+THREADS=2 SECONDS_PER=6 REPS=1 WAIT=passive
 MODELS=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -35,8 +30,7 @@ while [ $# -gt 0 ]; do
     -r) REPS=$2; shift 2 ;;
     -w) WAIT=$2; shift 2 ;;
     -m) MODELS+=("$2"); shift 2 ;;
-    --as-built) AS_BUILT=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "nn_bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -63,27 +57,11 @@ rm -f /tmp/nn_bench_build.$$
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-# Which library answers cblas_sgemm, if the engine calls it: the first of
-# libgslcblas / OpenBLAS in load order. (bench_nn's own sgemm calls go to
-# OpenBLAS's sgemm_.)
-PRELOAD=""
-BLAS_NOTE="engine BLAS: $( (nm -D --undefined-only "$BIN" 2>/dev/null || true) | awk '/ (cblas_)?sgemm_?$/{printf "%s ", $2}')"
-if nm -D --undefined-only "$BIN" 2>/dev/null | grep -q ' cblas_sgemm$'; then
-    blas_order=$(ldd "$BIN" | awk '/libgslcblas|libopenblas|libblas/{print $1" "$3}')
-    first=$(echo "$blas_order" | head -1 | cut -d' ' -f1)
-    openblas_path=$(echo "$blas_order" | awk '/libopenblas/{print $2; exit}')
-    BLAS_NOTE="$BLAS_NOTE(cblas_sgemm from ${first:-?})"
-    case "$first" in
-    libgslcblas*)
-        if [ "$AS_BUILT" = 0 ] && [ -n "$openblas_path" ]; then
-            PRELOAD=$openblas_path
-            BLAS_NOTE="WARNING: $BIN takes cblas_sgemm from libgslcblas (GSL's reference loop), linked ahead of OpenBLAS; C side run with LD_PRELOAD=$PRELOAD (--as-built to measure without)"
-        else
-            BLAS_NOTE="WARNING: cblas_sgemm resolves to GSL's reference CBLAS (libgslcblas), not OpenBLAS"
-        fi ;;
-    esac
-fi
-run_c() { if [ -n "$PRELOAD" ]; then LD_PRELOAD=$PRELOAD "$BIN" "$@"; else "$BIN" "$@"; fi; }
+# The engine reaches OpenBLAS's sgemm_ through dlopen when its first network is
+# built, single-threaded (src/nn/blas.c); bench_nn links OpenBLAS itself only to
+# time sgemm (the ceiling line below).
+BLAS_NOTE="engine BLAS: OpenBLAS sgemm_, loaded on first use, 1 thread per call"
+run_c() { "$BIN" "$@"; }
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$BLAS_NOTE"

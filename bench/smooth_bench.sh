@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Monte Carlo smoothing throughput (samples x dims per second) of `sgdscape smooth --method mc`
 # against the same estimate vectorised in numpy (bench/smooth_bench.py), at d = 10, 1e3, 1e6.
-# Usage: bench/smooth_bench.sh [path/to/sgdscape] [repeats]
+# Usage: bench/smooth_bench.sh [path/to/sgdscape] [repeats] [samples x dims per run]
 # Prints the median of `repeats` runs for each (landscape, d, threads) and the ratio to numpy.
+# Each run estimates n samples of d coordinates, n d = 1e8 by default (about 0.1-0.5 s of C
+# time): shorter runs measure the start of the second thread as much as the estimate (in this
+# VM a 15 ms run got 1.2-1.7x from 2 threads, a 90 ms one 1.85x).
 # The C time is the estimate alone (summary.json "seconds"); numpy's is wall time of its loop.
 # The last two columns use CPU time instead (1 thread on both sides): steadier on a shared machine.
 set -eu
 B=${1:-build/sgdscape}
 REPS=${2:-5}
+ND=${3:-100000000}
 PY=${PYTHON:-/usr/bin/python3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d)
@@ -22,7 +26,7 @@ echo "# spiky-grad: grad g only (phi' of the Figure-3 function); numpy $($PY -c 
 printf "%-10s %8s %8s %12s %12s %12s %8s %8s %12s %12s %8s\n" landscape d n numpy_1thr C_1thr C_2thr \
     ratio_1 ratio_2 np_cpu C1_cpu r_cpu
 for f in rastrigin quadratic spiky-grad; do
-    for cfg in "10 1000000" "1000 10000" "1000000 10"; do
+    for cfg in "10 $((ND / 10))" "1000 $((ND / 1000))" "1000000 $((ND / 1000000))"; do
         set -- $cfg
         d=$1 n=$2
         "$PY" "$HERE/smooth_bench.py" "$f" "$d" "$n" "$REPS" >"$T/np"
