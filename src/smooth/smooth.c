@@ -698,127 +698,199 @@ static int mc_run(const sgd_landscape *f, const sgd_noise *W, double eta, const 
     return status;
 }
 
+/* Read-only inputs and per-thread scratch of the chunk runner. */
+typedef struct {
+    const mc_job *J;
+    int cube, sep;
+    size_t K, S, valid[4];
+    const double *ypat;   /* small separable d: y in lane order (sep_small_chunk) */
+    const lane_map *lm;   /* cube noise with h <= SGD_SMOOTH_TILE */
+    /* per thread */
+    mc_chunk c;
+    sep_tile T;
+    double *omega, *x, *vals, *gr;
+    uint32_t *lanes;
+    int ok;
+} chunk_run;
+
+static void chunk_run_alloc(chunk_run *R, const chunk_run *shared, int want_grad, int want_range)
+{
+    *R = *shared;
+    const size_t d = R->J->d, S = R->S;
+    memset(&R->T, 0, sizeof R->T);
+    R->omega = R->x = R->vals = R->gr = NULL;
+    R->lanes = NULL;
+    R->ok = !chunk_alloc(&R->c, d, want_grad, want_range);
+    if (R->sep) {
+        R->ok = R->ok && !sep_tile_alloc(&R->T);
+        return;
+    }
+    R->omega = malloc(d * sizeof(double));
+    R->x = malloc(S * d * sizeof(double));
+    R->vals = malloc(S * sizeof(double));
+    R->lanes = R->cube ? malloc(SGD_SMOOTH_TILE * 4 * sizeof(uint32_t)) : NULL;
+    R->gr = want_grad ? malloc(S * d * sizeof(double)) : NULL;
+    R->ok = R->ok && R->omega && R->x && R->vals && (!R->cube || R->lanes) && (!want_grad || R->gr);
+}
+
+static void chunk_run_free(chunk_run *R)
+{
+    chunk_free(&R->c);
+    sep_tile_free(&R->T);
+    free(R->omega);
+    free(R->x);
+    free(R->vals);
+    free(R->lanes);
+    free(R->gr);
+}
+
+/* Chunk k of K into R->c; returns the status, with *where the sample at fault. */
+static int chunk_run_one(chunk_run *R, size_t k, size_t *where)
+{
+    const mc_job *J = R->J;
+    const sgd_landscape *f = J->f;
+    const sgd_smooth_params *p = J->p;
+    const size_t n = J->n, d = J->d, K = R->K, S = R->S;
+    const size_t a = n * k / K, b = n * (k + 1) / K;
+    mc_chunk *c = &R->c;
+    if (!R->ok) return SGD_ENOMEM;
+    chunk_reset(c);
+    if (R->sep) {
+        size_t e = sep_small_chunk(J, R->lm, R->ypat, R->valid, a, b, &R->T, c);
+        if (e) {
+            *where = e - 1;
+            return SGD_EDIVERGED;
+        }
+    } else
+        for (size_t j = a; j < b; j += S) {
+            size_t m = b - j < S ? b - j : S;
+            if (R->cube)
+                cube_x_block(J->W->r, J->eta, J->y, d, p->seed, p->stream, J->step0 + j, m, R->lm, R->lanes, R->x);
+            else
+                for (size_t s = 0; s < m; s++) {
+                    double *xs = R->x + s * d;
+                    sgd_noise_sample_domain(J->W, d, p->seed, SGD_RNG_SMOOTH, p->stream, J->step0 + j + s, R->omega);
+                    for (size_t i = 0; i < d; i++) xs[i] = J->y[i] - J->eta * R->omega[i];
+                }
+            if (J->want_g && R->gr)
+                for (size_t s = 0; s < m; s++) R->vals[s] = f->fg(f, R->x + s * d, R->gr + s * d);
+            else if (J->want_g)
+                f->value_batch(f, m, R->x, R->vals);
+            else
+                f->grad_batch(f, m, R->x, R->gr);
+            double cnt0 = c->v.cnt;
+            if (J->want_g) {
+                size_t e = vstat_add(&c->v, R->vals, m);
+                if (e) {
+                    *where = j + e - 1;
+                    return SGD_EDIVERGED;
+                }
+            } else
+                c->v.cnt += (double)m;
+            if (R->gr)
+                for (size_t s = 0; s < m; s++) chunk_grad(c, 0, d, R->gr + s * d, 1.0 / (cnt0 + (double)s + 1.0));
+        }
+    if (chunk_grad_finite(c)) {
+        *where = a;
+        return SGD_EDIVERGED;
+    }
+    return SGD_OK;
+}
+
 /* Chunks of samples in parallel, merged in chunk order: every noise model
  * and landscape; separable f under cube noise goes tile by tile. */
 static int mc_run_chunks(const mc_job *J, int cube, int sep, mc_acc *res, size_t *badp)
 {
-    const sgd_landscape *f = J->f;
-    const sgd_noise *W = J->W;
-    const sgd_smooth_params *p = J->p;
-    const double eta = J->eta, *y = J->y;
-    const size_t n = J->n, d = J->d, K = mc_nchunks(n, d), S = mc_block(d), h = (d + 3) / 4;
-    const uint64_t step0 = J->step0;
+    const size_t n = J->n, d = J->d, K = mc_nchunks(n, d), h = (d + 3) / 4;
     int status = SGD_OK;
     size_t bad = 0;
-    /* small separable d: y in lane order (see sep_small_chunk) */
     double *ypat = sep ? malloc(4 * SGD_SMOOTH_TILE * sizeof(double)) : NULL;
     lane_map *lm = cube && h <= SGD_SMOOTH_TILE ? malloc(sizeof *lm) : NULL;
-    if ((sep && !ypat) || (cube && h <= SGD_SMOOTH_TILE && !lm)) {
+    /* values alone: each chunk's statistics (a few numbers) kept, merged after */
+    struct {
+        int st;
+        size_t where;
+        mc_vstat v;
+    } *rec = res->want_grad ? NULL : malloc(K * sizeof *rec);
+    if ((sep && !ypat) || (cube && h <= SGD_SMOOTH_TILE && !lm) || (!res->want_grad && !rec)) {
         free(ypat);
         free(lm);
+        free(rec);
         return SGD_ENOMEM;
     }
+    chunk_run shared;
+    memset(&shared, 0, sizeof shared);
+    shared.J = J;
+    shared.cube = cube;
+    shared.sep = sep;
+    shared.K = K;
+    shared.S = mc_block(d);
+    shared.ypat = ypat;
+    shared.lm = lm;
     if (lm) lane_map_init(lm, h);
-    size_t valid[4] = {0, 0, 0, 0};
     if (sep)
         for (size_t t = 0; t < 4; t++) {
             for (size_t k = 0; k < SGD_SMOOTH_TILE; k++) {
                 size_t i = t * h + k % h;
-                ypat[t * SGD_SMOOTH_TILE + k] = i < d ? y[i] : 0.0;
+                ypat[t * SGD_SMOOTH_TILE + k] = i < d ? J->y[i] : 0.0;
             }
-            valid[t] = t * h >= d ? 0 : (d - t * h < h ? d - t * h : h);
+            shared.valid[t] = t * h >= d ? 0 : (d - t * h < h ? d - t * h : h);
         }
     int par = !omp_in_parallel() && K > 1;
-    /* Each chunk is reduced in its thread's scratch, then merged into res in chunk order
-     * (an ordered region): the same bits for any thread count, no per-chunk storage. */
+    /* Each chunk is reduced in its thread's scratch, then merged into res in
+     * chunk order: the same bits for any thread count. With gradients the
+     * merge of d-vectors happens in an ordered region (no per-chunk copies);
+     * values alone keep each chunk's few numbers and merge after the loop, so
+     * no thread waits for another's turn. */
     #pragma omp parallel if (par)
     {
-        mc_chunk c;
-        sep_tile T;
-        memset(&T, 0, sizeof T);
-        double *omega = NULL, *x = NULL, *vals = NULL, *gr = NULL;
-        uint32_t *lanes = NULL;
-        int scratch_ok = !chunk_alloc(&c, d, res->want_grad, res->want_range);
-        if (sep)
-            scratch_ok = scratch_ok && !sep_tile_alloc(&T);
-        else {
-            omega = malloc(d * sizeof(double));
-            x = malloc(S * d * sizeof(double));
-            vals = malloc(S * sizeof(double));
-            lanes = cube ? malloc(SGD_SMOOTH_TILE * 4 * sizeof(uint32_t)) : NULL;
-            gr = res->want_grad ? malloc(S * d * sizeof(double)) : NULL;
-            scratch_ok = scratch_ok && omega && x && vals && (!cube || lanes) && (!res->want_grad || gr);
-        }
-        #pragma omp for schedule(dynamic, 1) ordered
-        for (size_t k = 0; k < K; k++) {
-            size_t a = n * k / K, b = n * (k + 1) / K;
-            int st = scratch_ok ? SGD_OK : SGD_ENOMEM;
-            size_t where = 0;
-            if (!st) chunk_reset(&c);
-            if (!st && sep) {
-                size_t e = sep_small_chunk(J, lm, ypat, valid, a, b, &T, &c);
-                if (e) {
-                    st = SGD_EDIVERGED;
-                    where = e - 1;
+        chunk_run R;
+        chunk_run_alloc(&R, &shared, res->want_grad, res->want_range);
+        if (res->want_grad) {
+            #pragma omp for schedule(dynamic, 1) ordered
+            for (size_t k = 0; k < K; k++) {
+                size_t where = 0;
+                int st = chunk_run_one(&R, k, &where);
+                #pragma omp ordered
+                {
+                    if (st) {
+                        if (!status) {
+                            status = st;
+                            bad = where;
+                        }
+                    } else if (!status)
+                        chunk_merge(res, &R.c, J->want_g);
                 }
             }
-            for (size_t j = a; j < b && !st && !sep; j += S) {
-                size_t m = b - j < S ? b - j : S;
-                if (cube)
-                    cube_x_block(W->r, eta, y, d, p->seed, p->stream, step0 + j, m, lm, lanes, x);
-                else
-                    for (size_t s = 0; s < m; s++) {
-                        double *xs = x + s * d;
-                        sgd_noise_sample_domain(W, d, p->seed, SGD_RNG_SMOOTH, p->stream, step0 + j + s, omega);
-                        for (size_t i = 0; i < d; i++) xs[i] = y[i] - eta * omega[i];
-                    }
-                if (J->want_g && gr)
-                    for (size_t s = 0; s < m; s++) vals[s] = f->fg(f, x + s * d, gr + s * d);
-                else if (J->want_g)
-                    f->value_batch(f, m, x, vals);
-                else
-                    f->grad_batch(f, m, x, gr);
-                double cnt0 = c.v.cnt;
-                if (J->want_g) {
-                    size_t e = vstat_add(&c.v, vals, m);
-                    if (e) {
-                        st = SGD_EDIVERGED;
-                        where = j + e - 1;
-                        break;
-                    }
-                } else
-                    c.v.cnt += (double)m;
-                if (gr)
-                    for (size_t s = 0; s < m; s++) chunk_grad(&c, 0, d, gr + s * d, 1.0 / (cnt0 + (double)s + 1.0));
-            }
-            if (!st && chunk_grad_finite(&c)) {
-                st = SGD_EDIVERGED;
-                where = a;
-            }
-            #pragma omp ordered
-            {
-                if (st) {
-                    if (!status) {
-                        status = st;
-                        bad = where;
-                    }
-                } else if (!status)
-                    chunk_merge(res, &c, J->want_g);
+        } else {
+            #pragma omp for schedule(dynamic, 1)
+            for (size_t k = 0; k < K; k++) {
+                rec[k].where = 0;
+                rec[k].st = chunk_run_one(&R, k, &rec[k].where);
+                rec[k].v = R.c.v;
             }
         }
-        chunk_free(&c);
-        sep_tile_free(&T);
-        free(omega);
-        free(x);
-        free(vals);
-        free(lanes);
-        free(gr);
+        chunk_run_free(&R);
     }
+    for (size_t k = 0; rec && k < K && !status; k++) {
+        if (rec[k].st) {
+            status = rec[k].st;
+            bad = rec[k].where;
+            break;
+        }
+        mc_chunk ck;
+        memset(&ck, 0, sizeof ck);
+        ck.d = d;
+        ck.v = rec[k].v;
+        chunk_merge(res, &ck, J->want_g);
+    }
+    free(rec);
     free(ypat);
     free(lm);
     *badp = bad;
     return status;
 }
+
 /* Half-width of the interval for one component. */
 static double mc_halfwidth(const sgd_smooth_params *p, double z, const mc_stat *s, double known_range,
                            int *from_sample)
