@@ -316,12 +316,13 @@ static sgd_landscape *make_quadratic(kvlist *kl, size_t d)
 }
 
 /* ---- Rastrigin: phi = x^2 - A cos(2 pi x) + A ------------------------------ */
-/* Inline kernels shared by the single-point and batched paths (same bits). */
+/* Inline kernels of the batched paths. The value needs only cos(2 pi x):
+ * sgd_cos2pi reduces to one period exactly and evaluates one polynomial
+ * (about 40% fewer operations than sgd_sincos; the values agree with fg's to
+ * ~1e-16, tests/test_landscape.c). */
 static inline double rast_val(const double *b, double x)
 {
-    double s, c;
-    sgd_sincos(2 * PI * x, &s, &c);
-    return x * x - b[0] * c + b[0];
+    return x * x - b[0] * sgd_cos2pi(x) + b[0];
 }
 static inline double rast_grad(const double *b, double x)
 {
