@@ -28,8 +28,6 @@ typedef void (*sgemm_fn)(const char *, const char *, const int *, const int *, c
 
 static struct {
     sgemm_fn sgemm;
-    char *(*config)(void);
-    char *(*corename)(void);
     char err[256];
 } blas;
 
@@ -47,8 +45,6 @@ static void blas_load(void)
         return;
     }
     blas.sgemm = (sgemm_fn)dlsym(h, "sgemm_");
-    *(void **)&blas.config = dlsym(h, "openblas_get_config");
-    *(void **)&blas.corename = dlsym(h, "openblas_get_corename");
     if (!blas.sgemm) {
         snprintf(blas.err, sizeof blas.err, "libopenblas.so.0 has no symbol sgemm_");
         return;
@@ -67,15 +63,6 @@ int nn_blas_load(void)
 {
     pthread_once(&blas_once, blas_load);
     return blas.sgemm ? SGD_OK : sgd_error(SGD_EUNSUPPORTED, "%s", blas.err);
-}
-
-const char *nn_blas_info(void)
-{
-    static char info[256];
-    if (nn_blas_load()) return "none";
-    snprintf(info, sizeof info, "%s (%s)", blas.config ? blas.config() : "OpenBLAS",
-             blas.corename ? blas.corename() : "?");
-    return info;
 }
 
 /* Row-major C = op(A) op(B) as column-major C^T = op(B)^T op(A)^T.

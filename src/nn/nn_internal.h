@@ -136,7 +136,6 @@ nn_view nn_grad(const sgd_net *net, int t);
  * with the message set when it cannot be loaded; nn_sgemm is row-major
  * C = alpha op(A) op(B) + beta C. */
 int nn_blas_load(void);
-const char *nn_blas_info(void);
 void nn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
               float beta, float *C, int ldc);
 
