@@ -73,10 +73,6 @@ sgd_json *sgd_json_load(const char *path);   /* NULL + sgd_error on failure */
 int sgd_json_get_num(const sgd_json *j, const char *dotted, double *v);
 int sgd_json_get_str(const sgd_json *j, const char *dotted, char *out, size_t n);
 
-/* ---- CSV --------------------------------------------------------------- */
-/* Doubles are written with %.17g so they round-trip bit-exactly. */
-void sgd_csv_num(FILE *fp, double v, int last);
-
 /* ---- .npy (format 1.0, little-endian, C order) --------------------------- */
 typedef enum { SGD_NPY_F64, SGD_NPY_F32, SGD_NPY_U8, SGD_NPY_I64, SGD_NPY_I32 } sgd_npy_dtype;
 size_t sgd_npy_itemsize(sgd_npy_dtype t);

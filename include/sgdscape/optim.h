@@ -107,7 +107,6 @@ double sgd_sgd_step(const sgd_landscape *f, double eta, const double *omega,
 #ifdef __cplusplus
 }
 #endif
-#endif
 
 /* ---- reporting (src/optim/report.c) --------------------------------------- */
 #include <stdio.h>
@@ -157,4 +156,5 @@ const char *sgd_trial_status_name(int status);
 
 #ifdef __cplusplus
 }
+#endif
 #endif

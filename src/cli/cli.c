@@ -107,6 +107,13 @@ int cli_doubles(const char *cmd, const char *opt, const char *val, double *out, 
     return n;
 }
 
+int cli_threads_arg(const char *cmd, const char *val, int *threads)
+{
+    if (cli_int(cmd, "--threads", val, threads)) return 2;
+    if (*threads < 0) return cli_fail(cmd, "--threads: must be >= 0") + 1;
+    return 0;
+}
+
 int cli_threads(int requested)
 {
     int n = requested > 0 ? requested : omp_get_num_procs();
@@ -218,5 +225,34 @@ int cli_problem_xstar(const char *cmd, const cli_problem *P, const sgd_landscape
     if (P->xstar_s) return cli_point(cmd, "--x-star", P->xstar_s, P->d, xs);
     if (!f->x_star) return cli_fail(cmd, "landscape '%s' has no known x*: give --x-star", f->name);
     memcpy(xs, f->x_star, P->d * sizeof(double));
+    return 0;
+}
+
+int cli_estimator_opt(const char *cmd, int ch, cli_estimator *E, sgd_smooth_params *sp)
+{
+    int bad = 0;
+    switch (ch) {
+    case 'm': E->method_s = optarg; break;
+    case 'N':
+        bad = cli_size(cmd, "--samples", optarg, &sp->nsamples) ||
+              (sp->nsamples < 2 && cli_fail(cmd, "--samples: need >= 2"));
+        break;
+    case 'T':
+        bad = cli_positive(cmd, "--tol", optarg, &sp->tol);
+        E->have_tol = 1;
+        break;
+    case 'I': E->interval_s = optarg; break;
+    case 'R': bad = cli_positive(cmd, "--range", optarg, &sp->range); break;
+    case 'G': bad = cli_positive(cmd, "--grad-range", optarg, &sp->grad_range); break;
+    default: return -1;
+    }
+    return bad ? 2 : 0;
+}
+
+int cli_estimator_finish(const char *cmd, const cli_estimator *E, sgd_smooth_params *sp)
+{
+    if (E->have_tol) sp->nsamples = 0;
+    if (sgd_smooth_method_parse(E->method_s, &sp->method) || sgd_smooth_interval_parse(E->interval_s, &sp->interval))
+        return cli_lib_fail(cmd);
     return 0;
 }

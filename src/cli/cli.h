@@ -13,6 +13,7 @@
 
 #include "sgdscape/landscape.h"
 #include "sgdscape/noise.h"
+#include "sgdscape/smooth.h"
 
 struct sgd_command {
     const char *name;
@@ -36,6 +37,8 @@ int cli_int(const char *cmd, const char *opt, const char *val, int *out);
 /* Comma-separated list of doubles; returns count or -1. */
 int cli_doubles(const char *cmd, const char *opt, const char *val, double *out, int max);
 
+/* The value of --threads: an integer >= 0 (0: all cores). 0, or 2 after the message. */
+int cli_threads_arg(const char *cmd, const char *val, int *threads);
 /* --threads N: 0 means all cores. Applies it to OpenMP and returns the count. */
 int cli_threads(int requested);
 
@@ -94,6 +97,21 @@ int cli_problem_noise(const char *cmd, const cli_problem *P, double def_r, sgd_n
 /* x* into xs[P->d]: --x-star, else the landscape's own; 0, or the exit code
  * after the message (a landscape without a known x* needs --x-star). */
 int cli_problem_xstar(const char *cmd, const cli_problem *P, const sgd_landscape *f, double *xs);
+
+/* The estimator options smooth and check share: --method --samples --tol
+ * --interval --range --grad-range (short codes m N T I R G). */
+typedef struct cli_estimator {
+    const char *method_s, *interval_s; /* names, parsed by cli_estimator_finish */
+    int have_tol;                      /* --tol given: it sets the sample count */
+} cli_estimator;
+#define CLI_ESTIMATOR_OPTIONS                                                                            \
+    {"method", 1, 0, 'm'}, {"samples", 1, 0, 'N'}, {"tol", 1, 0, 'T'}, {"interval", 1, 0, 'I'},         \
+        {"range", 1, 0, 'R'}, {"grad-range", 1, 0, 'G'}
+/* -1 when ch is not one of these options, else 0, or 2 after a bad value's message. */
+int cli_estimator_opt(const char *cmd, int ch, cli_estimator *E, sgd_smooth_params *sp);
+/* After parsing: --tol replaces the sample count; method and interval names
+ * into sp. 0, or 1 after the library's message. */
+int cli_estimator_finish(const char *cmd, const cli_estimator *E, sgd_smooth_params *sp);
 
 /* 0 when getopt consumed every argument, else prints the first stray one
  * and returns 1. */

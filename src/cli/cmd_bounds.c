@@ -194,11 +194,7 @@ int sgd_cmd_bounds(int argc, char **argv)
         int rc = 0;
         if (!x) rc = cli_fail(C, "out of memory");
         if (!rc) rc = cli_point(C, "--x", xs, d, x);
-        if (!rc) {
-            if (xstar_s) rc = cli_point(C, "--x-star", xstar_s, d, xst);
-            else if (f->x_star) memcpy(xst, f->x_star, d * sizeof(double));
-            else rc = cli_fail(C, "landscape '%s' has no known x*: give --x-star", f->name);
-        }
+        if (!rc) rc = cli_problem_xstar(C, &(cli_problem){.d = d, .xstar_s = xstar_s}, f, xst);
         sgd_thm3 t;
         if (!rc) {
             f->fg(f, x, g);

@@ -106,11 +106,11 @@ static void verdict(const sgd_onepoint_config *c, const sgd_onepoint_result *r, 
 int sgd_cmd_check(int argc, char **argv)
 {
     const char *C = "check";
-    const char *out = "runs/check", *center_s = NULL, *method_s = "auto", *interval_s = "clt", *scan_eta = NULL,
-               *scan_level = NULL;
+    const char *out = "runs/check", *center_s = NULL, *scan_eta = NULL, *scan_level = NULL;
     size_t npts = 0;
     double lo = NAN, hi = NAN, ball = NAN;
-    int threads = 0, grid = 0, have_tol = 0;
+    int threads = 0, grid = 0;
+    cli_estimator E = {"auto", "clt", 0};
     sgd_onepoint_config cfg;
     sgd_onepoint_defaults(&cfg, NULL);
     cli_problem P;
@@ -118,8 +118,7 @@ int sgd_cmd_check(int argc, char **argv)
     static const struct option opts[] = {
         CLI_PROBLEM_OPTIONS,      CLI_XSTAR_OPTION,            {"box", 1, 0, 'b'},
         {"ball", 1, 0, 'B'},      {"center", 1, 0, 'C'},       {"grid", 1, 0, 'g'},      {"points", 1, 0, 'p'},
-        {"method", 1, 0, 'm'},    {"samples", 1, 0, 'N'},      {"tol", 1, 0, 'T'},       {"interval", 1, 0, 'I'},
-        {"range", 1, 0, 'R'},     {"grad-range", 1, 0, 'G'},   {"confidence", 1, 0, 'P'}, {"scan-eta", 1, 0, 'E'},
+        CLI_ESTIMATOR_OPTIONS,    {"confidence", 1, 0, 'P'},   {"scan-eta", 1, 0, 'E'},
         {"scan-level", 1, 0, 'S'}, {"out", 1, 0, 'o'},         {"seed", 1, 0, 'z'},      {"threads", 1, 0, 't'},
         {"exclude", 1, 0, 'x'},   {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
     optind = 1;
@@ -133,12 +132,6 @@ int sgd_cmd_check(int argc, char **argv)
         case 'C': center_s = optarg; break;
         case 'g': bad = cli_parse_box(C, "--grid", optarg, &lo, &hi); grid = 1; break;
         case 'p': bad = cli_size(C, "--points", optarg, &npts) || (npts < 1 && cli_fail(C, "--points: need >= 1")); break;
-        case 'm': method_s = optarg; break;
-        case 'N': bad = cli_size(C, "--samples", optarg, &cfg.sp.nsamples) || (cfg.sp.nsamples < 2 && cli_fail(C, "--samples: need >= 2")); break;
-        case 'T': bad = cli_positive(C, "--tol", optarg, &cfg.sp.tol); have_tol = 1; break;
-        case 'I': interval_s = optarg; break;
-        case 'R': bad = cli_positive(C, "--range", optarg, &cfg.sp.range); break;
-        case 'G': bad = cli_positive(C, "--grad-range", optarg, &cfg.sp.grad_range); break;
         case 'P': bad = cli_double(C, "--confidence", optarg, &cfg.confidence) ||
                         (!(cfg.confidence > 0 && cfg.confidence < 1) && cli_fail(C, "--confidence: must be in (0, 1)"));
             break;
@@ -146,7 +139,12 @@ int sgd_cmd_check(int argc, char **argv)
         case 'x': bad = cli_double(C, "--exclude", optarg, &cfg.exclude_x) || (cfg.exclude_x < 0 && cli_fail(C, "--exclude: must be >= 0")); break;
         case 'S': scan_level = optarg; break;
         default: {
-            int e = cli_problem_opt(C, ch, &P, help, argv, &out, &cfg.seed, &threads);
+            int e = cli_estimator_opt(C, ch, &E, &cfg.sp);
+            if (e >= 0) {
+                bad = e;
+                break;
+            }
+            e = cli_problem_opt(C, ch, &P, help, argv, &out, &cfg.seed, &threads);
             if (e >= 0) return e;
         }
         }
@@ -155,9 +153,7 @@ int sgd_cmd_check(int argc, char **argv)
     if (cli_no_operands(C, argc, argv)) return 1;
     if (P.d == 0) return cli_fail(C, "--d: must be >= 1");
     if (scan_eta && scan_level) return cli_fail(C, "give --scan-eta or --scan-level, not both");
-    if (have_tol) cfg.sp.nsamples = 0;
-    if (sgd_smooth_method_parse(method_s, &cfg.sp.method) || sgd_smooth_interval_parse(interval_s, &cfg.sp.interval))
-        return cli_lib_fail(C);
+    if (cli_estimator_finish(C, &E, &cfg.sp)) return 1;
     /* default noise level eta*r = 0.15 */
     if (cli_problem_noise(C, &P, 0.15 / P.eta, &cfg.W.kind, &cfg.W.r) || cli_problem_conflict(C, &P)) return 1;
     const size_t d = P.d;
@@ -216,7 +212,7 @@ int sgd_cmd_check(int argc, char **argv)
     sgd_json_num(man, "domain_hi", cfg.D.hi);
     sgd_json_num(man, "domain_radius", cfg.D.kind == SGD_DOMAIN_BALL ? cfg.D.radius : NAN);
     sgd_json_int(man, "points", (long long)cfg.D.n);
-    sgd_json_str(man, "method", method_s);
+    sgd_json_str(man, "method", E.method_s);
     sgd_json_int(man, "samples", (long long)cfg.sp.nsamples);
     sgd_json_num(man, "tol", cfg.sp.tol);
     sgd_json_str(man, "interval", sgd_smooth_interval_name(cfg.sp.interval));

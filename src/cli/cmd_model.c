@@ -102,8 +102,7 @@ int sgd_cmd_model(int argc, char **argv)
             if (batch < 1) return cli_fail("model", "--batch: must be >= 1") + 1;
             break;
         case 't':
-            if (cli_int("model", "--threads", optarg, &threads)) return 2;
-            if (threads < 0) return cli_fail("model", "--threads: must be >= 0") + 1;
+            if (cli_threads_arg("model", optarg, &threads)) return 2;
             break;
         case 'h': cli_help(help); return 0;
         default: return cli_fail("model", "unknown or incomplete option '%s' (see --help)", argv[optind - 1]) + 1;

@@ -98,7 +98,8 @@ static const char *figure_2d =
 int sgd_cmd_smooth(int argc, char **argv)
 {
     const char *C = "smooth";
-    const char *out = "runs/smooth", *at = NULL, *method_s = "auto", *interval_s = "clt";
+    const char *out = "runs/smooth", *at = NULL;
+    cli_estimator E = {"auto", "clt", 0};
     size_t ngrid = 0;
     double lo = NAN, hi = NAN;
     int threads = 0, compare = 0, want_grad = 1;
@@ -107,27 +108,20 @@ int sgd_cmd_smooth(int argc, char **argv)
     cli_problem P; /* no --x-star: smooth has no target */
     cli_problem_init(&P, "spiky", 0.1);
     static const struct option opts[] = {
-        CLI_PROBLEM_OPTIONS,                                  {"method", 1, 0, 'm'},    {"samples", 1, 0, 'N'},
-        {"tol", 1, 0, 'T'},        {"confidence", 1, 0, 'P'}, {"interval", 1, 0, 'I'},  {"range", 1, 0, 'R'},
-        {"grad-range", 1, 0, 'G'}, {"gauss-sigmas", 1, 0, 'K'}, {"epsabs", 1, 0, 'A'},  {"epsrel", 1, 0, 'E'},
+        CLI_PROBLEM_OPTIONS,       CLI_ESTIMATOR_OPTIONS,     {"confidence", 1, 0, 'P'},
+        {"gauss-sigmas", 1, 0, 'K'}, {"epsabs", 1, 0, 'A'},   {"epsrel", 1, 0, 'E'},
         {"compare", 0, 0, 'c'},    {"grid", 1, 0, 'g'},       {"n", 1, 0, 'k'},         {"at", 1, 0, 'a'},
         {"no-grad", 0, 0, 'x'},    {"grad-only", 0, 0, 'Y'},    {"out", 1, 0, 'o'},        {"seed", 1, 0, 'z'},      {"threads", 1, 0, 't'},
         {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
-    int ch, have_tol = 0;
+    int ch;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int bad = 0;
         switch (ch) {
-        case 'm': method_s = optarg; break;
-        case 'N': bad = cli_size(C, "--samples", optarg, &sp.nsamples) || (sp.nsamples < 2 && cli_fail(C, "--samples: need >= 2")); break;
-        case 'T': bad = cli_positive(C, "--tol", optarg, &sp.tol); have_tol = 1; break;
         case 'P': bad = cli_double(C, "--confidence", optarg, &sp.confidence) ||
                         (!(sp.confidence > 0 && sp.confidence < 1) && cli_fail(C, "--confidence: must be in (0, 1)"));
             break;
-        case 'I': interval_s = optarg; break;
-        case 'R': bad = cli_positive(C, "--range", optarg, &sp.range); break;
-        case 'G': bad = cli_positive(C, "--grad-range", optarg, &sp.grad_range); break;
         case 'K': bad = cli_double(C, "--gauss-sigmas", optarg, &sp.gauss_sigmas) || (sp.gauss_sigmas < 0 && cli_fail(C, "--gauss-sigmas: must be >= 0")); break;
         case 'A': bad = cli_positive(C, "--epsabs", optarg, &sp.epsabs); break;
         case 'E': bad = cli_positive(C, "--epsrel", optarg, &sp.epsrel); break;
@@ -138,7 +132,12 @@ int sgd_cmd_smooth(int argc, char **argv)
         case 'x': want_grad = 0; break;
         case 'Y': sp.grad_only = 1; break;
         default: {
-            int e = cli_problem_opt(C, ch, &P, help, argv, &out, &sp.seed, &threads);
+            int e = cli_estimator_opt(C, ch, &E, &sp);
+            if (e >= 0) {
+                bad = e;
+                break;
+            }
+            e = cli_problem_opt(C, ch, &P, help, argv, &out, &sp.seed, &threads);
             if (e >= 0) return e;
         }
         }
@@ -146,10 +145,8 @@ int sgd_cmd_smooth(int argc, char **argv)
     }
     if (cli_no_operands(C, argc, argv)) return 1;
     if (P.d == 0) return cli_fail(C, "--d: must be >= 1");
-    if (have_tol) sp.nsamples = 0;
     if (sp.grad_only && !want_grad) return cli_fail(C, "--grad-only and --no-grad exclude each other");
-    if (sgd_smooth_method_parse(method_s, &sp.method) || sgd_smooth_interval_parse(interval_s, &sp.interval))
-        return cli_lib_fail(C);
+    if (cli_estimator_finish(C, &E, &sp)) return 1;
     sgd_noise W = {SGD_NOISE_BALL, 0, NULL, NULL};
     /* default noise level eta*r = 0.15 */
     if (cli_problem_noise(C, &P, 0.15 / P.eta, &W.kind, &W.r) || cli_problem_conflict(C, &P)) return 1;
@@ -355,7 +352,7 @@ int sgd_cmd_smooth(int argc, char **argv)
         sgd_json_num(man, "eta", eta);
         sgd_json_num(man, "r", r);
         sgd_json_num(man, "noise_level", eta * r);
-        sgd_json_str(man, "method", method_s);
+        sgd_json_str(man, "method", E.method_s);
         sgd_json_int(man, "samples", (long long)sp.nsamples);
         sgd_json_num(man, "tol", sp.tol);
         sgd_json_num(man, "confidence", sp.confidence);
@@ -401,8 +398,7 @@ int sgd_cmd_smooth(int argc, char **argv)
                f->name, d, sgd_noise_name(W.kind), eta, r, eta * r, sgd_smooth_method_name(used), np, secs);
         if (np <= 8)
             for (size_t j = 0; j < np; j++)
-                printf("  y%s = %.6g: g = %.10g +- %.3g%s\n", d > 1 ? "_1" : "", pts[j * d], G[j], GE[j],
-                       NS[j] ? "" : "");
+                printf("  y%s = %.6g: g = %.10g +- %.3g\n", d > 1 ? "_1" : "", pts[j * d], G[j], GE[j]);
         if (compare)
             printf("  vs closed form: max |diff| = %.3g, max |diff|/error = %.3g, %zu of %zu components within "
                    "their error\n",

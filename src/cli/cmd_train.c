@@ -122,8 +122,7 @@ int sgd_cmd_train(int argc, char **argv)
         case O_QUIET: quiet = 1; break;
         case 's': if (cli_u64(C, "--seed", optarg, &seed)) return 2; break;
         case 't':
-            if (cli_int(C, "--threads", optarg, &threads)) return 2;
-            if (threads < 0) return cli_fail(C, "--threads: must be >= 0") + 1;
+            if (cli_threads_arg(C, optarg, &threads)) return 2;
             break;
         case 'o': out = optarg; break;
         case 'h': cli_help(help); return 0;

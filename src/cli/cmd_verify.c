@@ -114,8 +114,9 @@ int sgd_cmd_verify(int argc, char **argv)
     if (cli_no_operands(C, argc, argv)) return 1;
     if (P.d == 0) return cli_fail(C, "--d: must be >= 1");
     if (cli_problem_conflict(C, &P)) return 1;
+    const char *c_src = "--c";
     if (from) {
-        /* the check run's eta and noise radius, unless given here */
+        /* the check run's eta, noise radius, c and L, unless given here */
         char path[4400];
         snprintf(path, sizeof path, "%s/summary.json", from);
         sgd_json *s = sgd_json_load(path);
@@ -123,7 +124,10 @@ int sgd_cmd_verify(int argc, char **argv)
         double v;
         if (!P.have_eta && !sgd_json_get_num(s, "eta", &v)) P.eta = v;
         if (isnan(P.r) && isnan(P.level) && !sgd_json_get_num(s, "noise_radius", &v)) P.r = v;
+        if (isnan(c) && !sgd_json_get_num(s, "c_lower", &v)) c = v;
+        if (isnan(L) && !sgd_json_get_num(s, "L", &v)) L = v;
         sgd_json_free(s);
+        c_src = "check run (c_lower)";
     }
     sgd_noise W = {SGD_NOISE_BALL, 0, NULL, NULL};
     if (cli_problem_noise(C, &P, 1.0, &W.kind, &W.r)) return 1; /* default r = 1 */
@@ -149,20 +153,6 @@ int sgd_cmd_verify(int argc, char **argv)
         else memcpy(x3, x0, d * sizeof(double));
     }
     int random_start = !isnan(lo);
-    const char *c_src = "--c";
-    if (!rc && from) {
-        char path[4400];
-        snprintf(path, sizeof path, "%s/summary.json", from);
-        sgd_json *s = sgd_json_load(path);
-        if (!s) rc = cli_lib_fail(C);
-        else {
-            double v;
-            if (isnan(c) && !sgd_json_get_num(s, "c_lower", &v)) c = v;
-            if (isnan(L) && !sgd_json_get_num(s, "L", &v)) L = v;
-            sgd_json_free(s);
-            c_src = "check run (c_lower)";
-        }
-    }
     if (!rc && isnan(L)) L = f->L;
     if (!rc && isnan(c)) {
         /* check Assumption 1 where the trials live */

@@ -164,13 +164,19 @@ static inline double sgd_sum16_fold(double acc[16])
     return acc[0];
 }
 
-/* The counter layout of sgd_rng_words (rng.h). */
+/* The counter layout of sgd_rng_words (rng.h); word 3 (domain and the high
+ * bytes of step and stream) on its own for loops that fill many counters. */
+static inline uint32_t sgd_rng_counter_w3(uint32_t domain, uint64_t stream, uint64_t step)
+{
+    return (domain << 16) | (uint32_t)((step >> 32) & 0xff) << 8 | (uint32_t)((stream >> 32) & 0xff);
+}
+
 static inline void sgd_rng_counter(uint32_t domain, uint64_t stream, uint64_t step, uint32_t index, uint32_t c[4])
 {
     c[0] = index;
     c[1] = (uint32_t)step;
     c[2] = (uint32_t)stream;
-    c[3] = (domain << 16) | (uint32_t)((step >> 32) & 0xff) << 8 | (uint32_t)((stream >> 32) & 0xff);
+    c[3] = sgd_rng_counter_w3(domain, stream, step);
 }
 
 #endif

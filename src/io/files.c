@@ -234,11 +234,6 @@ void sgd_progress_end(sgd_progress *p)
     fprintf(stderr, "\r%s: done in %.1fs%40s\n", p->label, sgd_now() - p->t0, "");
 }
 
-void sgd_csv_num(FILE *fp, double v, int last)
-{
-    fprintf(fp, "%.17g%c", v, last ? '\n' : ',');
-}
-
 /* Run `gnuplot -e "term_kind='KIND'" NAME.gp` in dir with stdout to OUT.
  * fork/exec rather than system(): paths never pass through a shell. */
 static int run_gnuplot(const char *dir, const char *script, const char *kind, const char *out)

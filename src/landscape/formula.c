@@ -983,8 +983,6 @@ static void bseed(const fins *I, int np, double *adj, const double *w)
     for (int q = 0; q < np; q++) LANE(adj, I->b - 1)[q] = w[q];
 }
 
-static double formula_fg(const sgd_landscape *f, const double *x, double *grad);
-
 /* Gradients of np <= FB points xs (row-major, d each) into gs. */
 static void formula_grad_lanes(const sgd_landscape *f, int np, const double *xs, double *gs)
 {

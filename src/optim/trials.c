@@ -79,7 +79,7 @@ static void uniform_noise(uint64_t seed, uint64_t trial0, uint64_t T, double r, 
             w0[j] = 0;
             w1[j] = (uint32_t)half;
             w2[j] = (uint32_t)tr;
-            w3[j] = (SGD_RNG_NOISE << 16) | (uint32_t)((half >> 32) & 0xff) << 8 | (uint32_t)((tr >> 32) & 0xff);
+            w3[j] = sgd_rng_counter_w3(SGD_RNG_NOISE, tr, half);
         }
         sgd_philox4x32_soa(m, w0, w1, w2, w3, key[0], key[1]);
         for (size_t j = 0; j < m; j++) {

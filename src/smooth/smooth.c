@@ -207,15 +207,10 @@ static void lane_map_init(lane_map *m, size_t h)
  * several samples go through Philox together, so a small d fills the
  * vector lanes as well as a large one. cube_words_run: blocks q0 ..
  * q0+nb-1 of sample `step`. */
-static uint32_t cube_w3(uint64_t step, uint64_t stream)
-{
-    return ((uint32_t)SGD_RNG_SMOOTH << 16) | (uint32_t)((step >> 32) & 0xff) << 8 | (uint32_t)((stream >> 32) & 0xff);
-}
-
 static void cube_words_tile(uint64_t seed, uint64_t stream, uint64_t step0, const lane_map *m, size_t nl,
                             uint32_t *const w[4])
 {
-    const uint32_t w3 = cube_w3(step0, stream), s_lo = (uint32_t)step0;
+    const uint32_t w3 = sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step0), s_lo = (uint32_t)step0;
     for (size_t k = 0; k < nl; k++) {
         w[0][k] = m->q[k];
         w[1][k] = s_lo + m->s[k];
@@ -224,13 +219,13 @@ static void cube_words_tile(uint64_t seed, uint64_t stream, uint64_t step0, cons
     }
     /* the step's low word wraps inside this tile: the high byte steps too */
     if ((uint32_t)(s_lo + (uint32_t)m->spt) < s_lo)
-        for (size_t k = 0; k < nl; k++) w[3][k] = cube_w3(step0 + m->s[k], stream);
+        for (size_t k = 0; k < nl; k++) w[3][k] = sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step0 + m->s[k]);
     sgd_philox4x32_soa(nl, w[0], w[1], w[2], w[3], (uint32_t)seed, (uint32_t)(seed >> 32));
 }
 
 static void cube_words_run(uint64_t seed, uint64_t stream, uint64_t step, size_t q0, size_t nb, uint32_t *const w[4])
 {
-    const uint32_t w3 = cube_w3(step, stream);
+    const uint32_t w3 = sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step);
     for (size_t k = 0; k < nb; k++) {
         w[0][k] = (uint32_t)(q0 + k);
         w[1][k] = (uint32_t)step;
@@ -532,7 +527,6 @@ static size_t sep_small_chunk(const mc_job *J, const lane_map *lm, const double 
                               size_t a, size_t b, sep_tile *T, mc_chunk *c)
 {
     const size_t h = lm->h, spt = lm->spt;
-    size_t bad = 0;
     double *vals = T->yb; /* the tile's sample values (yb serves the large-d path only) */
     for (size_t j = a; j < b; j += spt) {
         size_t ns = b - j < spt ? b - j : spt, nl = ns * h;
@@ -575,7 +569,7 @@ static size_t sep_small_chunk(const mc_job *J, const lane_map *lm, const double 
                 for (size_t t = 0; t < 4; t++) chunk_grad(c, t * h, valid[t], T->dph + t * nl + s * h, inv);
             }
     }
-    return bad;
+    return 0;
 }
 
 /* Large d: tile `ti` covers blocks [ti TB, ...) of every sample, i.e. four
@@ -634,24 +628,16 @@ static int mc_run_sep_big(const mc_job *J, mc_acc *res, size_t *bad)
         chunk_reset(&c);
     }
     int par = !omp_in_parallel();
+    /* one tile scratch per thread for the whole call (not per batch) */
+    int nth = par ? omp_get_max_threads() : 1;
+    sep_tile *tiles = calloc((size_t)nth, sizeof *tiles);
+    if (!tiles) status = SGD_ENOMEM;
+    for (int t = 0; t < nth && !status; t++)
+        if (sep_tile_alloc(&tiles[t])) status = SGD_ENOMEM;
     for (size_t j0 = 0; j0 < J->n && !status; j0 += SB) {
         size_t ns = J->n - j0 < SB ? J->n - j0 : SB;
-        int st = SGD_OK;
-#pragma omp parallel if (par) reduction(| : st)
-        {
-            sep_tile T;
-            if (sep_tile_alloc(&T))
-                st = SGD_ENOMEM;
-            else {
-#pragma omp for schedule(dynamic, 4)
-                for (size_t ti = 0; ti < ntile; ti++) sep_big_tile(J, ti, ntile, j0, ns, &T, &c, part);
-            }
-            sep_tile_free(&T);
-        }
-        if (st) {
-            status = SGD_ENOMEM;
-            break;
-        }
+#pragma omp parallel for schedule(dynamic, 4) if (par) num_threads(nth)
+        for (size_t ti = 0; ti < ntile; ti++) sep_big_tile(J, ti, ntile, j0, ns, &tiles[omp_get_thread_num()], &c, part);
         if (!J->want_g)
             c.v.cnt += (double)ns;
         for (size_t s = 0; s < ns && J->want_g && !status; s++) {
@@ -667,6 +653,8 @@ static int mc_run_sep_big(const mc_job *J, mc_acc *res, size_t *bad)
         *bad = 0;
     }
     if (!status) chunk_merge(res, &c, J->want_g);
+    for (int t = 0; tiles && t < nth; t++) sep_tile_free(&tiles[t]);
+    free(tiles);
     chunk_free(&c);
     free(part);
     return status;
