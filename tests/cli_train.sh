@@ -43,6 +43,8 @@ cmp -s "$T/b/x.npy" "$T/a/x.npy" && cmp -s "$T/b/buffers.npy" "$T/a/buffers.npy"
 "$CLI" grad --model convnet:w=8 --weights "$T/a/x.npy" --subset 2000 --batches 2 --out "$T/g" >/dev/null && [ -f "$T/g/grad.npy" ] && ok grad || bad grad
 err=$("$CLI" grad --model convnet:w=4 --weights "$T/a/x.npy" --subset 2000 --out "$T/g2" 2>&1); rc=$?
 [ $rc -ne 0 ] && [ ! -e "$T/g2" ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && ok "mismatched weights: $err" || bad "mismatched weights rc=$rc"
+err=$("$CLI" train --model convnet:w=4 --init "$T/a/x.npy" --subset 200 --epochs 1 --quiet --out "$T/i" 2>&1); rc=$?
+[ $rc -ne 0 ] && [ ! -e "$T/i" ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "parameters" && ok "mismatched --init: $err" || bad "mismatched --init rc=$rc: $err"
 err=$("$CLI" train --model bogus:n=1 --subset 100 --out "$T/c" 2>&1); rc=$?
 [ $rc -ne 0 ] && [ ! -e "$T/c" ] && ok "bad spec in train: $err" || bad "bad spec in train"
 

@@ -141,7 +141,8 @@ typedef struct sgd_train_config {
     sgd_lr_schedule lr;
     int threads;                 /* for the manifest; the caller sets OpenMP */
     int save_every_x;            /* 1: keep x at every epoch start (x/x_EEEE.npy) */
-    const float *x0;             /* optional initial weights (p floats) */
+    const float *x0;             /* optional initial weights ... */
+    size_t x0_count;             /* ... and their number, which must be the network's p */
     const float *buf0;           /* optional initial BN buffers */
     int quiet;                   /* 1: no progress line */
     int argc; char **argv;       /* for the manifest */

@@ -178,18 +178,9 @@ int sgd_cmd_train(int argc, char **argv)
             sgd_npy_free(&W);
             goto done;
         }
-        sgd_net *n = sgd_net_create(model, tr.c, tr.h, tr.w, tr.classes);
-        size_t p = n ? sgd_net_nparams(n) : 0;
-        sgd_net_free(n);
-        if (!p || W.count != p) {
-            rc = p ? cli_fail(C, "--init %s: %zu values, but model %s has %zu parameters", init, W.count,
-                              model, p)
-                   : cli_lib_fail(C);
-            sgd_npy_free(&W);
-            goto done;
-        }
-        x0 = W.data;
+        x0 = W.data; /* its length is checked by sgd_train_run, against the network it builds */
     }
+    cfg.x0_count = W.count;
     cfg.spec = model;
     cfg.data = data;
     cfg.train = &tr;

@@ -318,6 +318,13 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
     T.net = sgd_net_create(c->spec, D->c, D->h, D->w, classes);
     if (!T.net) return SGD_EPARSE;
     T.p = T.net->p;
+    /* checked against the network actually trained (its class count may
+     * come from the validation split) */
+    if (c->x0 && c->x0_count != T.p) {
+        sgd_net_free(T.net);
+        return sgd_error(SGD_EINVAL, "initial weights: %zu values, but model %s has %zu parameters", c->x0_count,
+                         c->spec, T.p);
+    }
     int rc;
     /* Loaders first: a bad option must not leave a run directory behind. */
     sgd_data_loader_opts lo = c->aug;
