@@ -584,11 +584,8 @@ static void conv_bwd_team(const dgeo *gp, const nn_view *x, const float *wt, con
             }
         }
     }
-    if (dw)
-#pragma omp for schedule(static)
-        for (size_t j = 0; j < wsz; j++) {
-            float s = 0;
-            for (size_t c = 0; c < nch; c++) s += wpart[c * wsz + j];
-            dw[j] += s;
-        }
+    if (dw) {
+        nn_chunk_sum(wpart, wsz, nch, wsz, dw, 1);
+#pragma omp barrier
+    }
 }

@@ -529,13 +529,8 @@ int nn_dnnl_conv_bwd(sgd_net *net, size_t oi, const nn_view *x, const float *wt,
             /* sum the chunk partials in chunk order (fixed, thread-independent) */
             size_t cnt = full->w_dw.bytes / sizeof(float);
             float *sum = (float *)((unsigned char *)D->dwpart + nch * dwb);
-#pragma omp for schedule(static)
-            for (size_t j = 0; j < cnt; j++) {
-                float s = 0;
-                for (size_t ci = 0; ci < nch; ci++)
-                    s += ((const float *)((const unsigned char *)D->dwpart + ci * dwb))[j];
-                sum[j] = s;
-            }
+            nn_chunk_sum((const float *)D->dwpart, dwb / sizeof(float), nch, cnt, sum, 0);
+#pragma omp barrier
         }
     }
     if (dw) {

@@ -177,12 +177,8 @@ void nn_conv_bwd(const nn_view *x, const float *wt, int k, int stride, int pad, 
             }
         }
         if (dw) {
-#pragma omp for schedule(static)
-            for (size_t j = 0; j < wsz; j++) {
-                float s = 0;
-                for (size_t c = 0; c < nch; c++) s += wpart[c * wsz + j];
-                dw[j] += s;
-            }
+            nn_chunk_sum(wpart, wsz, nch, wsz, dw, 1);
+#pragma omp barrier
         }
     }
 }
@@ -617,7 +613,7 @@ void nn_linear_bwd(const nn_view *x, const float *w, const nn_view *dy, nn_view 
     }
 }
 
-/* ---- residual add, option-A shortcut, copy ----------------------------- */
+/* ---- residual add, option-A shortcut ----------------------------------- */
 static void add_fwd_team(const nn_view *a, const nn_view *b, int relu, nn_view *y, size_t n)
 {
     size_t m = (size_t)y->c * y->h * y->w;
@@ -716,34 +712,6 @@ void nn_padshort_bwd(const nn_view *dy, int stride, int pad, nn_view *dx, size_t
     NN_TEAM(padshort_bwd_team(dy, stride, pad, dx, n));
 }
 
-static void copy_fwd_team(const nn_view *x, nn_view *y, size_t n)
-{
-    size_t m = (size_t)x->c * x->h * x->w;
-#pragma omp for schedule(static)
-    for (size_t i = 0; i < n; i++) memcpy(smp(y, i), smp(x, i), sizeof(float) * m);
-}
-
-void nn_copy_fwd(const nn_view *x, nn_view *y, size_t n)
-{
-    NN_TEAM(copy_fwd_team(x, y, n));
-}
-
-static void copy_bwd_team(const nn_view *dy, nn_view *dx, size_t n)
-{
-    size_t m = (size_t)dy->c * dy->h * dy->w;
-#pragma omp for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        const float *d = smp(dy, i);
-        float *q = smp(dx, i);
-        for (size_t j = 0; j < m; j++) q[j] += d[j];
-    }
-}
-
-void nn_copy_bwd(const nn_view *dy, nn_view *dx, size_t n)
-{
-    NN_TEAM(copy_bwd_team(dy, dx, n));
-}
-
 static void zero_team(nn_view *dx, size_t n)
 {
     size_t m = (size_t)dx->c * dx->h * dx->w;
@@ -794,6 +762,6 @@ const sgd_nn_ops nn_cpu_ops = {"cpu-openblas", nn_conv_fwd,  nn_conv_bwd,
                                nn_relu_fwd,  nn_relu_bwd,  nn_avgpool_fwd,
                                nn_avgpool_bwd, nn_gap_fwd,   nn_gap_bwd,   nn_linear_fwd,
                                nn_linear_bwd,  nn_add_fwd,   nn_add_bwd,   nn_padshort_fwd,
-                               nn_padshort_bwd, nn_copy_fwd, nn_copy_bwd, nn_zero,
+                               nn_padshort_bwd, nn_zero,
                                nn_direct_conv_ok, nn_direct_scratch, nn_direct_conv_fwd,
                                nn_direct_conv_bwd};

@@ -135,11 +135,22 @@ static int ensure(sgd_net *net, size_t n)
     /* direct conv dW: one slot per chunk and one per thread (net.c's
      * chunked executor), per op */
     size_t nch = (n + NN_CHUNK - 1) / NN_CHUNK, dl = 0;
+    /* which convolutions the small-channel kernels take: a function of the
+     * shapes and the environment only, so decided once per network (the
+     * executor asks for every op of every step) */
+    if (!net->planned) {
+        for (size_t i = 0; i < net->nops; i++) {
+            nn_op *op = &net->ops[i];
+            if (op->type != OP_CONV) continue;
+            nn_view a = nn_data(net, op->in), y = nn_data(net, op->out);
+            op->small = small_conv(&nn_cpu_ops, op, &a, &y);
+        }
+        net->planned = 1;
+    }
     for (size_t i = 0; i < net->nops; i++) {
         nn_op *op = &net->ops[i];
-        if (op->type != OP_CONV) continue;
+        if (op->type != OP_CONV || !op->small) continue;
         nn_view a = nn_data(net, op->in), y = nn_data(net, op->out);
-        if (!small_conv(&nn_cpu_ops, op, &a, &y)) continue;
         op->slot = dl;
         dl += (nch + (size_t)nt) * (size_t)y.c * a.c * op->k * op->k;
     }
@@ -300,14 +311,11 @@ static nn_view *grad_in(const sgd_net *net, const nn_op *op, nn_view *da, int in
 
 /* Can op i run in a chunked run (no whole-batch kernel, no library call,
  * no error exit)? */
-static int team_op(const sgd_net *net, const sgd_nn_ops *K, size_t i)
+static int team_op(const sgd_net *net, size_t i)
 {
     const nn_op *op = &net->ops[i];
     switch (op->type) {
-    case OP_CONV: {
-        nn_view a = nn_data(net, op->in), y = nn_data(net, op->out);
-        return small_conv(K, op, &a, &y);
-    }
+    case OP_CONV: return op->small;
     case OP_LINEAR: return 0;
     default: return 1;
     }
@@ -410,7 +418,6 @@ static void fwd_chunk(sgd_net *net, const sgd_nn_ops *K, const nn_step *st, cons
         break;
     }
     case OP_PADSHORT: K->padshort_fwd(&a, op->stride, op->pad, &y, cnt); break;
-    case OP_COPY: K->copy_fwd(&a, &y, cnt); break;
     }
 }
 
@@ -463,9 +470,6 @@ static void bwd_chunk(sgd_net *net, const sgd_nn_ops *K, const nn_step *st, cons
     }
     case OP_PADSHORT:
         if (dap) K->padshort_bwd(&dy, op->stride, op->pad, dap, cnt);
-        break;
-    case OP_COPY:
-        if (dap) K->copy_bwd(&dy, dap, cnt);
         break;
     }
 }
@@ -533,12 +537,7 @@ static void dw_reduce(sgd_net *net, size_t i, size_t j, size_t n)
         size_t wsz = (size_t)to->c * ti->c * op->k * op->k;
         const float *slot = net->dwslot + op->slot;
         float *dw = net->gradp + op->w;
-#pragma omp for schedule(static) nowait
-        for (size_t q = 0; q < wsz; q++) {
-            float s = 0;
-            for (size_t c = 0; c < nch; c++) s += slot[c * wsz + q];
-            dw[q] += s;
-        }
+        nn_chunk_sum(slot, wsz, nch, wsz, dw, 1);
     }
 }
 
@@ -561,7 +560,6 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
                              net->classes);
     int rc = ensure(net, n);
     if (rc) return rc;
-    net->last_n = (int)n;
     net->gradp = grad;
 
     const sgd_nn_ops *K = &nn_cpu_ops;
@@ -569,7 +567,7 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
     memcpy(in.d, input, sizeof(float) * in.ns * n);
     for (size_t i = 0; i < net->nops;) {
         size_t j = i;
-        while (j < net->nops && team_op(net, K, j)) j++;
+        while (j < net->nops && team_op(net, j)) j++;
         if (j == i) {
             fwd_op(net, K, i++, x, n);
             continue;
@@ -616,7 +614,7 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
             K->bn_apply(&pin, x + p->w, x + p->b, p->relu, n, p->mean, p->invstd, &a);
             K->zero(&da, n);
         }
-        if (!team_op(net, K, top)) {
+        if (!team_op(net, top)) {
             rc = bwd_op(net, K, top, x, n, inblock);
             if (rc) return rc;
             j = top;
@@ -624,7 +622,7 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
         }
         /* a run [i, j); a rematerialised input only at its top */
         size_t i = top;
-        while (i > 0 && team_op(net, K, i - 1) && !net->ts[net->ops[i - 1].in].remat) i--;
+        while (i > 0 && team_op(net, i - 1) && !net->ts[net->ops[i - 1].in].remat) i--;
         size_t ns = bwd_steps(net, i, j, inblock);
 #pragma omp parallel
         {
@@ -714,7 +712,7 @@ static const char *op_kind(const nn_op *op, char *buf, size_t n)
     case OP_LINEAR: snprintf(buf, n, "linear"); break;
     case OP_ADD: snprintf(buf, n, op->relu ? "add+relu" : "add"); break;
     case OP_PADSHORT: snprintf(buf, n, "shortcut_A/s%d", op->stride); break;
-    default: snprintf(buf, n, "copy"); break;
+    default: snprintf(buf, n, "?"); break;
     }
     return buf;
 }

@@ -37,8 +37,7 @@ enum {
     OP_GAP,       /* global average pool -> c x 1 x 1 */
     OP_LINEAR,
     OP_ADD,       /* out = in + in2 (residual) */
-    OP_PADSHORT,  /* option-A shortcut: subsample by stride, zero-pad channels */
-    OP_COPY       /* out = in (a channel slice copy; concatenation by copy) */
+    OP_PADSHORT   /* option-A shortcut: subsample by stride, zero-pad channels */
 };
 
 typedef struct nn_op {
@@ -57,6 +56,7 @@ typedef struct nn_op {
     float *coef;             /* BN backward dx coefficients (3 per channel),
                               * one copy per thread */
     double *tstat;           /* BN mean, invstd copies of threads 1.. */
+    int small;               /* conv: the backend's small-channel kernels take it (set once, ensure) */
     size_t slot;             /* direct conv: offset of its dW chunk slots in
                               * net->dwslot (nch + threads slots of the
                               * weight's size) */
@@ -108,8 +108,7 @@ struct sgd_net {
     float *dwslot; size_t dwslot_len;                  /* direct conv dW per chunk (net.c) */
     int bn_threads;                                    /* threads the BN copies are for */
     nn_step *steps;                                    /* 3 nops + 1, the executor's */
-    double *dlogits_tmp;
-    int last_n;
+    int planned;             /* op->small decided (ensure) */
     float *gradp;             /* sgd_net_run's grad, for the backward ops */
     int *gplan;               /* nblocks + nts ints, plan_grads' work space */
     unsigned char *gclear;    /* per block: zero its gradient before backward */
@@ -194,8 +193,6 @@ void nn_add_fwd(const nn_view *a, const nn_view *b, int relu, nn_view *y, size_t
 void nn_add_bwd(const nn_view *y, const nn_view *dy, int relu, nn_view *da, nn_view *db, size_t n);
 void nn_padshort_fwd(const nn_view *x, int stride, int pad, nn_view *y, size_t n);
 void nn_padshort_bwd(const nn_view *dy, int stride, int pad, nn_view *dx, size_t n);
-void nn_copy_fwd(const nn_view *x, nn_view *y, size_t n);
-void nn_copy_bwd(const nn_view *dy, nn_view *dx, size_t n);
 /* dx = 0 for n samples (gradients whose first writer cannot overwrite) */
 void nn_zero(nn_view *dx, size_t n);
 /* Mean softmax cross-entropy; dlogits (n x classes, may be NULL) gets its
@@ -235,8 +232,6 @@ typedef struct sgd_nn_ops {
     void (*add_bwd)(const nn_view *, const nn_view *, int, nn_view *, nn_view *, size_t);
     void (*padshort_fwd)(const nn_view *, int, int, nn_view *, size_t);
     void (*padshort_bwd)(const nn_view *, int, int, nn_view *, size_t);
-    void (*copy_fwd)(const nn_view *, nn_view *, size_t);
-    void (*copy_bwd)(const nn_view *, nn_view *, size_t);
     void (*zero)(nn_view *, size_t);
     /* Optional second convolution for shapes where it wins (NULL: none):
      * when conv_small_ok(cin, cout, h, w, k, stride, pad) says yes, net.c
@@ -300,5 +295,20 @@ extern _Thread_local int nn_in_team;
 
 /* Fixed batch partition for reductions: chunk size independent of threads. */
 #define NN_CHUNK 16
+
+/* out[j] = s or out[j] += s (add), s = the sum over chunks c < nch of
+ * part[c * stride + j] in chunk order, for j < cnt: how per-chunk weight
+ * gradients are reduced, so that the bits do not depend on the thread count.
+ * An orphaned `omp for ... nowait`: inside a team the threads share the
+ * coordinates; callers that read out next need a barrier. */
+static inline void nn_chunk_sum(const float *part, size_t stride, size_t nch, size_t cnt, float *out, int add)
+{
+#pragma omp for schedule(static) nowait
+    for (size_t j = 0; j < cnt; j++) {
+        float s = 0;
+        for (size_t c = 0; c < nch; c++) s += part[c * stride + j];
+        out[j] = add ? out[j] + s : s;
+    }
+}
 
 #endif

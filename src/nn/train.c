@@ -112,7 +112,7 @@ void sgd_train_defaults(sgd_train_config *c)
 typedef struct trainer {
     const sgd_train_config *c;
     sgd_net *net;
-    size_t p, nb;
+    size_t p;
     float *x, *m, *buf, *g, *xb;
     int32_t *yb;
     char dir[4200];
