@@ -41,6 +41,7 @@ for cmd in run check smooth verify; do
     expect_error "$cmd --r and --level" "not both" $cmd --r 1 --level 0.1 --out "$T/out"
 done
 expect_error "run r negative" "must be >= 0" run --r -1 --out "$T/out"
+expect_error "run threads negative" "threads: must be >= 0" run --threads -1 --out "$T/out"
 expect_error "smooth level negative" "must be >= 0" smooth --level -1 --out "$T/out"
 expect_error "verify r zero" "must be > 0" verify --r 0 --out "$T/out"
 expect_error "check without x*" "give --x-star" check --f 'x^2' --out "$T/out"

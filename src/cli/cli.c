@@ -164,7 +164,7 @@ int cli_common_opt(const char *cmd, int ch, const char *help, char **argv, const
     switch (ch) {
     case 'o': *out = optarg; return -1;
     case 'z': return cli_u64(cmd, "--seed", optarg, seed) ? 2 : -1;
-    case 't': return cli_int(cmd, "--threads", optarg, threads) ? 2 : -1;
+    case 't': return cli_threads_arg(cmd, optarg, threads) ? 2 : -1;
     case 'h': cli_help(help); return 0;
     default: return cli_fail(cmd, "unknown option '%s' (see --help)", argv[optind - 1]);
     }

@@ -157,7 +157,7 @@ int sgd_cmd_data(int argc, char **argv)
             if (cli_size("data", "--subset", optarg, &o.subset)) return 2;
             break;
         case 't':
-            if (cli_int("data", "--threads", optarg, &threads)) return 2;
+            if (cli_threads_arg("data", optarg, &threads)) return 2;
             break;
         case 'h': cli_help(help); return 0;
         case ':': cli_fail("data", "option %s needs a value", av[optind - 1]); return 2;

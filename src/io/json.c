@@ -66,7 +66,12 @@ int sgd_json_write(const sgd_json *j, const char *path)
     char *s = cJSON_Print(J(j));
     if (!s) return sgd_error(SGD_ENOMEM, "%s: cannot format JSON", path);
     size_t n = strlen(s);
-    s = realloc(s, n + 2);
+    char *t = realloc(s, n + 2);
+    if (!t) {
+        free(s);
+        return sgd_error(SGD_ENOMEM, "%s: out of memory", path);
+    }
+    s = t;
     s[n] = '\n';
     s[n + 1] = '\0';
     int rc = sgd_write_file(path, s, n + 1);

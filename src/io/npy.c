@@ -85,6 +85,10 @@ int sgd_npy_read(const char *path, sgd_npy *out)
     } else { free(buf); return bad(path, "unknown version"); }
     if (hoff + hlen > n) { free(buf); return bad(path, "truncated header"); }
     char *h = malloc(hlen + 1);
+    if (!h) {
+        free(buf);
+        return sgd_error(SGD_ENOMEM, "%s: out of memory", path);
+    }
     memcpy(h, buf + hoff, hlen);
     h[hlen] = '\0';
     const char *d = strstr(h, "'descr'");

@@ -242,6 +242,17 @@ static int set_xstar(sgd_landscape *f, double v)
     return SGD_OK;
 }
 
+/* The end of a maker: x* = (v, ..., v), or NULL (message set) when that
+ * allocation fails. */
+static sgd_landscape *with_xstar(sgd_landscape *f, double v)
+{
+    if (set_xstar(f, v)) {
+        sgd_landscape_free(f);
+        return NULL;
+    }
+    return f;
+}
+
 /* ---- quadratic: phi_i = a_i x^2 / 2 -------------------------------------- */
 static double quad_a(const void *p, size_t i)
 {
@@ -299,6 +310,11 @@ static sgd_landscape *make_quadratic(kvlist *kl, size_t d)
     f->L = a * cond;
     if (cond != 1.0) {
         sp->a = malloc(d * sizeof *sp->a);
+        if (!sp->a) {
+            sgd_landscape_free(f);
+            sgd_error(SGD_ENOMEM, "out of memory");
+            return NULL;
+        }
         for (size_t i = 0; i < d; i++)
             sp->a[i] = d == 1 ? a : a * pow(cond, (double)i / (double)(d - 1));
     }
@@ -311,8 +327,7 @@ static sgd_landscape *make_quadratic(kvlist *kl, size_t d)
     }
     f->lo = -5;
     f->hi = 5;
-    set_xstar(f, 0.0);
-    return f;
+    return with_xstar(f, 0.0);
 }
 
 /* ---- Rastrigin: phi = x^2 - A cos(2 pi x) + A ------------------------------ */
@@ -370,8 +385,7 @@ static sgd_landscape *make_rastrigin(kvlist *kl, size_t d)
     f->phi_sum = rast_phi_sum;
     f->lo = -5.12;
     f->hi = 5.12;
-    set_xstar(f, 0.0);
-    return f;
+    return with_xstar(f, 0.0);
 }
 
 /* ---- Styblinski-Tang: phi = (x^4 - 16 x^2 + 5 x)/2 -------------------------- */
@@ -440,8 +454,7 @@ static sgd_landscape *make_styblinski(kvlist *kl, size_t d)
     f->value_batch = st_value_batch;
     f->phi_batch = st_phi_batch;
     f->phi_sum = st_phi_sum;
-    set_xstar(f, phi_argmin(sp, -2.9));
-    return f;
+    return with_xstar(f, phi_argmin(sp, -2.9));
 }
 
 /* ---- tilted double well: phi = (x^2 - 1)^2 + tilt x ------------------------ */
@@ -491,8 +504,7 @@ static sgd_landscape *make_double_well(kvlist *kl, size_t d)
     f->value_batch = dw_value_batch;
     f->phi_batch = dw_phi_batch;
     f->phi_sum = dw_phi_sum;
-    set_xstar(f, phi_argmin(sp, sp->buf[0] >= 0 ? -1.0 : 1.0));
-    return f;
+    return with_xstar(f, phi_argmin(sp, sp->buf[0] >= 0 ? -1.0 : 1.0));
 }
 
 /* ---- sharp vs flat: a narrow deep basin beside a wide shallow one ---------- */
@@ -563,8 +575,7 @@ static sgd_landscape *make_sharp_flat(kvlist *kl, size_t d)
     f->lo = -4;
     f->hi = 4;
     f->L = sep_L_scan(sp, -6, 6, 200000);
-    set_xstar(f, phi_argmin(sp, b[SF_MF]));
-    return f;
+    return with_xstar(f, phi_argmin(sp, b[SF_MF]));
 }
 
 /* ---- spiky (Figure 3) ---------------------------------------------------- */
@@ -637,8 +648,7 @@ static sgd_landscape *make_spiky(kvlist *kl, size_t d)
                   fabs(b[SGD_SPIKY_A2]) * b[SGD_SPIKY_W2] * b[SGD_SPIKY_W2];
     double inner = sep_L_scan(sp, -b[SGD_SPIKY_EB], b[SGD_SPIKY_EB], 400000);
     f->L = inner > tail ? inner : tail;
-    set_xstar(f, 0.0);
-    return f;
+    return with_xstar(f, 0.0);
 }
 
 /* ---- Ackley (not separable, not smooth at 0) -------------------------------- */
