@@ -215,7 +215,7 @@ int cli_problem_conflict(const char *cmd, const cli_problem *P)
 int cli_problem_noise(const char *cmd, const cli_problem *P, double def_r, sgd_noise_kind *kind, double *r)
 {
     if (sgd_noise_parse(P->noise_name, kind)) return cli_lib_fail(cmd);
-    /* --level first; giving both is refused by cli_problem_conflict */
+    if (cli_problem_conflict(cmd, P)) return 1;
     *r = !isnan(P->level) ? P->level / P->eta : !isnan(P->r) ? P->r : def_r;
     return 0;
 }

@@ -91,8 +91,9 @@ int cli_problem_opt(const char *cmd, int ch, cli_problem *P, const char *help, c
                     uint64_t *seed, int *threads);
 /* "give --r or --level, not both": 1 after the message, else 0. */
 int cli_problem_conflict(const char *cmd, const cli_problem *P);
-/* The noise kind from --noise into *kind (1 after the library's message, else
- * 0), and the noise radius into *r: --level / eta, else --r, else def_r. */
+/* The noise kind from --noise into *kind, and the noise radius into *r:
+ * --level / eta, else --r, else def_r (both given: refused). 0, or 1 after
+ * the message. */
 int cli_problem_noise(const char *cmd, const cli_problem *P, double def_r, sgd_noise_kind *kind, double *r);
 /* x* into xs[P->d]: --x-star, else the landscape's own; 0, or the exit code
  * after the message (a landscape without a known x* needs --x-star). */

@@ -155,7 +155,7 @@ int sgd_cmd_check(int argc, char **argv)
     if (scan_eta && scan_level) return cli_fail(C, "give --scan-eta or --scan-level, not both");
     if (cli_estimator_finish(C, &E, &cfg.sp)) return 1;
     /* default noise level eta*r = 0.15 */
-    if (cli_problem_noise(C, &P, 0.15 / P.eta, &cfg.W.kind, &cfg.W.r) || cli_problem_conflict(C, &P)) return 1;
+    if (cli_problem_noise(C, &P, 0.15 / P.eta, &cfg.W.kind, &cfg.W.r)) return 1;
     const size_t d = P.d;
     const double eta = P.eta, r = cfg.W.r;
     cfg.eta = eta;

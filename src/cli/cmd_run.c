@@ -85,7 +85,7 @@ int sgd_cmd_run(int argc, char **argv)
     /* r = 0 (gradient descent) unless --r or --level */
     sgd_noise_kind kind;
     double r;
-    if (cli_problem_noise(C, &P, 0, &kind, &r) || cli_problem_conflict(C, &P)) return 1;
+    if (cli_problem_noise(C, &P, 0, &kind, &r)) return 1;
     const size_t d = P.d;
     const double eta = P.eta;
     threads = cli_threads(threads);

@@ -149,7 +149,7 @@ int sgd_cmd_smooth(int argc, char **argv)
     if (cli_estimator_finish(C, &E, &sp)) return 1;
     sgd_noise W = {SGD_NOISE_BALL, 0, NULL, NULL};
     /* default noise level eta*r = 0.15 */
-    if (cli_problem_noise(C, &P, 0.15 / P.eta, &W.kind, &W.r) || cli_problem_conflict(C, &P)) return 1;
+    if (cli_problem_noise(C, &P, 0.15 / P.eta, &W.kind, &W.r)) return 1;
     const size_t d = P.d;
     const double eta = P.eta, r = W.r;
     threads = cli_threads(threads);

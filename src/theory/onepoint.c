@@ -144,17 +144,24 @@ int sgd_onepoint_check(const sgd_onepoint_config *c, sgd_onepoint_result *res)
     int *rfs = calloc(n, sizeof(int));
     int nthreads = omp_in_parallel() ? 1 : omp_get_max_threads();
     sgd_smooth_workspace **ws = calloc((size_t)nthreads, sizeof *ws);
+    /* Hessians only where d x d fits comfortably (the spectral norm gives up above 2000) */
+    const int use_hess = c->estimate_L && f->hess && d <= 2000;
+    /* the scale of the nearby pair that bounds L from below */
+    const double lscale = D->kind == SGD_DOMAIN_BALL ? D->radius : fmax(D->hi - D->lo, 1e-300);
+    /* per-thread scratch: 4 d-vectors and, with Hessians, a d x d matrix */
+    double **tbuf = calloc((size_t)nthreads, sizeof *tbuf);
     int rc = SGD_OK;
     char errmsg[512] = "";
     size_t errj = (size_t)-1;
     if (!res->x || !res->y || !res->ratio || !res->ratio_err || !res->f_ratio || !gfx || !Lpt || !Llow || !st ||
-        !ns || !meth || !rfs || !ws) {
+        !ns || !meth || !rfs || !ws || !tbuf) {
         rc = sgd_error(SGD_ENOMEM, "Assumption 1 check: out of memory");
         goto out;
     }
     for (int t = 0; t < nthreads; t++) {
         ws[t] = sgd_smooth_workspace_alloc(d, c->sp.limit);
-        if (!ws[t]) {
+        tbuf[t] = malloc(4 * d * sizeof(double) + (use_hess ? d * d * sizeof(double) : 0));
+        if (!ws[t] || !tbuf[t]) {
             rc = SGD_ENOMEM;
             goto out;
         }
@@ -169,13 +176,7 @@ int sgd_onepoint_check(const sgd_onepoint_config *c, sgd_onepoint_result *res)
         int tid = omp_get_thread_num();
         sgd_smooth_workspace *w = ws[tid];
         double *x = res->x + j * d, *y = res->y + j * d, *gx = gfx + j * d;
-        /* Hessians only where d x d fits comfortably (the spectral norm gives up above 2000) */
-        int use_hess = c->estimate_L && f->hess && d <= 2000;
-        double *buf = malloc(4 * d * sizeof(double) + (use_hess ? d * d * sizeof(double) : 0));
-        if (!buf) {
-            st[j] = SGD_ENOMEM;
-            continue;
-        }
+        double *buf = tbuf[tid];
         double *gg = buf, *ge = buf + d, *xp = buf + 2 * d, *gp = buf + 3 * d, *H = buf + 4 * d;
         domain_point(c, j, x);
         f->fg(f, x, gx);
@@ -201,8 +202,7 @@ int sgd_onepoint_check(const sgd_onepoint_config *c, sgd_onepoint_result *res)
                 if (ok && f->hess(f, y, H) == SGD_OK) Lpt[j] = fmax(Lpt[j], sgd_theory_spectral_norm(d, H));
             }
             /* a nearby pair: ||grad f(x) - grad f(x')|| / ||x - x'|| <= L */
-            double scale = D->kind == SGD_DOMAIN_BALL ? D->radius : fmax(D->hi - D->lo, 1e-300);
-            double h = 1e-4 * scale;
+            double h = 1e-4 * lscale;
             sgd_rng_normal_fill(c->seed, SGD_RNG_CHECK, j, 2, xp, d);
             double nr = 0;
             for (size_t i = 0; i < d; i++) nr += xp[i] * xp[i];
@@ -218,7 +218,6 @@ int sgd_onepoint_check(const sgd_onepoint_config *c, sgd_onepoint_result *res)
         if (!(sqrt(dy2) >= c->exclude) || !isfinite(dy2) || sqrt(dx2) < c->exclude_x) {
             res->ratio[j] = NAN;
             res->ratio_err[j] = NAN;
-            free(buf);
             continue;
         }
         sgd_smooth_params sp = c->sp;
@@ -241,7 +240,6 @@ int sgd_onepoint_check(const sgd_onepoint_config *c, sgd_onepoint_result *res)
             }
             res->ratio[j] = NAN;
             res->ratio_err[j] = NAN;
-            free(buf);
             continue;
         }
         double in = 0, err = 0;
@@ -255,7 +253,6 @@ int sgd_onepoint_check(const sgd_onepoint_config *c, sgd_onepoint_result *res)
         ns[j] = v.n;
         meth[j] = (int)v.method;
         rfs[j] = v.range_from_sample;
-        free(buf);
     }
     for (size_t j = 0; j < n; j++)
         if (st[j]) {
@@ -316,6 +313,9 @@ out:
     if (ws)
         for (int t = 0; t < nthreads; t++) sgd_smooth_workspace_free(ws[t]);
     free(ws);
+    if (tbuf)
+        for (int t = 0; t < nthreads; t++) free(tbuf[t]);
+    free(tbuf);
     free(gfx);
     free(Lpt);
     free(Llow);
