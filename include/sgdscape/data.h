@@ -77,6 +77,10 @@ typedef struct sgd_data_opts {
  * With opt->val = V > 0, TRAIN is the training set less the V validation
  * images and VAL the V images. opt may be NULL. On failure *out is empty. */
 int sgd_data_load(const char *spec, int split, const sgd_data_opts *opt, sgd_dataset *out);
+/* TRAIN and VAL at once (opt->val > 0), from one read of the files: tr
+ * keeps opt->subset images (0: all), va val_subset (0: all). */
+int sgd_data_load_train_val(const char *spec, const sgd_data_opts *opt, size_t val_subset, sgd_dataset *tr,
+                            sgd_dataset *va);
 
 /* Format readers (a file is gzip-compressed or not: detected by its magic). */
 int sgd_data_load_idx(const char *images_path, const char *labels_path, sgd_dataset *out);

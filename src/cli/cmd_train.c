@@ -148,15 +148,14 @@ int sgd_cmd_train(int argc, char **argv)
     sgd_data_opts dopt = {0};
     dopt.val = val;
     dopt.subset = subset;
-    if (sgd_data_load(data, SGD_DATA_TRAIN, &dopt, &tr)) return cli_lib_fail(C);
-    dopt.subset = valsub;
-    int have_val = sgd_data_load(data, val ? SGD_DATA_VAL : SGD_DATA_TEST, &dopt, &va) == 0;
-    if (!have_val) {
-        if (val) {
-            sgd_data_free(&tr);
-            return cli_lib_fail(C);
-        }
-        sgd_error_clear();  /* no test split (e.g. npy with train only): no validation */
+    int have_val = 1;
+    if (val) { /* one read of the training files for both splits */
+        if (sgd_data_load_train_val(data, &dopt, valsub, &tr, &va)) return cli_lib_fail(C);
+    } else {
+        if (sgd_data_load(data, SGD_DATA_TRAIN, &dopt, &tr)) return cli_lib_fail(C);
+        dopt.subset = valsub;
+        have_val = sgd_data_load(data, SGD_DATA_TEST, &dopt, &va) == 0;
+        if (!have_val) sgd_error_clear(); /* no test split (e.g. npy with train only): no validation */
     }
     int rgb32 = tr.c == 3 && tr.h == 32 && tr.w == 32;
     cfg.aug.crop_pad = crop >= 0 ? crop : (rgb32 ? 4 : 0);

@@ -222,20 +222,12 @@ static int load_npy_spec(const char *rest, int test, const sgd_data_opts *o, sgd
     return sgd_data_load_npy(parts[k], parts[k + 1], o->layout, o->classes, out);
 }
 
-int sgd_data_load(const char *spec, int split, const sgd_data_opts *opt, sgd_dataset *out)
+/* The whole training (or test) set named by spec, and its kind. */
+static int load_full(const char *spec, int test, const sgd_data_opts *o, const char **kindp, sgd_dataset *out)
 {
-    sgd_data_opts zero;
-    memset(&zero, 0, sizeof zero);
-    const sgd_data_opts *o = opt ? opt : &zero;
-    memset(out, 0, sizeof *out);
-    if (split != SGD_DATA_TRAIN && split != SGD_DATA_TEST && split != SGD_DATA_VAL)
-        return sgd_error(SGD_EINVAL, "%s: unknown split %d", spec, split);
-    if (split == SGD_DATA_VAL && o->val == 0)
-        return sgd_error(SGD_EINVAL, "%s: validation split requested but its size is 0", spec);
     const char *colon = strchr(spec, ':');
     size_t kl = colon ? (size_t)(colon - spec) : strlen(spec);
     const char *rest = colon ? colon + 1 : NULL;
-    int test = split == SGD_DATA_TEST;
     const char *kind;
     int rc;
 #define IS(k) (kl == strlen(k) && !strncmp(spec, k, kl))
@@ -261,6 +253,30 @@ int sgd_data_load(const char *spec, int split, const sgd_data_opts *opt, sgd_dat
                          spec);
     }
 #undef IS
+    *kindp = kind;
+    return rc;
+}
+
+/* The name of a split: "KIND/train", "KIND/test" or "KIND/val". */
+static void name_split(sgd_dataset *d, const char *kind, int split)
+{
+    snprintf(d->name, sizeof d->name, "%s/%s", kind,
+             split == SGD_DATA_TRAIN ? "train" : split == SGD_DATA_TEST ? "test" : "val");
+}
+
+int sgd_data_load(const char *spec, int split, const sgd_data_opts *opt, sgd_dataset *out)
+{
+    sgd_data_opts zero;
+    memset(&zero, 0, sizeof zero);
+    const sgd_data_opts *o = opt ? opt : &zero;
+    memset(out, 0, sizeof *out);
+    if (split != SGD_DATA_TRAIN && split != SGD_DATA_TEST && split != SGD_DATA_VAL)
+        return sgd_error(SGD_EINVAL, "%s: unknown split %d", spec, split);
+    if (split == SGD_DATA_VAL && o->val == 0)
+        return sgd_error(SGD_EINVAL, "%s: validation split requested but its size is 0", spec);
+    int test = split == SGD_DATA_TEST;
+    const char *kind;
+    int rc = load_full(spec, test, o, &kind, out);
     if (rc) return rc;
     if (!test && o->val > 0) {
         sgd_dataset tr, va;
@@ -271,7 +287,28 @@ int sgd_data_load(const char *spec, int split, const sgd_data_opts *opt, sgd_dat
         *out = split == SGD_DATA_TRAIN ? tr : va;
     }
     if (o->subset) sgd_data_truncate(out, o->subset);
-    snprintf(out->name, sizeof out->name, "%s/%s", kind,
-             split == SGD_DATA_TRAIN ? "train" : split == SGD_DATA_TEST ? "test" : "val");
+    name_split(out, kind, split);
+    return SGD_OK;
+}
+
+int sgd_data_load_train_val(const char *spec, const sgd_data_opts *opt, size_t val_subset, sgd_dataset *tr,
+                            sgd_dataset *va)
+{
+    memset(tr, 0, sizeof *tr);
+    memset(va, 0, sizeof *va);
+    if (!opt || opt->val == 0)
+        return sgd_error(SGD_EINVAL, "%s: validation split requested but its size is 0", spec);
+    const char *kind;
+    sgd_dataset full;
+    memset(&full, 0, sizeof full);
+    int rc = load_full(spec, 0, opt, &kind, &full);
+    if (rc) return rc;
+    rc = sgd_data_split(&full, opt->val, opt->val_random, opt->val_seed, tr, va);
+    sgd_data_free(&full);
+    if (rc) return rc;
+    if (opt->subset) sgd_data_truncate(tr, opt->subset);
+    if (val_subset) sgd_data_truncate(va, val_subset);
+    name_split(tr, kind, SGD_DATA_TRAIN);
+    name_split(va, kind, SGD_DATA_VAL);
     return SGD_OK;
 }

@@ -115,19 +115,14 @@ typedef struct trainer {
     size_t p;
     float *x, *m, *buf, *g, *xb;
     int32_t *yb;
-    char dir[4200];
+    sgd_rundir rd;           /* the run directory (checkpointed: written in place) */
     char *csv; size_t csv_n, csv_cap;
 } trainer;
-
-static void path_in(const trainer *T, const char *name, char *out, size_t n)
-{
-    snprintf(out, n, "%s/%s", T->dir, name);
-}
 
 static int save_vec(const trainer *T, const char *name, const float *v, size_t n)
 {
     char path[4400];
-    path_in(T, name, path, sizeof path);
+    sgd_rundir_file(&T->rd, name, path, sizeof path);
     size_t shape[1] = {n};
     return sgd_npy_write(path, SGD_NPY_F32, v ? v : (const float *)"", 1, shape);
 }
@@ -135,7 +130,7 @@ static int save_vec(const trainer *T, const char *name, const float *v, size_t n
 static int load_vec(const trainer *T, const char *name, float *v, size_t n)
 {
     char path[4400];
-    path_in(T, name, path, sizeof path);
+    sgd_rundir_file(&T->rd, name, path, sizeof path);
     sgd_npy a;
     int rc = sgd_npy_read(path, &a);
     if (rc) return rc;
@@ -167,7 +162,7 @@ static int checkpoint(trainer *T, int epoch)
     sgd_json_int(j, "parameters", (long long)T->p);
     sgd_json_int(j, "seed_low32", (long long)(T->c->seed & 0xffffffffu));
     sgd_json_int(j, "seed_high32", (long long)(T->c->seed >> 32));
-    path_in(T, "checkpoint/state.json", path, sizeof path);
+    sgd_rundir_file(&T->rd, "checkpoint/state.json", path, sizeof path);
     rc = sgd_json_write(j, path);
     sgd_json_free(j);
     if (rc) return rc;
@@ -175,7 +170,7 @@ static int checkpoint(trainer *T, int epoch)
         const char *kinds[3] = {"x", "momentum", "buffers"};
         for (int k = 0; k < 3; k++) {
             snprintf(name, sizeof name, "checkpoint/%s_%06d.npy", kinds[k], epoch - 1);
-            path_in(T, name, path, sizeof path);
+            sgd_rundir_file(&T->rd, name, path, sizeof path);
             remove(path);
         }
     }
@@ -206,7 +201,7 @@ static void csv_reload(trainer *T, int epoch)
     char path[4400], *text = NULL;
     size_t n = 0;
     csv_add(T, CSV_HEADER);
-    path_in(T, "train.csv", path, sizeof path);
+    sgd_rundir_file(&T->rd, "train.csv", path, sizeof path);
     if (sgd_read_file(path, &text, &n)) {
         sgd_error_clear();
         return;
@@ -275,7 +270,7 @@ static int write_manifest(const trainer *T, int resumed_at)
     sgd_json_bool(j, "initial_weights_given", c->x0 != NULL);
     if (resumed_at >= 0) sgd_json_int(j, "resumed_at_epoch", resumed_at);
     char path[4400];
-    path_in(T, "manifest.json", path, sizeof path);
+    sgd_rundir_file(&T->rd, "manifest.json", path, sizeof path);
     int rc = sgd_json_write(j, path);
     sgd_json_free(j);
     return rc;
@@ -344,14 +339,12 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
         if ((rc = sgd_data_loader_init(&V, c->val, &vo))) goto out;
         haveV = 1;
     }
-    sgd_rundir rd;
-    if ((rc = sgd_rundir_open_inplace(&rd, dir))) goto out;
-    snprintf(T.dir, sizeof T.dir, "%s", rd.path);
+    if ((rc = sgd_rundir_open_inplace(&T.rd, dir))) goto out;
     char path[4400];
-    path_in(&T, "checkpoint", path, sizeof path);
+    sgd_rundir_file(&T.rd, "checkpoint", path, sizeof path);
     if ((rc = sgd_mkdirs(path))) goto out;
     if (c->save_every_x) {
-        path_in(&T, "x", path, sizeof path);
+        sgd_rundir_file(&T.rd, "x", path, sizeof path);
         if ((rc = sgd_mkdirs(path))) goto out;
     }
 
@@ -369,7 +362,7 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
 
     int start = 0, resumed_at = -1;
     sgd_json *st = NULL;
-    path_in(&T, "checkpoint/state.json", path, sizeof path);
+    sgd_rundir_file(&T.rd, "checkpoint/state.json", path, sizeof path);
     if (resume && (st = sgd_json_load(path)) != NULL) {
         double e = 0, pp = 0;
         char model[256] = "";
@@ -400,7 +393,7 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
         if (c->buf0) memcpy(T.buf, c->buf0, sizeof(float) * T.net->nbuf);
     }
     csv_reload(&T, start);
-    path_in(&T, "layout.json", path, sizeof path);
+    sgd_rundir_file(&T.rd, "layout.json", path, sizeof path);
     if ((rc = sgd_net_write_layout(T.net, path))) goto out;
     if ((rc = write_manifest(&T, resumed_at))) goto out;
 
@@ -445,7 +438,7 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
                  ls / (double)seen, (double)hits / (double)seen, vl, va, gn / (double)nb,
                  (double)seen / secs, secs);
         csv_add(&T, line);
-        path_in(&T, "train.csv", path, sizeof path);
+        sgd_rundir_file(&T.rd, "train.csv", path, sizeof path);
         if ((rc = sgd_write_file(path, T.csv, T.csv_n))) goto out;
     }
     if (!c->quiet) sgd_progress_end(&pr);
@@ -460,7 +453,7 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
         double xn = 0;
         for (size_t i = 0; i < T.p; i++) xn += (double)T.x[i] * T.x[i];
         sgd_json_num(s, "x_norm", sqrt(xn));
-        path_in(&T, "summary.json", path, sizeof path);
+        sgd_rundir_file(&T.rd, "summary.json", path, sizeof path);
         rc = sgd_json_write(s, path);
         sgd_json_free(s);
     }

@@ -41,28 +41,23 @@ void sgd_noise_sample_domain(const sgd_noise *W, size_t d, uint64_t seed, uint32
                              uint64_t stream, uint64_t step, double *omega)
 {
     double r = W->r;
+    if (d == 1 && (W->kind == SGD_NOISE_CUBE || W->kind == SGD_NOISE_BALL)) {
+        /* the interval [-r, r], ball and cube alike; one Philox block serves two steps */
+        double u[2];
+        sgd_rng_uniform2(seed, domain, stream, step >> 1, 0, u);
+        omega[0] = r * (2.0 * u[step & 1] - 1.0);
+        return;
+    }
     switch (W->kind) {
     case SGD_NOISE_NONE:
     case SGD_NOISE_DATA:
         memset(omega, 0, d * sizeof *omega);
         return;
     case SGD_NOISE_CUBE:
-        if (d == 1) { /* same numbers as the 1-D ball */
-            double u[2];
-            sgd_rng_uniform2(seed, domain, stream, step >> 1, 0, u);
-            omega[0] = r * (2.0 * u[step & 1] - 1.0);
-            return;
-        }
         sgd_rng_symmetric_fill(seed, domain, stream, step, omega, d);
         for (size_t i = 0; i < d; i++) omega[i] *= r;
         return;
     case SGD_NOISE_BALL: {
-        if (d == 1) { /* the interval [-r, r]; one Philox block serves two steps */
-            double u[2];
-            sgd_rng_uniform2(seed, domain, stream, step >> 1, 0, u);
-            omega[0] = r * (2.0 * u[step & 1] - 1.0);
-            return;
-        }
         /* Uniform direction times radius r*U^(1/d). */
         sgd_rng_normal_fill(seed, domain, stream, step, omega, d);
         double nrm = 0;
