@@ -320,14 +320,14 @@ typedef struct {
 } mc_chunk;
 
 /* The totals of a Monte Carlo call: the value's statistics, and the
- * gradient's per coordinate (every coordinate has gn samples), kept as
- * arrays so that merging a chunk is one vector loop. */
+ * gradient's per coordinate (every coordinate has gn samples) in the arrays
+ * of an mc_chunk, so that merging a chunk is one vector loop. */
 typedef struct {
     size_t d;
     int want_grad, want_range;
     mc_stat g;
     double gn;
-    double *mean, *m2, *lo, *hi; /* d entries when want_grad; lo, hi for Hoeffding */
+    mc_chunk gr; /* its arrays only (want_grad) */
 } mc_acc;
 
 static int chunk_alloc(mc_chunk *c, size_t d, int want_grad, int want_range)
@@ -430,23 +430,23 @@ static void chunk_merge(mc_acc *res, const mc_chunk *c, int want_g)
     if (!c->mean || v->cnt == 0) return;
     const size_t d = c->d;
     if (res->gn == 0) {
-        memcpy(res->mean, c->mean, d * sizeof(double));
-        memcpy(res->m2, c->m2, d * sizeof(double));
+        memcpy(res->gr.mean, c->mean, d * sizeof(double));
+        memcpy(res->gr.m2, c->m2, d * sizeof(double));
         if (c->lo) {
-            memcpy(res->lo, c->lo, d * sizeof(double));
-            memcpy(res->hi, c->hi, d * sizeof(double));
+            memcpy(res->gr.lo, c->lo, d * sizeof(double));
+            memcpy(res->gr.hi, c->hi, d * sizeof(double));
         }
     } else {
         double n = res->gn + v->cnt, wb = v->cnt / n, wab = res->gn * v->cnt / n;
         for (size_t i = 0; i < d; i++) {
-            double delta = c->mean[i] - res->mean[i];
-            res->mean[i] += delta * wb;
-            res->m2[i] += c->m2[i] + delta * delta * wab;
+            double delta = c->mean[i] - res->gr.mean[i];
+            res->gr.mean[i] += delta * wb;
+            res->gr.m2[i] += c->m2[i] + delta * delta * wab;
         }
         if (c->lo)
             for (size_t i = 0; i < d; i++) {
-                res->lo[i] = c->lo[i] < res->lo[i] ? c->lo[i] : res->lo[i];
-                res->hi[i] = c->hi[i] > res->hi[i] ? c->hi[i] : res->hi[i];
+                res->gr.lo[i] = c->lo[i] < res->gr.lo[i] ? c->lo[i] : res->gr.lo[i];
+                res->gr.hi[i] = c->hi[i] > res->gr.hi[i] ? c->hi[i] : res->gr.hi[i];
             }
     }
     res->gn += v->cnt;
@@ -908,18 +908,11 @@ static double mc_needed(const sgd_smooth_params *p, double z, const mc_stat *s, 
     return ceil(z * z * var / (p->tol * p->tol));
 }
 
-static void mc_acc_free(mc_acc *a)
-{
-    free(a->mean);
-    free(a->m2);
-    free(a->lo);
-    free(a->hi);
-}
-
 /* Coordinate i of the gradient totals as one statistic. */
 static mc_stat mc_acc_coord(const mc_acc *a, size_t i)
 {
-    mc_stat s = {a->gn, a->mean[i], a->m2[i], a->lo ? a->lo[i] : NAN, a->hi ? a->hi[i] : NAN};
+    const mc_chunk *t = &a->gr;
+    mc_stat s = {a->gn, t->mean[i], t->m2[i], t->lo ? t->lo[i] : NAN, t->hi ? t->hi[i] : NAN};
     return s;
 }
 
@@ -936,17 +929,9 @@ static int smooth_mc(const sgd_landscape *f, const sgd_noise *W, double eta, con
     res.d = d;
     res.want_grad = out->grad != NULL;
     res.want_range = p->interval == SGD_SMOOTH_CI_HOEFFDING;
-    if (res.want_grad) {
-        res.mean = malloc(d * sizeof(double));
-        res.m2 = malloc(d * sizeof(double));
-        if (res.want_range) {
-            res.lo = malloc(d * sizeof(double));
-            res.hi = malloc(d * sizeof(double));
-        }
-        if (!res.mean || !res.m2 || (res.want_range && (!res.lo || !res.hi))) {
-            mc_acc_free(&res);
-            return sgd_error(SGD_ENOMEM, "Monte Carlo smoothing: out of memory");
-        }
+    if (chunk_alloc(&res.gr, d, res.want_grad, res.want_range)) {
+        chunk_free(&res.gr);
+        return sgd_error(SGD_ENOMEM, "Monte Carlo smoothing: out of memory");
     }
     size_t n = p->nsamples;
     int rc = SGD_OK;
@@ -998,7 +983,7 @@ static int smooth_mc(const sgd_landscape *f, const sgd_noise *W, double eta, con
             if (out->grad_err) out->grad_err[i] = e;
         }
 done:
-    mc_acc_free(&res);
+    chunk_free(&res.gr);
     return rc;
 }
 
@@ -1050,9 +1035,13 @@ static double quad_inner(double t2, void *ctx)
     return w * quad_h(q, t);
 }
 
-static int quad_finite(gsl_function *F, double a, double b, quad_ctx *q, gsl_integration_workspace *ws,
-                       double *res, double *err)
+/* One GSL integral over [a, b] in the standardised variable, or over the
+ * whole line (QAGI) for Gaussian noise without truncation (sig = 0). */
+static int quad_run(gsl_function *F, double a, double b, quad_ctx *q, gsl_integration_workspace *ws,
+                    double *res, double *err)
 {
+    if (q->kind == SGD_NOISE_GAUSS && q->sig == 0)
+        return gsl_integration_qagi(F, q->epsabs, q->epsrel, q->w->limit, ws, res, err);
     return gsl_integration_qags(F, a, b, q->epsabs, q->epsrel, q->w->limit, ws, res, err);
 }
 
@@ -1078,11 +1067,7 @@ static double quad_outer(double t1, void *ctx)
     q->t1 = t1;
     gsl_function F = {quad_inner, q};
     double res = 0, err = 0;
-    int st;
-    if (q->kind == SGD_NOISE_GAUSS && q->sig == 0)
-        st = gsl_integration_qagi(&F, q->epsabs, q->epsrel, q->w->limit, q->w->inner, &res, &err);
-    else
-        st = quad_finite(&F, a, b, q, q->w->inner, &res, &err);
+    int st = quad_run(&F, a, b, q, q->w->inner, &res, &err);
     if (st && !q->status) q->status = st;
     if (err > q->inner_err_max) q->inner_err_max = err;
     return w1 * res;
@@ -1116,26 +1101,11 @@ static int smooth_quad(const sgd_landscape *f, const sgd_noise *W, double eta, c
         q.inner_err_max = 0;
         q.status = 0;
         double res = 0, err = 0;
-        int st;
-        if (d == 1) {
-            gsl_function F = {quad_1d, &q};
-            if (W->kind == SGD_NOISE_GAUSS && q.sig == 0)
-                st = gsl_integration_qagi(&F, q.epsabs, q.epsrel, w->limit, w->outer, &res, &err);
-            else {
-                double lim = W->kind == SGD_NOISE_GAUSS ? q.sig : 1.0;
-                st = quad_finite(&F, -lim, lim, &q, w->outer, &res, &err);
-            }
-        } else {
-            gsl_function F = {quad_outer, &q};
-            if (W->kind == SGD_NOISE_GAUSS && q.sig == 0)
-                st = gsl_integration_qagi(&F, q.epsabs, q.epsrel, w->limit, w->outer, &res, &err);
-            else {
-                double lim = W->kind == SGD_NOISE_GAUSS ? q.sig : 1.0;
-                st = quad_finite(&F, -lim, lim, &q, w->outer, &res, &err);
-            }
-            /* the inner errors integrate against a weight of mass <= 1 */
-            err += q.inner_err_max;
-        }
+        /* 1-D: one integral; 2-D: the outer variable, each value an inner integral */
+        gsl_function F = {d == 1 ? quad_1d : quad_outer, &q};
+        double lim = W->kind == SGD_NOISE_GAUSS ? q.sig : 1.0;
+        int st = quad_run(&F, -lim, lim, &q, w->outer, &res, &err);
+        if (d == 2) err += q.inner_err_max; /* the inner errors integrate against a weight of mass <= 1 */
         if (!st) st = q.status;
         if (st && !first) first = st;
         if (!isfinite(res))
