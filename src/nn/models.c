@@ -55,12 +55,24 @@ int nn_new_tensor(sgd_net *net, int c, int h, int w)
     return nn_view_tensor(net, b, 0, c, h, w);
 }
 
+/* A new parameter or buffer tensor named name, or NULL when out of memory
+ * (then net->oom is set: sgd_net_create refuses the network). */
+static nn_ptensor *new_ptensor(sgd_net *net, const char *name)
+{
+    if (grow((void **)&net->pt, &net->cap_pt, net->npt + 1, sizeof(nn_ptensor))) {
+        net->oom = 1;
+        return NULL;
+    }
+    nn_ptensor *t = &net->pt[net->npt++];
+    snprintf(t->t.name, sizeof t->t.name, "%s", name);
+    return t;
+}
+
 size_t nn_add_param(sgd_net *net, const char *name, int ndim, const size_t *shape, int init,
                     size_t fan_in)
 {
-    if (grow((void **)&net->pt, &net->cap_pt, net->npt + 1, sizeof(nn_ptensor))) return (size_t)-1;
-    nn_ptensor *t = &net->pt[net->npt++];
-    snprintf(t->t.name, sizeof t->t.name, "%s", name);
+    nn_ptensor *t = new_ptensor(net, name);
+    if (!t) return 0;
     t->t.ndim = ndim;
     t->t.count = 1;
     for (int i = 0; i < ndim; i++) {
@@ -77,9 +89,8 @@ size_t nn_add_param(sgd_net *net, const char *name, int ndim, const size_t *shap
 
 size_t nn_add_buffer(sgd_net *net, const char *name, size_t c)
 {
-    if (grow((void **)&net->pt, &net->cap_pt, net->npt + 1, sizeof(nn_ptensor))) return (size_t)-1;
-    nn_ptensor *t = &net->pt[net->npt++];
-    snprintf(t->t.name, sizeof t->t.name, "%s", name);
+    nn_ptensor *t = new_ptensor(net, name);
+    if (!t) return 0;
     t->t.ndim = 1;
     t->t.shape[0] = c;
     t->t.count = c;
@@ -555,6 +566,7 @@ sgd_net *sgd_net_create(const char *spec, int in_c, int in_h, int in_w, int clas
     builder B = {net, 0, 0};
     net->input = nn_new_tensor(net, in_c, in_h, in_w);
     int rc = net->input < 0 ? sgd_error(SGD_ENOMEM, "model: out of memory") : build(&B, spec, net->input, classes);
+    if (!rc && net->oom) rc = sgd_error(SGD_ENOMEM, "model: out of memory");
     if (rc) {
         if (!sgd_errmsg()[0]) sgd_error(rc, "model '%s': cannot build", spec);
         sgd_net_free(net);

@@ -109,6 +109,7 @@ struct sgd_net {
     int bn_threads;                                    /* threads the BN copies are for */
     nn_step *steps;                                    /* 3 nops + 1, the executor's */
     int planned;             /* op->small decided (ensure) */
+    int oom;                 /* a parameter tensor could not be added while building */
     float *gradp;             /* sgd_net_run's grad, for the backward ops */
     int *gplan;               /* nblocks + nts ints, plan_grads' work space */
     unsigned char *gclear;    /* per block: zero its gradient before backward */
@@ -119,6 +120,8 @@ struct sgd_net {
 int nn_new_block(sgd_net *net, size_t per_sample);
 int nn_new_tensor(sgd_net *net, int c, int h, int w);
 int nn_view_tensor(sgd_net *net, int block, size_t choff, int c, int h, int w);
+/* The offset of a new parameter (buffer) tensor in x (the buffers); on
+ * allocation failure 0, and net->oom is set. */
 size_t nn_add_param(sgd_net *net, const char *name, int ndim, const size_t *shape,
                     int init, size_t fan_in);
 size_t nn_add_buffer(sgd_net *net, const char *name, size_t c);
