@@ -19,8 +19,8 @@ trap 'rm -rf "$T"' EXIT
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 echo "# $(date -u +%FT%TZ)  $(uname -m)  $(nproc) cores  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), vector ISA: $(grep -qw avx512f /proc/cpuinfo && echo AVX-512 || (grep -qw avx2 /proc/cpuinfo && echo AVX2 || echo SSE))"
-echo "# C kernels: Philox4x32-10 over word arrays (sgd_philox4x32_soa, 8 blocks per AVX2 register), 4 coordinates per block;"
-echo "#   separable f (f->phi_batch) tile by tile; OpenMP threads as in the C_1thr / C_2thr columns. numpy: 1 thread, PCG64."
+echo "# C kernels: Philox4x32-10, 8 blocks per AVX2 register, counters built in registers (sgd_philox4x32_run), 4 coordinates per block;"
+echo "#   separable f tile by tile, values with the draw fused in (f->phi_cube_sum/acc); OpenMP threads as in C_1thr / C_2thr. numpy: 1 thread, PCG64."
 echo "# noise: uniform cube, eta = 0.1, r = 1 (spiky: 1.5), y = 0.1 (all coordinates); rastrigin/quadratic: value g only,"
 echo "# spiky-grad: grad g only (phi' of the Figure-3 function); numpy $($PY -c 'import numpy; print(numpy.__version__)')"
 printf "%-10s %8s %8s %12s %12s %12s %8s %8s %12s %12s %8s\n" landscape d n numpy_1thr C_1thr C_2thr \

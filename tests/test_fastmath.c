@@ -77,6 +77,36 @@ int main(void)
         }
     }
     CHECK(same_soa);
+    /* Runs of counters with one word counting up (the counters built in
+     * registers; tails of every length 1..7 computed whole, stored in part). */
+    int same_run = 1;
+    for (uint32_t n = 1; n <= 40; n += (n < 20 ? 1 : 19))
+        for (int j = 0; j < 2; j++) {
+            const uint32_t ctr[4] = {7u * n, 0xfffffff0u + n, 0xabcdu, (uint32_t)j << 16}, key0 = n * 3u, key1 = ~n;
+            uint32_t *const o[4] = {a0, a1, a2, a3};
+            for (uint32_t i = 0; i < n + 8; i++) a0[i] = a1[i] = a2[i] = a3[i] = 0x5a5a5a5au;
+            sgd_philox4x32_run(n, ctr, j, key0, key1, o);
+            for (uint32_t i = 0; i < n + 8; i++) {
+                if (i >= n) { /* past the run: untouched */
+                    same_run &= a0[i] == 0x5a5a5a5au && a3[i] == 0x5a5a5a5au;
+                    continue;
+                }
+                philox4x32_ctr_t c4 = {{ctr[0], ctr[1], ctr[2], ctr[3]}};
+                c4.v[j] += i;
+                philox4x32_key_t k4 = {{key0, key1}};
+                philox4x32_ctr_t ref = philox4x32(c4, k4);
+                same_run &= a0[i] == ref.v[0] && a1[i] == ref.v[1] && a2[i] == ref.v[2] && a3[i] == ref.v[3];
+            }
+        }
+    CHECK(same_run);
+    /* r sgd_sym32(w) from r 2^-31 (one fused rounding): the same bits */
+    const double radii[5] = {1.0, 0.7, 1.5, 3.3e-5, 1.7e10};
+    int same_sym = 1;
+    for (uint32_t k = 0; k < 200000; k++) {
+        uint32_t wd = k < 4 ? (uint32_t[]){0u, 0x7fffffffu, 0x80000000u, 0xffffffffu}[k] : k * 2654435761u ^ (k >> 7);
+        for (int i = 0; i < 5; i++) same_sym &= sgd_sym32_scaled(wd, radii[i] * 0x1.0p-31) == radii[i] * sgd_sym32(wd);
+    }
+    CHECK(same_sym);
     /* Known-answer vector from the Random123 distribution (kat_vectors):
      * philox4x32 10 rounds, ctr = key = 0. */
     uint32_t z[4] = {0, 0, 0, 0}, zk[2] = {0, 0}, o[4];

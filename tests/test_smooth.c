@@ -181,12 +181,14 @@ int main(void)
     /* ---- sample j is sgd_noise_sample_domain(W, d, seed, SGD_RNG_SMOOTH, stream, j): a
      * sequential mean over those draws gives the estimate to rounding ---- */
     {
-        const size_t dims[2] = {1, 3};
-        for (int k = 0; k < 2; k++) {
-            size_t d = dims[k], n = 300;
+        /* d = 3: a tile in columns; 150: tiles of whole samples; 4100: coordinate tiles */
+        const size_t dims[4] = {1, 3, 150, 4100};
+        for (int k = 0; k < 4; k++) {
+            size_t d = dims[k], n = d > 1000 ? 40 : 300;
             sgd_landscape *f = sgd_landscape_create("rastrigin", d);
             sgd_noise W = {k == 0 ? SGD_NOISE_BALL : SGD_NOISE_CUBE, 0.7, NULL, NULL};
-            double y[3] = {0.3, -1.1, 2.0}, om[3], x[3], mean = 0;
+            double *y = malloc(3 * d * sizeof(double)), *om = y + d, *x = y + 2 * d, mean = 0;
+            for (size_t i = 0; i < d; i++) y[i] = (double[]){0.3, -1.1, 2.0}[i % 3];
             for (size_t j = 0; j < n; j++) {
                 sgd_noise_sample_domain(&W, d, 99, SGD_RNG_SMOOTH, 5, j, om);
                 for (size_t i = 0; i < d; i++) x[i] = y[i] - 0.2 * om[i];
@@ -201,7 +203,10 @@ int main(void)
             p.stream = 5;
             double g;
             CHECK(eval(f, W.kind, W.r, 0.2, y, &p, &g, NULL, NULL, NULL, NULL) == SGD_OK);
-            CHECK_CLOSE(g, mean, 1e-14, 0); /* other draws would miss by ~1e-2 */
+            /* to rounding (sums over coordinates in another order); other draws
+             * would miss by ~1e-2 relative */
+            CHECK_CLOSE(g, mean, 1e-14, 1e-14);
+            free(y);
             sgd_landscape_free(f);
         }
     }
@@ -212,8 +217,9 @@ int main(void)
      * large d (coordinate tiles in parallel); and the same bits on 1 and 2
      * threads, with and without values, with and without Hoeffding ranges ---- */
     {
-        const size_t dims[4] = {10, 7, 200, 5003};
-        for (int k = 0; k < 4; k++) {
+        /* columns (h = ceil(d/4) < 32), whole samples per tile, coordinate tiles */
+        const size_t dims[7] = {10, 7, 2, 124, 128, 200, 5003};
+        for (int k = 0; k < 7; k++) {
             size_t d = dims[k];
             sgd_landscape *fs = sgd_landscape_create("quadratic:a=1", d);
             sgd_landscape *ff = sgd_landscape_create("sum(0.5*x^2)", d);
@@ -238,11 +244,23 @@ int main(void)
                 if (b > worst) worst = b;
             }
             CHECK(worst < 1e-12);
-            /* values alone (phi summed as computed, phi_sum) */
+            /* values alone (phi summed as computed, the draw fused in: phi_cube_sum/acc) */
             CHECK(eval(fs, SGD_NOISE_CUBE, 0.8, 0.5, y, &p, &v1, &e1, NULL, NULL, NULL) == SGD_OK);
             CHECK(eval(ff, SGD_NOISE_CUBE, 0.8, 0.5, y, &p, &v2, &e2, NULL, NULL, NULL) == SGD_OK);
             CHECK_CLOSE(v1, v2, 1e-12, 0);
             CHECK_CLOSE(e1, e2, 1e-9, 0);
+            /* ... and the same bits without the fused draw (phi_batch or phi_sum on stored points) */
+            {
+                sgd_phi_cube_sum_fn cs = fs->phi_cube_sum;
+                sgd_phi_cube_acc_fn ca = fs->phi_cube_acc;
+                CHECK(cs && ca);
+                fs->phi_cube_sum = NULL;
+                fs->phi_cube_acc = NULL;
+                CHECK(eval(fs, SGD_NOISE_CUBE, 0.8, 0.5, y, &p, &v2, &e2, NULL, NULL, NULL) == SGD_OK);
+                CHECK(v1 == v2 && e1 == e2);
+                fs->phi_cube_sum = cs;
+                fs->phi_cube_acc = ca;
+            }
             /* bits on 1 vs 2 threads: Hoeffding (ranges) and grad_only too */
             for (int mode = 0; mode < 4; mode++) {
                 sgd_smooth_params q = p;

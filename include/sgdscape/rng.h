@@ -12,6 +12,7 @@
 #ifndef SGDSCAPE_RNG_H
 #define SGDSCAPE_RNG_H
 
+#include <math.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -70,6 +71,19 @@ void sgd_rng_symmetric_fill(uint64_t seed, uint32_t domain, uint64_t stream,
 static inline double sgd_sym32(uint32_t w)
 {
     return ((double)(int32_t)(w ^ 0x80000000u) + 0.5) * 0x1.0p-31;
+}
+
+/* r * sgd_sym32(w), the same bits, given r2 = r 2^-31 (exact for any normal
+ * r >= 2^-990): both round the real (s + 1/2) r 2^-31 once. With FMA it is
+ * one fused s r2 + r2/2 (both terms exact), two operations fewer per
+ * coordinate in the Monte Carlo loops. */
+static inline double sgd_sym32_scaled(uint32_t w, double r2)
+{
+#ifdef __FMA__
+    return fma(r2, (double)(int32_t)(w ^ 0x80000000u), 0.5 * r2);
+#else
+    return ((double)(int32_t)(w ^ 0x80000000u) + 0.5) * r2;
+#endif
 }
 
 /* Word pair -> double in [0,1): the 53-bit integer (hi << 21 | lo >> 11)

@@ -6,6 +6,7 @@
  * own closed form where one exists. */
 #include "sgdscape/landscape.h"
 #include "sgdscape/error.h"
+#include "sgdscape/rng.h"
 #include "landscape/spiky.h"
 #include "core/fastmath.h"
 
@@ -197,6 +198,25 @@ static sgd_landscape *sep_new(const char *name, const char *doc, size_t d, const
 /* Batched kernels for separable entries with an inline phi: the loops read
  * like the math and vectorise across points (gradients) or coordinates
  * (values). */
+/* Returns sum_{k_ < n} TERM (an expression in k_): term k_ added to partial
+ * sum k_ % 16, the partial sums folded in a fixed order (phi_sum's
+ * contract: the bits depend on n alone). */
+#define SEP_SUM16(n, TERM)                                                   \
+    do {                                                                     \
+        double acc[16] = {0};                                                \
+        size_t k0_ = 0;                                                      \
+        for (; k0_ + 16 <= (n); k0_ += 16)                                   \
+            for (size_t j_ = 0; j_ < 16; j_++) {                             \
+                const size_t k_ = k0_ + j_;                                  \
+                acc[j_] += TERM;                                             \
+            }                                                                \
+        for (size_t j_ = 0; k0_ + j_ < (n); j_++) {                          \
+            const size_t k_ = k0_ + j_;                                      \
+            acc[j_] += TERM;                                                 \
+        }                                                                    \
+        return sgd_sum16_fold(acc);                                          \
+    } while (0)
+
 #define SEP_BATCH_KERNELS(NAME, VAL, GRAD)                                                      \
     static void NAME##_value_batch(const sgd_landscape *f, size_t n, const double *x, double *fx) \
     {                                                                                           \
@@ -226,13 +246,31 @@ static sgd_landscape *sep_new(const char *name, const char *doc, size_t d, const
     static double NAME##_phi_sum(const sgd_landscape *f, size_t n, const double *x)             \
     {                                                                                           \
         const double *b = ((const sep_params *)f->params)->buf;                                 \
-        double acc[16] = {0};                                                                   \
-        size_t k = 0;                                                                           \
-        for (; k + 16 <= n; k += 16)                                                            \
-            for (int j = 0; j < 16; j++) acc[j] += VAL(b, x[k + j]);                            \
-        for (int j = 0; k < n; k++, j++) acc[j] += VAL(b, x[k]);                                \
-        return sgd_sum16_fold(acc);                                                             \
+        SEP_SUM16(n, VAL(b, x[k_]));                                                            \
+    }                                                                                           \
+    static double NAME##_phi_cube_sum(const sgd_landscape *f, size_t n, const double *y, double eta, \
+                                      double r2, const uint32_t *w)                              \
+    {                                                                                           \
+        const double *b = ((const sep_params *)f->params)->buf;                                 \
+        SEP_SUM16(n, VAL(b, y[k_] - eta * sgd_sym32_scaled(w[k_], r2)));                        \
+    }                                                                                           \
+    static void NAME##_phi_cube_acc(const sgd_landscape *f, size_t n, double y, double eta, double r2, \
+                                    const uint32_t *w, double *acc)                             \
+    {                                                                                           \
+        const double *b = ((const sep_params *)f->params)->buf;                                 \
+        _Pragma("omp simd") for (size_t k = 0; k < n; k++) acc[k] += VAL(b, y - eta * sgd_sym32_scaled(w[k], r2)); \
     }
+
+/* Every batched kernel of SEP_BATCH_KERNELS(NAME, ...) into f. */
+#define SEP_USE_BATCH_KERNELS(f, NAME)          \
+    do {                                        \
+        (f)->grad_batch = NAME##_grad_batch;    \
+        (f)->value_batch = NAME##_value_batch;  \
+        (f)->phi_batch = NAME##_phi_batch;      \
+        (f)->phi_sum = NAME##_phi_sum;          \
+        (f)->phi_cube_sum = NAME##_phi_cube_sum; \
+        (f)->phi_cube_acc = NAME##_phi_cube_acc; \
+    } while (0)
 
 static int set_xstar(sgd_landscape *f, double v)
 {
@@ -320,10 +358,7 @@ static sgd_landscape *make_quadratic(kvlist *kl, size_t d)
     }
     f->smooth = quad_smooth;
     if (!sp->a) { /* isotropic: the vectorised kernels apply */
-        f->grad_batch = quad_grad_batch;
-        f->value_batch = quad_value_batch;
-        f->phi_batch = quad_phi_batch;
-        f->phi_sum = quad_phi_sum;
+        SEP_USE_BATCH_KERNELS(f, quad);
     }
     f->lo = -5;
     f->hi = 5;
@@ -379,10 +414,7 @@ static sgd_landscape *make_rastrigin(kvlist *kl, size_t d)
     if (!f) return NULL;
     sp->buf[0] = kv_get(kl, "A", 10.0);
     f->L = 2 + 4 * PI * PI * fabs(sp->buf[0]);
-    f->grad_batch = rast_grad_batch;
-    f->value_batch = rast_value_batch;
-    f->phi_batch = rast_phi_batch;
-    f->phi_sum = rast_phi_sum;
+    SEP_USE_BATCH_KERNELS(f, rast);
     f->lo = -5.12;
     f->hi = 5.12;
     return with_xstar(f, 0.0);
@@ -450,10 +482,7 @@ static sgd_landscape *make_styblinski(kvlist *kl, size_t d)
     f->lo = -5;
     f->hi = 5;
     f->L = (12 * 25 - 32) / 2.0;
-    f->grad_batch = st_grad_batch;
-    f->value_batch = st_value_batch;
-    f->phi_batch = st_phi_batch;
-    f->phi_sum = st_phi_sum;
+    SEP_USE_BATCH_KERNELS(f, st);
     return with_xstar(f, phi_argmin(sp, -2.9));
 }
 
@@ -500,10 +529,7 @@ static sgd_landscape *make_double_well(kvlist *kl, size_t d)
     f->lo = -2;
     f->hi = 2;
     f->L = 44;
-    f->grad_batch = dw_grad_batch;
-    f->value_batch = dw_value_batch;
-    f->phi_batch = dw_phi_batch;
-    f->phi_sum = dw_phi_sum;
+    SEP_USE_BATCH_KERNELS(f, dw);
     return with_xstar(f, phi_argmin(sp, sp->buf[0] >= 0 ? -1.0 : 1.0));
 }
 

@@ -210,6 +210,15 @@ static void lane_map_init(lane_map *m, size_t h)
 static void cube_words_tile(uint64_t seed, uint64_t stream, uint64_t step0, const lane_map *m, size_t nl,
                             uint32_t *const w[4])
 {
+    if (m->h >= 8) { /* runs of h blocks: the counters stay in registers */
+        for (size_t s = 0; s * m->h < nl; s++) {
+            const uint32_t ctr[4] = {0, (uint32_t)(step0 + s), (uint32_t)stream,
+                                     sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step0 + s)};
+            uint32_t *const o[4] = {w[0] + s * m->h, w[1] + s * m->h, w[2] + s * m->h, w[3] + s * m->h};
+            sgd_philox4x32_run(m->h, ctr, 0, (uint32_t)seed, (uint32_t)(seed >> 32), o);
+        }
+        return;
+    }
     const uint32_t w3 = sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step0), s_lo = (uint32_t)step0;
     for (size_t k = 0; k < nl; k++) {
         w[0][k] = m->q[k];
@@ -225,14 +234,9 @@ static void cube_words_tile(uint64_t seed, uint64_t stream, uint64_t step0, cons
 
 static void cube_words_run(uint64_t seed, uint64_t stream, uint64_t step, size_t q0, size_t nb, uint32_t *const w[4])
 {
-    const uint32_t w3 = sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step);
-    for (size_t k = 0; k < nb; k++) {
-        w[0][k] = (uint32_t)(q0 + k);
-        w[1][k] = (uint32_t)step;
-        w[2][k] = (uint32_t)stream;
-        w[3][k] = w3;
-    }
-    sgd_philox4x32_soa(nb, w[0], w[1], w[2], w[3], (uint32_t)seed, (uint32_t)(seed >> 32));
+    const uint32_t ctr[4] = {(uint32_t)q0, (uint32_t)step, (uint32_t)stream,
+                             sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step)};
+    sgd_philox4x32_run(nb, ctr, 0, (uint32_t)seed, (uint32_t)(seed >> 32), w);
 }
 
 /* xs[t h + q] = y[t h + q] - eta r sym(word t of lane k0 + q - q0) for
@@ -240,12 +244,12 @@ static void cube_words_run(uint64_t seed, uint64_t stream, uint64_t step, size_t
 static void cube_x_runs(double r, double eta, const double *y, size_t d, size_t h, size_t q0, size_t nb,
                         uint32_t *const w[4], size_t k0, double *xs)
 {
+    const double r2 = r * 0x1.0p-31;
     for (size_t t = 0; t < 4 && t * h + q0 < d; t++) {
         size_t i0 = t * h + q0, cnt = i0 + nb <= d ? nb : d - i0;
         const uint32_t *wt = w[t] + k0;
         for (size_t u = 0; u < cnt; u++) {
-            double om = r * sgd_sym32(wt[u]);
-            xs[i0 + u] = y[i0 + u] - eta * om;
+            xs[i0 + u] = y[i0 + u] - eta * sgd_sym32_scaled(wt[u], r2);
         }
     }
 }
@@ -307,10 +311,13 @@ static size_t mc_block(size_t d)
  * The value: sums of v - K and (v - K)^2 with K the chunk's first value
  * (shifted data: no cancellation worth the name, and no division in the
  * chain that links one sample to the next, which Welford's update has; this
- * is the hot loop when d is small). Each gradient coordinate, when wanted:
- * Welford (independent across coordinates, so it vectorises). */
+ * is the hot loop when d is small), in four partial sums: sample number m
+ * of the chunk goes to sum m % 4 (four independent chains for the adder;
+ * the bits depend on the chunk's samples alone, not on how they are passed
+ * in). Each gradient coordinate, when wanted: Welford (independent across
+ * coordinates, so it vectorises). */
 typedef struct {
-    double cnt, k, s, s2, lo, hi;
+    double cnt, k, s[4], s2[4], lo, hi;
 } mc_vstat;
 
 typedef struct {
@@ -354,7 +361,7 @@ static void chunk_free(mc_chunk *c)
 
 static void chunk_reset(mc_chunk *c)
 {
-    c->v = (mc_vstat){0, 0, 0, 0, INFINITY, -INFINITY};
+    c->v = (mc_vstat){.lo = INFINITY, .hi = -INFINITY};
     if (c->mean) {
         memset(c->mean, 0, c->d * sizeof(double));
         memset(c->m2, 0, c->d * sizeof(double));
@@ -372,24 +379,41 @@ static void chunk_reset(mc_chunk *c)
  * reloaded every sample, a chain that cost more than the arithmetic. */
 static size_t vstat_add(mc_vstat *v, const double *x, size_t n)
 {
-    double cnt = v->cnt, k = v->k, s = v->s, s2 = v->s2, lo = v->lo, hi = v->hi;
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        double xi = x[i];
-        if (!isfinite(xi)) {
-            bad = i + 1;
-            break;
-        }
-        if (cnt == 0) k = xi;
-        cnt += 1.0;
-        double u = xi - k;
-        s += u;
-        s2 += u * u;
-        lo = xi < lo ? xi : lo;
-        hi = xi > hi ? xi : hi;
+    double k = v->k, lo = v->lo, hi = v->hi, s[4], s2[4];
+    size_t m = (size_t)v->cnt, i = 0; /* m: samples so far (exact: far below 2^53) */
+    memcpy(s, v->s, sizeof s);
+    memcpy(s2, v->s2, sizeof s2);
+    if (n && m == 0) k = x[0];
+    /* one at a time up to a multiple of four, and at the end */
+#define VSTAT_ONE(xi, j)                 \
+    do {                                 \
+        double u_ = (xi) - k;            \
+        s[j] += u_;                      \
+        s2[j] += u_ * u_;                \
+        lo = (xi) < lo ? (xi) : lo;      \
+        hi = (xi) > hi ? (xi) : hi;      \
+    } while (0)
+    for (; i < n && (m + i) % 4; i++) {
+        if (!isfinite(x[i])) goto bad;
+        VSTAT_ONE(x[i], (m + i) % 4);
     }
-    *v = (mc_vstat){cnt, k, s, s2, lo, hi};
-    return bad;
+    for (; i + 4 <= n; i += 4) {
+        if (!(isfinite(x[i]) && isfinite(x[i + 1]) && isfinite(x[i + 2]) && isfinite(x[i + 3]))) break;
+        for (int j = 0; j < 4; j++) VSTAT_ONE(x[i + j], j);
+    }
+    for (; i < n; i++) {
+        if (!isfinite(x[i])) goto bad;
+        VSTAT_ONE(x[i], (m + i) % 4);
+    }
+#undef VSTAT_ONE
+bad:
+    v->cnt = (double)(m + i);
+    v->k = k;
+    memcpy(v->s, s, sizeof s);
+    memcpy(v->s2, s2, sizeof s2);
+    v->lo = lo;
+    v->hi = hi;
+    return i < n ? i + 1 : 0;
 }
 
 /* Gradient coordinates i0 .. i0+n-1 of the sample. */
@@ -424,7 +448,8 @@ static int chunk_grad_finite(const mc_chunk *c)
 static void chunk_merge(mc_acc *res, const mc_chunk *c, int want_g)
 {
     const mc_vstat *v = &c->v;
-    double mean = v->cnt > 0 ? v->s / v->cnt : 0, m2 = v->s2 - v->s * mean;
+    const double vs = (v->s[0] + v->s[1]) + (v->s[2] + v->s[3]), vs2 = (v->s2[0] + v->s2[1]) + (v->s2[2] + v->s2[3]);
+    double mean = v->cnt > 0 ? vs / v->cnt : 0, m2 = vs2 - vs * mean;
     mc_stat s = {want_g ? v->cnt : 0, v->k + mean, m2 > 0 ? m2 : 0, v->lo, v->hi};
     stat_merge(&res->g, &s);
     if (!c->mean || v->cnt == 0) return;
@@ -495,14 +520,12 @@ static void sep_tile_free(sep_tile *t)
 static void sep_eval(const sgd_landscape *f, double r, double eta, const double *ypat, size_t stride, size_t nl,
                      sep_tile *T, int ph, int dph)
 {
+    const double r2 = r * 0x1.0p-31;
     for (int t = 0; t < 4; t++) {
         const uint32_t *wt = T->w[t];
         const double *yt = ypat + t * stride;
         double *xt = T->x + t * nl;
-        for (size_t k = 0; k < nl; k++) {
-            double om = r * sgd_sym32(wt[k]);
-            xt[k] = yt[k] - eta * om;
-        }
+        for (size_t k = 0; k < nl; k++) xt[k] = yt[k] - eta * sgd_sym32_scaled(wt[k], r2);
     }
     if (ph || dph) f->phi_batch(f, 4 * nl, T->x, ph ? T->ph : NULL, dph ? T->dph : NULL);
 }
@@ -519,46 +542,127 @@ typedef struct {
     int want_g, want_grad, want_range;
 } mc_job;
 
-/* Small d (h = ceil(d/4) <= one tile): a tile holds whole samples. ypat
- * (4 x SGD_SMOOTH_TILE) repeats y in the lane order, zero where t h + q >= d;
- * valid[t] is the number of blocks q with t h + q < d. Samples a .. b-1
- * into c. Returns the first non-finite sample + 1, or 0. */
+/* Small d, h < SGD_SMOOTH_COLS: a tile in columns. Lane q ns + s is block q
+ * of sample s, so word t of lanes q ns .. q ns + ns - 1 is coordinate t h + q
+ * of ns consecutive samples: a sample's value is a sum down d contiguous
+ * rows (no masks for the words past d, no horizontal folds), and only the d
+ * valid words are ever evaluated. Samples step0 .. step0+ns-1. */
+#define SGD_SMOOTH_COLS 32
+static void cube_words_cols(uint64_t seed, uint64_t stream, uint64_t step0, size_t h, size_t ns, uint32_t *const w[4])
+{
+    const uint32_t s_lo = (uint32_t)step0;
+    /* block q of the ns samples, the step word counting up (the counters never
+     * touch memory); where that word wraps the high byte steps: a second run */
+    const size_t m = (uint32_t)(s_lo + (uint32_t)ns) < s_lo ? (size_t)(0u - s_lo) : ns;
+    for (size_t q = 0; q < h; q++) {
+        uint32_t *const o[4] = {w[0] + q * ns, w[1] + q * ns, w[2] + q * ns, w[3] + q * ns};
+        const uint32_t ctr[4] = {(uint32_t)q, s_lo, (uint32_t)stream, sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step0)};
+        sgd_philox4x32_run(m, ctr, 1, (uint32_t)seed, (uint32_t)(seed >> 32), o);
+        if (m < ns) {
+            const uint32_t ctr2[4] = {(uint32_t)q, 0, (uint32_t)stream,
+                                      sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step0 + m)};
+            uint32_t *const o2[4] = {o[0] + m, o[1] + m, o[2] + m, o[3] + m};
+            sgd_philox4x32_run(ns - m, ctr2, 1, (uint32_t)seed, (uint32_t)(seed >> 32), o2);
+        }
+    }
+}
+
+/* Samples a .. b-1 into c, a tile of columns at a time; valid[t] is the number
+ * of blocks q with t h + q < d. Returns the first non-finite sample + 1, or 0. */
+static size_t sep_cols_chunk(const mc_job *J, const size_t valid[4], size_t a, size_t b, sep_tile *T, mc_chunk *c)
+{
+    const size_t d = J->d, h = (d + 3) / 4, spt = SGD_SMOOTH_TILE / h;
+    const double r2 = J->W->r * 0x1.0p-31, eta = J->eta;
+    double *vals = T->yb, *u = T->lane;
+    size_t off[4 * SGD_SMOOTH_COLS], ns_off = 0;
+    const int draw = J->want_g && !J->want_grad && J->f->phi_cube_acc;
+    for (size_t j = a; j < b; j += spt) {
+        const size_t ns = b - j < spt ? b - j : spt, nl = ns * h;
+        cube_words_cols(J->p->seed, J->p->stream, J->step0 + j, h, ns, T->w);
+        double cnt0 = c->v.cnt;
+        if (draw) {
+            /* values alone, the draw fused in: each coordinate's column added
+             * to the samples' sums in order 0 .. d-1 (from -0, so the bits are
+             * those of the sum below) */
+            for (size_t s = 0; s < ns; s++) vals[s] = -0.0;
+            for (size_t i = 0; i < d; i++)
+                J->f->phi_cube_acc(J->f, ns, J->y[i], eta, r2, T->w[i / h] + (i % h) * ns, vals);
+        } else {
+            for (size_t t = 0; t < 4; t++) {
+                for (size_t q = 0; q < valid[t]; q++) {
+                    const double yi = J->y[t * h + q];
+                    const uint32_t *wq = T->w[t] + q * ns;
+                    double *xq = T->x + t * nl + q * ns;
+                    for (size_t s = 0; s < ns; s++) xq[s] = yi - eta * sgd_sym32_scaled(wq[s], r2);
+                }
+                if (valid[t])
+                    J->f->phi_batch(J->f, valid[t] * ns, T->x + t * nl, J->want_g ? T->ph + t * nl : NULL,
+                                    J->want_grad ? T->dph + t * nl : NULL);
+            }
+            /* where coordinate i's column starts: row t = i / h, block q = i % h */
+            if (ns != ns_off) {
+                for (size_t i = 0; i < d; i++) off[i] = (i / h) * nl + (i % h) * ns;
+                ns_off = ns;
+            }
+            /* the values: coordinates in order 0 .. d-1, eight samples at a time in registers */
+            size_t s0 = 0;
+            for (; J->want_g && s0 + 8 <= ns; s0 += 8) {
+                double acc[8];
+                for (int e = 0; e < 8; e++) acc[e] = T->ph[s0 + e];
+                for (size_t i = 1; i < d; i++) {
+                    const double *pi = T->ph + off[i] + s0;
+                    for (int e = 0; e < 8; e++) acc[e] += pi[e];
+                }
+                for (int e = 0; e < 8; e++) vals[s0 + e] = acc[e];
+            }
+            for (; J->want_g && s0 < ns; s0++) {
+                double v = T->ph[s0];
+                for (size_t i = 1; i < d; i++) v += T->ph[off[i] + s0];
+                vals[s0] = v;
+            }
+        }
+        if (J->want_g) {
+            size_t e = vstat_add(&c->v, vals, ns);
+            if (e) return j + e;
+        } else
+            c->v.cnt += (double)ns;
+        if (J->want_grad)
+            for (size_t s = 0; s < ns; s++) {
+                for (size_t i = 0; i < d; i++) u[i] = T->dph[off[i] + s];
+                chunk_grad(c, 0, d, u, 1.0 / (cnt0 + (double)s + 1.0));
+            }
+    }
+    return 0;
+}
+
+/* SGD_SMOOTH_COLS <= h <= one tile: a tile holds whole samples, lane k
+ * block k % h of sample k / h (lane_map). ypat (4 x SGD_SMOOTH_TILE) repeats
+ * y in the lane order, zero where t h + q >= d; valid[t] as above. Samples
+ * a .. b-1 into c. Returns the first non-finite sample + 1, or 0. */
 static size_t sep_small_chunk(const mc_job *J, const lane_map *lm, const double *ypat, const size_t valid[4],
                               size_t a, size_t b, sep_tile *T, mc_chunk *c)
 {
     const size_t h = lm->h, spt = lm->spt;
     double *vals = T->yb; /* the tile's sample values (yb serves the large-d path only) */
+    /* values alone: phi summed as it is computed (phi_sum), with the draw
+     * fused in where f has phi_cube_sum (no points stored) */
+    const int fused = J->want_g && !J->want_grad, draw = fused && J->f->phi_cube_sum;
+    const double r2 = J->W->r * 0x1.0p-31;
     for (size_t j = a; j < b; j += spt) {
         size_t ns = b - j < spt ? b - j : spt, nl = ns * h;
-        /* values alone over long rows: phi summed as it is computed (phi_sum) */
-        const int fused = J->want_g && !J->want_grad && h >= 32;
         cube_words_tile(J->p->seed, J->p->stream, J->step0 + j, lm, nl, T->w);
-        sep_eval(J->f, J->W->r, J->eta, ypat, SGD_SMOOTH_TILE, nl, T, J->want_g && !fused, J->want_grad);
+        if (!draw) sep_eval(J->f, J->W->r, J->eta, ypat, SGD_SMOOTH_TILE, nl, T, J->want_g && !fused, J->want_grad);
         double cnt0 = c->v.cnt;
         if (J->want_g) {
-            if (h < 32) {
-                /* phi summed over the valid words of each lane, then over a
-                 * sample's lanes left to right, one block at a time for all
-                 * samples (short rows: no per-sample loop overhead) */
-                for (size_t k = 0; k < nl; k++) {
-                    double v = T->ph[k];
-                    for (size_t t = 1; t < 4; t++) {
-                        double u = T->ph[t * nl + k]; /* loaded unconditionally: a blend, not a masked load */
-                        v += lm->q[k] < valid[t] ? u : 0.0;
-                    }
-                    T->lane[k] = v;
-                }
-                for (size_t s = 0; s < ns; s++) vals[s] = 0.0 + T->lane[s * h];
-                for (size_t q = 1; q < h; q++)
-                    for (size_t s = 0; s < ns; s++) vals[s] += T->lane[s * h + q];
-            } else /* long rows: each word's run of the sample summed in place */
-                for (size_t s = 0; s < ns; s++) {
-                    double v = 0;
-                    for (size_t t = 0; t < 4; t++)
-                        v += fused ? J->f->phi_sum(J->f, valid[t], T->x + t * nl + s * h)
-                                   : sum16(T->ph + t * nl + s * h, valid[t]);
-                    vals[s] = v;
-                }
+            /* each word's run of the sample summed in place */
+            for (size_t s = 0; s < ns; s++) {
+                double v = 0;
+                for (size_t t = 0; t < 4; t++)
+                    v += draw    ? J->f->phi_cube_sum(J->f, valid[t], J->y + t * h, J->eta, r2, T->w[t] + s * h)
+                         : fused ? J->f->phi_sum(J->f, valid[t], T->x + t * nl + s * h)
+                                 : sum16(T->ph + t * nl + s * h, valid[t]);
+                vals[s] = v;
+            }
             size_t e = vstat_add(&c->v, vals, ns);
             if (e) return j + e;
         } else
@@ -598,13 +702,18 @@ static void sep_big_tile(const mc_job *J, size_t ti, size_t ntile, size_t j0, si
         ypat = T->yb;
         stride = nb;
     }
+    /* values alone: phi summed as it is computed, the draw fused in where f has phi_cube_sum */
+    const int draw = J->want_g && !J->want_grad && J->f->phi_cube_sum;
+    const double r2 = J->W->r * 0x1.0p-31;
     for (size_t s = 0; s < ns; s++) {
         cube_words_run(J->p->seed, J->p->stream, J->step0 + j0 + s, q0, nb, T->w);
-        sep_eval(J->f, J->W->r, J->eta, ypat, stride, nb, T, J->want_g && J->want_grad, J->want_grad);
+        if (!draw) sep_eval(J->f, J->W->r, J->eta, ypat, stride, nb, T, J->want_g && J->want_grad, J->want_grad);
         if (J->want_g) {
-            double v = 0; /* values alone: phi summed as it is computed */
+            double v = 0;
             for (size_t t = 0; t < 4; t++)
-                v += J->want_grad ? sum16(T->ph + t * nb, len[t]) : J->f->phi_sum(J->f, len[t], T->x + t * nb);
+                v += J->want_grad ? sum16(T->ph + t * nb, len[t])
+                     : draw       ? J->f->phi_cube_sum(J->f, len[t], J->y + t * h + q0, J->eta, r2, T->w[t])
+                                  : J->f->phi_sum(J->f, len[t], T->x + t * nb);
             part[s * ntile + ti] = v;
         }
         if (J->want_grad) {
@@ -744,7 +853,8 @@ static int chunk_run_one(chunk_run *R, size_t k, size_t *where)
     if (!R->ok) return SGD_ENOMEM;
     chunk_reset(c);
     if (R->sep) {
-        size_t e = sep_small_chunk(J, R->lm, R->ypat, R->valid, a, b, &R->T, c);
+        size_t e = (d + 3) / 4 < SGD_SMOOTH_COLS ? sep_cols_chunk(J, R->valid, a, b, &R->T, c)
+                                                 : sep_small_chunk(J, R->lm, R->ypat, R->valid, a, b, &R->T, c);
         if (e) {
             *where = e - 1;
             return SGD_EDIVERGED;
