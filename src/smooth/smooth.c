@@ -184,54 +184,20 @@ static size_t mc_nchunks(size_t n, size_t d)
 /* Counters generated per pass: small enough to stay in cache. */
 #define SGD_SMOOTH_TILE 1024
 
-/* A tile of whole samples (h = ceil(d/4) <= SGD_SMOOTH_TILE blocks each):
- * lane k is block q[k] = k % h of sample s[k] = k / h; spt samples fill it. */
-typedef struct {
-    size_t h, spt;
-    uint32_t q[SGD_SMOOTH_TILE], s[SGD_SMOOTH_TILE];
-} lane_map;
-
-static void lane_map_init(lane_map *m, size_t h)
-{
-    m->h = h;
-    m->spt = SGD_SMOOTH_TILE / h;
-    for (size_t k = 0; k < m->spt * h; k++) {
-        m->q[k] = (uint32_t)(k % h);
-        m->s[k] = (uint32_t)(k / h);
-    }
-}
-
 /* The blocks of sgd_rng_symmetric_fill for counter (SGD_RNG_SMOOTH, stream,
- * step), many at once (sgd_rng_counter's layout). cube_words_tile: the
- * first nl lanes of a tile of whole samples from step0 on; the counters of
- * several samples go through Philox together, so a small d fills the
- * vector lanes as well as a large one. cube_words_run: blocks q0 ..
- * q0+nb-1 of sample `step`. */
-static void cube_words_tile(uint64_t seed, uint64_t stream, uint64_t step0, const lane_map *m, size_t nl,
-                            uint32_t *const w[4])
+ * step) (sgd_rng_counter's layout), many at once, the counters built in
+ * registers (sgd_philox4x32_run). Word t of block q is coordinate t h + q. */
+
+/* One sample's words in coordinate order: W[t h + q] = word t of block q,
+ * i < 4 h. */
+static void cube_words_sample(uint64_t seed, uint64_t stream, uint64_t step, size_t h, uint32_t *W)
 {
-    if (m->h >= 8) { /* runs of h blocks: the counters stay in registers */
-        for (size_t s = 0; s * m->h < nl; s++) {
-            const uint32_t ctr[4] = {0, (uint32_t)(step0 + s), (uint32_t)stream,
-                                     sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step0 + s)};
-            uint32_t *const o[4] = {w[0] + s * m->h, w[1] + s * m->h, w[2] + s * m->h, w[3] + s * m->h};
-            sgd_philox4x32_run(m->h, ctr, 0, (uint32_t)seed, (uint32_t)(seed >> 32), o);
-        }
-        return;
-    }
-    const uint32_t w3 = sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step0), s_lo = (uint32_t)step0;
-    for (size_t k = 0; k < nl; k++) {
-        w[0][k] = m->q[k];
-        w[1][k] = s_lo + m->s[k];
-        w[2][k] = (uint32_t)stream;
-        w[3][k] = w3;
-    }
-    /* the step's low word wraps inside this tile: the high byte steps too */
-    if ((uint32_t)(s_lo + (uint32_t)m->spt) < s_lo)
-        for (size_t k = 0; k < nl; k++) w[3][k] = sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step0 + m->s[k]);
-    sgd_philox4x32_soa(nl, w[0], w[1], w[2], w[3], (uint32_t)seed, (uint32_t)(seed >> 32));
+    const uint32_t ctr[4] = {0, (uint32_t)step, (uint32_t)stream, sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step)};
+    uint32_t *const o[4] = {W, W + h, W + 2 * h, W + 3 * h};
+    sgd_philox4x32_run(h, ctr, 0, (uint32_t)seed, (uint32_t)(seed >> 32), o);
 }
 
+/* Blocks q0 .. q0+nb-1 of sample `step`: word t into w[t][0 .. nb). */
 static void cube_words_run(uint64_t seed, uint64_t stream, uint64_t step, size_t q0, size_t nb, uint32_t *const w[4])
 {
     const uint32_t ctr[4] = {(uint32_t)q0, (uint32_t)step, (uint32_t)stream,
@@ -239,44 +205,73 @@ static void cube_words_run(uint64_t seed, uint64_t stream, uint64_t step, size_t
     sgd_philox4x32_run(nb, ctr, 0, (uint32_t)seed, (uint32_t)(seed >> 32), w);
 }
 
-/* xs[t h + q] = y[t h + q] - eta r sym(word t of lane k0 + q - q0) for
- * q0 <= q < q0 + nb: four contiguous runs of one sample's coordinates. */
+/* Small d (h < SGD_SMOOTH_COLS): a tile in columns, which fills the vector
+ * lanes however small d is. Lane q ns + s is block q of sample step0 + s,
+ * so word t of lanes q ns .. q ns + ns - 1 is coordinate t h + q of ns
+ * consecutive samples. */
+#define SGD_SMOOTH_COLS 32
+static void cube_words_cols(uint64_t seed, uint64_t stream, uint64_t step0, size_t h, size_t ns, uint32_t *const w[4])
+{
+    const uint32_t s_lo = (uint32_t)step0;
+    /* block q of the ns samples, the step word counting up (the counters never
+     * touch memory); where that word wraps the high byte steps: a second run */
+    const size_t m = (uint32_t)(s_lo + (uint32_t)ns) < s_lo ? (size_t)(0u - s_lo) : ns;
+    for (size_t q = 0; q < h; q++) {
+        uint32_t *const o[4] = {w[0] + q * ns, w[1] + q * ns, w[2] + q * ns, w[3] + q * ns};
+        const uint32_t ctr[4] = {(uint32_t)q, s_lo, (uint32_t)stream, sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step0)};
+        sgd_philox4x32_run(m, ctr, 1, (uint32_t)seed, (uint32_t)(seed >> 32), o);
+        if (m < ns) {
+            const uint32_t ctr2[4] = {(uint32_t)q, 0, (uint32_t)stream,
+                                      sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step0 + m)};
+            uint32_t *const o2[4] = {o[0] + m, o[1] + m, o[2] + m, o[3] + m};
+            sgd_philox4x32_run(ns - m, ctr2, 1, (uint32_t)seed, (uint32_t)(seed >> 32), o2);
+        }
+    }
+}
+
+/* xs[t h + q] = y[t h + q] - eta r sym(w[t][q - q0]) for q0 <= q < q0 + nb:
+ * four contiguous runs of one sample's coordinates. */
 static void cube_x_runs(double r, double eta, const double *y, size_t d, size_t h, size_t q0, size_t nb,
-                        uint32_t *const w[4], size_t k0, double *xs)
+                        uint32_t *const w[4], double *xs)
 {
     const double r2 = r * 0x1.0p-31;
     for (size_t t = 0; t < 4 && t * h + q0 < d; t++) {
         size_t i0 = t * h + q0, cnt = i0 + nb <= d ? nb : d - i0;
-        const uint32_t *wt = w[t] + k0;
-        for (size_t u = 0; u < cnt; u++) {
-            xs[i0 + u] = y[i0 + u] - eta * sgd_sym32_scaled(wt[u], r2);
-        }
+        for (size_t u = 0; u < cnt; u++) xs[i0 + u] = y[i0 + u] - eta * sgd_sym32_scaled(w[t][u], r2);
     }
 }
 
 /* x = y - eta omega for samples step0 .. step0+m-1 of cube noise (d >= 2),
  * omega exactly as sgd_noise_sample_domain draws it (r times
- * sgd_rng_symmetric_fill: word t of block q is coordinate t h + q).
- * lm: the lane map when h <= SGD_SMOOTH_TILE; lanes: 4 SGD_SMOOTH_TILE words. */
+ * sgd_rng_symmetric_fill). words: 4 SGD_SMOOTH_TILE words of scratch. */
 static void cube_x_block(double r, double eta, const double *y, size_t d, uint64_t seed, uint64_t stream,
-                         uint64_t step0, size_t m, const lane_map *lm, uint32_t *lanes, double *x)
+                         uint64_t step0, size_t m, uint32_t *words, double *x)
 {
     const size_t h = (d + 3) / 4;
-    uint32_t *const w[4] = {lanes, lanes + SGD_SMOOTH_TILE, lanes + 2 * SGD_SMOOTH_TILE, lanes + 3 * SGD_SMOOTH_TILE};
-    if (h <= SGD_SMOOTH_TILE) {
-        for (size_t j = 0; j < m; j += lm->spt) {
-            size_t ns = m - j < lm->spt ? m - j : lm->spt;
-            cube_words_tile(seed, stream, step0 + j, lm, ns * h, w);
-            for (size_t s = 0; s < ns; s++) cube_x_runs(r, eta, y, d, h, 0, h, w, s * h, x + (j + s) * d);
+    const double r2 = r * 0x1.0p-31;
+    uint32_t *const w[4] = {words, words + SGD_SMOOTH_TILE, words + 2 * SGD_SMOOTH_TILE, words + 3 * SGD_SMOOTH_TILE};
+    if (h < SGD_SMOOTH_COLS) { /* columns of many samples, turned into rows */
+        const size_t spt = SGD_SMOOTH_TILE / h;
+        for (size_t j = 0; j < m; j += spt) {
+            const size_t ns = m - j < spt ? m - j : spt;
+            cube_words_cols(seed, stream, step0 + j, h, ns, w);
+            for (size_t s = 0; s < ns; s++)
+                for (size_t t = 0, i = 0; i < d; t++)
+                    for (size_t q = 0; q < h && i < d; q++, i++)
+                        x[(j + s) * d + i] = y[i] - eta * sgd_sym32_scaled(w[t][q * ns + s], r2);
         }
-        return;
-    }
-    for (size_t s = 0; s < m; s++)
-        for (size_t q0 = 0; q0 < h; q0 += SGD_SMOOTH_TILE) {
-            size_t nb = h - q0 < SGD_SMOOTH_TILE ? h - q0 : SGD_SMOOTH_TILE;
-            cube_words_run(seed, stream, step0 + s, q0, nb, w);
-            cube_x_runs(r, eta, y, d, h, q0, nb, w, 0, x + s * d);
+    } else if (h <= SGD_SMOOTH_TILE) /* a sample's words in coordinate order */
+        for (size_t s = 0; s < m; s++) {
+            cube_words_sample(seed, stream, step0 + s, h, words);
+            for (size_t i = 0; i < d; i++) x[s * d + i] = y[i] - eta * sgd_sym32_scaled(words[i], r2);
         }
+    else
+        for (size_t s = 0; s < m; s++)
+            for (size_t q0 = 0; q0 < h; q0 += SGD_SMOOTH_TILE) {
+                size_t nb = h - q0 < SGD_SMOOTH_TILE ? h - q0 : SGD_SMOOTH_TILE;
+                cube_words_run(seed, stream, step0 + s, q0, nb, w);
+                cube_x_runs(r, eta, y, d, h, q0, nb, w, x + s * d);
+            }
 }
 
 /* a[0] + ... + a[n-1]; from 32 terms on in 16 interleaved partial sums:
@@ -514,9 +509,9 @@ static void sep_tile_free(sep_tile *t)
     free(t->yb);
 }
 
-/* phi (when ph) and phi' (when dph) at x = ypat - eta r sym(w) for nl lanes
- * of the tile; ypat[t * stride + k] is the y of word t of lane k. The
- * values are laid out [t][k] with row length nl. */
+/* phi (when ph) and phi' (when dph) at x = ypat - eta r sym(w) for the nl
+ * blocks of a coordinate tile; ypat[t * stride + k] is the y of word t of
+ * block k. The values are laid out [t][k] with row length nl. */
 static void sep_eval(const sgd_landscape *f, double r, double eta, const double *ypat, size_t stride, size_t nl,
                      sep_tile *T, int ph, int dph)
 {
@@ -541,31 +536,6 @@ typedef struct {
     uint64_t step0;
     int want_g, want_grad, want_range;
 } mc_job;
-
-/* Small d, h < SGD_SMOOTH_COLS: a tile in columns. Lane q ns + s is block q
- * of sample s, so word t of lanes q ns .. q ns + ns - 1 is coordinate t h + q
- * of ns consecutive samples: a sample's value is a sum down d contiguous
- * rows (no masks for the words past d, no horizontal folds), and only the d
- * valid words are ever evaluated. Samples step0 .. step0+ns-1. */
-#define SGD_SMOOTH_COLS 32
-static void cube_words_cols(uint64_t seed, uint64_t stream, uint64_t step0, size_t h, size_t ns, uint32_t *const w[4])
-{
-    const uint32_t s_lo = (uint32_t)step0;
-    /* block q of the ns samples, the step word counting up (the counters never
-     * touch memory); where that word wraps the high byte steps: a second run */
-    const size_t m = (uint32_t)(s_lo + (uint32_t)ns) < s_lo ? (size_t)(0u - s_lo) : ns;
-    for (size_t q = 0; q < h; q++) {
-        uint32_t *const o[4] = {w[0] + q * ns, w[1] + q * ns, w[2] + q * ns, w[3] + q * ns};
-        const uint32_t ctr[4] = {(uint32_t)q, s_lo, (uint32_t)stream, sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step0)};
-        sgd_philox4x32_run(m, ctr, 1, (uint32_t)seed, (uint32_t)(seed >> 32), o);
-        if (m < ns) {
-            const uint32_t ctr2[4] = {(uint32_t)q, 0, (uint32_t)stream,
-                                      sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step0 + m)};
-            uint32_t *const o2[4] = {o[0] + m, o[1] + m, o[2] + m, o[3] + m};
-            sgd_philox4x32_run(ns - m, ctr2, 1, (uint32_t)seed, (uint32_t)(seed >> 32), o2);
-        }
-    }
-}
 
 /* Samples a .. b-1 into c, a tile of columns at a time; valid[t] is the number
  * of blocks q with t h + q < d. Returns the first non-finite sample + 1, or 0. */
@@ -635,43 +605,41 @@ static size_t sep_cols_chunk(const mc_job *J, const size_t valid[4], size_t a, s
     return 0;
 }
 
-/* SGD_SMOOTH_COLS <= h <= one tile: a tile holds whole samples, lane k
- * block k % h of sample k / h (lane_map). ypat (4 x SGD_SMOOTH_TILE) repeats
- * y in the lane order, zero where t h + q >= d; valid[t] as above. Samples
- * a .. b-1 into c. Returns the first non-finite sample + 1, or 0. */
-static size_t sep_small_chunk(const mc_job *J, const lane_map *lm, const double *ypat, const size_t valid[4],
-                              size_t a, size_t b, sep_tile *T, mc_chunk *c)
+/* SGD_SMOOTH_COLS <= h <= one tile: a tile of whole samples, sample s's
+ * words in coordinate order at W + 4 h s (cube_words_sample) and its points
+ * at x + d s, so that one call covers a sample. Samples a .. b-1 into c.
+ * Returns the first non-finite sample + 1, or 0. */
+static size_t sep_rows_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, mc_chunk *c)
 {
-    const size_t h = lm->h, spt = lm->spt;
-    double *vals = T->yb; /* the tile's sample values (yb serves the large-d path only) */
+    const sgd_landscape *f = J->f;
+    const size_t d = J->d, h = (d + 3) / 4, spt = SGD_SMOOTH_TILE / h;
+    const double r2 = J->W->r * 0x1.0p-31, eta = J->eta;
+    uint32_t *W = T->w[0]; /* the four rows are one array of 4 SGD_SMOOTH_TILE words */
+    double *vals = T->yb;
     /* values alone: phi summed as it is computed (phi_sum), with the draw
      * fused in where f has phi_cube_sum (no points stored) */
-    const int fused = J->want_g && !J->want_grad, draw = fused && J->f->phi_cube_sum;
-    const double r2 = J->W->r * 0x1.0p-31;
+    const int fused = J->want_g && !J->want_grad, draw = fused && f->phi_cube_sum;
     for (size_t j = a; j < b; j += spt) {
-        size_t ns = b - j < spt ? b - j : spt, nl = ns * h;
-        cube_words_tile(J->p->seed, J->p->stream, J->step0 + j, lm, nl, T->w);
-        if (!draw) sep_eval(J->f, J->W->r, J->eta, ypat, SGD_SMOOTH_TILE, nl, T, J->want_g && !fused, J->want_grad);
+        const size_t ns = b - j < spt ? b - j : spt;
+        for (size_t s = 0; s < ns; s++) cube_words_sample(J->p->seed, J->p->stream, J->step0 + j + s, h, W + 4 * h * s);
+        if (!draw) {
+            for (size_t s = 0; s < ns; s++)
+                for (size_t i = 0; i < d; i++) T->x[d * s + i] = J->y[i] - eta * sgd_sym32_scaled(W[4 * h * s + i], r2);
+            if (!fused)
+                f->phi_batch(f, ns * d, T->x, J->want_g ? T->ph : NULL, J->want_grad ? T->dph : NULL);
+        }
         double cnt0 = c->v.cnt;
         if (J->want_g) {
-            /* each word's run of the sample summed in place */
-            for (size_t s = 0; s < ns; s++) {
-                double v = 0;
-                for (size_t t = 0; t < 4; t++)
-                    v += draw    ? J->f->phi_cube_sum(J->f, valid[t], J->y + t * h, J->eta, r2, T->w[t] + s * h)
-                         : fused ? J->f->phi_sum(J->f, valid[t], T->x + t * nl + s * h)
-                                 : sum16(T->ph + t * nl + s * h, valid[t]);
-                vals[s] = v;
-            }
+            for (size_t s = 0; s < ns; s++)
+                vals[s] = draw    ? f->phi_cube_sum(f, d, J->y, eta, r2, W + 4 * h * s)
+                          : fused ? f->phi_sum(f, d, T->x + d * s)
+                                  : sum16(T->ph + d * s, d);
             size_t e = vstat_add(&c->v, vals, ns);
             if (e) return j + e;
         } else
             c->v.cnt += (double)ns;
         if (J->want_grad)
-            for (size_t s = 0; s < ns; s++) { /* coordinates t h .. t h + valid[t] - 1 */
-                double inv = 1.0 / (cnt0 + (double)s + 1.0);
-                for (size_t t = 0; t < 4; t++) chunk_grad(c, t * h, valid[t], T->dph + t * nl + s * h, inv);
-            }
+            for (size_t s = 0; s < ns; s++) chunk_grad(c, 0, d, T->dph + d * s, 1.0 / (cnt0 + (double)s + 1.0));
     }
     return 0;
 }
@@ -800,13 +768,11 @@ typedef struct {
     const mc_job *J;
     int cube, sep;
     size_t K, S, valid[4];
-    const double *ypat;   /* small separable d: y in lane order (sep_small_chunk) */
-    const lane_map *lm;   /* cube noise with h <= SGD_SMOOTH_TILE */
     /* per thread */
     mc_chunk c;
     sep_tile T;
     double *omega, *x, *vals, *gr;
-    uint32_t *lanes;
+    uint32_t *words; /* cube noise: 4 SGD_SMOOTH_TILE words */
     int ok;
 } chunk_run;
 
@@ -816,7 +782,7 @@ static void chunk_run_alloc(chunk_run *R, const chunk_run *shared, int want_grad
     const size_t d = R->J->d, S = R->S;
     memset(&R->T, 0, sizeof R->T);
     R->omega = R->x = R->vals = R->gr = NULL;
-    R->lanes = NULL;
+    R->words = NULL;
     R->ok = !chunk_alloc(&R->c, d, want_grad, want_range);
     if (R->sep) {
         R->ok = R->ok && !sep_tile_alloc(&R->T);
@@ -825,9 +791,9 @@ static void chunk_run_alloc(chunk_run *R, const chunk_run *shared, int want_grad
     R->omega = malloc(d * sizeof(double));
     R->x = malloc(S * d * sizeof(double));
     R->vals = malloc(S * sizeof(double));
-    R->lanes = R->cube ? malloc(SGD_SMOOTH_TILE * 4 * sizeof(uint32_t)) : NULL;
+    R->words = R->cube ? malloc(SGD_SMOOTH_TILE * 4 * sizeof(uint32_t)) : NULL;
     R->gr = want_grad ? malloc(S * d * sizeof(double)) : NULL;
-    R->ok = R->ok && R->omega && R->x && R->vals && (!R->cube || R->lanes) && (!want_grad || R->gr);
+    R->ok = R->ok && R->omega && R->x && R->vals && (!R->cube || R->words) && (!want_grad || R->gr);
 }
 
 static void chunk_run_free(chunk_run *R)
@@ -837,7 +803,7 @@ static void chunk_run_free(chunk_run *R)
     free(R->omega);
     free(R->x);
     free(R->vals);
-    free(R->lanes);
+    free(R->words);
     free(R->gr);
 }
 
@@ -854,7 +820,7 @@ static int chunk_run_one(chunk_run *R, size_t k, size_t *where)
     chunk_reset(c);
     if (R->sep) {
         size_t e = (d + 3) / 4 < SGD_SMOOTH_COLS ? sep_cols_chunk(J, R->valid, a, b, &R->T, c)
-                                                 : sep_small_chunk(J, R->lm, R->ypat, R->valid, a, b, &R->T, c);
+                                                 : sep_rows_chunk(J, a, b, &R->T, c);
         if (e) {
             *where = e - 1;
             return SGD_EDIVERGED;
@@ -863,7 +829,7 @@ static int chunk_run_one(chunk_run *R, size_t k, size_t *where)
         for (size_t j = a; j < b; j += S) {
             size_t m = b - j < S ? b - j : S;
             if (R->cube)
-                cube_x_block(J->W->r, J->eta, J->y, d, p->seed, p->stream, J->step0 + j, m, R->lm, R->lanes, R->x);
+                cube_x_block(J->W->r, J->eta, J->y, d, p->seed, p->stream, J->step0 + j, m, R->words, R->x);
             else
                 for (size_t s = 0; s < m; s++) {
                     double *xs = R->x + s * d;
@@ -902,20 +868,13 @@ static int mc_run_chunks(const mc_job *J, int cube, int sep, mc_acc *res, size_t
     const size_t n = J->n, d = J->d, K = mc_nchunks(n, d), h = (d + 3) / 4;
     int status = SGD_OK;
     size_t bad = 0;
-    double *ypat = sep ? malloc(4 * SGD_SMOOTH_TILE * sizeof(double)) : NULL;
-    lane_map *lm = cube && h <= SGD_SMOOTH_TILE ? malloc(sizeof *lm) : NULL;
     /* values alone: each chunk's statistics (a few numbers) kept, merged after */
     struct {
         int st;
         size_t where;
         mc_vstat v;
     } *rec = res->want_grad ? NULL : malloc(K * sizeof *rec);
-    if ((sep && !ypat) || (cube && h <= SGD_SMOOTH_TILE && !lm) || (!res->want_grad && !rec)) {
-        free(ypat);
-        free(lm);
-        free(rec);
-        return SGD_ENOMEM;
-    }
+    if (!res->want_grad && !rec) return SGD_ENOMEM;
     chunk_run shared;
     memset(&shared, 0, sizeof shared);
     shared.J = J;
@@ -923,17 +882,7 @@ static int mc_run_chunks(const mc_job *J, int cube, int sep, mc_acc *res, size_t
     shared.sep = sep;
     shared.K = K;
     shared.S = mc_block(d);
-    shared.ypat = ypat;
-    shared.lm = lm;
-    if (lm) lane_map_init(lm, h);
-    if (sep)
-        for (size_t t = 0; t < 4; t++) {
-            for (size_t k = 0; k < SGD_SMOOTH_TILE; k++) {
-                size_t i = t * h + k % h;
-                ypat[t * SGD_SMOOTH_TILE + k] = i < d ? J->y[i] : 0.0;
-            }
-            shared.valid[t] = t * h >= d ? 0 : (d - t * h < h ? d - t * h : h);
-        }
+    for (size_t t = 0; t < 4; t++) shared.valid[t] = t * h >= d ? 0 : (d - t * h < h ? d - t * h : h);
     int par = !omp_in_parallel() && K > 1;
     /* Each chunk is reduced in its thread's scratch, then merged into res in
      * chunk order: the same bits for any thread count. With gradients the
@@ -983,8 +932,6 @@ static int mc_run_chunks(const mc_job *J, int cube, int sep, mc_acc *res, size_t
         chunk_merge(res, &ck, J->want_g);
     }
     free(rec);
-    free(ypat);
-    free(lm);
     *badp = bad;
     return status;
 }
