@@ -649,7 +649,8 @@ static size_t sep_rows_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, m
  * j0+ns-1: their partial sums of phi into part[s * ntile + ti], and phi'
  * folded into c's statistics for these coordinates (c->v.cnt is the count
  * before sample j0). */
-#define SGD_SMOOTH_BIG_TILE 256
+#define SGD_SMOOTH_BIG_TILE 1024 /* blocks: 4096 coordinates (256 measured 13% slower) */
+_Static_assert(SGD_SMOOTH_BIG_TILE <= SGD_SMOOTH_TILE, "a coordinate tile fits the tile scratch");
 static void sep_big_tile(const mc_job *J, size_t ti, size_t ntile, size_t j0, size_t ns, sep_tile *T, mc_chunk *c,
                          double *part)
 {
