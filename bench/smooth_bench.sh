@@ -7,6 +7,8 @@
 # time): shorter runs measure the start of the second thread as much as the estimate (in this
 # VM a 15 ms run got 1.2-1.7x from 2 threads, a 90 ms one 1.85x).
 # The C time is the estimate alone (summary.json "seconds"); numpy's is wall time of its loop.
+# Each repeat runs numpy, C on 1 thread and C on 2 threads in turn (the machine's slow spells then
+# fall on both sides alike; numpy's memory-bound loop moved by 1.1-1.6e8/s between runs here).
 # The last two columns use CPU time instead (1 thread on both sides): steadier on a shared machine.
 set -eu
 B=${1:-build/sgdscape}
@@ -29,12 +31,14 @@ for f in rastrigin quadratic spiky-grad; do
     for cfg in "10 $((ND / 10))" "1000 $((ND / 1000))" "1000000 $((ND / 1000000))"; do
         set -- $cfg
         d=$1 n=$2
-        "$PY" "$HERE/smooth_bench.py" "$f" "$d" "$n" "$REPS" >"$T/np"
-        np=$(awk '{print $5}' "$T/np" | median)
-        npc=$(awk '{print $6}' "$T/np" | median)
-        c=()
-        for th in 1 2; do
-            for i in $(seq "$REPS"); do
+        # numpy and the two C runs take turns, so that a slow spell of this
+        # shared machine falls on both sides alike
+        : >"$T/np"
+        : >"$T/c1"
+        : >"$T/c2"
+        for i in $(seq "$REPS"); do
+            "$PY" "$HERE/smooth_bench.py" "$f" "$d" "$n" 1 >>"$T/np"
+            for th in 1 2; do
                 if [ "$f" = spiky-grad ]; then
                     what="--f spiky --r 1.5 --grad-only"
                 else
@@ -44,11 +48,13 @@ for f in rastrigin quadratic spiky-grad; do
                     --threads "$th" --out "$T/run" >/dev/null
                 s=$(sed -n 's/^[[:space:]]*"seconds":[[:space:]]*\([^,]*\),\{0,1\}$/\1/p' "$T/run/summary.json")
                 cs=$(sed -n 's/^[[:space:]]*"cpu_seconds":[[:space:]]*\([^,]*\),\{0,1\}$/\1/p' "$T/run/summary.json")
-                awk -v n="$n" -v d="$d" -v s="$s" 'BEGIN { printf "%.6e\n", n * d / s }'
+                awk -v n="$n" -v d="$d" -v s="$s" 'BEGIN { printf "%.6e\n", n * d / s }' >>"$T/c$th"
                 [ "$th" = 1 ] && awk -v n="$n" -v d="$d" -v s="$cs" 'BEGIN { printf "%.6e\n", n * d / s }' >>"$T/cpu"
-            done >"$T/c$th"
-            c+=("$(median <"$T/c$th")")
+            done
         done
+        np=$(awk '{print $5}' "$T/np" | median)
+        npc=$(awk '{print $6}' "$T/np" | median)
+        c=("$(median <"$T/c1")" "$(median <"$T/c2")")
         ccpu=$(median <"$T/cpu")
         rm -f "$T/cpu"
         awk -v f="$f" -v d="$d" -v n="$n" -v p="$np" -v a="${c[0]}" -v b="${c[1]}" -v pc="$npc" -v cc="$ccpu" \
