@@ -5,6 +5,7 @@
 #include "sgdscape/landscape.h"
 #include "sgdscape/rng.h"
 #include "sgdscape/smooth.h"
+#include "smooth/smooth_internal.h"
 
 #include <omp.h>
 #include <string.h>
@@ -283,6 +284,58 @@ int main(void)
             sgd_landscape_free(fs);
             sgd_landscape_free(ff);
         }
+    }
+
+    /* ---- the draw fused into phi (phi_cube_sum / phi_cube_acc) against phi on stored
+     * points, bit for bit, for every catalog entry that has it, in the three layouts ---- */
+    {
+        const char *specs[3] = {"rastrigin", "styblinski-tang", "double-well"};
+        const size_t dims[3] = {10, 200, 5003};
+        for (int a = 0; a < 3; a++)
+            for (int k = 0; k < 3; k++) {
+                size_t d = dims[k];
+                sgd_landscape *f = sgd_landscape_create(specs[a], d);
+                CHECK(f && f->phi_cube_sum && f->phi_cube_acc);
+                if (!f) continue;
+                double *y = malloc(d * sizeof(double)), v1, v2, e1, e2;
+                for (size_t i = 0; i < d; i++) y[i] = -0.7 + 0.013 * (double)(i % 101);
+                sgd_smooth_params p;
+                sgd_smooth_params_default(&p);
+                p.method = SGD_SMOOTH_MC;
+                p.nsamples = d > 1000 ? 70 : 700;
+                p.seed = 11;
+                CHECK(eval(f, SGD_NOISE_CUBE, 0.6, 0.9, y, &p, &v1, &e1, NULL, NULL, NULL) == SGD_OK);
+                f->phi_cube_sum = NULL;
+                f->phi_cube_acc = NULL;
+                CHECK(eval(f, SGD_NOISE_CUBE, 0.6, 0.9, y, &p, &v2, &e2, NULL, NULL, NULL) == SGD_OK);
+                CHECK(v1 == v2 && e1 == e2);
+                free(y);
+                sgd_landscape_free(f);
+            }
+    }
+
+    /* ---- the general path's cube draw (columns, rows, runs of blocks) is
+     * y - eta sgd_noise_sample_domain bit for bit, also where the step's low
+     * word wraps inside a tile (the counter's high byte steps there) ---- */
+    {
+        const size_t dims[6] = {2, 7, 124, 125, 4100, 5003};
+        const uint64_t starts[3] = {0, ((uint64_t)5 << 32) - 101, ((uint64_t)0xff << 32) - 3};
+        static uint32_t words[SGD_SMOOTH_WORDS];
+        int same = 1;
+        for (int k = 0; k < 6; k++)
+            for (int a = 0; a < 3; a++) {
+                size_t d = dims[k], m = d > 1000 ? 5 : 300;
+                sgd_noise W = {SGD_NOISE_CUBE, 0.37, NULL, NULL};
+                double *y = malloc((m * d + 2 * d) * sizeof(double)), *om = y + d, *x = om + d;
+                for (size_t i = 0; i < d; i++) y[i] = 0.5 - 0.001 * (double)i;
+                smooth_cube_x_block(W.r, 0.3, y, d, 77, 9, starts[a], m, words, x);
+                for (size_t j = 0; j < m; j++) {
+                    sgd_noise_sample_domain(&W, d, 77, SGD_RNG_SMOOTH, 9, starts[a] + j, om);
+                    for (size_t i = 0; i < d; i++) same &= x[j * d + i] == y[i] - 0.3 * om[i];
+                }
+                free(y);
+            }
+        CHECK(same);
     }
 
     /* ---- same numbers on 1 and 2 threads (n d = 5e5: 7 chunks merged in order) ---- */

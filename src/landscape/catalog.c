@@ -198,23 +198,24 @@ static sgd_landscape *sep_new(const char *name, const char *doc, size_t d, const
 /* Batched kernels for separable entries with an inline phi: the loops read
  * like the math and vectorise across points (gradients) or coordinates
  * (values). */
-/* Returns sum_{k_ < n} TERM (an expression in k_): term k_ added to partial
- * sum k_ % 16, the partial sums folded in a fixed order (phi_sum's
- * contract: the bits depend on n alone). */
+/* The body of a function returning sum_{k_ < n} TERM (an expression in k_;
+ * the macro's own names end in _): term k_ added to partial sum k_ % 16, the
+ * partial sums folded in a fixed order (phi_sum's contract: the bits depend
+ * on n alone). */
 #define SEP_SUM16(n, TERM)                                                   \
     do {                                                                     \
-        double acc[16] = {0};                                                \
+        double acc_[16] = {0};                                                \
         size_t k0_ = 0;                                                      \
         for (; k0_ + 16 <= (n); k0_ += 16)                                   \
             for (size_t j_ = 0; j_ < 16; j_++) {                             \
                 const size_t k_ = k0_ + j_;                                  \
-                acc[j_] += TERM;                                             \
+                acc_[j_] += TERM;                                             \
             }                                                                \
         for (size_t j_ = 0; k0_ + j_ < (n); j_++) {                          \
             const size_t k_ = k0_ + j_;                                      \
-            acc[j_] += TERM;                                                 \
+            acc_[j_] += TERM;                                                 \
         }                                                                    \
-        return sgd_sum16_fold(acc);                                          \
+        return sgd_sum16_fold(acc_);                                          \
     } while (0)
 
 #define SEP_BATCH_KERNELS(NAME, VAL, GRAD)                                                      \

@@ -2,6 +2,7 @@
  * (d <= 2) or Monte Carlo with CLT / Hoeffding intervals. */
 #include "sgdscape/smooth.h"
 #include "core/fastmath.h"
+#include "smooth/smooth_internal.h"
 
 #include "sgdscape/error.h"
 #include "sgdscape/rng.h"
@@ -183,13 +184,15 @@ static size_t mc_nchunks(size_t n, size_t d)
 
 /* Counters generated per pass: small enough to stay in cache. */
 #define SGD_SMOOTH_TILE 1024
+_Static_assert(SGD_SMOOTH_TILE * 4 == SGD_SMOOTH_WORDS, "smooth_internal.h: the word scratch of a tile");
 
-/* The blocks of sgd_rng_symmetric_fill for counter (SGD_RNG_SMOOTH, stream,
- * step) (sgd_rng_counter's layout), many at once, the counters built in
- * registers (sgd_philox4x32_run). Word t of block q is coordinate t h + q. */
+/* Below: the blocks of sgd_rng_symmetric_fill for counter (SGD_RNG_SMOOTH,
+ * stream, step) (sgd_rng_counter's layout), many at once, the counters built
+ * in registers (sgd_philox4x32_run). Word t of block q is coordinate t h + q,
+ * h = ceil(d/4). */
 
-/* One sample's words in coordinate order: W[t h + q] = word t of block q,
- * i < 4 h. */
+/* One sample's words in coordinate order: W[t h + q] = word t of block q
+ * (4 h words; those from d on are not coordinates). */
 static void cube_words_sample(uint64_t seed, uint64_t stream, uint64_t step, size_t h, uint32_t *W)
 {
     const uint32_t ctr[4] = {0, (uint32_t)step, (uint32_t)stream, sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step)};
@@ -241,10 +244,8 @@ static void cube_x_runs(double r, double eta, const double *y, size_t d, size_t 
     }
 }
 
-/* x = y - eta omega for samples step0 .. step0+m-1 of cube noise (d >= 2),
- * omega exactly as sgd_noise_sample_domain draws it (r times
- * sgd_rng_symmetric_fill). words: 4 SGD_SMOOTH_TILE words of scratch. */
-static void cube_x_block(double r, double eta, const double *y, size_t d, uint64_t seed, uint64_t stream,
+/* smooth_internal.h */
+void smooth_cube_x_block(double r, double eta, const double *y, size_t d, uint64_t seed, uint64_t stream,
                          uint64_t step0, size_t m, uint32_t *words, double *x)
 {
     const size_t h = (d + 3) / 4;
@@ -482,9 +483,10 @@ static void chunk_merge(mc_acc *res, const mc_chunk *c, int want_g)
 /* Per-thread scratch of one tile. */
 typedef struct {
     uint32_t *w[4];
-    double *x, *ph, *dph, *lane;
-    double *yb; /* 4 SGD_SMOOTH_TILE: large d, y of a tile whose last run passes d (zero-padded);
-                 * small d, the tile's sample values */
+    double *x, *ph, *dph;
+    double *lane; /* SGD_SMOOTH_TILE: columns, one sample's gradient terms in coordinate order */
+    double *yb;   /* 4 SGD_SMOOTH_TILE: large d, y of a tile whose last run passes d (zero-padded);
+                   * smaller d, the tile's sample values */
 } sep_tile;
 
 static int sep_tile_alloc(sep_tile *t)
@@ -679,7 +681,7 @@ static void sep_big_tile(const mc_job *J, size_t ti, size_t ntile, size_t j0, si
         if (!draw) sep_eval(J->f, J->W->r, J->eta, ypat, stride, nb, T, J->want_g && J->want_grad, J->want_grad);
         if (J->want_g) {
             double v = 0;
-            for (size_t t = 0; t < 4; t++)
+            for (size_t t = 0; t < 4 && len[t]; t++) /* runs past d are empty, and only the last ones */
                 v += J->want_grad ? sum16(T->ph + t * nb, len[t])
                      : draw       ? J->f->phi_cube_sum(J->f, len[t], J->y + t * h + q0, J->eta, r2, T->w[t])
                                   : J->f->phi_sum(J->f, len[t], T->x + t * nb);
@@ -746,8 +748,9 @@ static int mc_run(const sgd_landscape *f, const sgd_noise *W, double eta, const 
     size_t d = f->d, h = (d + 3) / 4;
     mc_job J = {f, W, eta, y, p, n, d, step0, 0, res->want_grad, res->want_range};
     J.want_g = !(p->grad_only && res->want_grad);
-    /* d = 1 goes through sgd_noise_sample_domain: there one Philox block serves two steps */
-    int cube = W->kind == SGD_NOISE_CUBE && d >= 2;
+    /* d = 1 goes through sgd_noise_sample_domain: there one Philox block serves two steps;
+     * so does r < 2^-990, where r 2^-31 is subnormal and sgd_sym32_scaled would round differently */
+    int cube = W->kind == SGD_NOISE_CUBE && d >= 2 && W->r >= 0x1.0p-990;
     int sep = cube && f->phi_batch;
     int status = SGD_OK;
     size_t bad = 0;
@@ -830,7 +833,7 @@ static int chunk_run_one(chunk_run *R, size_t k, size_t *where)
         for (size_t j = a; j < b; j += S) {
             size_t m = b - j < S ? b - j : S;
             if (R->cube)
-                cube_x_block(J->W->r, J->eta, J->y, d, p->seed, p->stream, J->step0 + j, m, R->words, R->x);
+                smooth_cube_x_block(J->W->r, J->eta, J->y, d, p->seed, p->stream, J->step0 + j, m, R->words, R->x);
             else
                 for (size_t s = 0; s < m; s++) {
                     double *xs = R->x + s * d;
