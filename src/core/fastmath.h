@@ -216,6 +216,26 @@ static inline double sgd_sum16_fold(double acc[16])
     return acc[0];
 }
 
+/* out = sum_{k_ < n} TERM, TERM an expression in k_ (the macro's own names
+ * end in _): term k_ added to partial sum k_ % 16 (independent chains for
+ * the adder), the partial sums folded by sgd_sum16_fold. Every "16 partial
+ * sums" total in the project is this one, so their bits depend on n alone. */
+#define SGD_SUM16(out, n, TERM)                        \
+    do {                                               \
+        double acc_[16] = {0};                         \
+        size_t k0_ = 0;                                \
+        for (; k0_ + 16 <= (n); k0_ += 16)             \
+            for (size_t j_ = 0; j_ < 16; j_++) {       \
+                const size_t k_ = k0_ + j_;            \
+                acc_[j_] += TERM;                      \
+            }                                          \
+        for (size_t j_ = 0; k0_ + j_ < (n); j_++) {    \
+            const size_t k_ = k0_ + j_;                \
+            acc_[j_] += TERM;                          \
+        }                                              \
+        (out) = sgd_sum16_fold(acc_);                  \
+    } while (0)
+
 /* The counter layout of sgd_rng_words (rng.h); word 3 (domain and the high
  * bytes of step and stream) on its own for loops that fill many counters. */
 static inline uint32_t sgd_rng_counter_w3(uint32_t domain, uint64_t stream, uint64_t step)

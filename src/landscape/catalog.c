@@ -198,26 +198,6 @@ static sgd_landscape *sep_new(const char *name, const char *doc, size_t d, const
 /* Batched kernels for separable entries with an inline phi: the loops read
  * like the math and vectorise across points (gradients) or coordinates
  * (values). */
-/* The body of a function returning sum_{k_ < n} TERM (an expression in k_;
- * the macro's own names end in _): term k_ added to partial sum k_ % 16, the
- * partial sums folded in a fixed order (phi_sum's contract: the bits depend
- * on n alone). */
-#define SEP_SUM16(n, TERM)                                                   \
-    do {                                                                     \
-        double acc_[16] = {0};                                                \
-        size_t k0_ = 0;                                                      \
-        for (; k0_ + 16 <= (n); k0_ += 16)                                   \
-            for (size_t j_ = 0; j_ < 16; j_++) {                             \
-                const size_t k_ = k0_ + j_;                                  \
-                acc_[j_] += TERM;                                             \
-            }                                                                \
-        for (size_t j_ = 0; k0_ + j_ < (n); j_++) {                          \
-            const size_t k_ = k0_ + j_;                                      \
-            acc_[j_] += TERM;                                                 \
-        }                                                                    \
-        return sgd_sum16_fold(acc_);                                          \
-    } while (0)
-
 #define SEP_BATCH_KERNELS(NAME, VAL, GRAD)                                                      \
     static void NAME##_value_batch(const sgd_landscape *f, size_t n, const double *x, double *fx) \
     {                                                                                           \
@@ -247,13 +227,17 @@ static sgd_landscape *sep_new(const char *name, const char *doc, size_t d, const
     static double NAME##_phi_sum(const sgd_landscape *f, size_t n, const double *x)             \
     {                                                                                           \
         const double *b = ((const sep_params *)f->params)->buf;                                 \
-        SEP_SUM16(n, VAL(b, x[k_]));                                                            \
+        double s_;                                                                              \
+        SGD_SUM16(s_, n, VAL(b, x[k_]));                                                        \
+        return s_;                                                                              \
     }                                                                                           \
     static double NAME##_phi_cube_sum(const sgd_landscape *f, size_t n, const double *y, double eta, \
                                       double r2, const uint32_t *w)                              \
     {                                                                                           \
         const double *b = ((const sep_params *)f->params)->buf;                                 \
-        SEP_SUM16(n, VAL(b, y[k_] - eta * sgd_sym32_scaled(w[k_], r2)));                        \
+        double s_;                                                                              \
+        SGD_SUM16(s_, n, VAL(b, y[k_] - eta * sgd_sym32_scaled(w[k_], r2)));                    \
+        return s_;                                                                              \
     }                                                                                           \
     static void NAME##_phi_cube_acc(const sgd_landscape *f, size_t n, double y, double eta, double r2, \
                                     const uint32_t *w, double *acc)                             \

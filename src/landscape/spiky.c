@@ -113,36 +113,36 @@ double sgd_spiky_Phi(const double *p, double x)
     return x * x * x / 6 + A1 * (x - sin(w1 * x) / w1) + sg * ripple_integral(p, fabs(x));
 }
 
-void sgd_spiky_grad_batch(const double *p, size_t n, const double *x, double *g)
+/* The batched kernels take the ripple's form (quad: spike frequency 4x the
+ * ripple's, sines by double angles) as a literal from one dispatch each: with
+ * quad known only at run time the compiler could not unswitch these loops
+ * and computed both forms in every lane. */
+#define SPIKY_PARAMS                                                                                           \
+    const double A1 = p[SGD_SPIKY_A1], w1 = p[SGD_SPIKY_W1], A2 = p[SGD_SPIKY_A2], w2 = p[SGD_SPIKY_W2]; \
+    const double a = p[SGD_SPIKY_EA], w = p[SGD_SPIKY_EB] - a
+#define SPIKY_DISPATCH(body, ...) (p[SGD_SPIKY_W1] == 4 * p[SGD_SPIKY_W2] ? body(__VA_ARGS__, 1) : body(__VA_ARGS__, 0))
+
+static inline __attribute__((always_inline)) void grad_batch_q(const double *p, size_t n, const double *x,
+                                                               double *g, const int quad)
 {
-    const double A1 = p[SGD_SPIKY_A1], w1 = p[SGD_SPIKY_W1], A2 = p[SGD_SPIKY_A2], w2 = p[SGD_SPIKY_W2];
-    const double a = p[SGD_SPIKY_EA], w = p[SGD_SPIKY_EB] - a;
+    SPIKY_PARAMS;
     double gk;
-    /* one loop per case, so each vectorises without the other's work */
-    if (w1 == 4 * w2) {
 #pragma omp simd simdlen(8) private(gk)
-        for (size_t k = 0; k < n; k++) {
-            spiky_core(A1, w1, A2, w2, a, w, 1, x[k], &gk, NULL);
-            g[k] = gk;
-        }
-    } else {
-#pragma omp simd simdlen(8) private(gk)
-        for (size_t k = 0; k < n; k++) {
-            spiky_core(A1, w1, A2, w2, a, w, 0, x[k], &gk, NULL);
-            g[k] = gk;
-        }
+    for (size_t k = 0; k < n; k++) {
+        spiky_core(A1, w1, A2, w2, a, w, quad, x[k], &gk, NULL);
+        g[k] = gk;
     }
 }
 
-void sgd_spiky_phi_batch(const double *p, size_t n, const double *x, double *phi, double *dphi)
+void sgd_spiky_grad_batch(const double *p, size_t n, const double *x, double *g)
 {
-    const double A1 = p[SGD_SPIKY_A1], w1 = p[SGD_SPIKY_W1], A2 = p[SGD_SPIKY_A2], w2 = p[SGD_SPIKY_W2];
-    const double a = p[SGD_SPIKY_EA], w = p[SGD_SPIKY_EB] - a;
-    const int quad = w1 == 4 * w2;
-    if (!phi) {
-        if (dphi) sgd_spiky_grad_batch(p, n, x, dphi);
-        return;
-    }
+    SPIKY_DISPATCH(grad_batch_q, p, n, x, g);
+}
+
+static inline __attribute__((always_inline)) void phi_batch_q(const double *p, size_t n, const double *x,
+                                                              double *phi, double *dphi, const int quad)
+{
+    SPIKY_PARAMS;
     double gk;
     if (dphi) {
 #pragma omp simd simdlen(8) private(gk)
@@ -156,24 +156,33 @@ void sgd_spiky_phi_batch(const double *p, size_t n, const double *x, double *phi
     }
 }
 
-double sgd_spiky_phi_sum(const double *p, size_t n, const double *x)
+void sgd_spiky_phi_batch(const double *p, size_t n, const double *x, double *phi, double *dphi)
 {
-    const double A1 = p[SGD_SPIKY_A1], w1 = p[SGD_SPIKY_W1], A2 = p[SGD_SPIKY_A2], w2 = p[SGD_SPIKY_W2];
-    const double a = p[SGD_SPIKY_EA], w = p[SGD_SPIKY_EB] - a;
-    const int quad = w1 == 4 * w2;
-    double acc[16] = {0}, gk;
-    size_t k = 0;
-    for (; k + 16 <= n; k += 16)
-        for (int j = 0; j < 16; j++) acc[j] += spiky_core(A1, w1, A2, w2, a, w, quad, x[k + j], &gk, NULL);
-    for (int j = 0; k < n; k++, j++) acc[j] += spiky_core(A1, w1, A2, w2, a, w, quad, x[k], &gk, NULL);
-    return sgd_sum16_fold(acc);
+    if (!phi) {
+        if (dphi) sgd_spiky_grad_batch(p, n, x, dphi);
+        return;
+    }
+    SPIKY_DISPATCH(phi_batch_q, p, n, x, phi, dphi);
 }
 
-void sgd_spiky_value_batch(const double *p, size_t n, size_t d, const double *x, double *fx)
+static inline __attribute__((always_inline)) double phi_sum_q(const double *p, size_t n, const double *x,
+                                                              const int quad)
 {
-    const double A1 = p[SGD_SPIKY_A1], w1 = p[SGD_SPIKY_W1], A2 = p[SGD_SPIKY_A2], w2 = p[SGD_SPIKY_W2];
-    const int quad = w1 == 4 * w2;
-    const double a = p[SGD_SPIKY_EA], w = p[SGD_SPIKY_EB] - a;
+    SPIKY_PARAMS;
+    double gk, v;
+    SGD_SUM16(v, n, spiky_core(A1, w1, A2, w2, a, w, quad, x[k_], &gk, NULL));
+    return v;
+}
+
+double sgd_spiky_phi_sum(const double *p, size_t n, const double *x)
+{
+    return SPIKY_DISPATCH(phi_sum_q, p, n, x);
+}
+
+static inline __attribute__((always_inline)) void value_batch_q(const double *p, size_t n, size_t d,
+                                                                const double *x, double *fx, const int quad)
+{
+    SPIKY_PARAMS;
     for (size_t j = 0; j < n; j++) {
         double s = 0;
 #pragma omp simd reduction(+ : s)
@@ -183,4 +192,9 @@ void sgd_spiky_value_batch(const double *p, size_t n, size_t d, const double *x,
         }
         fx[j] = s;
     }
+}
+
+void sgd_spiky_value_batch(const double *p, size_t n, size_t d, const double *x, double *fx)
+{
+    SPIKY_DISPATCH(value_batch_q, p, n, d, x, fx);
 }

@@ -88,11 +88,8 @@ static void uniform_noise(uint64_t seed, uint64_t trial0, uint64_t T, double r, 
         }
         return;
     }
-    for (size_t j = 0; j < m; j++) {
-        double *o = om + j * d;
-        sgd_rng_symmetric_fill(seed, SGD_RNG_NOISE, trial0 + j, T, o, d);
-        for (size_t i = 0; i < d; i++) o[i] *= r;
-    }
+    const sgd_noise cube = {SGD_NOISE_CUBE, r, NULL, NULL};
+    for (size_t j = 0; j < m; j++) sgd_noise_sample_domain(&cube, d, seed, SGD_RNG_NOISE, trial0 + j, T, om + j * d);
 }
 
 typedef struct block_ws {

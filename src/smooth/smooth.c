@@ -191,21 +191,29 @@ _Static_assert(SGD_SMOOTH_TILE * 4 == SGD_SMOOTH_WORDS, "smooth_internal.h: the 
  * in registers (sgd_philox4x32_run). Word t of block q is coordinate t h + q,
  * h = ceil(d/4). */
 
+/* Blocks q0 .. q0+nb-1 of sample `step`: word t into w[t][0 .. nb). */
+static void cube_words_run(uint64_t seed, uint64_t stream, uint64_t step, size_t q0, size_t nb, uint32_t *const w[4])
+{
+    uint32_t ctr[4];
+    sgd_rng_counter(SGD_RNG_SMOOTH, stream, step, (uint32_t)q0, ctr);
+    sgd_philox4x32_run(nb, ctr, 0, (uint32_t)seed, (uint32_t)(seed >> 32), w);
+}
+
 /* One sample's words in coordinate order: W[t h + q] = word t of block q
  * (4 h words; those from d on are not coordinates). */
 static void cube_words_sample(uint64_t seed, uint64_t stream, uint64_t step, size_t h, uint32_t *W)
 {
-    const uint32_t ctr[4] = {0, (uint32_t)step, (uint32_t)stream, sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step)};
-    uint32_t *const o[4] = {W, W + h, W + 2 * h, W + 3 * h};
-    sgd_philox4x32_run(h, ctr, 0, (uint32_t)seed, (uint32_t)(seed >> 32), o);
+    cube_words_run(seed, stream, step, 0, h, (uint32_t *const[4]){W, W + h, W + 2 * h, W + 3 * h});
 }
 
-/* Blocks q0 .. q0+nb-1 of sample `step`: word t into w[t][0 .. nb). */
-static void cube_words_run(uint64_t seed, uint64_t stream, uint64_t step, size_t q0, size_t nb, uint32_t *const w[4])
+/* Block q of samples step0 .. step0+n-1, the step word counting up (the
+ * counters never touch memory): word t of sample step0 + s into o[t][s].
+ * The step's low word must not wrap inside. */
+static void cube_words_steps(uint64_t seed, uint64_t stream, uint64_t step0, size_t q, size_t n, uint32_t *const o[4])
 {
-    const uint32_t ctr[4] = {(uint32_t)q0, (uint32_t)step, (uint32_t)stream,
-                             sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step)};
-    sgd_philox4x32_run(nb, ctr, 0, (uint32_t)seed, (uint32_t)(seed >> 32), w);
+    uint32_t ctr[4];
+    sgd_rng_counter(SGD_RNG_SMOOTH, stream, step0, (uint32_t)q, ctr);
+    sgd_philox4x32_run(n, ctr, 1, (uint32_t)seed, (uint32_t)(seed >> 32), o);
 }
 
 /* Small d (h < SGD_SMOOTH_COLS): a tile in columns, which fills the vector
@@ -215,21 +223,23 @@ static void cube_words_run(uint64_t seed, uint64_t stream, uint64_t step, size_t
 #define SGD_SMOOTH_COLS 32
 static void cube_words_cols(uint64_t seed, uint64_t stream, uint64_t step0, size_t h, size_t ns, uint32_t *const w[4])
 {
+    /* where the step's low word wraps (the high byte steps), a second run */
     const uint32_t s_lo = (uint32_t)step0;
-    /* block q of the ns samples, the step word counting up (the counters never
-     * touch memory); where that word wraps the high byte steps: a second run */
     const size_t m = (uint32_t)(s_lo + (uint32_t)ns) < s_lo ? (size_t)(0u - s_lo) : ns;
     for (size_t q = 0; q < h; q++) {
         uint32_t *const o[4] = {w[0] + q * ns, w[1] + q * ns, w[2] + q * ns, w[3] + q * ns};
-        const uint32_t ctr[4] = {(uint32_t)q, s_lo, (uint32_t)stream, sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step0)};
-        sgd_philox4x32_run(m, ctr, 1, (uint32_t)seed, (uint32_t)(seed >> 32), o);
-        if (m < ns) {
-            const uint32_t ctr2[4] = {(uint32_t)q, 0, (uint32_t)stream,
-                                      sgd_rng_counter_w3(SGD_RNG_SMOOTH, stream, step0 + m)};
-            uint32_t *const o2[4] = {o[0] + m, o[1] + m, o[2] + m, o[3] + m};
-            sgd_philox4x32_run(ns - m, ctr2, 1, (uint32_t)seed, (uint32_t)(seed >> 32), o2);
-        }
+        cube_words_steps(seed, stream, step0, q, m, o);
+        if (m < ns)
+            cube_words_steps(seed, stream, step0 + m, q, ns - m,
+                             (uint32_t *const[4]){o[0] + m, o[1] + m, o[2] + m, o[3] + m});
     }
+}
+
+/* How many of the coordinates i0 .. i0+nb-1 are below d: word t of blocks
+ * q0 .. q0+nb-1 covers i0 = t h + q0 onwards. */
+static size_t run_len(size_t d, size_t i0, size_t nb)
+{
+    return i0 >= d ? 0 : (i0 + nb <= d ? nb : d - i0);
 }
 
 /* xs[t h + q] = y[t h + q] - eta r sym(w[t][q - q0]) for q0 <= q < q0 + nb:
@@ -239,7 +249,7 @@ static void cube_x_runs(double r, double eta, const double *y, size_t d, size_t 
 {
     const double r2 = r * 0x1.0p-31;
     for (size_t t = 0; t < 4 && t * h + q0 < d; t++) {
-        size_t i0 = t * h + q0, cnt = i0 + nb <= d ? nb : d - i0;
+        size_t i0 = t * h + q0, cnt = run_len(d, i0, nb);
         for (size_t u = 0; u < cnt; u++) xs[i0 + u] = y[i0 + u] - eta * sgd_sym32_scaled(w[t][u], r2);
     }
 }
@@ -286,12 +296,9 @@ static double sum16(const double *a, size_t n)
         for (size_t i = 0; i < n; i++) v += a[i];
         return v;
     }
-    double acc[16] = {0};
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++) acc[j] += a[i + j];
-    for (int j = 0; i < n; i++, j++) acc[j] += a[i];
-    return sgd_sum16_fold(acc);
+    double v;
+    SGD_SUM16(v, n, a[k_]);
+    return v;
 }
 
 /* samples handled together: enough to fill vector lanes when d is small */
@@ -326,7 +333,6 @@ typedef struct {
  * gradient's per coordinate (every coordinate has gn samples) in the arrays
  * of an mc_chunk, so that merging a chunk is one vector loop. */
 typedef struct {
-    size_t d;
     int want_grad, want_range;
     mc_stat g;
     double gn;
@@ -439,6 +445,21 @@ static int chunk_grad_finite(const mc_chunk *c)
     return 0;
 }
 
+/* The next ns samples into c, in order: their values (when want_g) and
+ * their gradient rows gr (ns x d, or NULL). Returns 0, or 1 + the index of
+ * the first value that is not finite. */
+static size_t chunk_add(mc_chunk *c, int want_g, const double *vals, const double *gr, size_t ns)
+{
+    const double cnt0 = c->v.cnt;
+    if (want_g) {
+        size_t e = vstat_add(&c->v, vals, ns);
+        if (e) return e;
+    } else
+        c->v.cnt += (double)ns;
+    for (size_t s = 0; gr && s < ns; s++) chunk_grad(c, 0, c->d, gr + s * c->d, 1.0 / (cnt0 + (double)s + 1.0));
+    return 0;
+}
+
 /* Fold a finished chunk into the totals (called in chunk order): Chan's
  * formulas, as stat_merge, for every gradient coordinate at once. */
 static void chunk_merge(mc_acc *res, const mc_chunk *c, int want_g)
@@ -484,7 +505,6 @@ static void chunk_merge(mc_acc *res, const mc_chunk *c, int want_g)
 typedef struct {
     uint32_t *w[4];
     double *x, *ph, *dph;
-    double *lane; /* SGD_SMOOTH_TILE: columns, one sample's gradient terms in coordinate order */
     double *yb;   /* 4 SGD_SMOOTH_TILE: large d, y of a tile whose last run passes d (zero-padded);
                    * smaller d, the tile's sample values */
 } sep_tile;
@@ -496,9 +516,8 @@ static int sep_tile_alloc(sep_tile *t)
     t->x = malloc(4 * SGD_SMOOTH_TILE * sizeof(double));
     t->ph = malloc(4 * SGD_SMOOTH_TILE * sizeof(double));
     t->dph = malloc(4 * SGD_SMOOTH_TILE * sizeof(double));
-    t->lane = malloc(SGD_SMOOTH_TILE * sizeof(double));
     t->yb = malloc(4 * SGD_SMOOTH_TILE * sizeof(double));
-    return w && t->x && t->ph && t->dph && t->lane && t->yb ? 0 : -1;
+    return w && t->x && t->ph && t->dph && t->yb ? 0 : -1;
 }
 
 static void sep_tile_free(sep_tile *t)
@@ -507,7 +526,6 @@ static void sep_tile_free(sep_tile *t)
     free(t->x);
     free(t->ph);
     free(t->dph);
-    free(t->lane);
     free(t->yb);
 }
 
@@ -537,21 +555,23 @@ typedef struct {
     size_t n, d;
     uint64_t step0;
     int want_g, want_grad, want_range;
+    int cube; /* uniform cube noise drawn by the words (smooth_cube_x_block) */
+    int sep;  /* ... and f separable: the tile roads */
 } mc_job;
 
-/* Samples a .. b-1 into c, a tile of columns at a time; valid[t] is the number
- * of blocks q with t h + q < d. Returns the first non-finite sample + 1, or 0. */
-static size_t sep_cols_chunk(const mc_job *J, const size_t valid[4], size_t a, size_t b, sep_tile *T, mc_chunk *c)
+/* Samples a .. b-1 into c, a tile of columns at a time. Returns the first
+ * non-finite sample + 1, or 0. */
+static size_t sep_cols_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, mc_chunk *c)
 {
     const size_t d = J->d, h = (d + 3) / 4, spt = SGD_SMOOTH_TILE / h;
     const double r2 = J->W->r * 0x1.0p-31, eta = J->eta;
-    double *vals = T->yb, *u = T->lane;
-    size_t off[4 * SGD_SMOOTH_COLS], ns_off = 0;
+    double *vals = T->yb;
+    size_t off[4 * SGD_SMOOTH_COLS], ns_off = 0, valid[4]; /* valid[t]: blocks q with t h + q < d */
+    for (size_t t = 0; t < 4; t++) valid[t] = run_len(d, t * h, h);
     const int draw = J->want_g && !J->want_grad && J->f->phi_cube_acc;
     for (size_t j = a; j < b; j += spt) {
         const size_t ns = b - j < spt ? b - j : spt, nl = ns * h;
         cube_words_cols(J->p->seed, J->p->stream, J->step0 + j, h, ns, T->w);
-        double cnt0 = c->v.cnt;
         if (draw) {
             /* values alone, the draw fused in: each coordinate's column added
              * to the samples' sums in order 0 .. d-1 (from -0, so the bits are
@@ -593,16 +613,11 @@ static size_t sep_cols_chunk(const mc_job *J, const size_t valid[4], size_t a, s
                 vals[s0] = v;
             }
         }
-        if (J->want_g) {
-            size_t e = vstat_add(&c->v, vals, ns);
-            if (e) return j + e;
-        } else
-            c->v.cnt += (double)ns;
-        if (J->want_grad)
-            for (size_t s = 0; s < ns; s++) {
-                for (size_t i = 0; i < d; i++) u[i] = T->dph[off[i] + s];
-                chunk_grad(c, 0, d, u, 1.0 / (cnt0 + (double)s + 1.0));
-            }
+        if (J->want_grad) /* the gradient rows of the samples, into x (free once phi' is known) */
+            for (size_t s = 0; s < ns; s++)
+                for (size_t i = 0; i < d; i++) T->x[s * d + i] = T->dph[off[i] + s];
+        size_t e = chunk_add(c, J->want_g, vals, J->want_grad ? T->x : NULL, ns);
+        if (e) return j + e;
     }
     return 0;
 }
@@ -623,25 +638,19 @@ static size_t sep_rows_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, m
     const int fused = J->want_g && !J->want_grad, draw = fused && f->phi_cube_sum;
     for (size_t j = a; j < b; j += spt) {
         const size_t ns = b - j < spt ? b - j : spt;
-        for (size_t s = 0; s < ns; s++) cube_words_sample(J->p->seed, J->p->stream, J->step0 + j + s, h, W + 4 * h * s);
-        if (!draw) {
-            for (size_t s = 0; s < ns; s++)
-                for (size_t i = 0; i < d; i++) T->x[d * s + i] = J->y[i] - eta * sgd_sym32_scaled(W[4 * h * s + i], r2);
+        if (draw)
+            for (size_t s = 0; s < ns; s++) cube_words_sample(J->p->seed, J->p->stream, J->step0 + j + s, h, W + 4 * h * s);
+        else {
+            smooth_cube_x_block(J->W->r, eta, J->y, d, J->p->seed, J->p->stream, J->step0 + j, ns, W, T->x);
             if (!fused)
                 f->phi_batch(f, ns * d, T->x, J->want_g ? T->ph : NULL, J->want_grad ? T->dph : NULL);
         }
-        double cnt0 = c->v.cnt;
-        if (J->want_g) {
-            for (size_t s = 0; s < ns; s++)
-                vals[s] = draw    ? f->phi_cube_sum(f, d, J->y, eta, r2, W + 4 * h * s)
-                          : fused ? f->phi_sum(f, d, T->x + d * s)
-                                  : sum16(T->ph + d * s, d);
-            size_t e = vstat_add(&c->v, vals, ns);
-            if (e) return j + e;
-        } else
-            c->v.cnt += (double)ns;
-        if (J->want_grad)
-            for (size_t s = 0; s < ns; s++) chunk_grad(c, 0, d, T->dph + d * s, 1.0 / (cnt0 + (double)s + 1.0));
+        for (size_t s = 0; J->want_g && s < ns; s++)
+            vals[s] = draw    ? f->phi_cube_sum(f, d, J->y, eta, r2, W + 4 * h * s)
+                      : fused ? f->phi_sum(f, d, T->x + d * s)
+                              : sum16(T->ph + d * s, d);
+        size_t e = chunk_add(c, J->want_g, vals, J->want_grad ? T->dph : NULL, ns);
+        if (e) return j + e;
     }
     return 0;
 }
@@ -661,7 +670,7 @@ static void sep_big_tile(const mc_job *J, size_t ti, size_t ntile, size_t j0, si
     size_t len[4];
     for (size_t t = 0; t < 4; t++) {
         size_t i0 = t * h + q0;
-        len[t] = i0 >= d ? 0 : (i0 + nb <= d ? nb : d - i0);
+        len[t] = run_len(d, i0, nb);
     }
     /* y of the four runs: in place (stride h), or a zero-padded copy where the
      * last run passes d */
@@ -740,26 +749,26 @@ static int mc_run_sep_big(const mc_job *J, mc_acc *res, size_t *bad)
     return status;
 }
 
-static int mc_run_chunks(const mc_job *J, int cube, int sep, mc_acc *res, size_t *badp);
+static int mc_run_chunks(const mc_job *J, mc_acc *res, size_t *badp);
 
 static int mc_run(const sgd_landscape *f, const sgd_noise *W, double eta, const double *y,
                   const sgd_smooth_params *p, size_t n, uint64_t step0, mc_acc *res)
 {
     size_t d = f->d, h = (d + 3) / 4;
-    mc_job J = {f, W, eta, y, p, n, d, step0, 0, res->want_grad, res->want_range};
+    mc_job J = {f, W, eta, y, p, n, d, step0, 0, res->want_grad, res->want_range, 0, 0};
     J.want_g = !(p->grad_only && res->want_grad);
     /* d = 1 goes through sgd_noise_sample_domain: there one Philox block serves two steps;
      * so does r < 2^-990, where r 2^-31 is subnormal and sgd_sym32_scaled would round differently */
-    int cube = W->kind == SGD_NOISE_CUBE && d >= 2 && W->r >= 0x1.0p-990;
-    int sep = cube && f->phi_batch;
+    J.cube = W->kind == SGD_NOISE_CUBE && d >= 2 && W->r >= 0x1.0p-990;
+    J.sep = J.cube && f->phi_batch;
     int status = SGD_OK;
     size_t bad = 0;
     stat_init(&res->g);
     res->gn = 0;
-    if (sep && h > SGD_SMOOTH_TILE)
+    if (J.sep && h > SGD_SMOOTH_TILE)
         status = mc_run_sep_big(&J, res, &bad);
     else
-        status = mc_run_chunks(&J, cube, sep, res, &bad);
+        status = mc_run_chunks(&J, res, &bad);
     if (status == SGD_ENOMEM) return sgd_error(SGD_ENOMEM, "Monte Carlo smoothing: out of memory");
     if (status == SGD_EDIVERGED)
         return sgd_error(SGD_EDIVERGED, "Monte Carlo smoothing: f or grad f is not finite at y - eta*omega (near sample %zu)",
@@ -770,8 +779,7 @@ static int mc_run(const sgd_landscape *f, const sgd_noise *W, double eta, const 
 /* Read-only inputs and per-thread scratch of the chunk runner. */
 typedef struct {
     const mc_job *J;
-    int cube, sep;
-    size_t K, S, valid[4];
+    size_t K, S;
     /* per thread */
     mc_chunk c;
     sep_tile T;
@@ -780,24 +788,25 @@ typedef struct {
     int ok;
 } chunk_run;
 
-static void chunk_run_alloc(chunk_run *R, const chunk_run *shared, int want_grad, int want_range)
+static void chunk_run_alloc(chunk_run *R, const chunk_run *shared)
 {
     *R = *shared;
     const size_t d = R->J->d, S = R->S;
+    const int want_grad = R->J->want_grad, cube = R->J->cube;
     memset(&R->T, 0, sizeof R->T);
     R->omega = R->x = R->vals = R->gr = NULL;
     R->words = NULL;
-    R->ok = !chunk_alloc(&R->c, d, want_grad, want_range);
-    if (R->sep) {
+    R->ok = !chunk_alloc(&R->c, d, want_grad, R->J->want_range);
+    if (R->J->sep) {
         R->ok = R->ok && !sep_tile_alloc(&R->T);
         return;
     }
     R->omega = malloc(d * sizeof(double));
     R->x = malloc(S * d * sizeof(double));
     R->vals = malloc(S * sizeof(double));
-    R->words = R->cube ? malloc(SGD_SMOOTH_TILE * 4 * sizeof(uint32_t)) : NULL;
+    R->words = cube ? malloc(SGD_SMOOTH_TILE * 4 * sizeof(uint32_t)) : NULL;
     R->gr = want_grad ? malloc(S * d * sizeof(double)) : NULL;
-    R->ok = R->ok && R->omega && R->x && R->vals && (!R->cube || R->words) && (!want_grad || R->gr);
+    R->ok = R->ok && R->omega && R->x && R->vals && (!cube || R->words) && (!want_grad || R->gr);
 }
 
 static void chunk_run_free(chunk_run *R)
@@ -822,8 +831,8 @@ static int chunk_run_one(chunk_run *R, size_t k, size_t *where)
     mc_chunk *c = &R->c;
     if (!R->ok) return SGD_ENOMEM;
     chunk_reset(c);
-    if (R->sep) {
-        size_t e = (d + 3) / 4 < SGD_SMOOTH_COLS ? sep_cols_chunk(J, R->valid, a, b, &R->T, c)
+    if (J->sep) {
+        size_t e = (d + 3) / 4 < SGD_SMOOTH_COLS ? sep_cols_chunk(J, a, b, &R->T, c)
                                                  : sep_rows_chunk(J, a, b, &R->T, c);
         if (e) {
             *where = e - 1;
@@ -832,7 +841,7 @@ static int chunk_run_one(chunk_run *R, size_t k, size_t *where)
     } else
         for (size_t j = a; j < b; j += S) {
             size_t m = b - j < S ? b - j : S;
-            if (R->cube)
+            if (J->cube)
                 smooth_cube_x_block(J->W->r, J->eta, J->y, d, p->seed, p->stream, J->step0 + j, m, R->words, R->x);
             else
                 for (size_t s = 0; s < m; s++) {
@@ -846,17 +855,11 @@ static int chunk_run_one(chunk_run *R, size_t k, size_t *where)
                 f->value_batch(f, m, R->x, R->vals);
             else
                 f->grad_batch(f, m, R->x, R->gr);
-            double cnt0 = c->v.cnt;
-            if (J->want_g) {
-                size_t e = vstat_add(&c->v, R->vals, m);
-                if (e) {
-                    *where = j + e - 1;
-                    return SGD_EDIVERGED;
-                }
-            } else
-                c->v.cnt += (double)m;
-            if (R->gr)
-                for (size_t s = 0; s < m; s++) chunk_grad(c, 0, d, R->gr + s * d, 1.0 / (cnt0 + (double)s + 1.0));
+            size_t e = chunk_add(c, J->want_g, R->vals, R->gr, m);
+            if (e) {
+                *where = j + e - 1;
+                return SGD_EDIVERGED;
+            }
         }
     if (chunk_grad_finite(c)) {
         *where = a;
@@ -867,9 +870,9 @@ static int chunk_run_one(chunk_run *R, size_t k, size_t *where)
 
 /* Chunks of samples in parallel, merged in chunk order: every noise model
  * and landscape; separable f under cube noise goes tile by tile. */
-static int mc_run_chunks(const mc_job *J, int cube, int sep, mc_acc *res, size_t *badp)
+static int mc_run_chunks(const mc_job *J, mc_acc *res, size_t *badp)
 {
-    const size_t n = J->n, d = J->d, K = mc_nchunks(n, d), h = (d + 3) / 4;
+    const size_t n = J->n, d = J->d, K = mc_nchunks(n, d);
     int status = SGD_OK;
     size_t bad = 0;
     /* values alone: each chunk's statistics (a few numbers) kept, merged after */
@@ -882,11 +885,8 @@ static int mc_run_chunks(const mc_job *J, int cube, int sep, mc_acc *res, size_t
     chunk_run shared;
     memset(&shared, 0, sizeof shared);
     shared.J = J;
-    shared.cube = cube;
-    shared.sep = sep;
     shared.K = K;
     shared.S = mc_block(d);
-    for (size_t t = 0; t < 4; t++) shared.valid[t] = t * h >= d ? 0 : (d - t * h < h ? d - t * h : h);
     int par = !omp_in_parallel() && K > 1;
     /* Each chunk is reduced in its thread's scratch, then merged into res in
      * chunk order: the same bits for any thread count. With gradients the
@@ -896,7 +896,7 @@ static int mc_run_chunks(const mc_job *J, int cube, int sep, mc_acc *res, size_t
     #pragma omp parallel if (par)
     {
         chunk_run R;
-        chunk_run_alloc(&R, &shared, res->want_grad, res->want_range);
+        chunk_run_alloc(&R, &shared);
         if (res->want_grad) {
             #pragma omp for schedule(dynamic, 1) ordered
             for (size_t k = 0; k < K; k++) {
@@ -987,7 +987,6 @@ static int smooth_mc(const sgd_landscape *f, const sgd_noise *W, double eta, con
     const double z = sgd_smooth_z(p->confidence); /* once: d calls to the inverse CDF showed up in profiles */
     mc_acc res;
     memset(&res, 0, sizeof res);
-    res.d = d;
     res.want_grad = out->grad != NULL;
     res.want_range = p->interval == SGD_SMOOTH_CI_HOEFFDING;
     if (chunk_alloc(&res.gr, d, res.want_grad, res.want_range)) {
