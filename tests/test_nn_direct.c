@@ -67,7 +67,6 @@ static void ref(const shape *S, const float *x, const float *w, const float *dy,
 typedef struct bufs {
     float *x, *w, *dy, *y, *dx, *dw;
     float **scr, *wpart;
-    int nthr;
 } bufs;
 
 /* over: dx is marked overwrite (the direct kernel stores into it) */
@@ -119,7 +118,6 @@ static void one_shape(const shape *S0, int verbose)
     size_t wn = (size_t)S.cout * S.cin * S.k * S.k;
     int nt = 2;
     bufs B = {0};
-    B.nthr = nt;
     B.x = malloc(sizeof(float) * S.n * S.xs);
     B.dx = malloc(sizeof(float) * S.n * S.xs);
     B.y = malloc(sizeof(float) * S.n * S.ys);

@@ -264,6 +264,33 @@ static void name_split(sgd_dataset *d, const char *kind, int split)
              split == SGD_DATA_TRAIN ? "train" : split == SGD_DATA_TEST ? "test" : "val");
 }
 
+/* The training set named by spec with the validation set split off: its
+ * training part (tr) and validation part (va), NULL for one not wanted,
+ * each truncated to its subset (0: all) and named. */
+static int load_split(const char *spec, const sgd_data_opts *o, sgd_dataset *tr, size_t tr_subset,
+                      sgd_dataset *va, size_t va_subset)
+{
+    if (!o || o->val == 0)
+        return sgd_error(SGD_EINVAL, "%s: validation split requested but its size is 0", spec);
+    const char *kind;
+    sgd_dataset full;
+    memset(&full, 0, sizeof full);
+    int rc = load_full(spec, 0, o, &kind, &full);
+    if (rc) return rc;
+    rc = sgd_data_split(&full, o->val, o->val_random, o->val_seed, tr, va);
+    sgd_data_free(&full);
+    if (rc) return rc;
+    if (tr) {
+        if (tr_subset) sgd_data_truncate(tr, tr_subset);
+        name_split(tr, kind, SGD_DATA_TRAIN);
+    }
+    if (va) {
+        if (va_subset) sgd_data_truncate(va, va_subset);
+        name_split(va, kind, SGD_DATA_VAL);
+    }
+    return SGD_OK;
+}
+
 int sgd_data_load(const char *spec, int split, const sgd_data_opts *opt, sgd_dataset *out)
 {
     sgd_data_opts zero;
@@ -272,20 +299,13 @@ int sgd_data_load(const char *spec, int split, const sgd_data_opts *opt, sgd_dat
     memset(out, 0, sizeof *out);
     if (split != SGD_DATA_TRAIN && split != SGD_DATA_TEST && split != SGD_DATA_VAL)
         return sgd_error(SGD_EINVAL, "%s: unknown split %d", spec, split);
-    if (split == SGD_DATA_VAL && o->val == 0)
-        return sgd_error(SGD_EINVAL, "%s: validation split requested but its size is 0", spec);
+    if (split == SGD_DATA_VAL || (split == SGD_DATA_TRAIN && o->val > 0))
+        return load_split(spec, o, split == SGD_DATA_TRAIN ? out : NULL, o->subset,
+                          split == SGD_DATA_VAL ? out : NULL, o->subset);
     int test = split == SGD_DATA_TEST;
     const char *kind;
     int rc = load_full(spec, test, o, &kind, out);
     if (rc) return rc;
-    if (!test && o->val > 0) {
-        sgd_dataset tr, va;
-        rc = sgd_data_split(out, o->val, o->val_random, o->val_seed, split == SGD_DATA_TRAIN ? &tr : NULL,
-                            split == SGD_DATA_VAL ? &va : NULL);
-        sgd_data_free(out);
-        if (rc) return rc;
-        *out = split == SGD_DATA_TRAIN ? tr : va;
-    }
     if (o->subset) sgd_data_truncate(out, o->subset);
     name_split(out, kind, split);
     return SGD_OK;
@@ -296,19 +316,5 @@ int sgd_data_load_train_val(const char *spec, const sgd_data_opts *opt, size_t v
 {
     memset(tr, 0, sizeof *tr);
     memset(va, 0, sizeof *va);
-    if (!opt || opt->val == 0)
-        return sgd_error(SGD_EINVAL, "%s: validation split requested but its size is 0", spec);
-    const char *kind;
-    sgd_dataset full;
-    memset(&full, 0, sizeof full);
-    int rc = load_full(spec, 0, opt, &kind, &full);
-    if (rc) return rc;
-    rc = sgd_data_split(&full, opt->val, opt->val_random, opt->val_seed, tr, va);
-    sgd_data_free(&full);
-    if (rc) return rc;
-    if (opt->subset) sgd_data_truncate(tr, opt->subset);
-    if (val_subset) sgd_data_truncate(va, val_subset);
-    name_split(tr, kind, SGD_DATA_TRAIN);
-    name_split(va, kind, SGD_DATA_VAL);
-    return SGD_OK;
+    return load_split(spec, opt, tr, opt ? opt->subset : 0, va, val_subset);
 }

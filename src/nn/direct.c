@@ -85,7 +85,6 @@ static inline v8f ld(const float *p)
 }
 static inline void st(float *p, v8f v) { memcpy(p, &v, sizeof v); }
 static inline size_t rnd(size_t a) { return (a + VL - 1) / VL * VL; }
-static inline float *smp(const nn_view *v, size_t i) { return v->d + i * v->ns; }
 
 /* ---- geometry ---------------------------------------------------------- */
 
@@ -245,7 +244,8 @@ int nn_direct_conv_ok(int cin, int cout, int h, int w, int k, int stride, int pa
 /* ---- copies in and out --------------------------------------------------- */
 
 /* Interior of the padded, phase-split copy of one image (the zero border
- * was written once per parallel region and is never touched). */
+ * was written once per kernel call, i.e. per 16-sample chunk in net.c's
+ * executor, and is never touched). */
 static void x_in(const dgeo *g, const float *x, float *xp)
 {
     int s = g->s, p = g->p, w = g->w;
@@ -464,9 +464,9 @@ static void conv_fwd_team(const dgeo *gp, const nn_view *x, const float *wt, nn_
         memset(xp, 0, sizeof(float) * g.cin * g.xcs);
 #pragma omp for schedule(static)
         for (size_t i = 0; i < n; i++) {
-            x_in(&g, smp(x, i), xp);
+            x_in(&g, nn_smp(x, i), xp);
             gg(xp, cp, K, wt, g.cout, out, (size_t)g.m8, g.m8);
-            float *yi = smp(y, i);
+            float *yi = nn_smp(y, i);
             for (int c = 0; c < g.cout; c++)
                 for (int oy = 0; oy < g.oh; oy++) {
                     const float *r = out + (size_t)c * g.m8 + (size_t)oy * g.pw;
@@ -574,14 +574,14 @@ static void conv_bwd_team(const dgeo *gp, const nn_view *x, const float *wt, con
             if (dw) memset(acc, 0, sizeof(float) * wsz * VL);
             for (size_t i = c * NN_CHUNK; i < end; i++) {
                 if (dw) {
-                    x_in(&g, smp(x, i), xp);
-                    dy_flat(&g, smp(dy, i), dyf);
+                    x_in(&g, nn_smp(x, i), xp);
+                    dy_flat(&g, nn_smp(dy, i), dyf);
                     dw_acc(dyf, g.cout, (size_t)g.m8, xp, col, K, g.m8, acc);
                 }
                 if (dx) {
-                    if (zero_first) memset(smp(dx, i), 0, sizeof(float) * xsz);
-                    dy_pad(&g, smp(dy, i), dyp);
-                    bwd_data(&g, dyp, wph, colp, sub, smp(dx, i), over);
+                    if (zero_first) memset(nn_smp(dx, i), 0, sizeof(float) * xsz);
+                    dy_pad(&g, nn_smp(dy, i), dyp);
+                    bwd_data(&g, dyp, wph, colp, sub, nn_smp(dx, i), over);
                 }
             }
             if (dw) {

@@ -17,8 +17,6 @@
 
 #define BN_EPS 1e-5
 
-static inline float *smp(const nn_view *v, size_t n) { return v->d + n * v->ns; }
-
 /* Row reductions in 8 float lanes (vectorisable without reassociation
  * flags; the order is fixed, so still deterministic), rows summed in double. */
 #define LANES 8
@@ -126,13 +124,13 @@ void nn_conv_fwd(const nn_view *x, const float *wt, int k, int stride, int pad, 
         float *col = scratch[omp_get_thread_num()];
 #pragma omp for schedule(static)
         for (size_t i = 0; i < n; i++) {
-            const float *B = smp(x, i);
+            const float *B = nn_smp(x, i);
             if (!direct) {
                 im2col(B, x->c, x->h, x->w, k, stride, pad, oh, ow, col);
                 B = col;
             }
             nn_sgemm(0, 0, cout, P, K, 1.0f, wt, K, B, P,
-                        0.0f, smp(y, i), P);
+                        0.0f, nn_smp(y, i), P);
         }
     }
 }
@@ -154,9 +152,9 @@ void nn_conv_bwd(const nn_view *x, const float *wt, int k, int stride, int pad, 
             if (dw) memset(part, 0, sizeof(float) * wsz);
             size_t end = (c + 1) * NN_CHUNK < n ? (c + 1) * NN_CHUNK : n;
             for (size_t i = c * NN_CHUNK; i < end; i++) {
-                const float *dyn = smp(dy, i);
+                const float *dyn = nn_smp(dy, i);
                 if (dw) {
-                    const float *B = smp(x, i);
+                    const float *B = nn_smp(x, i);
                     if (!direct) {
                         im2col(B, x->c, x->h, x->w, k, stride, pad, oh, ow, col);
                         B = col;
@@ -167,11 +165,11 @@ void nn_conv_bwd(const nn_view *x, const float *wt, int k, int stride, int pad, 
                 if (dx) {
                     if (direct) {
                         nn_sgemm(1, 0, K, P, cout, 1.0f, wt,
-                                    K, dyn, P, 1.0f, smp(dx, i), P);
+                                    K, dyn, P, 1.0f, nn_smp(dx, i), P);
                     } else {
                         nn_sgemm(1, 0, K, P, cout, 1.0f, wt,
                                     K, dyn, P, 0.0f, dcol, P);
-                        col2im_add(dcol, x->c, x->h, x->w, k, stride, pad, oh, ow, smp(dx, i));
+                        col2im_add(dcol, x->c, x->h, x->w, k, stride, pad, oh, ow, nn_smp(dx, i));
                     }
                 }
             }
@@ -276,8 +274,8 @@ static void bn_out_channel(const nn_view *x, const float *g, const float *b, int
     float a, sh;
     bn_affine(g, b, mean, invstd, c, &a, &sh);
     for (size_t i = 0; i < n; i++) {
-        const float *p = smp(x, i) + c * hw;
-        float *q = smp(y, i) + c * hw;
+        const float *p = nn_smp(x, i) + c * hw;
+        float *q = nn_smp(y, i) + c * hw;
         if (relu)
             for (size_t j = 0; j < hw; j++) {
                 float v = p[j] * a + sh;
@@ -308,7 +306,7 @@ static void bn_stats_team(const nn_view *x, size_t n, double *part)
 #pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < C; c++) {
-            const float *p = smp(x, i) + c * hw;
+            const float *p = nn_smp(x, i) + c * hw;
             double s = row_sum(p, hw);
             float m = (float)(s / (double)hw);
             double *o = part + 3 * (i * (size_t)C + (size_t)c);
@@ -392,7 +390,7 @@ static void bn_bwd_sums_team(const nn_view *x, const float *g, const float *b, i
             bn_affine(g, b, mean, invstd, c, &ys, &yb);
             double *o = part + 2 * (i * (size_t)C + (size_t)c);
             o[0] = o[1] = 0;
-            row_dz(smp(x, i) + c * hw, smp(dy, i) + c * hw, ys, yb, hw, (float)mu, relu, &o[0],
+            row_dz(nn_smp(x, i) + c * hw, nn_smp(dy, i) + c * hw, ys, yb, hw, (float)mu, relu, &o[0],
                    &o[1]);
         }
 }
@@ -430,6 +428,20 @@ void nn_bn_bwd_combine(int C, size_t hw, size_t n, const float *g, int train, co
     }
 }
 
+/* One row of dx (+)= A dz + K0 + K1 x. relu and over are literals at every
+ * call: each inlined copy is one branch-free loop that vectorises. */
+static inline __attribute__((always_inline)) void bn_dx_row(const float *p, const float *d, float *q,
+                                                            size_t hw, float ys, float yb, float A,
+                                                            float K0, float K1, int relu, int over)
+{
+    for (size_t j = 0; j < hw; j++) {
+        float dv = d[j];  /* loaded unconditionally: the loop vectorises */
+        float dz = !relu || p[j] * ys + yb > 0 ? dv : 0.0f;
+        if (over) q[j] = A * dz + K0 + K1 * p[j];
+        else q[j] += A * dz + K0 + K1 * p[j];
+    }
+}
+
 /* dx (+)= A dz + K0 + K1 x per sample; stores when dx->overwrite. */
 static void bn_bwd_dx_team(const nn_view *x, const float *g, const float *b, int relu, size_t n,
                            const double *mean, const double *invstd, const float *coef,
@@ -443,24 +455,12 @@ static void bn_bwd_dx_team(const nn_view *x, const float *g, const float *b, int
             float ys, yb;
             bn_affine(g, b, mean, invstd, c, &ys, &yb);
             float A = coef[3 * c], K0 = coef[3 * c + 1], K1 = coef[3 * c + 2];
-            const float *p = smp(x, i) + c * hw, *d = smp(dy, i) + c * hw;
-            float *q = smp(dx, i) + c * hw;
-            if (relu && over)
-                for (size_t j = 0; j < hw; j++) {
-                    float dv = d[j];  /* loaded unconditionally: the loop vectorises */
-                    float dz = p[j] * ys + yb > 0 ? dv : 0.0f;
-                    q[j] = A * dz + K0 + K1 * p[j];
-                }
-            else if (relu)
-                for (size_t j = 0; j < hw; j++) {
-                    float dv = d[j];
-                    float dz = p[j] * ys + yb > 0 ? dv : 0.0f;
-                    q[j] += A * dz + K0 + K1 * p[j];
-                }
-            else if (over)
-                for (size_t j = 0; j < hw; j++) q[j] = A * d[j] + K0 + K1 * p[j];
-            else
-                for (size_t j = 0; j < hw; j++) q[j] += A * d[j] + K0 + K1 * p[j];
+            const float *p = nn_smp(x, i) + c * hw, *d = nn_smp(dy, i) + c * hw;
+            float *q = nn_smp(dx, i) + c * hw;
+            if (relu && over) bn_dx_row(p, d, q, hw, ys, yb, A, K0, K1, 1, 1);
+            else if (relu) bn_dx_row(p, d, q, hw, ys, yb, A, K0, K1, 1, 0);
+            else if (over) bn_dx_row(p, d, q, hw, ys, yb, A, K0, K1, 0, 1);
+            else bn_dx_row(p, d, q, hw, ys, yb, A, K0, K1, 0, 0);
         }
 }
 
@@ -477,8 +477,8 @@ static void relu_fwd_team(const nn_view *x, nn_view *y, size_t n)
     size_t m = (size_t)x->c * x->h * x->w;
 #pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        const float *p = smp(x, i);
-        float *q = smp(y, i);
+        const float *p = nn_smp(x, i);
+        float *q = nn_smp(y, i);
         for (size_t j = 0; j < m; j++) q[j] = p[j] > 0 ? p[j] : 0.0f;
     }
 }
@@ -493,8 +493,8 @@ static void relu_bwd_team(const nn_view *y, const nn_view *dy, nn_view *dx, size
     size_t m = (size_t)y->c * y->h * y->w;
 #pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        const float *p = smp(y, i), *d = smp(dy, i);
-        float *q = smp(dx, i);
+        const float *p = nn_smp(y, i), *d = nn_smp(dy, i);
+        float *q = nn_smp(dx, i);
         for (size_t j = 0; j < m; j++)
             if (p[j] > 0) q[j] += d[j];
     }
@@ -511,8 +511,8 @@ static void avgpool_fwd_team(const nn_view *x, nn_view *y, size_t n)
 #pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < C; c++) {
-            const float *p = smp(x, i) + (size_t)c * H * W;
-            float *q = smp(y, i) + (size_t)c * oh * ow;
+            const float *p = nn_smp(x, i) + (size_t)c * H * W;
+            float *q = nn_smp(y, i) + (size_t)c * oh * ow;
             for (int a = 0; a < oh; a++)
                 for (int b = 0; b < ow; b++) {
                     const float *r = p + (size_t)2 * a * W + 2 * b;
@@ -533,8 +533,8 @@ static void avgpool_bwd_team(const nn_view *dy, nn_view *dx, size_t n)
 #pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < C; c++) {
-            const float *d = smp(dy, i) + (size_t)c * oh * ow;
-            float *q = smp(dx, i) + (size_t)c * H * W;
+            const float *d = nn_smp(dy, i) + (size_t)c * oh * ow;
+            float *q = nn_smp(dx, i) + (size_t)c * H * W;
             for (int a = 0; a < oh; a++)
                 for (int b = 0; b < ow; b++) {
                     float v = 0.25f * d[a * ow + b];
@@ -558,10 +558,10 @@ static void gap_fwd_team(const nn_view *x, nn_view *y, size_t n)
 #pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < x->c; c++) {
-            const float *p = smp(x, i) + c * hw;
+            const float *p = nn_smp(x, i) + c * hw;
             double s = 0;
             for (size_t j = 0; j < hw; j++) s += p[j];
-            smp(y, i)[c] = (float)(s / (double)hw);
+            nn_smp(y, i)[c] = (float)(s / (double)hw);
         }
 }
 
@@ -576,8 +576,8 @@ static void gap_bwd_team(const nn_view *dy, nn_view *dx, size_t n)
 #pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < dx->c; c++) {
-            float v = smp(dy, i)[c] / (float)hw;
-            float *q = smp(dx, i) + c * hw;
+            float v = nn_smp(dy, i)[c] / (float)hw;
+            float *q = nn_smp(dx, i) + c * hw;
             for (size_t j = 0; j < hw; j++) q[j] += v;
         }
 }
@@ -594,7 +594,7 @@ void nn_linear_fwd(const nn_view *x, const float *w, const float *b, nn_view *y,
     nn_sgemm(0, 1, (int)n, out, in, 1.0f, x->d, (int)x->ns, w,
                 in, 0.0f, y->d, (int)y->ns);
     for (size_t i = 0; i < n; i++)
-        for (int j = 0; j < out; j++) smp(y, i)[j] += b[j];
+        for (int j = 0; j < out; j++) nn_smp(y, i)[j] += b[j];
 }
 
 void nn_linear_bwd(const nn_view *x, const float *w, const nn_view *dy, nn_view *dx, float *dw,
@@ -608,7 +608,7 @@ void nn_linear_bwd(const nn_view *x, const float *w, const nn_view *dy, nn_view 
                 x->d, (int)x->ns, 1.0f, dw, in);
     for (int j = 0; j < out; j++) {
         double s = 0;
-        for (size_t i = 0; i < n; i++) s += smp(dy, i)[j];
+        for (size_t i = 0; i < n; i++) s += nn_smp(dy, i)[j];
         db[j] += (float)s;
     }
 }
@@ -619,8 +619,8 @@ static void add_fwd_team(const nn_view *a, const nn_view *b, int relu, nn_view *
     size_t m = (size_t)y->c * y->h * y->w;
 #pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        const float *p = smp(a, i), *q = smp(b, i);
-        float *r = smp(y, i);
+        const float *p = nn_smp(a, i), *q = nn_smp(b, i);
+        float *r = nn_smp(y, i);
         if (relu)
             for (size_t j = 0; j < m; j++) {
                 float v = p[j] + q[j];
@@ -636,37 +636,32 @@ void nn_add_fwd(const nn_view *a, const nn_view *b, int relu, nn_view *y, size_t
     NN_TEAM(add_fwd_team(a, b, relu, y, n));
 }
 
+/* One row of da, db (+)= dy masked by the fused ReLU; oa, ob (store) are
+ * literals at every call: each inlined copy is one plain loop. */
+static inline __attribute__((always_inline)) void add_bwd_row(const float *d, const float *o, float *p,
+                                                              float *q, size_t m, int relu, int oa,
+                                                              int ob)
+{
+    for (size_t j = 0; j < m; j++) {
+        float dz = (!relu || o[j] > 0) ? d[j] : 0.0f;
+        if (oa) p[j] = dz;
+        else p[j] += dz;
+        if (ob) q[j] = dz;
+        else q[j] += dz;
+    }
+}
+
 static void add_bwd_team(const nn_view *y, const nn_view *dy, int relu, nn_view *da, nn_view *db, size_t n)
 {
     size_t m = (size_t)dy->c * dy->h * dy->w;
 #pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        const float *d = smp(dy, i), *o = smp(y, i);
-        float *p = smp(da, i), *q = smp(db, i);
-        if (da->overwrite && db->overwrite)
-            for (size_t j = 0; j < m; j++) {
-                float dz = (!relu || o[j] > 0) ? d[j] : 0.0f;
-                p[j] = dz;
-                q[j] = dz;
-            }
-        else if (da->overwrite)
-            for (size_t j = 0; j < m; j++) {
-                float dz = (!relu || o[j] > 0) ? d[j] : 0.0f;
-                p[j] = dz;
-                q[j] += dz;
-            }
-        else if (db->overwrite)
-            for (size_t j = 0; j < m; j++) {
-                float dz = (!relu || o[j] > 0) ? d[j] : 0.0f;
-                p[j] += dz;
-                q[j] = dz;
-            }
-        else
-            for (size_t j = 0; j < m; j++) {
-                float dz = (!relu || o[j] > 0) ? d[j] : 0.0f;
-                p[j] += dz;
-                q[j] += dz;
-            }
+        const float *d = nn_smp(dy, i), *o = nn_smp(y, i);
+        float *p = nn_smp(da, i), *q = nn_smp(db, i);
+        if (da->overwrite && db->overwrite) add_bwd_row(d, o, p, q, m, relu, 1, 1);
+        else if (da->overwrite) add_bwd_row(d, o, p, q, m, relu, 1, 0);
+        else if (db->overwrite) add_bwd_row(d, o, p, q, m, relu, 0, 1);
+        else add_bwd_row(d, o, p, q, m, relu, 0, 0);
     }
 }
 
@@ -679,10 +674,10 @@ static void padshort_fwd_team(const nn_view *x, int stride, int pad, nn_view *y,
 {
 #pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        float *q = smp(y, i);
+        float *q = nn_smp(y, i);
         memset(q, 0, sizeof(float) * y->c * y->h * y->w);
         for (int c = 0; c < x->c; c++) {
-            const float *p = smp(x, i) + (size_t)c * x->h * x->w;
+            const float *p = nn_smp(x, i) + (size_t)c * x->h * x->w;
             float *r = q + (size_t)(c + pad) * y->h * y->w;
             for (int a = 0; a < y->h; a++)
                 for (int b = 0; b < y->w; b++) r[a * y->w + b] = p[(size_t)a * stride * x->w + b * stride];
@@ -700,8 +695,8 @@ static void padshort_bwd_team(const nn_view *dy, int stride, int pad, nn_view *d
 #pragma omp for schedule(static)
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < dx->c; c++) {
-            const float *d = smp(dy, i) + (size_t)(c + pad) * dy->h * dy->w;
-            float *q = smp(dx, i) + (size_t)c * dx->h * dx->w;
+            const float *d = nn_smp(dy, i) + (size_t)(c + pad) * dy->h * dy->w;
+            float *q = nn_smp(dx, i) + (size_t)c * dx->h * dx->w;
             for (int a = 0; a < dy->h; a++)
                 for (int b = 0; b < dy->w; b++) q[(size_t)a * stride * dx->w + b * stride] += d[a * dy->w + b];
         }
@@ -716,7 +711,7 @@ static void zero_team(nn_view *dx, size_t n)
 {
     size_t m = (size_t)dx->c * dx->h * dx->w;
 #pragma omp for schedule(static)
-    for (size_t i = 0; i < n; i++) memset(smp(dx, i), 0, sizeof(float) * m);
+    for (size_t i = 0; i < n; i++) memset(nn_smp(dx, i), 0, sizeof(float) * m);
 }
 
 void nn_zero(nn_view *dx, size_t n)

@@ -15,6 +15,8 @@
 
 _Thread_local int nn_in_team;
 
+static void free_scratch(sgd_net *net);
+
 void sgd_net_free(sgd_net *net)
 {
     if (!net) return;
@@ -30,11 +32,8 @@ void sgd_net_free(sgd_net *net)
         free(net->blocks[i].data);
         free(net->blocks[i].grad);
     }
-    if (net->scratch)
-        for (int i = 0; i < net->nscratch; i++) free(net->scratch[i]);
-    free(net->scratch);
+    free_scratch(net);
     free(net->wpart);
-    free(net->gplan);
     free(net->gclear);
     free(net->dwslot);
     free(net->steps);
@@ -95,119 +94,12 @@ static int small_conv(const sgd_nn_ops *K, const nn_op *op, const nn_view *in, c
            K->conv_small_ok(in->c, out->c, in->h, in->w, op->k, op->stride, op->pad);
 }
 
-static int ensure(sgd_net *net, size_t n)
+/* Does op's backward kernel store into an input gradient marked overwrite?
+ * BN, add and the direct convolution do; the others add, so net.c zeroes
+ * that gradient first. */
+static int stores_grad(const nn_op *op)
 {
-    int nt = omp_get_max_threads();
-    if (n > net->cap) {
-        for (size_t i = 0; i < net->nblocks; i++) {
-            nn_block *b = &net->blocks[i];
-            free(b->data);
-            free(b->grad);
-            b->data = malloc(sizeof(float) * b->per_sample * n);
-            b->grad = malloc(sizeof(float) * b->per_sample * n);
-            if (!b->data || !b->grad) {
-                net->cap = 0;
-                return sgd_error(SGD_ENOMEM, "network: out of memory for a batch of %zu", n);
-            }
-        }
-        net->cap = n;
-        net->bn_threads = 0;
-    }
-    /* BN partials for the batch; statistics and dx coefficients per thread
-     * (the executor's combine steps run on every thread: one barrier) */
-    if (nt > net->bn_threads)
-        for (size_t i = 0; i < net->nops; i++) {
-            nn_op *op = &net->ops[i];
-            if (op->type != OP_BN) continue;
-            size_t C = (size_t)net->ts[op->in].c;
-            free(op->part);
-            free(op->coef);
-            free(op->tstat);
-            op->part = malloc(sizeof(double) * 3 * C * net->cap);
-            op->coef = malloc(sizeof(float) * 3 * C * (size_t)nt);
-            op->tstat = malloc(sizeof(double) * 2 * C * (size_t)nt);
-            if (!op->part || !op->coef || !op->tstat) {
-                net->bn_threads = 0;
-                return sgd_error(SGD_ENOMEM, "network: out of memory for a batch of %zu", n);
-            }
-        }
-    net->bn_threads = nt > net->bn_threads ? nt : net->bn_threads;
-    /* direct conv dW: one slot per chunk and one per thread (net.c's
-     * chunked executor), per op */
-    size_t nch = (n + NN_CHUNK - 1) / NN_CHUNK, dl = 0;
-    /* which convolutions the small-channel kernels take: a function of the
-     * shapes and the environment only, so decided once per network (the
-     * executor asks for every op of every step) */
-    if (!net->planned) {
-        for (size_t i = 0; i < net->nops; i++) {
-            nn_op *op = &net->ops[i];
-            if (op->type != OP_CONV) continue;
-            nn_view a = nn_data(net, op->in), y = nn_data(net, op->out);
-            op->small = small_conv(&nn_cpu_ops, op, &a, &y);
-        }
-        net->planned = 1;
-    }
-    for (size_t i = 0; i < net->nops; i++) {
-        nn_op *op = &net->ops[i];
-        if (op->type != OP_CONV || !op->small) continue;
-        nn_view a = nn_data(net, op->in), y = nn_data(net, op->out);
-        op->slot = dl;
-        dl += (nch + (size_t)nt) * (size_t)y.c * a.c * op->k * op->k;
-    }
-    if (dl > net->dwslot_len) {
-        free(net->dwslot);
-        net->dwslot = malloc(sizeof(float) * dl);
-        net->dwslot_len = net->dwslot ? dl : 0;
-        if (!net->dwslot) return sgd_error(SGD_ENOMEM, "network: out of memory");
-    }
-    size_t sl = 0, wl = 0;
-    for (size_t i = 0; i < net->nops; i++) {
-        const nn_op *op = &net->ops[i];
-        if (op->type != OP_CONV) continue;
-        const nn_tensor *ti = &net->ts[op->in], *to = &net->ts[op->out];
-        size_t s = nn_conv_scratch(ti->c, op->k, to->h, to->w);
-        const sgd_nn_ops *K = &nn_cpu_ops;
-        if (K->conv_small_scratch) {
-            size_t d = K->conv_small_scratch(ti->c, to->c, ti->h, ti->w, op->k, op->stride, op->pad);
-            if (d > s) s = d;
-        }
-        size_t w = nn_conv_wpart(n, ti->c, to->c, op->k);
-        if (s > sl) sl = s;
-        if (w > wl) wl = w;
-    }
-    if (nt > net->nscratch || sl > net->scratch_len) {
-        if (net->scratch)
-            for (int i = 0; i < net->nscratch; i++) free(net->scratch[i]);
-        free(net->scratch);
-        net->scratch = calloc((size_t)nt, sizeof(float *));
-        net->nscratch = net->scratch ? nt : 0;
-        if (sl < net->scratch_len) sl = net->scratch_len;
-        for (int i = 0; i < net->nscratch; i++) {
-            net->scratch[i] = malloc(sizeof(float) * (sl ? sl : 1));
-            if (!net->scratch[i]) return sgd_error(SGD_ENOMEM, "network: out of memory");
-        }
-        if (!net->scratch) return sgd_error(SGD_ENOMEM, "network: out of memory");
-        net->scratch_len = sl;
-    }
-    if (!net->steps) {
-        net->steps = malloc(sizeof(nn_step) * (3 * net->nops + 1));
-        if (!net->steps) return sgd_error(SGD_ENOMEM, "network: out of memory");
-    }
-    if (!net->gplan) {
-        net->gplan = malloc(sizeof(int) * (net->nblocks + net->nts));
-        net->gclear = malloc(sizeof(unsigned char) * (net->nblocks ? net->nblocks : 1));
-        if (!net->gplan || !net->gclear) return sgd_error(SGD_ENOMEM, "network: out of memory");
-    }
-    if (wl > net->wpart_len) {
-        free(net->wpart);
-        net->wpart = malloc(sizeof(float) * wl);
-        if (!net->wpart) {
-            net->wpart_len = 0;
-            return sgd_error(SGD_ENOMEM, "network: out of memory");
-        }
-        net->wpart_len = wl;
-    }
-    return SGD_OK;
+    return op->type == OP_BN || op->type == OP_ADD || (op->type == OP_CONV && op->small);
 }
 
 /* Does op write its input's (in2's when second) gradient in backward? */
@@ -218,17 +110,30 @@ static int writes_grad(const sgd_net *net, const nn_op *op, int second, int inbl
 }
 
 /* Which gradients backward stores into instead of adding (op->over_in,
- * over_in2) and which blocks must be zeroed first (net->gclear). The first
- * writer of a tensor's gradient in backward order (its last consumer)
- * overwrites when the tensor is alone in its block (views of a shared block,
- * DenseNet's concatenations and rematerialised tensors, overlap: those
- * blocks are zeroed as before). Saves zeroing all activation gradients
- * (~25 MB per step for the tiny ResNet, 8% of its step). */
-static void plan_grads(sgd_net *net, int inblock, int in_add)
+ * over_in2) and which blocks must be zeroed first (net->gclear, NULL when
+ * none). The first writer of a tensor's gradient in backward order (its
+ * last consumer) overwrites when the tensor is alone in its block (views of
+ * a shared block, DenseNet's concatenations and rematerialised tensors,
+ * overlap: those blocks are zeroed as before). Saves zeroing all activation
+ * gradients (~25 MB per step for the tiny ResNet, 8% of its step). */
+static int plan_grads(sgd_net *net)
 {
     size_t nb = net->nblocks, nt = net->nts;
-    int *cnt = net->gplan, *seen = cnt + nb;
-    memset(cnt, 0, sizeof(int) * (nb + nt));
+    int inblock = net->ts[net->input].block;
+    /* The input's gradient is never computed (no dx for it) unless a
+     * residual add reads the input directly; then it is cleared too. */
+    int in_add = 0;
+    for (size_t i = 0; i < net->nops; i++)
+        if (net->ops[i].type == OP_ADD && (net->ts[net->ops[i].in].block == inblock ||
+                                           net->ts[net->ops[i].in2].block == inblock))
+            in_add = 1;
+    int *cnt = calloc(nb + nt, sizeof(int)), *seen = cnt + nb;
+    free(net->gclear);
+    net->gclear = malloc(nb ? nb : 1);
+    if (!cnt || !net->gclear) {
+        free(cnt);
+        return sgd_error(SGD_ENOMEM, "network: out of memory");
+    }
     for (size_t t = 0; t < nt; t++) cnt[net->ts[t].block]++;
     for (size_t i = net->nops; i-- > 0;) {
         nn_op *op = &net->ops[i];
@@ -246,6 +151,140 @@ static void plan_grads(sgd_net *net, int inblock, int in_add)
     for (size_t b = 0; b < nb; b++) net->gclear[b] = (int)b != lb && ((int)b != inblock || in_add);
     for (size_t t = 0; t < nt; t++)
         if (cnt[net->ts[t].block] == 1 && seen[t]) net->gclear[net->ts[t].block] = 0;
+    free(cnt);
+    size_t nclear = 0;
+    for (size_t b = 0; b < nb; b++) nclear += net->gclear[b];
+    if (!nclear) {   /* none for the ResNets: sgd_net_run saves a parallel region */
+        free(net->gclear);
+        net->gclear = NULL;
+    }
+    return SGD_OK;
+}
+
+/* What depends on the network's structure (and the environment) only,
+ * decided on the first run: which convolutions the small-channel kernels
+ * take (the executor asks for every op of every step), the gradient plan
+ * and the executor's step list, allocated last (it marks the net planned). */
+static int plan(sgd_net *net)
+{
+    for (size_t i = 0; i < net->nops; i++) {
+        nn_op *op = &net->ops[i];
+        if (op->type != OP_CONV) continue;
+        nn_view a = nn_data(net, op->in), y = nn_data(net, op->out);
+        op->small = small_conv(&nn_cpu_ops, op, &a, &y);
+    }
+    int rc = plan_grads(net);
+    if (rc) return rc;
+    net->steps = malloc(sizeof(nn_step) * (3 * net->nops + 1));
+    if (!net->steps) return sgd_error(SGD_ENOMEM, "network: out of memory");
+    return SGD_OK;
+}
+
+static void free_scratch(sgd_net *net)
+{
+    if (net->scratch)
+        for (int i = 0; i < net->nscratch; i++) free(net->scratch[i]);
+    free(net->scratch);
+    net->scratch = NULL;
+    net->nscratch = 0;
+}
+
+/* Per-thread storage for nt threads: convolution scratch (its size depends
+ * on the shapes only) and the BN statistics and dx coefficient copies (the
+ * executor's combine steps run on every thread: one barrier). nscratch
+ * stays 0 until all of it is there. */
+static int alloc_threads(sgd_net *net, int nt)
+{
+    free_scratch(net);
+    size_t sl = 0;
+    for (size_t i = 0; i < net->nops; i++) {
+        nn_op *op = &net->ops[i];
+        const nn_tensor *ti = &net->ts[op->in], *to = &net->ts[op->out];
+        if (op->type == OP_BN) {
+            size_t C = (size_t)ti->c;
+            free(op->coef);
+            free(op->tstat);
+            op->coef = malloc(sizeof(float) * 3 * C * (size_t)nt);
+            op->tstat = malloc(sizeof(double) * 2 * C * (size_t)nt);
+            if (!op->coef || !op->tstat) return sgd_error(SGD_ENOMEM, "network: out of memory");
+        }
+        if (op->type != OP_CONV) continue;
+        size_t s = nn_conv_scratch(ti->c, op->k, to->h, to->w);
+        if (op->small) {
+            size_t d = nn_cpu_ops.conv_small_scratch(ti->c, to->c, ti->h, ti->w, op->k, op->stride,
+                                                     op->pad);
+            if (d > s) s = d;
+        }
+        if (s > sl) sl = s;
+    }
+    net->scratch = calloc((size_t)nt, sizeof(float *));
+    if (!net->scratch) return sgd_error(SGD_ENOMEM, "network: out of memory");
+    net->nscratch = nt;
+    for (int i = 0; i < nt; i++) {
+        net->scratch[i] = malloc(sizeof(float) * (sl ? sl : 1));
+        if (!net->scratch[i]) {
+            free_scratch(net);
+            return sgd_error(SGD_ENOMEM, "network: out of memory");
+        }
+    }
+    return SGD_OK;
+}
+
+static int ensure(sgd_net *net, size_t n)
+{
+    int nt = omp_get_max_threads(), rc;
+    if (!net->steps && (rc = plan(net))) return rc;
+    if (n > net->cap) {
+        net->cap = 0;
+        for (size_t i = 0; i < net->nblocks; i++) {
+            nn_block *b = &net->blocks[i];
+            free(b->data);
+            free(b->grad);
+            b->data = malloc(sizeof(float) * b->per_sample * n);
+            b->grad = malloc(sizeof(float) * b->per_sample * n);
+            if (!b->data || !b->grad)
+                return sgd_error(SGD_ENOMEM, "network: out of memory for a batch of %zu", n);
+        }
+        /* BN per-sample partials for the batch */
+        for (size_t i = 0; i < net->nops; i++) {
+            nn_op *op = &net->ops[i];
+            if (op->type != OP_BN) continue;
+            free(op->part);
+            op->part = malloc(sizeof(double) * 3 * (size_t)net->ts[op->in].c * n);
+            if (!op->part) return sgd_error(SGD_ENOMEM, "network: out of memory for a batch of %zu", n);
+        }
+        net->cap = n;
+    }
+    if (nt > net->nscratch && (rc = alloc_threads(net, nt))) return rc;
+    /* direct conv dW: one slot per chunk and one per thread (net.c's
+     * chunked executor), per op */
+    size_t nch = (n + NN_CHUNK - 1) / NN_CHUNK, dl = 0, wl = 0;
+    for (size_t i = 0; i < net->nops; i++) {
+        nn_op *op = &net->ops[i];
+        if (op->type != OP_CONV) continue;
+        const nn_tensor *ti = &net->ts[op->in], *to = &net->ts[op->out];
+        size_t w = nn_conv_wpart(n, ti->c, to->c, op->k);
+        if (w > wl) wl = w;
+        if (!op->small) continue;
+        op->slot = dl;
+        dl += (nch + (size_t)nt) * (size_t)to->c * ti->c * op->k * op->k;
+    }
+    if (dl > net->dwslot_len) {
+        free(net->dwslot);
+        net->dwslot = malloc(sizeof(float) * dl);
+        net->dwslot_len = net->dwslot ? dl : 0;
+        if (!net->dwslot) return sgd_error(SGD_ENOMEM, "network: out of memory");
+    }
+    if (wl > net->wpart_len) {
+        free(net->wpart);
+        net->wpart = malloc(sizeof(float) * wl);
+        if (!net->wpart) {
+            net->wpart_len = 0;
+            return sgd_error(SGD_ENOMEM, "network: out of memory");
+        }
+        net->wpart_len = wl;
+    }
+    return SGD_OK;
 }
 
 /* ---- executing the tape ------------------------------------------------
@@ -301,11 +340,11 @@ static nn_view at(nn_view v, size_t i0)
 }
 
 /* The op's input gradient view, NULL where it is not computed (the net's
- * input), with its overwrite flag. */
+ * input), with its overwrite flag (set only for kernels that store). */
 static nn_view *grad_in(const sgd_net *net, const nn_op *op, nn_view *da, int inblock)
 {
     *da = nn_grad(net, op->in);
-    da->overwrite = op->over_in;
+    da->overwrite = op->over_in && stores_grad(op);
     return net->ts[op->in].block == inblock ? NULL : da;
 }
 
@@ -339,10 +378,7 @@ static int bwd_op(sgd_net *net, const sgd_nn_ops *K, size_t i, const float *x, s
     nn_op *op = &net->ops[i];
     nn_view a = nn_data(net, op->in), dy = nn_grad(net, op->out), da;
     nn_view *dap = grad_in(net, op, &da, inblock);
-    if (dap && dap->overwrite) {   /* these kernels only add */
-        K->zero(dap, n);
-        dap->overwrite = 0;
-    }
+    if (dap && op->over_in && !stores_grad(op)) K->zero(dap, n);
     if (op->type == OP_LINEAR) {
         K->linear_bwd(&a, x + op->w, &dy, dap, grad + op->w, grad + op->b, n);
         return SGD_OK;
@@ -383,10 +419,7 @@ static size_t bwd_steps(sgd_net *net, size_t i, size_t j, int inblock)
             if (net->ts[op->in].block != inblock) net->steps[ns++] = (nn_step){S_BN_DX, t};
             continue;
         }
-        /* add and the direct convolution store into a gradient they
-         * write first; the other kernels add, so it is zeroed first */
-        if (op->over_in && op->type != OP_ADD && op->type != OP_CONV &&
-            net->ts[op->in].block != inblock)
+        if (op->over_in && !stores_grad(op) && net->ts[op->in].block != inblock)
             net->steps[ns++] = (nn_step){S_ZERO, t};
         net->steps[ns++] = (nn_step){S_OP, t};
     }
@@ -442,8 +475,6 @@ static void bwd_chunk(sgd_net *net, const sgd_nn_ops *K, const nn_step *st, cons
                      op->coef + (size_t)3 * a.c * tid, &dy, dap);
         return;
     }
-    if (dap && op->over_in && op->type != OP_ADD && op->type != OP_CONV)
-        da.overwrite = 0;   /* zeroed by the S_ZERO step before */
     switch (op->type) {
     case OP_CONV: {
         size_t wsz = (size_t)dy.c * a.c * op->k * op->k;
@@ -588,19 +619,9 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
 
     memset(grad, 0, sizeof(float) * net->p);
     int inblock = net->ts[net->input].block;
-    /* The input's gradient is never computed (no dx for it) unless a
-     * residual add reads the input directly; then it is cleared too. */
-    int in_add = 0;
-    for (size_t i = 0; i < net->nops; i++)
-        if (net->ops[i].type == OP_ADD && (net->ts[net->ops[i].in].block == inblock ||
-                                           net->ts[net->ops[i].in2].block == inblock))
-            in_add = 1;
-    size_t nb = net->nblocks, nclear = 0;
-    plan_grads(net, inblock, in_add);
-    for (size_t i = 0; i < nb; i++) nclear += net->gclear[i];
-    if (nclear)   /* none for the ResNets: a parallel region saved */
+    if (net->gclear)   /* plan_grads */
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < nb; i++)
+        for (size_t i = 0; i < net->nblocks; i++)
             if (net->gclear[i])
                 memset(net->blocks[i].grad, 0, sizeof(float) * net->blocks[i].per_sample * n);
     for (size_t j = net->nops; j > 0;) {

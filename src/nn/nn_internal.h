@@ -29,6 +29,9 @@ typedef struct nn_view {
                       * the contents are stale; saves zeroing it first) */
 } nn_view;
 
+/* Sample n of a view. */
+static inline float *nn_smp(const nn_view *v, size_t n) { return v->d + n * v->ns; }
+
 enum {
     OP_CONV = 1,
     OP_BN,
@@ -49,14 +52,15 @@ typedef struct nn_op {
                               * BN weight (w) and bias (b) */
     size_t rm, rv;           /* BN buffer offsets */
     int over_in, over_in2;   /* backward writes in's (in2's) gradient
-                              * first: overwrite instead of add (net.c) */
+                              * first: overwrite instead of add (net.c,
+                              * plan_grads and stores_grad) */
     double *mean, *invstd;   /* BN statistics saved by forward (per channel) */
     double *part;            /* BN per-sample partials (3 per sample and
                               * channel, batch capacity) */
     float *coef;             /* BN backward dx coefficients (3 per channel),
                               * one copy per thread */
     double *tstat;           /* BN mean, invstd copies of threads 1.. */
-    int small;               /* conv: the backend's small-channel kernels take it (set once, ensure) */
+    int small;               /* conv: the backend's small-channel kernels take it (set once, plan) */
     size_t slot;             /* direct conv: offset of its dW chunk slots in
                               * net->dwslot (nch + threads slots of the
                               * weight's size) */
@@ -103,16 +107,16 @@ struct sgd_net {
     int input, logits;        /* tensor ids */
     size_t cap;               /* batch capacity of the allocated blocks */
     /* scratch */
-    float **scratch; size_t scratch_len; int nscratch;  /* per thread */
-    float *wpart; size_t wpart_len;                    /* conv dW chunk partials */
-    float *dwslot; size_t dwslot_len;                  /* direct conv dW per chunk (net.c) */
-    int bn_threads;                                    /* threads the BN copies are for */
-    nn_step *steps;                                    /* 3 nops + 1, the executor's */
-    int planned;             /* op->small decided (ensure) */
+    float **scratch; int nscratch;     /* per thread; also the threads the BN
+                                        * coef and tstat copies are for */
+    float *wpart; size_t wpart_len;    /* conv dW chunk partials */
+    float *dwslot; size_t dwslot_len;  /* direct conv dW per chunk (net.c) */
+    nn_step *steps;          /* 3 nops + 1, the executor's; NULL until net.c's
+                              * plan (op->small, over_in, gclear) has run */
     int oom;                 /* a parameter tensor could not be added while building */
     float *gradp;             /* sgd_net_run's grad, for the backward ops */
-    int *gplan;               /* nblocks + nts ints, plan_grads' work space */
-    unsigned char *gclear;    /* per block: zero its gradient before backward */
+    unsigned char *gclear;    /* per block: zero its gradient before backward
+                               * (NULL: none) */
     void *dnnl;               /* oneDNN state (dnnl.c), NULL until used */
 };
 
@@ -133,7 +137,8 @@ nn_view nn_grad(const sgd_net *net, int t);
 /* CPU kernels (layers.c): forward and backward side by side. Backward
  * functions accumulate (+=) into input gradients and parameter gradients;
  * bn_bwd, add_bwd and the direct conv_small_bwd store instead into an input
- * gradient view marked overwrite (net.c zeroes it before the others). */
+ * gradient view marked overwrite (net.c's stores_grad; it zeroes the
+ * gradient before the others). */
 /* OpenBLAS, loaded on first use (blas.c): nn_blas_load returns an error code
  * with the message set when it cannot be loaded; nn_sgemm is row-major
  * C = alpha op(A) op(B) + beta C. */
