@@ -60,20 +60,18 @@ trap 'rm -rf "$TMP"' EXIT
 # The engine reaches OpenBLAS's sgemm_ through dlopen when its first network is
 # built, single-threaded (src/nn/blas.c); bench_nn links OpenBLAS itself only to
 # time sgemm (the ceiling line below).
-BLAS_NOTE="engine BLAS: OpenBLAS sgemm_, loaded on first use, 1 thread per call"
-run_c() { "$BIN" "$@"; }
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "$BLAS_NOTE"
+echo "engine BLAS: OpenBLAS sgemm_, loaded on first use, 1 thread per call"
 echo "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset (libgomp default: spin, then sleep)} on both sides"
-run_c sgemm 2048 "$THREADS" 3 >"$TMP/sgemm" || echo '{}' >"$TMP/sgemm"
-run_c sgemm 2048 1 3 >"$TMP/sgemm1" || echo '{}' >"$TMP/sgemm1"
+"$BIN" sgemm 2048 "$THREADS" 3 >"$TMP/sgemm" || echo '{}' >"$TMP/sgemm"
+"$BIN" sgemm 2048 1 3 >"$TMP/sgemm1" || echo '{}' >"$TMP/sgemm1"
 [ -n "${BENCH_JSON:-}" ] && cat "$TMP/sgemm" "$TMP/sgemm1" >>"$BENCH_JSON"
 
 : >"$TMP/rows"
 for spec in "${MODELS[@]}"; do
     for ((r = 0; r < REPS; r++)); do
-        if run_c model "$spec" "$THREADS" 128 "$SECONDS_PER" 40 >"$TMP/c" 2>"$TMP/cerr"; then
+        if "$BIN" model "$spec" "$THREADS" 128 "$SECONDS_PER" 40 >"$TMP/c" 2>"$TMP/cerr"; then
             params=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["params"])' "$TMP/c")
             expect=(--expect-params "$params")
         else

@@ -220,15 +220,16 @@ int cli_problem_noise(const char *cmd, const cli_problem *P, double def_r, sgd_n
     return 0;
 }
 
-int cli_problem_xstar(const char *cmd, const cli_problem *P, const sgd_landscape *f, double *xs)
+int cli_problem_xstar(const char *cmd, size_t d, const char *xstar_s, const sgd_landscape *f, double *xs)
 {
-    if (P->xstar_s) return cli_point(cmd, "--x-star", P->xstar_s, P->d, xs);
+    if (xstar_s) return cli_point(cmd, "--x-star", xstar_s, d, xs);
     if (!f->x_star) return cli_fail(cmd, "landscape '%s' has no known x*: give --x-star", f->name);
-    memcpy(xs, f->x_star, P->d * sizeof(double));
+    memcpy(xs, f->x_star, d * sizeof(double));
     return 0;
 }
 
-int cli_estimator_opt(const char *cmd, int ch, cli_estimator *E, sgd_smooth_params *sp)
+int cli_estimator_opt(const char *cmd, int ch, cli_estimator *E, sgd_smooth_params *sp, cli_problem *P,
+                      const char *help, char **argv, const char **out, uint64_t *seed, int *threads)
 {
     int bad = 0;
     switch (ch) {
@@ -244,9 +245,9 @@ int cli_estimator_opt(const char *cmd, int ch, cli_estimator *E, sgd_smooth_para
     case 'I': E->interval_s = optarg; break;
     case 'R': bad = cli_positive(cmd, "--range", optarg, &sp->range); break;
     case 'G': bad = cli_positive(cmd, "--grad-range", optarg, &sp->grad_range); break;
-    default: return -1;
+    default: return cli_problem_opt(cmd, ch, P, help, argv, out, seed, threads);
     }
-    return bad ? 2 : 0;
+    return bad ? 2 : -1;
 }
 
 int cli_estimator_finish(const char *cmd, const cli_estimator *E, sgd_smooth_params *sp)

@@ -59,12 +59,15 @@ void cli_progress_cb(void *ctx, double done, double total);
  * bad value, 1 for an unknown option; the message is printed). */
 int cli_common_opt(const char *cmd, int ch, const char *help, char **argv, const char **out, uint64_t *seed,
                    int *threads);
+/* Option-table entries for the options cli_common_opt owns. */
+#define CLI_COMMON_OPTIONS {"out", 1, 0, 'o'}, {"seed", 1, 0, 'z'}, {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}
 /* The landscape and noise options that run, check, smooth and verify share
  * (one parser, so their messages and checks cannot drift apart). Each
  * command sets its own defaults with cli_problem_init, lists
  * CLI_PROBLEM_OPTIONS (and CLI_XSTAR_OPTION if it takes --x-star) in its
- * option table and calls cli_problem_opt from the default branch of its
- * switch in place of cli_common_opt. */
+ * option table and calls cli_problem_opt (cli_estimator_opt if it also takes
+ * the estimator options) from the default branch of its switch in place of
+ * cli_common_opt. */
 typedef struct cli_problem {
     const char *fspec;      /* --f */
     size_t d;               /* --d (0 is let through: each command says what it means) */
@@ -95,9 +98,10 @@ int cli_problem_conflict(const char *cmd, const cli_problem *P);
  * --level / eta, else --r, else def_r (both given: refused). 0, or 1 after
  * the message. */
 int cli_problem_noise(const char *cmd, const cli_problem *P, double def_r, sgd_noise_kind *kind, double *r);
-/* x* into xs[P->d]: --x-star, else the landscape's own; 0, or the exit code
- * after the message (a landscape without a known x* needs --x-star). */
-int cli_problem_xstar(const char *cmd, const cli_problem *P, const sgd_landscape *f, double *xs);
+/* x* into xs[d]: xstar_s (the value of --x-star, or NULL), else the
+ * landscape's own; 0, or the exit code after the message (a landscape without
+ * a known x* needs --x-star). */
+int cli_problem_xstar(const char *cmd, size_t d, const char *xstar_s, const sgd_landscape *f, double *xs);
 
 /* The estimator options smooth and check share: --method --samples --tol
  * --interval --range --grad-range (short codes m N T I R G). */
@@ -105,11 +109,15 @@ typedef struct cli_estimator {
     const char *method_s, *interval_s; /* names, parsed by cli_estimator_finish */
     int have_tol;                      /* --tol given: it sets the sample count */
 } cli_estimator;
+/* Initialiser: method auto, interval clt, no --tol. */
+#define CLI_ESTIMATOR_DEFAULTS {"auto", "clt", 0}
 #define CLI_ESTIMATOR_OPTIONS                                                                            \
     {"method", 1, 0, 'm'}, {"samples", 1, 0, 'N'}, {"tol", 1, 0, 'T'}, {"interval", 1, 0, 'I'},         \
         {"range", 1, 0, 'R'}, {"grad-range", 1, 0, 'G'}
-/* -1 when ch is not one of these options, else 0, or 2 after a bad value's message. */
-int cli_estimator_opt(const char *cmd, int ch, cli_estimator *E, sgd_smooth_params *sp);
+/* cli_problem_opt for smooth and check: these options into *E and *sp,
+ * anything else to cli_problem_opt. Same return values. */
+int cli_estimator_opt(const char *cmd, int ch, cli_estimator *E, sgd_smooth_params *sp, cli_problem *P,
+                      const char *help, char **argv, const char **out, uint64_t *seed, int *threads);
 /* After parsing: --tol replaces the sample count; method and interval names
  * into sp. 0, or 1 after the library's message. */
 int cli_estimator_finish(const char *cmd, const cli_estimator *E, sgd_smooth_params *sp);

@@ -148,8 +148,7 @@ int sgd_cmd_bounds(int argc, char **argv)
         {"y0-dist2", 1, 0, 'y'}, {"y0-dist", 1, 0, 'Y'},    {"T2", 1, 0, 'T'},      {"from", 1, 0, 'F'},
         {"use-c-hat", 0, 0, 'H'}, {"stages", 1, 0, 'S'},    {"thm3", 0, 0, '3'},    {"f", 1, 0, 'f'},
         {"d", 1, 0, 'd'},        {"x", 1, 0, 'x'},          {"x-star", 1, 0, 'X'},  {"c-prime", 1, 0, 'p'},
-        {"eta-gd", 1, 0, 'g'},   {"out", 1, 0, 'o'},        {"seed", 1, 0, 'z'},    {"threads", 1, 0, 't'},
-        {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
+        {"eta-gd", 1, 0, 'g'},   CLI_COMMON_OPTIONS,        {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int ch;
@@ -194,7 +193,7 @@ int sgd_cmd_bounds(int argc, char **argv)
         int rc = 0;
         if (!x) rc = cli_fail(C, "out of memory");
         if (!rc) rc = cli_point(C, "--x", xs, d, x);
-        if (!rc) rc = cli_problem_xstar(C, &(cli_problem){.d = d, .xstar_s = xstar_s}, f, xst);
+        if (!rc) rc = cli_problem_xstar(C, d, xstar_s, f, xst);
         sgd_thm3 t;
         if (!rc) {
             f->fg(f, x, g);

@@ -110,7 +110,7 @@ int sgd_cmd_check(int argc, char **argv)
     size_t npts = 0;
     double lo = NAN, hi = NAN, ball = NAN;
     int threads = 0, grid = 0;
-    cli_estimator E = {"auto", "clt", 0};
+    cli_estimator E = CLI_ESTIMATOR_DEFAULTS;
     sgd_onepoint_config cfg;
     sgd_onepoint_defaults(&cfg, NULL);
     cli_problem P;
@@ -119,8 +119,7 @@ int sgd_cmd_check(int argc, char **argv)
         CLI_PROBLEM_OPTIONS,      CLI_XSTAR_OPTION,            {"box", 1, 0, 'b'},
         {"ball", 1, 0, 'B'},      {"center", 1, 0, 'C'},       {"grid", 1, 0, 'g'},      {"points", 1, 0, 'p'},
         CLI_ESTIMATOR_OPTIONS,    {"confidence", 1, 0, 'P'},   {"scan-eta", 1, 0, 'E'},
-        {"scan-level", 1, 0, 'S'}, {"out", 1, 0, 'o'},         {"seed", 1, 0, 'z'},      {"threads", 1, 0, 't'},
-        {"exclude", 1, 0, 'x'},   {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
+        {"scan-level", 1, 0, 'S'}, {"exclude", 1, 0, 'x'},   CLI_COMMON_OPTIONS,       {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int ch;
@@ -139,12 +138,7 @@ int sgd_cmd_check(int argc, char **argv)
         case 'x': bad = cli_double(C, "--exclude", optarg, &cfg.exclude_x) || (cfg.exclude_x < 0 && cli_fail(C, "--exclude: must be >= 0")); break;
         case 'S': scan_level = optarg; break;
         default: {
-            int e = cli_estimator_opt(C, ch, &E, &cfg.sp);
-            if (e >= 0) {
-                bad = e;
-                break;
-            }
-            e = cli_problem_opt(C, ch, &P, help, argv, &out, &cfg.seed, &threads);
+            int e = cli_estimator_opt(C, ch, &E, &cfg.sp, &P, help, argv, &out, &cfg.seed, &threads);
             if (e >= 0) return e;
         }
         }
@@ -170,7 +164,7 @@ int sgd_cmd_check(int argc, char **argv)
     int rc = 0;
     double *xst = malloc(2 * d * sizeof(double)), *ctr = xst + d;
     if (!xst) rc = cli_fail(C, "out of memory");
-    if (!rc) rc = cli_problem_xstar(C, &P, f, xst);
+    if (!rc) rc = cli_problem_xstar(C, d, P.xstar_s, f, xst);
     if (!rc && center_s) rc = cli_point(C, "--center", center_s, d, ctr);
     if (rc) {
         free(xst);

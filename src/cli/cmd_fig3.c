@@ -40,7 +40,7 @@ int sgd_cmd_fig3(int argc, char **argv)
     static const struct option opts[] = {
         {"f", 1, 0, 'f'}, {"eta", 1, 0, 'e'}, {"levels", 1, 0, 'l'}, {"stage-levels", 1, 0, 'L'},
         {"stage-start", 1, 0, 'B'}, {"start", 1, 0, 'b'}, {"steps", 1, 0, 's'}, {"trials", 1, 0, 'N'},
-        {"out", 1, 0, 'o'}, {"seed", 1, 0, 'z'}, {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int ch;

@@ -58,8 +58,8 @@ int sgd_cmd_run(int argc, char **argv)
     static const struct option opts[] = {
         CLI_PROBLEM_OPTIONS,     CLI_XSTAR_OPTION,         {"momentum", 1, 0, 'm'},
         {"steps", 1, 0, 's'},    {"schedule", 1, 0, 'S'},  {"trials", 1, 0, 'N'},   {"start", 1, 0, 'b'},
-        {"stop-radius", 1, 0, 'R'}, {"record-every", 1, 0, 'k'}, {"within", 1, 0, 'w'}, {"out", 1, 0, 'o'},
-        {"seed", 1, 0, 'z'},     {"threads", 1, 0, 't'},   {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
+        {"stop-radius", 1, 0, 'R'}, {"record-every", 1, 0, 'k'}, {"within", 1, 0, 'w'}, CLI_COMMON_OPTIONS,
+        {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int ch;
@@ -94,7 +94,7 @@ int sgd_cmd_run(int argc, char **argv)
     if (!f) return cli_lib_fail(C);
     if (P.xstar_s) { /* replaces the landscape's own x*; a bad one is a usage error (2) */
         double *xs = malloc(d * sizeof(double));
-        if (!xs || cli_problem_xstar(C, &P, f, xs)) {
+        if (!xs || cli_problem_xstar(C, d, P.xstar_s, f, xs)) {
             free(xs);
             sgd_landscape_free(f);
             return 2;

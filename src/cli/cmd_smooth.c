@@ -99,7 +99,7 @@ int sgd_cmd_smooth(int argc, char **argv)
 {
     const char *C = "smooth";
     const char *out = "runs/smooth", *at = NULL;
-    cli_estimator E = {"auto", "clt", 0};
+    cli_estimator E = CLI_ESTIMATOR_DEFAULTS;
     size_t ngrid = 0;
     double lo = NAN, hi = NAN;
     int threads = 0, compare = 0, want_grad = 1;
@@ -111,8 +111,7 @@ int sgd_cmd_smooth(int argc, char **argv)
         CLI_PROBLEM_OPTIONS,       CLI_ESTIMATOR_OPTIONS,     {"confidence", 1, 0, 'P'},
         {"gauss-sigmas", 1, 0, 'K'}, {"epsabs", 1, 0, 'A'},   {"epsrel", 1, 0, 'E'},
         {"compare", 0, 0, 'c'},    {"grid", 1, 0, 'g'},       {"n", 1, 0, 'k'},         {"at", 1, 0, 'a'},
-        {"no-grad", 0, 0, 'x'},    {"grad-only", 0, 0, 'Y'},    {"out", 1, 0, 'o'},        {"seed", 1, 0, 'z'},      {"threads", 1, 0, 't'},
-        {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+        {"no-grad", 0, 0, 'x'},    {"grad-only", 0, 0, 'Y'},  CLI_COMMON_OPTIONS,       {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int ch;
@@ -132,12 +131,7 @@ int sgd_cmd_smooth(int argc, char **argv)
         case 'x': want_grad = 0; break;
         case 'Y': sp.grad_only = 1; break;
         default: {
-            int e = cli_estimator_opt(C, ch, &E, &sp);
-            if (e >= 0) {
-                bad = e;
-                break;
-            }
-            e = cli_problem_opt(C, ch, &P, help, argv, &out, &sp.seed, &threads);
+            int e = cli_estimator_opt(C, ch, &E, &sp, &P, help, argv, &out, &sp.seed, &threads);
             if (e >= 0) return e;
         }
         }

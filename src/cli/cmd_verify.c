@@ -87,8 +87,7 @@ int sgd_cmd_verify(int argc, char **argv)
         CLI_PROBLEM_OPTIONS,     CLI_XSTAR_OPTION,        {"c", 1, 0, 'c'},
         {"from", 1, 0, 'F'},     {"L", 1, 0, 'L'},        {"x0", 1, 0, 'x'},        {"start", 1, 0, 'b'},
         {"trials", 1, 0, 'N'},   {"T2", 1, 0, 'T'},       {"thm3-x", 1, 0, '3'},    {"thm3-factor", 1, 0, 'k'},
-        {"out", 1, 0, 'o'},      {"seed", 1, 0, 'z'},     {"threads", 1, 0, 't'},   {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+        CLI_COMMON_OPTIONS,      {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int ch;
@@ -142,7 +141,7 @@ int sgd_cmd_verify(int argc, char **argv)
     int rc = 0;
     double *xst = malloc(4 * d * sizeof(double)), *x0 = xst + d, *x3 = xst + 2 * d, *g = xst + 3 * d;
     if (!xst) rc = cli_fail(C, "out of memory");
-    if (!rc) rc = cli_problem_xstar(C, &P, f, xst);
+    if (!rc) rc = cli_problem_xstar(C, d, P.xstar_s, f, xst);
     if (!rc) {
         if (x0_s) rc = cli_point(C, "--x0", x0_s, d, x0);
         else
