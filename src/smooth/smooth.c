@@ -1065,10 +1065,13 @@ typedef struct {
 
 static const double INV_SQRT_2PI = 0.39894228040143267793994605993438;
 
-static double quad_h(quad_ctx *q, const double *t)
+/* h at the standardised point (t0, t1); quadrature runs only for d = 1 or 2, and
+ * taking the coordinates as scalars (not a loop over d reading a t[2]) is what
+ * lets the compiler see no read past them. */
+static double quad_h(quad_ctx *q, double t0, double t1)
 {
-    size_t d = q->f->d;
-    for (size_t i = 0; i < d; i++) q->w->x[i] = q->y[i] - q->eta * q->r * t[i];
+    q->w->x[0] = q->y[0] - q->eta * q->r * t0;
+    if (q->f->d == 2) q->w->x[1] = q->y[1] - q->eta * q->r * t1;
     double v = q->f->fg(q->f, q->w->x, q->comp ? q->w->grad : NULL);
     return q->comp ? q->w->grad[q->comp - 1] : v;
 }
@@ -1079,7 +1082,7 @@ static double quad_1d(double t, void *ctx)
     quad_ctx *q = ctx;
     double w = q->kind == SGD_NOISE_GAUSS ? INV_SQRT_2PI * exp(-0.5 * t * t) : 0.5;
     if (w == 0) return 0;
-    return w * quad_h(q, &t);
+    return w * quad_h(q, t, 0);
 }
 
 /* 2-D inner integrand (over t2 at fixed t1). */
@@ -1091,8 +1094,7 @@ static double quad_inner(double t2, void *ctx)
     else if (q->kind == SGD_NOISE_CUBE) w = 0.5;
     else w = 1.0;  /* disk: the 1/pi is in the outer weight */
     if (w == 0) return 0;
-    double t[2] = {q->t1, t2};
-    return w * quad_h(q, t);
+    return w * quad_h(q, q->t1, t2);
 }
 
 /* One GSL integral over [a, b] in the standardised variable, or over the
