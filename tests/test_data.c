@@ -183,6 +183,19 @@ static void test_idx(void)
         int rc = sgd_data_load_idx(pi, pl, &d);
         CHECK(rc == SGD_EFORMAT && strstr(sgd_errmsg(), pi));
     }
+    /* A gzip file whole but for its CRC/size trailer (every cut of it):
+     * zlib only reports it at the end of the stream. */
+    write_bytes(pi, img, ni, 1);
+    {
+        char *gzd;
+        size_t gzn;
+        CHECK(sgd_read_file(pi, &gzd, &gzn) == SGD_OK);
+        for (size_t cut = 1; cut <= 8; cut++) {
+            write_bytes(pi, gzd, gzn - cut, 0);
+            EXPECT_ERR(sgd_data_load_idx(pi, pl, &d), SGD_EFORMAT, pi, "truncated gzip");
+        }
+        free(gzd);
+    }
     /* Label count differs from image count. */
     write_bytes(pi, img, ni, 0);
     uint8_t l4[8 + 4];

@@ -40,6 +40,9 @@ extern "C" {
 
 #define SGD_DATA_MAX_CHANNELS 16
 #define SGD_DATA_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+/* Most classes a data set may have (the network engine's limit too): a label
+ * file whose largest label implies more is refused rather than allocated for. */
+#define SGD_DATA_MAX_CLASSES 1000000
 
 enum { SGD_DATA_U8 = 0, SGD_DATA_F32 = 1 };              /* sgd_dataset.storage */
 enum { SGD_DATA_TRAIN = 0, SGD_DATA_TEST = 1, SGD_DATA_VAL = 2 }; /* split */
@@ -65,6 +68,8 @@ typedef struct sgd_data_opts {
     int val_random;    /* 0: the last V images of train; 1: random from val_seed */
     uint64_t val_seed;
     size_t subset;     /* keep only the first K images of the chosen split (0: all) */
+    int min_classes;   /* npy: refuse labels that give fewer classes (a classifier
+                        * needs 2); 0: no check */
 } sgd_data_opts;
 
 /* Load split (SGD_DATA_TRAIN / TEST / VAL) of a data set named by spec:
@@ -77,6 +82,10 @@ typedef struct sgd_data_opts {
  * With opt->val = V > 0, TRAIN is the training set less the V validation
  * images and VAL the V images. opt may be NULL. On failure *out is empty. */
 int sgd_data_load(const char *spec, int split, const sgd_data_opts *opt, sgd_dataset *out);
+/* Does the spec name a test split? IDX and CIFAR sets always do, npy only
+ * with four files. A spec with one whose files are missing or damaged must
+ * fail to load, not pass for a set without a test split. */
+int sgd_data_has_test(const char *spec);
 /* TRAIN and VAL at once (opt->val > 0), from one read of the files: tr
  * keeps opt->subset images (0: all), va val_subset (0: all). */
 int sgd_data_load_train_val(const char *spec, const sgd_data_opts *opt, size_t val_subset, sgd_dataset *tr,
@@ -88,7 +97,8 @@ int sgd_data_load_idx(const char *images_path, const char *labels_path, sgd_data
  * bytes (cifar100 = 1, the fine label is used) then 3072 bytes 3x32x32. */
 int sgd_data_load_cifar(const char *const *paths, int npaths, int cifar100, sgd_dataset *out);
 /* X: uint8 or float32 of shape (N,H,W,C) / (N,C,H,W) (or (N,H,W): C=1);
- * y: int64, int32 or uint8 of shape (N). classes as in sgd_data_opts. */
+ * y: int64, int32 or uint8 of shape (N). classes as in sgd_data_opts (at
+ * most SGD_DATA_MAX_CLASSES, given or inferred). */
 int sgd_data_load_npy(const char *x_path, const char *y_path, int layout, int classes,
                       sgd_dataset *out);
 

@@ -65,6 +65,10 @@ typedef struct sgd_net_tensor {
 size_t sgd_net_ntensors(const sgd_net *net);
 int sgd_net_tensor_info(const sgd_net *net, size_t i, sgd_net_tensor *out);
 
+/* SGD_EINVAL when v (the p weights, or with buffers = 1 the BN buffers)
+ * holds a NaN or an infinity: "WHAT hold NaN at index I (tensor NAME)". */
+int sgd_net_check_finite(const sgd_net *net, const float *v, int buffers, const char *what);
+
 /* Layer table and parameter count as text (caller frees). */
 char *sgd_net_describe(const sgd_net *net);
 /* JSON manifest of the layout: spec, input shape, classes, p, tensors. */
@@ -100,7 +104,9 @@ const float *sgd_net_logits(const sgd_net *net);
  * `epoch` of the batch loss, and grad f(x) (double, p entries, may be NULL),
  * BN in `mode` (SGD_NN_TRAIN by default in the tools; running buffers are
  * read in EVAL mode and never modified). k = 0 means all batches. Each
- * batch's mean loss has equal weight. *acc (may be NULL) gets the accuracy. */
+ * batch's mean loss has equal weight. *acc (may be NULL) gets the accuracy.
+ * A non-finite loss or gradient is SGD_EDIVERGED, naming the batch and the
+ * largest |x| (and overflow when the logits are not finite). */
 int sgd_net_loss_grad(sgd_net *net, const float *x, const float *buffers, int mode,
                       sgd_data_loader *L, uint64_t epoch, size_t first, size_t k,
                       double *loss, double *grad, double *acc);
@@ -143,6 +149,7 @@ typedef struct sgd_train_config {
     int save_every_x;            /* 1: keep x at every epoch start (x/x_EEEE.npy) */
     const float *x0;             /* optional initial weights ... */
     size_t x0_count;             /* ... and their number, which must be the network's p */
+    const char *x0_name;         /* where x0 came from, for messages (NULL: "initial weights") */
     const float *buf0;           /* optional initial BN buffers */
     int quiet;                   /* 1: no progress line */
     int argc; char **argv;       /* for the manifest */
@@ -150,13 +157,19 @@ typedef struct sgd_train_config {
 
 void sgd_train_defaults(sgd_train_config *c);
 
-/* Train into run directory `dir` (created in place: resumable). With
- * resume = 1 an existing checkpoint there is continued bit-identically.
- * Writes manifest.json, layout.json, train.csv (one row per epoch),
- * checkpoint/{x,momentum,buffers}.npy + checkpoint/state.json at every epoch
- * start, x/x_EEEE.npy (save_every_x), final x.npy, buffers.npy,
- * summary.json. A NaN/Inf loss stops with SGD_EDIVERGED naming the epoch and
- * step; the last good checkpoint stays. */
+/* Train into run directory `dir`. A new run is written into dir.partial and
+ * renamed to dir when it ends; one that fails before its first checkpoint
+ * leaves nothing, one that fails later is renamed to dir with its last
+ * checkpoint, and a killed one stays in dir.partial. With resume = 1 the
+ * checkpoint in dir.partial, else in dir, is continued bit-identically (in
+ * place); no checkpoint, or one whose files do not match the sizes and
+ * CRC32s in its state.json, is an error. Writes manifest.json, layout.json,
+ * train.csv (one row per epoch), checkpoint/{x,momentum,buffers}_EEEEEE.npy
+ * + checkpoint/state.json at every epoch start, x/x_EEEE.npy
+ * (save_every_x), final x.npy, buffers.npy, summary.json. All memory is
+ * allocated before anything is written. A NaN/Inf loss or gradient stops
+ * with SGD_EDIVERGED naming the epoch and step; the last good checkpoint
+ * stays. */
 int sgd_train_run(const sgd_train_config *c, const char *dir, int resume);
 
 #ifdef __cplusplus

@@ -84,6 +84,12 @@ void sgd_smooth_workspace_free(sgd_smooth_workspace *w);
 int sgd_smooth_eval(const sgd_landscape *f, const sgd_noise *W, double eta, const double *y,
                     const sgd_smooth_params *p, sgd_smooth_workspace *w, sgd_smooth_value *out);
 
+/* The Monte Carlo sample count at y: p->nsamples, or the count p->tol asks
+ * for (a pilot run, as sgd_smooth_eval does; before the max_samples cap), so
+ * a caller can size the work first. want_grad: grad g is wanted too. */
+int sgd_smooth_mc_samples(const sgd_landscape *f, const sgd_noise *W, double eta, const double *y,
+                          const sgd_smooth_params *p, int want_grad, double *need);
+
 /* Method names: "auto", "exact", "quad", "mc". */
 int sgd_smooth_method_parse(const char *s, sgd_smooth_method *m);
 const char *sgd_smooth_method_name(sgd_smooth_method m);

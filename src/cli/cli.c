@@ -3,11 +3,14 @@
 #include "sgdscape/io.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int cli_fail(const char *cmd, const char *fmt, ...)
 {
@@ -30,7 +33,12 @@ int cli_double(const char *cmd, const char *opt, const char *val, double *out)
     char *end;
     errno = 0;
     double v = strtod(val, &end);
-    if (end == val || *end || errno == ERANGE || !isfinite(v)) {
+    if (end != val && !*end && errno == ERANGE) { /* glibc: also for subnormal results, which lose precision */
+        if (fabs(v) <= DBL_MIN) cli_fail(cmd, "%s: '%s' is too small: it underflows double precision", opt, val);
+        else cli_fail(cmd, "%s: '%s' is too large: it overflows double precision", opt, val);
+        return 1;
+    }
+    if (end == val || *end || !isfinite(v)) {
         cli_fail(cmd, "%s: '%s' is not a finite number", opt, val);
         return 1;
     }
@@ -86,9 +94,30 @@ int cli_int(const char *cmd, const char *opt, const char *val, int *out)
     return 0;
 }
 
+int cli_count(const char *cmd, const char *opt, const char *val, size_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(val, &end); /* 1e8 as well as 100000000 */
+    if (end == val || *end || *val == '-' || !(v >= 0) || v != floor(v)) {
+        cli_fail(cmd, "%s: '%s' is not a non-negative integer", opt, val);
+        return 1;
+    }
+    if (v > CLI_MAX_COUNT) {
+        cli_fail(cmd, "%s: '%s' is too large (at most 2^53 = %.0f)", opt, val, CLI_MAX_COUNT);
+        return 1;
+    }
+    *out = (size_t)v;
+    return 0;
+}
+
 int cli_doubles(const char *cmd, const char *opt, const char *val, double *out, int max)
 {
     int n = 0;
+    if (!*val) {
+        cli_fail(cmd, "%s: empty list", opt);
+        return -1;
+    }
     const char *p = val;
     char buf[64];
     while (*p) {
@@ -111,6 +140,8 @@ int cli_threads_arg(const char *cmd, const char *val, int *threads)
 {
     if (cli_int(cmd, "--threads", val, threads)) return 2;
     if (*threads < 0) return cli_fail(cmd, "--threads: must be >= 0") + 1;
+    if (*threads > CLI_MAX_THREADS)
+        return cli_fail(cmd, "--threads: at most %d (got %s; 0 means all cores)", CLI_MAX_THREADS, val) + 1;
     return 0;
 }
 
@@ -139,6 +170,151 @@ int cli_parse_box(const char *cmd, const char *opt, const char *val, double *lo,
 
 void cli_progress_cb(void *ctx, double done, double total) { sgd_progress_update(ctx, done, total); }
 
+static int force_given; /* --force: set by cli_common_opt, read by cli_work */
+
+/* Gradient coordinates per second on this machine: f's batched gradient, one
+ * thread, timed for about 50 ms, times the thread count. */
+static double measured_rate(const sgd_landscape *f, int threads)
+{
+    size_t d = f->d, m = d >= 4096 ? 1 : 4096 / d;
+    double *x = malloc(m * d * sizeof(double)), *g = malloc(m * d * sizeof(double));
+    if (!x || !g) {
+        free(x);
+        free(g);
+        return NAN;
+    }
+    double lo = isfinite(f->lo) ? f->lo : -1, hi = isfinite(f->hi) ? f->hi : 1;
+    for (size_t i = 0; i < m * d; i++) x[i] = lo + (hi - lo) * (double)((i * 37) % 101) / 101.0;
+    double t0 = sgd_now(), t = 0, evals = 0;
+    do {
+        f->grad_batch(f, m, x, g);
+        evals += (double)(m * d);
+        t = sgd_now() - t0;
+    } while (t < 0.05);
+    free(x);
+    free(g);
+    return evals / t * (threads > 0 ? threads : 1);
+}
+
+static void human_time(double s, char *buf, size_t n)
+{
+    if (!isfinite(s)) snprintf(buf, n, "an unknown time");
+    else if (s < 120) snprintf(buf, n, "%.2g seconds", s);
+    else if (s < 7200) snprintf(buf, n, "%.2g minutes", s / 60);
+    else if (s < 2 * 86400) snprintf(buf, n, "%.2g hours", s / 3600);
+    else if (s < 730 * 86400) snprintf(buf, n, "%.2g days", s / 86400);
+    else snprintf(buf, n, "%.2g years", s / (365.25 * 86400));
+}
+
+int cli_work(const char *cmd, double work, const char *what, const sgd_landscape *f, int threads)
+{
+    if (work <= CLI_WORK_LIMIT) return 0;
+    double rate = measured_rate(f, threads);
+    char when[64];
+    human_time(work / rate, when, sizeof when);
+    if (force_given) {
+        cli_fail(cmd, "this is ~%.2g gradient evaluations x dims (%s), about %s at the measured %.2g/s; running it (--force)",
+                 work, what, when, rate);
+        return 0;
+    }
+    return cli_fail(cmd,
+                    "this is ~%.2g gradient evaluations x dims (%s), about %s at the measured %.2g/s: above the "
+                    "limit of %g, add --force to run it",
+                    work, what, when, rate, CLI_WORK_LIMIT) + 1;
+}
+
+/* Monte Carlo is the method whose cost has no bound but the sample count:
+ * size it (with --tol, from a pilot at the first point) before it starts. */
+int cli_mc_work(const char *C, const sgd_landscape *f, const sgd_noise *W, double eta, const double *y, double np,
+                const sgd_smooth_params *sp, int want_grad, int threads)
+{
+    int mc = sp->method == SGD_SMOOTH_MC || (sp->method == SGD_SMOOTH_AUTO && f->d > 2 && !f->smooth);
+    if (!mc || W->kind == SGD_NOISE_NONE || W->r == 0) return 0;
+    double need;
+    if (sgd_smooth_mc_samples(f, W, eta, y, sp, want_grad, &need)) {
+        sgd_error_clear(); /* the run itself reports it */
+        return 0;
+    }
+    char what[200];
+    double n = fmin(need, (double)sp->max_samples);
+    if (sp->nsamples) snprintf(what, sizeof what, "%.3g points x %.3g samples x d = %zu", np, n, f->d);
+    else
+        snprintf(what, sizeof what, "%.3g points x %.3g samples x d = %zu; --tol %g asks for %.3g samples a point%s", np,
+                 n, f->d, sp->tol, need, need > n ? ", capped" : "");
+    return cli_work(C, np * n * (double)f->d, what, f, threads);
+}
+
+/* ---- interrupts ---------------------------------------------------------
+ * The handler uses only async-signal-safe calls: rmdir (the directory is
+ * empty while the command computes), write and _exit. Once files are in it
+ * rmdir fails, and the signal waits for cli_rundir_commit. */
+static volatile sig_atomic_t got_signal;
+static const char *sig_cmd = "";
+static char sig_dir[4200]; /* DIR.partial, "" when none */
+
+static void say(const char *s) { (void)!write(STDERR_FILENO, s, strlen(s)); }
+
+static void interrupted_line(int sig, int removed)
+{
+    say("sgdscape ");
+    say(sig_cmd);
+    say(sig == SIGINT ? ": interrupted (SIGINT)" : ": interrupted (SIGTERM)");
+    if (removed) {
+        say("; removed ");
+        say(sig_dir);
+    }
+    say("\n");
+}
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    got_signal = sig;
+    if (sig_dir[0] && rmdir(sig_dir) != 0 && errno == ENOTEMPTY) {
+        errno = saved;
+        return; /* files are being written: cli_rundir_commit cleans up */
+    }
+    interrupted_line(sig, sig_dir[0] != 0);
+    _exit(128 + sig);
+}
+
+int cli_rundir_open(const char *cmd, sgd_rundir *rd, const char *dir)
+{
+    if (sgd_rundir_open(rd, dir)) return cli_lib_fail(cmd);
+    sig_cmd = cmd;
+    snprintf(sig_dir, sizeof sig_dir, "%s", rd->path);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return 0;
+}
+
+int cli_rundir_commit(const char *cmd, sgd_rundir *rd)
+{
+    int sig = got_signal;
+    if (sig) {
+        sgd_rundir_abort(rd);
+        interrupted_line(sig, 1);
+        sig_dir[0] = '\0';
+        return 128 + sig;
+    }
+    int rc = sgd_rundir_commit(rd);
+    sig_dir[0] = '\0';
+    return rc ? cli_lib_fail(cmd) : 0;
+}
+
+int cli_interrupted(void) { return got_signal != 0; }
+
+void cli_rundir_abort(sgd_rundir *rd)
+{
+    sgd_rundir_abort(rd);
+    sig_dir[0] = '\0';
+}
+
 int cli_point(const char *cmd, const char *opt, const char *val, size_t d, double *out)
 {
     int max = (int)(d + 1 > 1000000 ? 1000000 : d + 1);
@@ -165,9 +341,16 @@ int cli_common_opt(const char *cmd, int ch, const char *help, char **argv, const
     case 'o': *out = optarg; return -1;
     case 'z': return cli_u64(cmd, "--seed", optarg, seed) ? 2 : -1;
     case 't': return cli_threads_arg(cmd, optarg, threads) ? 2 : -1;
+    case CLI_OPT_FORCE: force_given = 1; return -1;
     case 'h': cli_help(help); return 0;
-    default: return cli_fail(cmd, "unknown option '%s' (see --help)", argv[optind - 1]);
+    default: return cli_bad_opt(cmd, ch, argv);
     }
+}
+
+int cli_bad_opt(const char *cmd, int ch, char **argv)
+{
+    if (ch == ':') return cli_fail(cmd, "option %s needs a value (see --help)", argv[optind - 1]) + 1;
+    return cli_fail(cmd, "unknown option '%s' (see --help)", argv[optind - 1]) + 1;
 }
 
 int cli_no_operands(const char *cmd, int argc, char **argv)
@@ -235,8 +418,9 @@ int cli_estimator_opt(const char *cmd, int ch, cli_estimator *E, sgd_smooth_para
     switch (ch) {
     case 'm': E->method_s = optarg; break;
     case 'N':
-        bad = cli_size(cmd, "--samples", optarg, &sp->nsamples) ||
+        bad = cli_count(cmd, "--samples", optarg, &sp->nsamples) ||
               (sp->nsamples < 2 && cli_fail(cmd, "--samples: need >= 2"));
+        E->have_samples = 1;
         break;
     case 'T':
         bad = cli_positive(cmd, "--tol", optarg, &sp->tol);
@@ -252,6 +436,7 @@ int cli_estimator_opt(const char *cmd, int ch, cli_estimator *E, sgd_smooth_para
 
 int cli_estimator_finish(const char *cmd, const cli_estimator *E, sgd_smooth_params *sp)
 {
+    if (E->have_tol && E->have_samples) return cli_fail(cmd, "give --samples or --tol, not both");
     if (E->have_tol) sp->nsamples = 0;
     if (sgd_smooth_method_parse(E->method_s, &sp->method) || sgd_smooth_interval_parse(E->interval_s, &sp->interval))
         return cli_lib_fail(cmd);

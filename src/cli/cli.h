@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sgdscape/io.h"
 #include "sgdscape/landscape.h"
 #include "sgdscape/noise.h"
 #include "sgdscape/smooth.h"
@@ -27,17 +28,24 @@ int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf
 int cli_lib_fail(const char *cmd);
 
 /* Strict number parsing: the whole string must be a finite number.
- * On failure prints "sgdscape CMD: --OPT: 'VAL' is not a number" and
- * returns nonzero. */
+ * On failure prints "sgdscape CMD: --OPT: 'VAL' is not a finite number" (or
+ * "is too small: it underflows" / "is too large" for values beyond double
+ * precision) and returns nonzero. */
 int cli_double(const char *cmd, const char *opt, const char *val, double *out);
 int cli_positive(const char *cmd, const char *opt, const char *val, double *out); /* > 0 */
 int cli_size(const char *cmd, const char *opt, const char *val, size_t *out);     /* >= 0 int */
 int cli_u64(const char *cmd, const char *opt, const char *val, uint64_t *out);
 int cli_int(const char *cmd, const char *opt, const char *val, int *out);
-/* Comma-separated list of doubles; returns count or -1. */
+/* A count of steps, trials, samples or points: an integer in [0, CLI_MAX_COUNT],
+ * written plainly or as 1e8. Every count of the lab commands goes through it. */
+#define CLI_MAX_COUNT 9007199254740992.0 /* 2^53: every count is exact as a double */
+int cli_count(const char *cmd, const char *opt, const char *val, size_t *out);
+/* Comma-separated list of doubles; returns count (>= 1) or -1 ("--OPT: empty list"). */
 int cli_doubles(const char *cmd, const char *opt, const char *val, double *out, int max);
 
-/* The value of --threads: an integer >= 0 (0: all cores). 0, or 2 after the message. */
+/* The value of --threads: an integer in [0, CLI_MAX_THREADS] (0: all cores).
+ * 0, or 2 after the message. (libgomp crashes with tens of thousands.) */
+#define CLI_MAX_THREADS 1024
 int cli_threads_arg(const char *cmd, const char *val, int *threads);
 /* --threads N: 0 means all cores. Applies it to OpenMP and returns the count. */
 int cli_threads(int requested);
@@ -52,15 +60,48 @@ int cli_parse_box(const char *cmd, const char *opt, const char *val, double *lo,
 /* Progress callback for library loops: ctx is an sgd_progress. */
 void cli_progress_cb(void *ctx, double done, double total);
 
+/* Work limit: a command whose work (gradient or function evaluations times
+ * dimensions) exceeds CLI_WORK_LIMIT prints the amount, `what` (how it is made
+ * up) and a time estimate at a rate measured on f, and is refused unless
+ * --force. Returns 0 (go on), or 2 after the one-line refusal. */
+#define CLI_WORK_LIMIT 1e10
+int cli_work(const char *cmd, double work, const char *what, const sgd_landscape *f, int threads);
+/* cli_work for smoothing npoints points (y: the first) when the method is
+ * Monte Carlo: points x samples x d, the samples from --tol by a pilot. */
+int cli_mc_work(const char *cmd, const sgd_landscape *f, const sgd_noise *W, double eta, const double *y, double npoints,
+                const sgd_smooth_params *sp, int want_grad, int threads);
+
+/* Run directories that SIGINT / SIGTERM do not leave behind. cli_rundir_open
+ * opens DIR.partial and arms a handler: while the directory is empty (the
+ * computation) a signal removes it, prints one line and exits 130 / 143;
+ * while files are being written the signal is held until cli_rundir_commit,
+ * which then removes the directory and returns 130 / 143 after the line.
+ * Both return 0, or 1 after the library's message. */
+int cli_rundir_open(const char *cmd, sgd_rundir *rd, const char *dir);
+int cli_rundir_commit(const char *cmd, sgd_rundir *rd);
+void cli_rundir_abort(sgd_rundir *rd);
+/* A signal is waiting (files were being written): loops that write as they
+ * go stop early and let cli_rundir_commit report it. */
+int cli_interrupted(void);
+
 /* The tail of a subcommand's option switch, shared by the landscape-lab
  * commands: --out (short code 'o') into *out, --seed ('z') into *seed,
- * --threads ('t') into *threads, --help ('h') and unknown options. Returns
- * -1 when parsing goes on, otherwise the exit code (0 after --help, 2 for a
- * bad value, 1 for an unknown option; the message is printed). */
+ * --threads ('t') into *threads, --force (for cli_work), --help ('h'), a
+ * missing value (getopt's ':', so the option string must start with ':':
+ * CLI_OPTSTRING) and unknown options. Returns -1 when parsing goes on,
+ * otherwise the exit code (0 after --help, 2 for a bad or missing value or an
+ * unknown option: usage errors; the message is printed). */
 int cli_common_opt(const char *cmd, int ch, const char *help, char **argv, const char **out, uint64_t *seed,
                    int *threads);
 /* Option-table entries for the options cli_common_opt owns. */
-#define CLI_COMMON_OPTIONS {"out", 1, 0, 'o'}, {"seed", 1, 0, 'z'}, {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}
+#define CLI_OPT_FORCE 0x100
+#define CLI_COMMON_OPTIONS                                                                               \
+    {"out", 1, 0, 'o'}, {"seed", 1, 0, 'z'}, {"threads", 1, 0, 't'}, {"force", 0, 0, CLI_OPT_FORCE},   \
+        {"help", 0, 0, 'h'}
+#define CLI_OPTSTRING ":h"
+/* getopt_long's ':' (an option without its value, with CLI_OPTSTRING's
+ * leading ':') or '?' (unknown): the one-line message and exit code. */
+int cli_bad_opt(const char *cmd, int ch, char **argv);
 /* The landscape and noise options that run, check, smooth and verify share
  * (one parser, so their messages and checks cannot drift apart). Each
  * command sets its own defaults with cli_problem_init, lists
@@ -108,9 +149,10 @@ int cli_problem_xstar(const char *cmd, size_t d, const char *xstar_s, const sgd_
 typedef struct cli_estimator {
     const char *method_s, *interval_s; /* names, parsed by cli_estimator_finish */
     int have_tol;                      /* --tol given: it sets the sample count */
+    int have_samples;                  /* --samples given (with --tol: refused) */
 } cli_estimator;
 /* Initialiser: method auto, interval clt, no --tol. */
-#define CLI_ESTIMATOR_DEFAULTS {"auto", "clt", 0}
+#define CLI_ESTIMATOR_DEFAULTS {"auto", "clt", 0, 0}
 #define CLI_ESTIMATOR_OPTIONS                                                                            \
     {"method", 1, 0, 'm'}, {"samples", 1, 0, 'N'}, {"tol", 1, 0, 'T'}, {"interval", 1, 0, 'I'},         \
         {"range", 1, 0, 'R'}, {"grad-range", 1, 0, 'G'}
@@ -118,8 +160,8 @@ typedef struct cli_estimator {
  * anything else to cli_problem_opt. Same return values. */
 int cli_estimator_opt(const char *cmd, int ch, cli_estimator *E, sgd_smooth_params *sp, cli_problem *P,
                       const char *help, char **argv, const char **out, uint64_t *seed, int *threads);
-/* After parsing: --tol replaces the sample count; method and interval names
- * into sp. 0, or 1 after the library's message. */
+/* After parsing: --tol replaces the sample count (both given: refused);
+ * method and interval names into sp. 0, or 1 after the message. */
 int cli_estimator_finish(const char *cmd, const cli_estimator *E, sgd_smooth_params *sp);
 
 /* 0 when getopt consumed every argument, else prints the first stray one

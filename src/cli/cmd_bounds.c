@@ -39,7 +39,7 @@ static const char help[] =
     "  --eta-gd E                  also take the GD step at E and report the distances\n"
     "common:\n"
     "  --out DIR                   also write DIR/bounds.json\n"
-    "  --seed N, --threads N       accepted for uniformity (nothing here is random)\n"
+    "  --seed N, --threads N       accepted for uniformity (nothing here is random; --threads at most 1024)\n"
     "  --help                      this text\n\n"
     "Impossible input (c <= 0, L <= 0, r < 0, NaN, eta outside the window) is explained and exits 1.\n";
 
@@ -140,7 +140,7 @@ int sgd_cmd_bounds(int argc, char **argv)
     const char *C = "bounds";
     const char *from = NULL, *out = NULL, *stages = NULL, *fspec = "quadratic", *xs = NULL, *xstar_s = NULL;
     double eta = NAN, c = NAN, L = NAN, r = NAN, y0d2 = 1.0, T2 = 1000, cprime = NAN, eta_gd = NAN;
-    int use_chat = 0, thm3 = 0, threads = 1, have_eta = 0, have_c = 0, have_L = 0, have_r = 0;
+    int use_chat = 0, thm3 = 0, threads = 1, have_eta = 0, have_c = 0, have_L = 0, have_r = 0, have_y0 = 0;
     size_t d = 1;
     uint64_t seed = 1;
     static const struct option opts[] = {
@@ -152,7 +152,7 @@ int sgd_cmd_bounds(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, CLI_OPTSTRING, opts, NULL)) != -1) {
         int bad = 0;
         switch (ch) {
         /* numbers are parsed leniently here (NaN/negative allowed) so the theory can explain them */
@@ -160,8 +160,8 @@ int sgd_cmd_bounds(int argc, char **argv)
         case 'c': bad = cli_double(C, "--c", optarg, &c); have_c = 1; break;
         case 'L': bad = cli_double(C, "--L", optarg, &L); have_L = 1; break;
         case 'r': bad = cli_double(C, "--r", optarg, &r); have_r = 1; break;
-        case 'y': bad = cli_double(C, "--y0-dist2", optarg, &y0d2); break;
-        case 'Y': bad = cli_double(C, "--y0-dist", optarg, &y0d2); y0d2 = y0d2 * y0d2; break;
+        case 'y': bad = cli_double(C, "--y0-dist2", optarg, &y0d2); have_y0 |= 1; break;
+        case 'Y': bad = cli_double(C, "--y0-dist", optarg, &y0d2); y0d2 = y0d2 * y0d2; have_y0 |= 2; break;
         case 'T': bad = cli_double(C, "--T2", optarg, &T2); break;
         case 'F': from = optarg; break;
         case 'H': use_chat = 1; break;
@@ -181,6 +181,9 @@ int sgd_cmd_bounds(int argc, char **argv)
         if (bad) return 2;
     }
     if (cli_no_operands(C, argc, argv)) return 1;
+    if (have_y0 == 3) return cli_fail(C, "give --y0-dist or --y0-dist2, not both") + 1;
+    if (thm3 && (stages || from)) return cli_fail(C, "--thm3 is a statement of its own: drop --%s", stages ? "stages" : "from") + 1;
+    if (stages && from) return cli_fail(C, "--stages takes its constants from the flags: drop --from") + 1;
     (void)seed;
     cli_threads(threads);
 

@@ -50,7 +50,8 @@ static const char help[] =
     "common:\n"
     "  --out DIR             run directory (default runs/check)\n"
     "  --seed N              seed for the sample points and Monte Carlo (default 1)\n"
-    "  --threads N           threads (default: all cores); results do not depend on it\n"
+    "  --threads N           threads (default: all cores, at most 1024); results do not depend on it\n"
+    "  --force               run work above 1e10 evaluations x dims (points x Monte Carlo samples x d)\n"
     "  --help                this text\n";
 
 #define MAX_SCAN 256
@@ -109,7 +110,7 @@ int sgd_cmd_check(int argc, char **argv)
     const char *out = "runs/check", *center_s = NULL, *scan_eta = NULL, *scan_level = NULL;
     size_t npts = 0;
     double lo = NAN, hi = NAN, ball = NAN;
-    int threads = 0, grid = 0;
+    int threads = 0, grid = 0, have_box = 0;
     cli_estimator E = CLI_ESTIMATOR_DEFAULTS;
     sgd_onepoint_config cfg;
     sgd_onepoint_defaults(&cfg, NULL);
@@ -123,14 +124,14 @@ int sgd_cmd_check(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, CLI_OPTSTRING, opts, NULL)) != -1) {
         int bad = 0;
         switch (ch) {
-        case 'b': bad = cli_parse_box(C, "--box", optarg, &lo, &hi); grid = 0; break;
+        case 'b': bad = cli_parse_box(C, "--box", optarg, &lo, &hi); have_box = 1; break;
         case 'B': bad = cli_positive(C, "--ball", optarg, &ball); break;
         case 'C': center_s = optarg; break;
         case 'g': bad = cli_parse_box(C, "--grid", optarg, &lo, &hi); grid = 1; break;
-        case 'p': bad = cli_size(C, "--points", optarg, &npts) || (npts < 1 && cli_fail(C, "--points: need >= 1")); break;
+        case 'p': bad = cli_count(C, "--points", optarg, &npts) || (npts < 1 && cli_fail(C, "--points: need >= 1")); break;
         case 'P': bad = cli_double(C, "--confidence", optarg, &cfg.confidence) ||
                         (!(cfg.confidence > 0 && cfg.confidence < 1) && cli_fail(C, "--confidence: must be in (0, 1)"));
             break;
@@ -147,7 +148,9 @@ int sgd_cmd_check(int argc, char **argv)
     if (cli_no_operands(C, argc, argv)) return 1;
     if (P.d == 0) return cli_fail(C, "--d: must be >= 1");
     if (scan_eta && scan_level) return cli_fail(C, "give --scan-eta or --scan-level, not both");
-    if (cli_estimator_finish(C, &E, &cfg.sp)) return 1;
+    if (have_box + grid + !isnan(ball) > 1) return cli_fail(C, "give one of --box, --grid and --ball") + 1;
+    if (center_s && isnan(ball)) return cli_fail(C, "--center is the centre of --ball: give --ball too") + 1;
+    if (cli_estimator_finish(C, &E, &cfg.sp)) return 2;
     /* default noise level eta*r = 0.15 */
     if (cli_problem_noise(C, &P, 0.15 / P.eta, &cfg.W.kind, &cfg.W.r)) return 1;
     const size_t d = P.d;
@@ -184,11 +187,14 @@ int sgd_cmd_check(int argc, char **argv)
     }
     cfg.D.n = npts ? npts : (grid ? (d == 1 ? 801 : 61) : 1000);
 
+    /* a scan repeats the check at every value */
+    if (!rc) rc = cli_mc_work(C, f, &cfg.W, eta, xst, (grid && d == 2 ? (double)cfg.D.n : 1) * (double)cfg.D.n * (nscan > 0 ? nscan : 1),
+                             &cfg.sp, 1, threads);
     sgd_rundir rd;
-    if (sgd_rundir_open(&rd, out)) {
+    if (rc || cli_rundir_open(C, &rd, out)) {
         free(xst);
         sgd_landscape_free(f);
-        return cli_lib_fail(C);
+        return rc ? rc : 1;
     }
     char path[4400];
     sgd_json *man = sgd_json_new();
@@ -214,10 +220,8 @@ int sgd_cmd_check(int argc, char **argv)
     sgd_json_int(man, "seed", (long long)cfg.seed);
     if (scan_eta) sgd_json_nums(man, "scan_eta", scan, (size_t)nscan);
     if (scan_level) sgd_json_nums(man, "scan_level", scan, (size_t)nscan);
-    sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
-    rc = sgd_json_write(man, path) ? cli_lib_fail(C) : 0;
-    sgd_json_free(man);
-
+    /* the manifest is written last: DIR.partial stays empty while the check
+     * computes, so an interrupt can remove it at once */
     if (!rc && nscan > 0) {
         /* ---- the window scan ---- */
         sgd_afile af;
@@ -237,7 +241,7 @@ int sgd_cmd_check(int argc, char **argv)
         double win_lo = NAN, win_hi = NAN;
         printf("%-12s %-10s %-10s %-12s %-12s %-8s %-11s %-12s %-10s\n", scan_eta ? "eta" : "level", "eta", "r",
                "c_hat", "c_lower", "fail", "fail_rad", "eta r^2/c", "20b/lambda");
-        for (int k = 0; k < nscan && !rc; k++) {
+        for (int k = 0; k < nscan && !rc && !cli_interrupted(); k++) {
             sgd_onepoint_config ck = cfg;
             if (scan_eta) {
                 ck.eta = scan[k];
@@ -435,8 +439,13 @@ int sgd_cmd_check(int argc, char **argv)
             sgd_onepoint_result_free(&res);
         }
     }
-    if (!rc && sgd_rundir_commit(&rd)) rc = cli_lib_fail(C);
-    if (rc) sgd_rundir_abort(&rd);
+    if (!rc) {
+        sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
+        rc = sgd_json_write(man, path) ? cli_lib_fail(C) : 0;
+    }
+    sgd_json_free(man);
+    if (!rc) rc = cli_rundir_commit(C, &rd);
+    if (rc) cli_rundir_abort(&rd);
     else printf("wrote %s/\n", rd.final);
     free(xst);
     sgd_landscape_free(f);

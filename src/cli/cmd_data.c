@@ -63,7 +63,7 @@ static int info_one(const char *spec, int split, const sgd_data_opts *o, int qui
     sgd_dataset d;
     int rc = sgd_data_load(spec, split, o, &d);
     if (rc) {
-        if (quiet_missing && rc == SGD_EINVAL) {
+        if (quiet_missing && !sgd_data_has_test(spec)) {
             printf("%s: no %s split (%s)\n", spec, split == SGD_DATA_TEST ? "test" : "val", sgd_errmsg());
             return 0;
         }
@@ -79,7 +79,8 @@ static int info_one(const char *spec, int split, const sgd_data_opts *o, int qui
     if (!counts || !mean || !std) {
         free(counts), free(mean), free(std);
         sgd_data_free(&d);
-        return cli_fail("data", "out of memory");
+        return cli_fail("data", "%s: out of memory for the per-class counts and channel statistics (%d classes, "
+                        "%d channels)", d.name, d.classes, d.c);
     }
     for (size_t i = 0; i < d.n; i++) counts[d.labels[i]]++;
     printf("  per class");
@@ -160,8 +161,7 @@ int sgd_cmd_data(int argc, char **argv)
             if (cli_threads_arg("data", optarg, &threads)) return 2;
             break;
         case 'h': cli_help(help); return 0;
-        case ':': cli_fail("data", "option %s needs a value", av[optind - 1]); return 2;
-        default: cli_fail("data", "unknown option '%s' (see --help)", av[optind - 1]); return 2;
+        default: return cli_bad_opt("data", ch, av);
         }
     }
     int want[3] = {0, 0, 0};

@@ -29,7 +29,15 @@ static const char help[] =
     "  --trials N          trials per panel (default 100)\n"
     "  --out DIR           run directory (default runs/fig3)\n"
     "  --seed N            seed (default 1)\n"
-    "  --threads N         threads (default all cores; results do not depend on it)\n";
+    "  --threads N         threads (default all cores, at most 1024; results do not depend on it)\n"
+    "  --force             run work above 1e10 gradient evaluations (trials x (4 steps + the stages))\n";
+
+/* Three levels: one message whatever is wrong. */
+static int three(const char *C, const char *opt, const char *val, double *v)
+{
+    int n = cli_doubles(C, opt, val, v, 3);
+    return n < 0 ? 1 : n != 3 ? cli_fail(C, "%s: want three numbers", opt) : 0;
+}
 
 int sgd_cmd_fig3(int argc, char **argv)
 {
@@ -44,17 +52,17 @@ int sgd_cmd_fig3(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, CLI_OPTSTRING, opts, NULL)) != -1) {
         int bad = 0;
         switch (ch) {
         case 'f': fspec = optarg; break;
         case 'e': bad = cli_positive(C, "--eta", optarg, &cfg.eta); break;
-        case 'l': bad = cli_doubles(C, "--levels", optarg, cfg.level, 3) != 3 && cli_fail(C, "--levels: want three numbers"); break;
-        case 'L': bad = cli_doubles(C, "--stage-levels", optarg, cfg.stage_level, 3) != 3 && cli_fail(C, "--stage-levels: want three numbers"); break;
+        case 'l': bad = three(C, "--levels", optarg, cfg.level); break;
+        case 'L': bad = three(C, "--stage-levels", optarg, cfg.stage_level); break;
         case 'B': bad = cli_parse_box(C, "--stage-start", optarg, &cfg.stage_lo, &cfg.stage_hi); break;
         case 'b': bad = cli_parse_box(C, "--start", optarg, &cfg.start_lo, &cfg.start_hi); break;
-        case 's': bad = cli_size(C, "--steps", optarg, &cfg.steps); break;
-        case 'N': bad = cli_size(C, "--trials", optarg, &cfg.trials); break;
+        case 's': bad = cli_count(C, "--steps", optarg, &cfg.steps); break;
+        case 'N': bad = cli_count(C, "--trials", optarg, &cfg.trials); break;
         default: {
             int e = cli_common_opt(C, ch, help, argv, &out, &cfg.seed, &threads);
             if (e >= 0) return e;
@@ -67,15 +75,20 @@ int sgd_cmd_fig3(int argc, char **argv)
     sgd_landscape *f = sgd_landscape_create(fspec, 1);
     if (!f) return cli_lib_fail(C);
     cfg.f = f;
+    /* row 2: four panels of --steps; row 3: three stages of --steps/3 */
+    double panel_steps = 4.0 * (double)cfg.steps + 3.0 * (double)(cfg.steps / 3);
+    char what[160];
+    snprintf(what, sizeof what, "%zu trials x %.0f steps over the panels", cfg.trials, panel_steps);
+    int rc = cli_work(C, (double)cfg.trials * panel_steps, what, f, cfg.threads);
     sgd_rundir rd;
-    if (sgd_rundir_open(&rd, out)) {
+    if (rc || cli_rundir_open(C, &rd, out)) {
         sgd_landscape_free(f);
-        return cli_lib_fail(C);
+        return rc ? rc : 1;
     }
     sgd_progress pg;
     sgd_progress_start(&pg, "fig3");
     sgd_fig3_result res;
-    int rc = sgd_fig3_run(&cfg, &res, cli_progress_cb, &pg);
+    rc = sgd_fig3_run(&cfg, &res, cli_progress_cb, &pg);
     sgd_progress_end(&pg);
     if (!rc) {
         rc = sgd_fig3_write(rd.path, &cfg, &res);
@@ -102,13 +115,14 @@ int sgd_cmd_fig3(int argc, char **argv)
         sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
         if (!rc) rc = sgd_json_write(man, path);
         sgd_json_free(man);
-        if (!rc) rc = sgd_rundir_commit(&rd);
     }
+    if (rc) rc = cli_lib_fail(C);
+    else rc = cli_rundir_commit(C, &rd);
     if (rc) {
-        sgd_rundir_abort(&rd);
+        cli_rundir_abort(&rd);
         sgd_fig3_result_free(&res);
         sgd_landscape_free(f);
-        return cli_lib_fail(C);
+        return rc;
     }
     printf("Figure 3 on %s, eta = %g, %zu trials x %zu steps per panel (%.2f s)\n", f->name, cfg.eta, cfg.trials,
            cfg.steps, res.seconds);

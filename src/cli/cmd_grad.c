@@ -1,5 +1,6 @@
 /* sgdscape grad: loss f(x) and flat gradient at given weights. */
 #include "cli.h"
+#include "nn_cli.h"
 #include "sgdscape/data.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
@@ -27,6 +28,8 @@ static const char help[] =
     "  --epoch E         which epoch's shuffle (default 0)\n"
     "  --batch B         batch size (default 128)\n"
     "  --subset K        use the first K training images only\n"
+    "  --classes K       classes of the network (default: the data set's; for npy the\n"
+    "                    largest label + 1, which a subset may lower: give the model's K)\n"
     "  --eval            BN with running statistics instead of batch statistics\n"
     "  --no-normalize    skip per-channel normalization (default: train-set mean/std)\n"
     "  --seed S          shuffle seed (default 1)\n"
@@ -34,7 +37,7 @@ static const char help[] =
 
 int sgd_cmd_grad(int argc, char **argv)
 {
-    enum { O_EVAL = 256, O_NONORM, O_FIRST, O_BUF };
+    enum { O_EVAL = 256, O_NONORM, O_FIRST, O_BUF, O_CLASSES };
     static struct option opts[] = {{"model", required_argument, 0, 'm'},
                                    {"spec", required_argument, 0, 'm'},
                                    {"weights", required_argument, 0, 'W'},
@@ -45,6 +48,7 @@ int sgd_cmd_grad(int argc, char **argv)
                                    {"epoch", required_argument, 0, 'e'},
                                    {"batch", required_argument, 0, 'b'},
                                    {"subset", required_argument, 0, 'k'},
+                                   {"classes", required_argument, 0, O_CLASSES},
                                    {"eval", no_argument, 0, O_EVAL},
                                    {"no-normalize", no_argument, 0, O_NONORM},
                                    {"seed", required_argument, 0, 's'},
@@ -56,11 +60,14 @@ int sgd_cmd_grad(int argc, char **argv)
                *out = NULL;
     size_t K = 1, first = 0, batch = 128, subset = 0;
     uint64_t epoch = 0, seed = 1;
-    int eval = 0, normalize = 1, threads = 0;
+    int eval = 0, normalize = 1, threads = 0, classes = 0;
+    const char *model_opt = NULL;
     optind = 1;
     opterr = 0;
-    int o;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    int o, li = -1;
+    while ((o = getopt_long(argc, argv, ":", opts, &li)) != -1) {
+        if (o == 'm' && nn_cli_once(C, &model_opt, opts[li].name)) return 2;
+        li = -1;
         switch (o) {
         case 'm': model = optarg; break;
         case 'W': weights = optarg; break;
@@ -74,6 +81,9 @@ int sgd_cmd_grad(int argc, char **argv)
             if (batch < 1) return cli_fail(C, "--batch: must be >= 1") + 1;
             break;
         case 'k': if (cli_size(C, "--subset", optarg, &subset)) return 2; break;
+        case O_CLASSES:
+            if (nn_cli_classes(C, optarg, &classes)) return 2;
+            break;
         case O_EVAL: eval = 1; break;
         case O_NONORM: normalize = 0; break;
         case 's': if (cli_u64(C, "--seed", optarg, &seed)) return 2; break;
@@ -82,7 +92,7 @@ int sgd_cmd_grad(int argc, char **argv)
             break;
         case 'o': out = optarg; break;
         case 'h': cli_help(help); return 0;
-        default: return cli_fail(C, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]) + 1;
+        default: return cli_bad_opt(C, o, argv);
         }
     }
     if (optind < argc) return cli_fail(C, "unexpected argument '%s'", argv[optind]) + 1;
@@ -99,6 +109,8 @@ int sgd_cmd_grad(int argc, char **argv)
     int haveL = 0;
     sgd_data_opts dopt = {0};
     dopt.subset = subset;
+    dopt.classes = classes;   /* npy: a label at or above it is an error */
+    dopt.min_classes = 2;
     if (sgd_npy_read(weights, &W)) return cli_lib_fail(C);
     if (bufpath && sgd_npy_read(bufpath, &Bf)) {
         rc = cli_lib_fail(C);
@@ -108,21 +120,41 @@ int sgd_cmd_grad(int argc, char **argv)
         rc = cli_lib_fail(C);
         goto done;
     }
-    net = sgd_net_create(model, tr.c, tr.h, tr.w, tr.classes);
+    if (classes && tr.classes > classes) {
+        rc = cli_fail(C, "--classes %d: the labels of %s need %d", classes, tr.name, tr.classes);
+        goto done;
+    }
+    net = sgd_net_create(model, tr.c, tr.h, tr.w, classes ? classes : tr.classes);
     if (!net) {
         rc = cli_lib_fail(C);
         goto done;
     }
     size_t p = sgd_net_nparams(net);
-    if (W.dtype != SGD_NPY_F32 || W.count != p) {
-        rc = cli_fail(C, "--weights %s: %zu %s values, but model %s has %zu float32 parameters", weights,
-                      W.count, W.dtype == SGD_NPY_F32 ? "float32" : "non-float32", model, p);
+    if (W.dtype != SGD_NPY_F32) {
+        rc = cli_fail(C, "--weights %s: want float32 values", weights);
+        goto done;
+    }
+    if (W.count != p) {
+        /* the class count comes from the labels unless given, and sizes the last layer */
+        rc = cli_fail(C, "--weights %s: weights have %zu parameters, model %s with %d classes needs %zu%s", weights,
+                      W.count, model, sgd_net_classes(net), p, classes ? "" : "; pass --classes?");
         goto done;
     }
     if (bufpath && (Bf.dtype != SGD_NPY_F32 || Bf.count != sgd_net_nbuffers(net))) {
         rc = cli_fail(C, "--buffers %s: %zu values, but model %s has %zu float32 BN buffer values",
                       bufpath, Bf.count, model, sgd_net_nbuffers(net));
         goto done;
+    }
+    {
+        char what[4200];
+        snprintf(what, sizeof what, "--weights %s", weights);
+        int bad = sgd_net_check_finite(net, W.data, 0, what);
+        snprintf(what, sizeof what, "--buffers %s", bufpath ? bufpath : "");
+        if (!bad && bufpath) bad = sgd_net_check_finite(net, Bf.data, 1, what);
+        if (bad) {
+            rc = cli_lib_fail(C);
+            goto done;
+        }
     }
     sgd_data_loader_opts lo = {0};
     lo.batch = batch;
@@ -140,7 +172,7 @@ int sgd_cmd_grad(int argc, char **argv)
     grad = malloc(sizeof(double) * p);
     double loss = 0, acc = 0;
     if (!grad) {
-        rc = cli_fail(C, "out of memory");
+        rc = cli_fail(C, "out of memory for the gradient (%zu doubles)", p);
         goto done;
     }
     if (sgd_net_loss_grad(net, W.data, bufpath ? Bf.data : NULL, eval ? SGD_NN_EVAL : SGD_NN_TRAIN, &L,

@@ -1,5 +1,6 @@
 /* sgdscape model: build a network from a spec and print its layers. */
 #include "cli.h"
+#include "nn_cli.h"
 #include "sgdscape/error.h"
 #include "sgdscape/nn.h"
 
@@ -21,7 +22,8 @@ static int bench(sgd_net *net, int steps, size_t batch, int threads)
     int32_t *lab = malloc(sizeof(int32_t) * batch);
     if (!x || !g || !m || !buf || !in || !lab) {
         free(x), free(g), free(m), free(buf), free(in), free(lab);
-        return cli_fail("model", "--bench: out of memory");
+        return cli_fail("model", "--bench: out of memory for %zu parameters and a batch of %zu inputs (%.0f bytes)",
+                        p, batch, 4.0 * ((double)p * 3 + (double)batch * ((double)per + 1)));
     }
     sgd_net_init(net, 1, x, buf);
     double z[2];
@@ -77,20 +79,22 @@ int sgd_cmd_model(int argc, char **argv)
                                    {"threads", required_argument, 0, 't'},
                                    {"help", no_argument, 0, 'h'},
                                    {0, 0, 0, 0}};
-    const char *spec = NULL, *layout = NULL;
+    const char *spec = NULL, *layout = NULL, *spec_opt = NULL;
     int c = 3, h = 32, w = 32, classes = 10, steps = 0, threads = 0;
     size_t batch = 128;
     optind = 1;
     opterr = 0;
-    int o;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    int o, li = -1;
+    while ((o = getopt_long(argc, argv, ":", opts, &li)) != -1) {
+        if (o == 's' && nn_cli_once("model", &spec_opt, opts[li].name)) return 2;
+        li = -1;
         switch (o) {
         case 's': spec = optarg; break;
         case 'i':
             if (sgd_nn_parse_shape(optarg, &c, &h, &w)) return cli_lib_fail("model");
             break;
         case 'k':
-            if (cli_int("model", "--classes", optarg, &classes)) return 2;
+            if (nn_cli_classes("model", optarg, &classes)) return 2;
             break;
         case 'l': layout = optarg; break;
         case 'B':
@@ -105,7 +109,7 @@ int sgd_cmd_model(int argc, char **argv)
             if (cli_threads_arg("model", optarg, &threads)) return 2;
             break;
         case 'h': cli_help(help); return 0;
-        default: return cli_fail("model", "unknown or incomplete option '%s' (see --help)", argv[optind - 1]) + 1;
+        default: return cli_bad_opt("model", o, argv);
         }
     }
     if (optind < argc) return cli_fail("model", "unexpected argument '%s'", argv[optind]) + 1;

@@ -41,7 +41,8 @@ static const char help[] =
     "common:\n"
     "  --out DIR           run directory (default runs/run)\n"
     "  --seed N            seed (default 1); one seed gives bit-identical results\n"
-    "  --threads N         threads (default: all cores); results do not depend on it\n"
+    "  --threads N         threads (default: all cores, at most 1024); results do not depend on it\n"
+    "  --force             run work above 1e10 gradient evaluations x dims (trials x steps x d)\n"
     "  --help              this text\n";
 
 int sgd_cmd_run(int argc, char **argv)
@@ -63,16 +64,16 @@ int sgd_cmd_run(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, CLI_OPTSTRING, opts, NULL)) != -1) {
         int bad = 0;
         switch (ch) {
         case 'm': bad = cli_double(C, "--momentum", optarg, &momentum); break;
-        case 's': bad = cli_size(C, "--steps", optarg, &steps); break;
+        case 's': bad = cli_count(C, "--steps", optarg, &steps); break;
         case 'S': sched = optarg; break;
-        case 'N': bad = cli_size(C, "--trials", optarg, &trials); break;
+        case 'N': bad = cli_count(C, "--trials", optarg, &trials); break;
         case 'b': bad = cli_parse_box(C, "--start", optarg, &lo, &hi); break;
         case 'R': bad = cli_positive(C, "--stop-radius", optarg, &stop_radius); break;
-        case 'k': bad = cli_size(C, "--record-every", optarg, &record_every); break;
+        case 'k': bad = cli_count(C, "--record-every", optarg, &record_every); break;
         case 'w': bad = (nwithin = cli_doubles(C, "--within", optarg, within, 4)) < 0; break;
         default: {
             int e = cli_problem_opt(C, ch, &P, help, argv, &out, &seed, &threads);
@@ -120,10 +121,17 @@ int sgd_cmd_run(int argc, char **argv)
         sgd_landscape_free(f);
         return cli_lib_fail(C);
     }
-    sgd_rundir rd;
-    if (sgd_rundir_open(&rd, out)) {
+    char what[160];
+    const double nsteps = (double)sgd_schedule_total_steps(&cfg.sched);
+    snprintf(what, sizeof what, "%zu trials x %.0f steps x d = %zu", trials, nsteps, d);
+    if ((rc = cli_work(C, (double)trials * nsteps * (double)d, what, f, threads))) {
         sgd_landscape_free(f);
-        return cli_lib_fail(C);
+        return rc;
+    }
+    sgd_rundir rd;
+    if (cli_rundir_open(C, &rd, out)) {
+        sgd_landscape_free(f);
+        return 1;
     }
     sgd_progress pg;
     sgd_progress_start(&pg, "run");
@@ -133,7 +141,7 @@ int sgd_cmd_run(int argc, char **argv)
     double secs = sgd_now() - t0;
     sgd_progress_end(&pg);
     if (rc) {
-        sgd_rundir_abort(&rd);
+        cli_rundir_abort(&rd);
         sgd_landscape_free(f);
         return cli_lib_fail(C);
     }
@@ -179,15 +187,21 @@ int sgd_cmd_run(int argc, char **argv)
     if (!rc) rc = sgd_trials_write_csv(path, &res, f->x_star);
     if (!rc) rc = sgd_trials_write_npy(rd.path, &res);
     if (!rc) rc = sgd_trials_write_histogram(rd.path, "histogram", &res, cfg.start_lo, cfg.start_hi, 60, d == 1);
-    if (!rc) rc = sgd_rundir_commit(&rd);
+    if (rc) rc = cli_lib_fail(C);
+    else rc = cli_rundir_commit(C, &rd);
     if (rc) {
-        sgd_rundir_abort(&rd);
+        cli_rundir_abort(&rd);
         sgd_trials_result_free(&res);
         sgd_landscape_free(f);
-        return cli_lib_fail(C);
+        return rc;
     }
-    printf("%zu trials x %zu steps of %s (d=%zu), noise %s level %g: ", trials,
-           sgd_schedule_total_steps(&cfg.sched), f->name, d, sgd_noise_name(kind), eta * r);
+    printf("%zu trials x %zu steps of %s (d=%zu), noise %s ", trials, sgd_schedule_total_steps(&cfg.sched), f->name,
+           d, sgd_noise_name(kind));
+    if (cfg.sched.nstages == 1) printf("level %g: ", eta * r);
+    else /* each stage has its own level */
+        for (size_t k = 0; k < cfg.sched.nstages; k++)
+            printf("%s%g%s", k ? "," : "stage levels ", cfg.sched.stage[k].eta * cfg.sched.stage[k].r,
+                   k + 1 < cfg.sched.nstages ? "" : ": ");
     printf("mean ||x_T - x*|| = %.4g, within %g: %.2f, distinct end points %zu, diverged %zu\n", st.mean_dist,
            within[0], st.fraction_within[0], st.distinct_endpoints, st.diverged);
     printf("wrote %s/\n", rd.final);

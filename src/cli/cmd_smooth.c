@@ -51,7 +51,8 @@ static const char help[] =
     "common:\n"
     "  --out DIR             run directory (default runs/smooth)\n"
     "  --seed N              seed of the Monte Carlo samples (default 1)\n"
-    "  --threads N           threads (default: all cores); results do not depend on it\n"
+    "  --threads N           threads (default: all cores, at most 1024); results do not depend on it\n"
+    "  --force               run work above 1e10 evaluations x dims (points x Monte Carlo samples x d)\n"
     "  --help                this text\n";
 
 /* Parse "P;P;..." into a malloc'ed n*d array. */
@@ -115,7 +116,7 @@ int sgd_cmd_smooth(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, CLI_OPTSTRING, opts, NULL)) != -1) {
         int bad = 0;
         switch (ch) {
         case 'P': bad = cli_double(C, "--confidence", optarg, &sp.confidence) ||
@@ -126,7 +127,7 @@ int sgd_cmd_smooth(int argc, char **argv)
         case 'E': bad = cli_positive(C, "--epsrel", optarg, &sp.epsrel); break;
         case 'c': compare = 1; break;
         case 'g': bad = cli_parse_box(C, "--grid", optarg, &lo, &hi); break;
-        case 'k': bad = cli_size(C, "--n", optarg, &ngrid) || (ngrid < 1 && cli_fail(C, "--n: need >= 1")); break;
+        case 'k': bad = cli_count(C, "--n", optarg, &ngrid) || (ngrid < 1 && cli_fail(C, "--n: need >= 1")); break;
         case 'a': at = optarg; break;
         case 'x': want_grad = 0; break;
         case 'Y': sp.grad_only = 1; break;
@@ -140,7 +141,8 @@ int sgd_cmd_smooth(int argc, char **argv)
     if (cli_no_operands(C, argc, argv)) return 1;
     if (P.d == 0) return cli_fail(C, "--d: must be >= 1");
     if (sp.grad_only && !want_grad) return cli_fail(C, "--grad-only and --no-grad exclude each other");
-    if (cli_estimator_finish(C, &E, &sp)) return 1;
+    if (at && (!isnan(lo) || ngrid)) return cli_fail(C, "give --at or --grid/--n, not both") + 1;
+    if (cli_estimator_finish(C, &E, &sp)) return 2;
     sgd_noise W = {SGD_NOISE_BALL, 0, NULL, NULL};
     /* default noise level eta*r = 0.15 */
     if (cli_problem_noise(C, &P, 0.15 / P.eta, &W.kind, &W.r)) return 1;
@@ -163,9 +165,14 @@ int sgd_cmd_smooth(int argc, char **argv)
             hi = f->hi;
         }
         if (!ngrid) ngrid = d == 1 ? 401 : 61;
-        np = d == 1 ? ngrid : ngrid * ngrid;
-        pts = malloc(np * d * sizeof(double));
-        if (!pts) rc = cli_fail(C, "out of memory");
+        double npd = d == 1 ? (double)ngrid : (double)ngrid * (double)ngrid;
+        /* about 12 doubles a point in all (points, values, errors) */
+        if (npd * 12 * sizeof(double) > 64e9)
+            rc = cli_fail(C, "--n %zu: %.3g grid points need %.3g GB; use a smaller --n", ngrid, npd,
+                          npd * 12 * sizeof(double) / 1e9) + 1;
+        np = (size_t)npd;
+        pts = rc ? NULL : malloc(np * d * sizeof(double));
+        if (!rc && !pts) rc = cli_fail(C, "out of memory for %zu points (%.3g GB)", np, (double)np * (double)d * 8e-9);
         for (size_t j = 0; !rc && j < np; j++) {
             double step = ngrid > 1 ? (hi - lo) / (double)(ngrid - 1) : 0;
             if (d == 1) pts[j] = lo + step * (double)j;
@@ -175,6 +182,7 @@ int sgd_cmd_smooth(int argc, char **argv)
             }
         }
     }
+    if (!rc) rc = cli_mc_work(C, f, &W, eta, pts, (double)np, &sp, want_grad, threads);
     if (rc) {
         free(pts);
         sgd_landscape_free(f);
@@ -251,7 +259,7 @@ int sgd_cmd_smooth(int argc, char **argv)
     sgd_rundir rd;
     int opened = 0;
     if (!rc) {
-        if (sgd_rundir_open(&rd, out)) rc = cli_lib_fail(C);
+        if (cli_rundir_open(C, &rd, out)) rc = 1;
         else opened = 1;
     }
     char path[4400];
@@ -385,8 +393,8 @@ int sgd_cmd_smooth(int argc, char **argv)
         if (!rc && sgd_json_write(s, path)) rc = cli_lib_fail(C);
         sgd_json_free(s);
     }
-    if (!rc && sgd_rundir_commit(&rd)) rc = cli_lib_fail(C);
-    if (rc && opened) sgd_rundir_abort(&rd);
+    if (!rc) rc = cli_rundir_commit(C, &rd);
+    if (rc && opened) cli_rundir_abort(&rd);
     if (!rc) {
         printf("smoothed %s (d=%zu), %s noise, eta = %g, r = %g (level %g), method %s: %zu points in %.3g s\n",
                f->name, d, sgd_noise_name(W.kind), eta, r, eta * r, sgd_smooth_method_name(used), np, secs);

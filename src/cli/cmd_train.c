@@ -1,5 +1,6 @@
 /* sgdscape train: SGD training of a network with checkpoints and resume. */
 #include "cli.h"
+#include "nn_cli.h"
 #include "sgdscape/data.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
@@ -34,14 +35,17 @@ static const char help[] =
     "  --no-normalize     skip per-channel normalization (default: train-set mean/std)\n"
     "  --init X.npy       start from these weights (float32, p values) instead of the seed\n"
     "  --no-save-x        do not keep x at every epoch start (DIR/x/x_EEEE.npy)\n"
-    "  --resume           continue the run in DIR from its last checkpoint\n"
+    "  --resume           continue the run in DIR (or DIR.partial, a killed new run) from its\n"
+    "                     last checkpoint; an error when there is none or it is damaged\n"
     "  --seed S           init, shuffle and augmentation seed (default 1)\n"
     "  --threads N        OpenMP threads (default: all cores)\n"
     "  --quiet            no progress line\n\n"
     "Writes DIR/manifest.json, layout.json, train.csv (epoch, lr, train_loss, train_acc,\n"
     "val_loss, val_acc, grad_norm, img_per_s, seconds), checkpoint/, x/, x.npy,\n"
-    "buffers.npy, summary.json. A NaN loss stops the run (exit 1) and names the epoch\n"
-    "and step; the checkpoint of that epoch's start stays.\n";
+    "buffers.npy, summary.json (a new run is built in DIR.partial and renamed at the end;\n"
+    "checkpoint/state.json records each checkpoint file's size and CRC32). A NaN loss\n"
+    "or gradient stops the run (exit 1) and names the epoch and step; the checkpoint of\n"
+    "that epoch's start stays in DIR.\n";
 
 int sgd_cmd_train(int argc, char **argv)
 {
@@ -78,11 +82,20 @@ int sgd_cmd_train(int argc, char **argv)
     int epochs = 10, crop = -1, flip = -1, normalize = 1, save_x = 1, resume = 0, threads = 0, quiet = 0;
     double lr = 0.1, mom = 0.9, wd = 1e-4;
     uint64_t seed = 1;
+    /* options that set one thing in two ways: the last must not silently win */
+    const char *model_opt = NULL, *mom_opt = NULL, *wd_opt = NULL, *flip_opt = NULL;
     optind = 1;
     opterr = 0;
-    int o;
+    int o, li = -1;
     const char *C = "train";
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, ":", opts, &li)) != -1) {
+        const char *name = li >= 0 ? opts[li].name : "";
+        if ((o == 'm' && nn_cli_once(C, &model_opt, name)) ||
+            ((o == 'M' || o == O_NOMOM) && nn_cli_once(C, &mom_opt, name)) ||
+            ((o == 'w' || o == O_NOWD) && nn_cli_once(C, &wd_opt, name)) ||
+            ((o == 'f' || o == O_NOFLIP) && nn_cli_once(C, &flip_opt, name)))
+            return 2;
+        li = -1;
         switch (o) {
         case 'm': model = optarg; break;
         case 'd': data = optarg; break;
@@ -126,7 +139,7 @@ int sgd_cmd_train(int argc, char **argv)
             break;
         case 'o': out = optarg; break;
         case 'h': cli_help(help); return 0;
-        default: return cli_fail(C, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]) + 1;
+        default: return cli_bad_opt(C, o, argv);
         }
     }
     if (optind < argc) return cli_fail(C, "unexpected argument '%s'", argv[optind]) + 1;
@@ -148,14 +161,21 @@ int sgd_cmd_train(int argc, char **argv)
     sgd_data_opts dopt = {0};
     dopt.val = val;
     dopt.subset = subset;
+    dopt.min_classes = 2; /* the training labels, not the validation ones */
     int have_val = 1;
     if (val) { /* one read of the training files for both splits */
         if (sgd_data_load_train_val(data, &dopt, valsub, &tr, &va)) return cli_lib_fail(C);
     } else {
         if (sgd_data_load(data, SGD_DATA_TRAIN, &dopt, &tr)) return cli_lib_fail(C);
         dopt.subset = valsub;
-        have_val = sgd_data_load(data, SGD_DATA_TEST, &dopt, &va) == 0;
-        if (!have_val) sgd_error_clear(); /* no test split (e.g. npy with train only): no validation */
+        dopt.min_classes = 0;
+        /* no validation only when the spec has no test split (npy with two
+         * files); a test split that is there but damaged is an error */
+        have_val = sgd_data_has_test(data);
+        if (have_val && sgd_data_load(data, SGD_DATA_TEST, &dopt, &va)) {
+            sgd_data_free(&tr);
+            return cli_lib_fail(C);
+        }
     }
     int rgb32 = tr.c == 3 && tr.h == 32 && tr.w == 32;
     cfg.aug.crop_pad = crop >= 0 ? crop : (rgb32 ? 4 : 0);
@@ -180,6 +200,9 @@ int sgd_cmd_train(int argc, char **argv)
         x0 = W.data; /* its length is checked by sgd_train_run, against the network it builds */
     }
     cfg.x0_count = W.count;
+    char x0_name[4200];
+    snprintf(x0_name, sizeof x0_name, "--init %s", init ? init : "");
+    cfg.x0_name = x0_name;
     cfg.spec = model;
     cfg.data = data;
     cfg.train = &tr;

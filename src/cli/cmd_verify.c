@@ -42,7 +42,8 @@ static const char help[] =
     "  --thm3-factor F       eta = F x threshold (default 1.5; also 0.5 x threshold for contrast)\n"
     "  --out DIR             run directory (default runs/verify)\n"
     "  --seed N              seed (default 1)\n"
-    "  --threads N           threads (default: all cores); results do not depend on it\n"
+    "  --threads N           threads (default: all cores, at most 1024); results do not depend on it\n"
+    "  --force               run work above 1e10 gradient evaluations x dims (trials x (T1 + T2) x d)\n"
     "  --help                this text\n";
 
 static int cmp_d(const void *a, const void *b)
@@ -72,6 +73,25 @@ static void wilson(size_t k, size_t n, double *lo, double *hi)
     *hi = fmin(1, ctr + h);
 }
 
+/* The start must keep ||x - x*||^2 and ||y0 - x*||^2 finite (y0 = x0 - eta
+ * grad f(x0)): beyond that every distance is inf and nothing can be tested.
+ * x0 NULL: the box [lo, hi]^d. 0, or 2 after the message. */
+static int start_in_range(const char *C, const sgd_landscape *f, double eta, const double *xs, const double *x0,
+                          double lo, double hi, double *g)
+{
+    size_t d = f->d;
+    double dx = 0, dy = 0;
+    if (x0) f->fg(f, x0, g);
+    for (size_t i = 0; i < d; i++) {
+        double e = x0 ? x0[i] - xs[i] : fmax(fabs(lo - xs[i]), fabs(hi - xs[i]));
+        dx += e * e;
+        if (x0) dy += (e - eta * g[i]) * (e - eta * g[i]);
+    }
+    if (isfinite(dx) && isfinite(dy)) return 0;
+    return cli_fail(C, "%s: the start is out of range: ||%s - x*||^2 overflows", x0 ? "--x0" : "--start",
+                    isfinite(dx) ? "y0" : "x0") + 1;
+}
+
 int sgd_cmd_verify(int argc, char **argv)
 {
     const char *C = "verify";
@@ -91,7 +111,7 @@ int sgd_cmd_verify(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, CLI_OPTSTRING, opts, NULL)) != -1) {
         int bad = 0;
         switch (ch) {
         case 'c': bad = cli_double(C, "--c", optarg, &c); break;
@@ -99,8 +119,8 @@ int sgd_cmd_verify(int argc, char **argv)
         case 'L': bad = cli_double(C, "--L", optarg, &L); break;
         case 'x': x0_s = optarg; break;
         case 'b': bad = cli_parse_box(C, "--start", optarg, &lo, &hi); break;
-        case 'N': bad = cli_size(C, "--trials", optarg, &trials) || (trials < 1 && cli_fail(C, "--trials: need >= 1")); break;
-        case 'T': bad = cli_size(C, "--T2", optarg, &T2) || (T2 < 1 && cli_fail(C, "--T2: need >= 1")); break;
+        case 'N': bad = cli_count(C, "--trials", optarg, &trials) || (trials < 1 && cli_fail(C, "--trials: need >= 1")); break;
+        case 'T': bad = cli_count(C, "--T2", optarg, &T2) || (T2 < 1 && cli_fail(C, "--T2: need >= 1")); break;
         case '3': x3_s = optarg; break;
         case 'k': bad = cli_positive(C, "--thm3-factor", optarg, &factor); break;
         default: {
@@ -113,6 +133,7 @@ int sgd_cmd_verify(int argc, char **argv)
     if (cli_no_operands(C, argc, argv)) return 1;
     if (P.d == 0) return cli_fail(C, "--d: must be >= 1");
     if (cli_problem_conflict(C, &P)) return 1;
+    if (x0_s && !isnan(lo)) return cli_fail(C, "give --x0 or --start, not both") + 1;
     const char *c_src = "--c";
     if (from) {
         /* the check run's eta, noise radius, c and L, unless given here */
@@ -152,6 +173,7 @@ int sgd_cmd_verify(int argc, char **argv)
         else memcpy(x3, x0, d * sizeof(double));
     }
     int random_start = !isnan(lo);
+    if (!rc) rc = start_in_range(C, f, eta, xst, random_start ? NULL : x0, lo, hi, g);
     if (!rc && isnan(L)) L = f->L;
     if (!rc && isnan(c)) {
         /* check Assumption 1 where the trials live */
@@ -233,6 +255,13 @@ int sgd_cmd_verify(int argc, char **argv)
     }
     size_t k = 1, T1 = 0, total = 0;
     if (!rc) {
+        char what[160];
+        snprintf(what, sizeof what, "%zu trials x (T1 = %.4g + T2 = %zu) steps x d = %zu", trials, t.T1, T2, d);
+        rc = cli_work(C, (double)trials * (t.T1 + (double)T2) * (double)d, what, f, threads);
+        if (!rc && !(t.T1 + (double)T2 <= CLI_MAX_COUNT))
+            rc = cli_fail(C, "T1 + T2 = %.4g steps is too many (at most 2^53)", t.T1 + (double)T2) + 1;
+    }
+    if (!rc) {
         T1 = (size_t)t.T1;
         total = T1 + T2;
         double cells = (double)trials * (double)(total + 1) * (double)d;
@@ -251,7 +280,7 @@ int sgd_cmd_verify(int argc, char **argv)
     sgd_rundir rd;
     int opened = 0;
     if (!rc) {
-        if (sgd_rundir_open(&rd, out)) rc = cli_lib_fail(C);
+        if (cli_rundir_open(C, &rd, out)) rc = 1;
         else opened = 1;
     }
     if (!rc) {
@@ -470,8 +499,8 @@ int sgd_cmd_verify(int argc, char **argv)
         free(mx);
         free(col);
     }
-    if (!rc && sgd_rundir_commit(&rd)) rc = cli_lib_fail(C);
-    if (rc && opened) sgd_rundir_abort(&rd);
+    if (!rc) rc = cli_rundir_commit(C, &rd);
+    if (rc && opened) cli_rundir_abort(&rd);
     if (!rc) printf("wrote %s/\n", rd.final);
     if (have_tr) sgd_trials_result_free(&tr);
     free(xst);

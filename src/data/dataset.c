@@ -219,7 +219,34 @@ static int load_npy_spec(const char *rest, int test, const sgd_data_opts *o, sgd
     if (np != 2 && np != 4) return sgd_error(SGD_EPARSE, "npy:%s: need X.npy,y.npy[,Xtest.npy,ytest.npy]", rest);
     if (test && np != 4) return sgd_error(SGD_EINVAL, "npy:%s: no test files given (X,y,Xtest,ytest)", rest);
     int k = test ? 2 : 0;
-    return sgd_data_load_npy(parts[k], parts[k + 1], o->layout, o->classes, out);
+    int rc = sgd_data_load_npy(parts[k], parts[k + 1], o->layout, o->classes, out);
+    if (!rc && out->classes < o->min_classes) {
+        /* The loader infers classes from the largest label; a network cannot
+         * be built for fewer than two, so say so here, naming the file. */
+        int k1 = out->classes;
+        sgd_data_free(out);
+        if (k1 == 1)
+            return sgd_error(SGD_EFORMAT, "labels in %s hold only one class (0); need at least %d classes",
+                             parts[k + 1], o->min_classes);
+        return sgd_error(SGD_EFORMAT, "labels in %s hold only %d classes (0..%d); need at least %d",
+                         parts[k + 1], k1, k1 - 1, o->min_classes);
+    }
+    return rc;
+}
+
+/* The number of files in the list of "npy:A,B[,C,D]". */
+static int npy_nfiles(const char *rest)
+{
+    int n = 1;
+    for (const char *p = rest; *p; p++) n += *p == ',';
+    return n;
+}
+
+int sgd_data_has_test(const char *spec)
+{
+    if (!spec) return 0;
+    if (!strncmp(spec, "npy:", 4)) return npy_nfiles(spec + 4) == 4;
+    return 1;
 }
 
 /* The whole training (or test) set named by spec, and its kind. */

@@ -88,8 +88,8 @@ int sgd_data_load_npy(const char *x_path, const char *y_path, int layout, int cl
                        n, x_path);
         goto done;
     }
-    if (classes < 0) {
-        rc = sgd_error(SGD_EINVAL, "%s: classes %d is negative", y_path, classes);
+    if (classes < 0 || classes > SGD_DATA_MAX_CLASSES) {
+        rc = sgd_error(SGD_EINVAL, "%s: classes %d outside [1, %d]", y_path, classes, SGD_DATA_MAX_CLASSES);
         goto done;
     }
     int st = X.dtype == SGD_NPY_U8 ? SGD_DATA_U8 : SGD_DATA_F32;
@@ -100,11 +100,17 @@ int sgd_data_load_npy(const char *x_path, const char *y_path, int layout, int cl
         long long v = Y.dtype == SGD_NPY_I64   ? ((const int64_t *)Y.data)[i]
                       : Y.dtype == SGD_NPY_I32 ? ((const int32_t *)Y.data)[i]
                                                : ((const uint8_t *)Y.data)[i];
-        if (v < 0 || (classes > 0 && v >= classes) || v >= INT_MAX) {
+        if (v < 0 || (classes > 0 && v >= classes) || v >= SGD_DATA_MAX_CLASSES) {
+            /* classes come from the largest label: an absurd one would make
+             * every per-class array (and the network's last layer) huge */
             rc = classes > 0 && v >= classes
                      ? sgd_error(SGD_EFORMAT, "%s: label %lld at index %zu not below classes = %d", y_path, v, i,
                                  classes)
-                     : sgd_error(SGD_EFORMAT, "%s: label %lld at index %zu out of range", y_path, v, i);
+                 : v < 0 ? sgd_error(SGD_EFORMAT, "%s: label %lld at index %zu is negative", y_path, v, i)
+                         : sgd_error(SGD_EFORMAT,
+                                     "%s: label %lld at index %zu would mean %lld classes (at most %d; labels "
+                                     "must be 0..K-1)",
+                                     y_path, v, i, v + 1, SGD_DATA_MAX_CLASSES);
             goto done;
         }
         out->labels[i] = (int32_t)v;

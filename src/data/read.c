@@ -53,9 +53,22 @@ static int raw_read(dat_file *f, uint8_t *buf, size_t n, size_t *got)
             return sgd_error(zerr == Z_ERRNO ? SGD_EIO : SGD_EFORMAT, "%s: corrupt gzip data: %s", f->path,
                              zerr == Z_ERRNO ? strerror(errno) : msg);
         }
-        if (r == 0) break;
         *got += (size_t)r;
         f->pos += (unsigned long long)r;
+        if ((size_t)r < want) break;
+    }
+    /* A short read is the end of the data. zlib reports a gzip stream cut
+     * before its end (or its CRC/size trailer) only as Z_BUF_ERROR here, not
+     * as a failed gzread, so a truncated .gz would otherwise pass. */
+    if (*got < n && !gzdirect(f->gz)) {
+        int zerr;
+        const char *msg = gzerror(f->gz, &zerr);
+        if (zerr == Z_BUF_ERROR)
+            return sgd_error(SGD_EFORMAT,
+                             "%s: truncated gzip file: the compressed stream or its CRC/size trailer is cut short",
+                             f->path);
+        if (zerr != Z_OK && zerr != Z_STREAM_END)
+            return sgd_error(SGD_EFORMAT, "%s: corrupt gzip data: %s", f->path, msg);
     }
     return SGD_OK;
 }

@@ -315,6 +315,10 @@ static int parse_kv(const char *params, kv *o)
                              (int)len, p);
         memcpy(o->key[o->n], p, eq - p);
         memcpy(o->val[o->n], eq + 1, len - (eq - p) - 1);
+        /* a repeated key would otherwise let the last one win silently */
+        for (int i = 0; i < o->n; i++)
+            if (!strcmp(o->key[i], o->key[o->n]))
+                return sgd_error(SGD_EPARSE, "model spec: key '%s' given twice", o->key[i]);
         o->n++;
         p += len;
         if (*p == ',') p++;
@@ -547,10 +551,12 @@ sgd_net *sgd_net_create(const char *spec, int in_c, int in_h, int in_w, int clas
         sgd_error(SGD_EPARSE, "empty model spec");
         return NULL;
     }
-    if (in_c < 1 || in_h < 1 || in_w < 1 || classes < 2 || in_c > 4096 || in_h > 65536 ||
-        in_w > 65536 || classes > 1000000) {
-        sgd_error(SGD_EINVAL, "model: bad input shape %dx%dx%d or classes %d", in_c, in_h, in_w,
-                  classes);
+    if (in_c < 1 || in_h < 1 || in_w < 1 || in_c > 4096 || in_h > 65536 || in_w > 65536) {
+        sgd_error(SGD_EINVAL, "model: bad input shape %dx%dx%d (C 1..4096, H and W 1..65536)", in_c, in_h, in_w);
+        return NULL;
+    }
+    if (classes < 2 || classes > SGD_DATA_MAX_CLASSES) {
+        sgd_error(SGD_EINVAL, "model: %d classes: need 2 to %d", classes, SGD_DATA_MAX_CLASSES);
         return NULL;
     }
     sgd_net *net = calloc(1, sizeof *net);

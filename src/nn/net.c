@@ -17,6 +17,19 @@ _Thread_local int nn_in_team;
 
 static void free_scratch(sgd_net *net);
 
+/* SGD_ENOMEM naming the buffer and its size, so a failed run says what it
+ * tried (a batch or thread count too large, usually). */
+static int oom(size_t bytes, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int oom(size_t bytes, const char *fmt, ...)
+{
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return sgd_error(SGD_ENOMEM, "network: out of memory for %s (%zu bytes)", what, bytes);
+}
+
 void sgd_net_free(sgd_net *net)
 {
     if (!net) return;
@@ -132,7 +145,7 @@ static int plan_grads(sgd_net *net)
     net->gclear = malloc(nb ? nb : 1);
     if (!cnt || !net->gclear) {
         free(cnt);
-        return sgd_error(SGD_ENOMEM, "network: out of memory");
+        return oom((nb + nt) * sizeof(int) + nb, "the gradient plan");
     }
     for (size_t t = 0; t < nt; t++) cnt[net->ts[t].block]++;
     for (size_t i = net->nops; i-- > 0;) {
@@ -176,7 +189,7 @@ static int plan(sgd_net *net)
     int rc = plan_grads(net);
     if (rc) return rc;
     net->steps = malloc(sizeof(nn_step) * (3 * net->nops + 1));
-    if (!net->steps) return sgd_error(SGD_ENOMEM, "network: out of memory");
+    if (!net->steps) return oom(sizeof(nn_step) * (3 * net->nops + 1), "the step list");
     return SGD_OK;
 }
 
@@ -206,7 +219,9 @@ static int alloc_threads(sgd_net *net, int nt)
             free(op->tstat);
             op->coef = malloc(sizeof(float) * 3 * C * (size_t)nt);
             op->tstat = malloc(sizeof(double) * 2 * C * (size_t)nt);
-            if (!op->coef || !op->tstat) return sgd_error(SGD_ENOMEM, "network: out of memory");
+            if (!op->coef || !op->tstat)
+                return oom((sizeof(float) * 3 + sizeof(double) * 2) * C * (size_t)nt,
+                           "per-thread BN statistics of %s for %d threads", op->name, nt);
         }
         if (op->type != OP_CONV) continue;
         size_t s = nn_conv_scratch(ti->c, op->k, to->h, to->w);
@@ -218,13 +233,13 @@ static int alloc_threads(sgd_net *net, int nt)
         if (s > sl) sl = s;
     }
     net->scratch = calloc((size_t)nt, sizeof(float *));
-    if (!net->scratch) return sgd_error(SGD_ENOMEM, "network: out of memory");
+    if (!net->scratch) return oom(sizeof(float *) * (size_t)nt, "the scratch table of %d threads", nt);
     net->nscratch = nt;
     for (int i = 0; i < nt; i++) {
         net->scratch[i] = malloc(sizeof(float) * (sl ? sl : 1));
         if (!net->scratch[i]) {
             free_scratch(net);
-            return sgd_error(SGD_ENOMEM, "network: out of memory");
+            return oom(sizeof(float) * (sl ? sl : 1) * (size_t)nt, "convolution scratch of %d threads", nt);
         }
     }
     return SGD_OK;
@@ -243,7 +258,8 @@ static int ensure(sgd_net *net, size_t n)
             b->data = malloc(sizeof(float) * b->per_sample * n);
             b->grad = malloc(sizeof(float) * b->per_sample * n);
             if (!b->data || !b->grad)
-                return sgd_error(SGD_ENOMEM, "network: out of memory for a batch of %zu", n);
+                return oom(2 * sizeof(float) * b->per_sample * n,
+                           "activations and their gradients, block %zu, batch of %zu", i, n);
         }
         /* BN per-sample partials for the batch */
         for (size_t i = 0; i < net->nops; i++) {
@@ -251,7 +267,9 @@ static int ensure(sgd_net *net, size_t n)
             if (op->type != OP_BN) continue;
             free(op->part);
             op->part = malloc(sizeof(double) * 3 * (size_t)net->ts[op->in].c * n);
-            if (!op->part) return sgd_error(SGD_ENOMEM, "network: out of memory for a batch of %zu", n);
+            if (!op->part)
+                return oom(sizeof(double) * 3 * (size_t)net->ts[op->in].c * n,
+                           "BN partial sums of %s, batch of %zu", op->name, n);
         }
         net->cap = n;
     }
@@ -273,14 +291,14 @@ static int ensure(sgd_net *net, size_t n)
         free(net->dwslot);
         net->dwslot = malloc(sizeof(float) * dl);
         net->dwslot_len = net->dwslot ? dl : 0;
-        if (!net->dwslot) return sgd_error(SGD_ENOMEM, "network: out of memory");
+        if (!net->dwslot) return oom(sizeof(float) * dl, "convolution weight-gradient slots, batch of %zu", n);
     }
     if (wl > net->wpart_len) {
         free(net->wpart);
         net->wpart = malloc(sizeof(float) * wl);
         if (!net->wpart) {
             net->wpart_len = 0;
-            return sgd_error(SGD_ENOMEM, "network: out of memory");
+            return oom(sizeof(float) * wl, "convolution weight-gradient partials, batch of %zu", n);
         }
         net->wpart_len = wl;
     }
@@ -796,6 +814,46 @@ int sgd_net_write_layout(const sgd_net *net, const char *path)
     return rc;
 }
 
+int nn_reserve(sgd_net *net, size_t n) { return n ? ensure(net, n) : SGD_OK; }
+
+int sgd_net_check_finite(const sgd_net *net, const float *v, int buffers, const char *what)
+{
+    size_t n = buffers ? net->nbuf : net->p, i = 0;
+    while (i < n && isfinite(v[i])) i++;
+    if (i == n) return SGD_OK;
+    const char *tn = "?";
+    for (size_t j = 0; j < net->npt; j++) {
+        const sgd_net_tensor *t = &net->pt[j].t;
+        if (t->is_buffer == buffers && i >= t->offset && i - t->offset < t->count) tn = t->name;
+    }
+    return sgd_error(SGD_EINVAL, "%s hold %s at index %zu (tensor %s)", what,
+                     isnan(v[i]) ? "NaN" : v[i] > 0 ? "+Inf" : "-Inf", i, tn);
+}
+
+int nn_nonfinite(const sgd_net *net, const float *x, size_t n, double loss, const char *where, const char *tail)
+{
+    float xm = 0;
+    for (size_t i = 0; i < net->p; i++)
+        if (fabsf(x[i]) > xm || isnan(x[i])) xm = isnan(x[i]) ? x[i] : fabsf(x[i]);
+    /* non-finite logits: the forward pass itself overflowed float32 */
+    nn_view lg = nn_data(net, net->logits);
+    int ovf = 0;
+    for (size_t i = 0; i < n && !ovf; i++)
+        for (int j = 0; j < net->classes; j++) ovf |= !isfinite(lg.d[i * lg.ns + (size_t)j]);
+    char what[64];
+    if (isfinite(loss)) snprintf(what, sizeof what, "the gradient is not finite (loss %.6g)", loss);
+    else snprintf(what, sizeof what, "the loss is %s", isnan(loss) ? "NaN" : "infinite");
+    return sgd_error(SGD_EDIVERGED, "%s at %s (%s|x|max = %.3g)%s", what, where,
+                     ovf ? "overflow: the logits are not finite; " : "", (double)xm, tail ? tail : "");
+}
+
+static int all_finite(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
 /* ---- the flat loss/gradient function ----------------------------------- */
 int sgd_net_loss_grad(sgd_net *net, const float *x, const float *buffers, int mode,
                       sgd_data_loader *L, uint64_t epoch, size_t first, size_t k, double *loss,
@@ -835,6 +893,12 @@ int sgd_net_loss_grad(sgd_net *net, const float *x, const float *buffers, int mo
             rc = sgd_net_run(net, x, mode == SGD_NN_TRAIN ? NULL : (float *)buffers, mode, xb, yb, cnt,
                              &l, g, &cor);
         if (rc) break;
+        if (!isfinite(l) || (g && !all_finite(g, net->p))) {
+            char where[64];
+            snprintf(where, sizeof where, "batch %zu", b);
+            rc = nn_nonfinite(net, x, cnt, l, where, NULL);
+            break;
+        }
         ls += l;
         hits += cor;
         seen += cnt;

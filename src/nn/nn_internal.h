@@ -130,6 +130,14 @@ size_t nn_add_param(sgd_net *net, const char *name, int ndim, const size_t *shap
                     int init, size_t fan_in);
 size_t nn_add_buffer(sgd_net *net, const char *name, size_t c);
 
+/* Allocate everything a run of n samples needs (net.c's ensure), so a
+ * caller can fail on memory before it writes anything. */
+int nn_reserve(sgd_net *net, size_t n);
+/* SGD_EDIVERGED for a non-finite loss or gradient after the last run of n
+ * samples at weights x: "loss is NaN at WHERE (cause)TAIL". One message for
+ * train and the probes. */
+int nn_nonfinite(const sgd_net *net, const float *x, size_t n, double loss, const char *where, const char *tail);
+
 /* Views of tensor id t for the current batch. */
 nn_view nn_data(const sgd_net *net, int t);
 nn_view nn_grad(const sgd_net *net, int t);

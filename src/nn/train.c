@@ -4,10 +4,14 @@
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
 
 void sgd_nn_sgd_step(float *x, const float *g, float *m, size_t p, double lr, double mu, double wd)
 {
@@ -115,9 +119,33 @@ typedef struct trainer {
     size_t p;
     float *x, *m, *buf, *g, *xb;
     int32_t *yb;
-    sgd_rundir rd;           /* the run directory (checkpointed: written in place) */
+    sgd_rundir rd;           /* DIR.partial for a new run, renamed to DIR at the end */
+    int have_ckpt;           /* a complete checkpoint is on disk: keep it on failure */
     char *csv; size_t csv_n, csv_cap;
 } trainer;
+
+static const char *const CKPT_KINDS[3] = {"x", "momentum", "buffers"};
+
+/* CRC32 (zlib) and size of a file's bytes, read in pieces. */
+static int file_crc(const char *path, unsigned long *crc, unsigned long long *size)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return sgd_error(SGD_EIO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char buf[1 << 16];
+    uLong c = crc32(0L, Z_NULL, 0);
+    unsigned long long n = 0;
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, fp)) > 0) {
+        c = crc32(c, buf, (uInt)k);
+        n += k;
+    }
+    int err = ferror(fp);
+    fclose(fp);
+    if (err) return sgd_error(SGD_EIO, "%s: read error", path);
+    *crc = c;
+    *size = n;
+    return SGD_OK;
+}
 
 static int save_vec(const trainer *T, const char *name, const float *v, size_t n)
 {
@@ -162,14 +190,26 @@ static int checkpoint(trainer *T, int epoch)
     sgd_json_int(j, "parameters", (long long)T->p);
     sgd_json_int(j, "seed_low32", (long long)(T->c->seed & 0xffffffffu));
     sgd_json_int(j, "seed_high32", (long long)(T->c->seed >> 32));
+    /* sizes and CRC32s of the files as written, so --resume can tell a
+     * damaged or truncated checkpoint from a good one */
+    sgd_json *cs = sgd_json_obj(j, "crc32"), *sz = sgd_json_obj(j, "bytes");
+    for (int k = 0; k < 3 && !rc; k++) {
+        unsigned long crc = 0;
+        unsigned long long size = 0;
+        snprintf(name, sizeof name, "checkpoint/%s_%06d.npy", CKPT_KINDS[k], epoch);
+        sgd_rundir_file(&T->rd, name, path, sizeof path);
+        rc = file_crc(path, &crc, &size);
+        sgd_json_int(cs, CKPT_KINDS[k], (long long)crc);
+        sgd_json_int(sz, CKPT_KINDS[k], (long long)size);
+    }
     sgd_rundir_file(&T->rd, "checkpoint/state.json", path, sizeof path);
-    rc = sgd_json_write(j, path);
+    if (!rc) rc = sgd_json_write(j, path);
     sgd_json_free(j);
     if (rc) return rc;
+    T->have_ckpt = 1;
     if (epoch > 0) {
-        const char *kinds[3] = {"x", "momentum", "buffers"};
         for (int k = 0; k < 3; k++) {
-            snprintf(name, sizeof name, "checkpoint/%s_%06d.npy", kinds[k], epoch - 1);
+            snprintf(name, sizeof name, "checkpoint/%s_%06d.npy", CKPT_KINDS[k], epoch - 1);
             sgd_rundir_file(&T->rd, name, path, sizeof path);
             remove(path);
         }
@@ -295,6 +335,122 @@ static int evaluate(trainer *T, sgd_data_loader *V, double *loss, double *acc)
     return SGD_OK;
 }
 
+/* Check the checkpoint files of `epoch` against the sizes and CRC32s that
+ * state.json recorded (checkpoints written before they were recorded pass). */
+static int verify_checkpoint(const trainer *T, const sgd_json *st, int epoch, const char *dir)
+{
+    for (int k = 0; k < 3; k++) {
+        char key[32], name[128], path[4400];
+        double want_crc, want_size;
+        snprintf(key, sizeof key, "crc32.%s", CKPT_KINDS[k]);
+        if (sgd_json_get_num(st, key, &want_crc)) continue;
+        snprintf(key, sizeof key, "bytes.%s", CKPT_KINDS[k]);
+        if (sgd_json_get_num(st, key, &want_size)) want_size = -1;
+        snprintf(name, sizeof name, "checkpoint/%s_%06d.npy", CKPT_KINDS[k], epoch);
+        sgd_rundir_file(&T->rd, name, path, sizeof path);
+        unsigned long crc = 0;
+        unsigned long long size = 0;
+        const char *what = NULL;
+        char detail[96] = "";
+        if (file_crc(path, &crc, &size)) what = "is missing";
+        else if (want_size >= 0 && (double)size != want_size) {
+            what = (double)size < want_size ? "is truncated" : "has grown";
+            snprintf(detail, sizeof detail, " (%llu bytes, state.json recorded %.0f)", size, want_size);
+        } else if ((double)crc != want_crc) {
+            what = "fails its CRC32 check";
+            snprintf(detail, sizeof detail, " (0x%08lx, state.json recorded 0x%08lx)", crc,
+                     (unsigned long)want_crc);
+        }
+        if (what)
+            return sgd_error(SGD_EFORMAT,
+                             "--resume: checkpoint of epoch %d in %s is damaged: %s %s%s; refusing it (start "
+                             "over without --resume)",
+                             epoch, dir, name, what, detail);
+    }
+    return SGD_OK;
+}
+
+static int has_state(const char *d)
+{
+    char path[4400];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/checkpoint/state.json", d);
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Where --resume continues: DIR.partial (a new run that was killed; renamed
+ * to DIR when it ends) before DIR itself (a finished or failed run, written
+ * in place). Refuses a directory without a checkpoint rather than starting
+ * afresh, which would silently discard what the user asked to continue. */
+static int open_resume(trainer *T, const char *dir)
+{
+    char fin[4096], part[4200];
+    if (!dir || !*dir || strlen(dir) >= sizeof fin) return sgd_error(SGD_EINVAL, "--out: bad directory name");
+    snprintf(fin, sizeof fin, "%s", dir);
+    size_t n = strlen(fin);
+    while (n > 1 && fin[n - 1] == '/') fin[--n] = '\0';
+    snprintf(part, sizeof part, "%s.partial", fin);
+    if (has_state(part)) {
+        memset(&T->rd, 0, sizeof T->rd);
+        snprintf(T->rd.final, sizeof T->rd.final, "%s", fin);
+        snprintf(T->rd.path, sizeof T->rd.path, "%s", part);
+        T->rd.resumable = 0;  /* committed (renamed to DIR) at the end */
+        return SGD_OK;
+    }
+    if (has_state(fin)) return sgd_rundir_open_inplace(&T->rd, fin);
+    return sgd_error(SGD_EINVAL,
+                     "--resume: no checkpoint in %s (no checkpoint/state.json there or in %s); run without "
+                     "--resume to start a new run",
+                     dir, part);
+}
+
+/* The state at the checkpoint --resume continues from: x, momentum, BN
+ * buffers of its epoch, after checking model and files. *start: its epoch. */
+static int load_resume(trainer *T, const char *dir, int *start)
+{
+    char path[4400], name[128], model[256] = "";
+    sgd_rundir_file(&T->rd, "checkpoint/state.json", path, sizeof path);
+    sgd_json *st = sgd_json_load(path);
+    if (!st) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", sgd_errmsg());
+        return sgd_error(SGD_EFORMAT, "--resume: %s; refusing the checkpoint (start over without --resume)", msg);
+    }
+    double e = -1, pp = 0;
+    int bad = sgd_json_get_num(st, "epoch", &e) || sgd_json_get_num(st, "parameters", &pp) ||
+              sgd_json_get_str(st, "model", model, sizeof model) || !(e >= 0 && e <= 1e9);
+    int rc = SGD_OK;
+    if (bad)
+        rc = sgd_error(SGD_EFORMAT, "--resume: %s lacks epoch, model or parameters; refusing the checkpoint", path);
+    else if (strcmp(model, T->net->spec) || (size_t)pp != T->p)
+        rc = sgd_error(SGD_EINVAL, "--resume: %s holds a run of model '%s', not '%s'", dir, model, T->net->spec);
+    else
+        rc = verify_checkpoint(T, st, (int)e, dir);
+    sgd_json_free(st);
+    if (rc) return rc;
+    *start = (int)e;
+    snprintf(name, sizeof name, "checkpoint/x_%06d.npy", *start);
+    if ((rc = load_vec(T, name, T->x, T->p))) return rc;
+    if (T->m) {
+        snprintf(name, sizeof name, "checkpoint/momentum_%06d.npy", *start);
+        if ((rc = load_vec(T, name, T->m, T->p))) return rc;
+    }
+    snprintf(name, sizeof name, "checkpoint/buffers_%06d.npy", *start);
+    return load_vec(T, name, T->buf, T->net->nbuf);
+}
+
+/* n elements of sz bytes (zeroed if zero), or NULL after an SGD_ENOMEM
+ * message naming the buffer and its size (nothing is on disk yet). */
+static void *talloc(size_t n, size_t sz, int zero, const char *what, int *rc)
+{
+    if (*rc) return NULL;
+    void *p = n > SIZE_MAX / sz ? NULL : zero ? calloc(n ? n : 1, sz) : malloc(n ? n * sz : 1);
+    if (!p) *rc = sgd_error(SGD_ENOMEM, "out of memory for %s: %.0f bytes", what, (double)n * (double)sz);
+    return p;
+}
+
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
 int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
 {
     if (!c || !c->train || !c->spec) return sgd_error(SGD_EINVAL, "train: missing model or data");
@@ -306,7 +462,7 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
         return sgd_error(SGD_EINVAL, "train: validation images differ in shape from training images");
     trainer T = {0};
     sgd_data_loader L = {0}, V = {0};
-    int haveL = 0, haveV = 0;
+    int haveL = 0, haveV = 0, opened = 0;
     T.c = c;
     int classes = D->classes;
     if (c->val && c->val->classes > classes) classes = c->val->classes;
@@ -320,8 +476,14 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
         return sgd_error(SGD_EINVAL, "initial weights: %zu values, but model %s has %zu parameters", c->x0_count,
                          c->spec, T.p);
     }
-    int rc;
-    /* Loaders first: a bad option must not leave a run directory behind. */
+    int rc = c->x0 ? sgd_net_check_finite(T.net, c->x0, 0, c->x0_name ? c->x0_name : "initial weights") : 0;
+    if (rc) {
+        sgd_net_free(T.net);
+        return rc;
+    }
+    /* Loaders, memory and the checkpoint to resume first: a bad option, a
+     * batch too large for memory or a damaged checkpoint must not leave a
+     * run directory (or empty folders) behind. */
     sgd_data_loader_opts lo = c->aug;
     lo.batch = c->batch;
     lo.seed = c->seed;
@@ -329,9 +491,10 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
     lo.drop_last = 0;
     if ((rc = sgd_data_loader_init(&L, D, &lo))) goto out;
     haveL = 1;
+    size_t vb = c->batch > 256 ? c->batch : 256;
     if (c->val) {
         sgd_data_loader_opts vo = c->aug;
-        vo.batch = c->batch > 256 ? c->batch : 256;
+        vo.batch = vb;
         vo.shuffle = 0;
         vo.crop_pad = 0;
         vo.flip = 0;
@@ -339,58 +502,42 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
         if ((rc = sgd_data_loader_init(&V, c->val, &vo))) goto out;
         haveV = 1;
     }
-    if ((rc = sgd_rundir_open_inplace(&T.rd, dir))) goto out;
+
+    size_t per = (size_t)D->c * D->h * D->w;
+    char what[160];
+    T.x = talloc(T.p, sizeof(float), 0, "the weights x", &rc);
+    T.g = talloc(T.p, sizeof(float), 0, "the gradient", &rc);
+    T.m = c->momentum > 0 ? talloc(T.p, sizeof(float), 1, "the momentum", &rc) : NULL;
+    T.buf = talloc(T.net->nbuf + 1, sizeof(float), 0, "the BN buffers", &rc);
+    snprintf(what, sizeof what, "the input batch (%zu images of %dx%dx%d floats; lower --batch)", vb, D->c, D->h,
+             D->w);
+    T.xb = per > SIZE_MAX / vb ? NULL : talloc(vb * per, sizeof(float), 0, what, &rc);
+    if (!T.xb && !rc) rc = sgd_error(SGD_ENOMEM, "out of memory for %s: the size overflows", what);
+    T.yb = talloc(vb, sizeof(int32_t), 0, "the batch labels", &rc);
+    /* the network's activations for the largest batch it will see */
+    size_t nmax = min_size(c->batch, D->n);
+    if (c->val && min_size(vb, c->val->n) > nmax) nmax = min_size(vb, c->val->n);
+    if (rc || (rc = nn_reserve(T.net, nmax))) goto out;
+
+    int start = 0, resumed_at = -1;
     char path[4400];
+    if (resume) {
+        if ((rc = open_resume(&T, dir)) || (rc = load_resume(&T, dir, &start))) goto out;
+        opened = 1;
+        T.have_ckpt = 1;
+        resumed_at = start;
+    } else {
+        if ((rc = sgd_rundir_open(&T.rd, dir))) goto out;
+        opened = 1;
+        sgd_net_init(T.net, c->seed, T.x, T.buf);
+        if (c->x0) memcpy(T.x, c->x0, sizeof(float) * T.p);
+        if (c->buf0) memcpy(T.buf, c->buf0, sizeof(float) * T.net->nbuf);
+    }
     sgd_rundir_file(&T.rd, "checkpoint", path, sizeof path);
     if ((rc = sgd_mkdirs(path))) goto out;
     if (c->save_every_x) {
         sgd_rundir_file(&T.rd, "x", path, sizeof path);
         if ((rc = sgd_mkdirs(path))) goto out;
-    }
-
-    size_t per = (size_t)D->c * D->h * D->w, B = c->batch > 256 ? c->batch : 256;
-    T.x = malloc(sizeof(float) * T.p);
-    T.g = malloc(sizeof(float) * T.p);
-    T.m = c->momentum > 0 ? calloc(T.p, sizeof(float)) : NULL;
-    T.buf = malloc(sizeof(float) * (T.net->nbuf + 1));
-    T.xb = malloc(sizeof(float) * B * per);
-    T.yb = malloc(sizeof(int32_t) * B);
-    if (!T.x || !T.g || (c->momentum > 0 && !T.m) || !T.buf || !T.xb || !T.yb) {
-        rc = sgd_error(SGD_ENOMEM, "train: out of memory");
-        goto out;
-    }
-
-    int start = 0, resumed_at = -1;
-    sgd_json *st = NULL;
-    sgd_rundir_file(&T.rd, "checkpoint/state.json", path, sizeof path);
-    if (resume && (st = sgd_json_load(path)) != NULL) {
-        double e = 0, pp = 0;
-        char model[256] = "";
-        sgd_json_get_num(st, "epoch", &e);
-        sgd_json_get_num(st, "parameters", &pp);
-        sgd_json_get_str(st, "model", model, sizeof model);
-        sgd_json_free(st);
-        if (strcmp(model, T.net->spec) || (size_t)pp != T.p) {
-            rc = sgd_error(SGD_EINVAL, "--resume: %s holds a run of model '%s', not '%s'", dir, model,
-                           T.net->spec);
-            goto out;
-        }
-        start = (int)e;
-        char name[128];
-        snprintf(name, sizeof name, "checkpoint/x_%06d.npy", start);
-        if ((rc = load_vec(&T, name, T.x, T.p))) goto out;
-        if (T.m) {
-            snprintf(name, sizeof name, "checkpoint/momentum_%06d.npy", start);
-            if ((rc = load_vec(&T, name, T.m, T.p))) goto out;
-        }
-        snprintf(name, sizeof name, "checkpoint/buffers_%06d.npy", start);
-        if ((rc = load_vec(&T, name, T.buf, T.net->nbuf))) goto out;
-        resumed_at = start;
-    } else {
-        sgd_error_clear();
-        sgd_net_init(T.net, c->seed, T.x, T.buf);
-        if (c->x0) memcpy(T.x, c->x0, sizeof(float) * T.p);
-        if (c->buf0) memcpy(T.buf, c->buf0, sizeof(float) * T.net->nbuf);
     }
     csv_reload(&T, start);
     sgd_rundir_file(&T.rd, "layout.json", path, sizeof path);
@@ -419,9 +566,10 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
             double g2 = 0;
             for (size_t i = 0; i < T.p; i++) g2 += (double)T.g[i] * T.g[i];
             if (!isfinite(l) || !isfinite(g2)) {
-                rc = sgd_error(SGD_EDIVERGED,
-                               "loss is %s at epoch %d step %zu; last good checkpoint: epoch %d in %s",
-                               isfinite(l) ? "finite but the gradient is not" : "NaN/Inf", e, b, e, dir);
+                char where[64], tail[4400];
+                snprintf(where, sizeof where, "epoch %d step %zu", e, b);
+                snprintf(tail, sizeof tail, "; last good checkpoint: epoch %d in %s", e, dir);
+                rc = nn_nonfinite(T.net, T.x, cnt, l, where, tail);
                 goto out;
             }
             sgd_nn_sgd_step(T.x, T.g, T.m, T.p, lr, c->momentum, c->weight_decay);
@@ -458,6 +606,18 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
         sgd_json_free(s);
     }
 out:
+    if (opened) {
+        if (!rc) rc = sgd_rundir_commit(&T.rd);
+        else if (!T.have_ckpt) sgd_rundir_abort(&T.rd);  /* nothing worth keeping: no folders left behind */
+        else {
+            /* a failed run keeps its last checkpoint, in DIR, where the
+             * message and --resume look for it */
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", sgd_errmsg());
+            sgd_rundir_commit(&T.rd);
+            sgd_error(rc, "%s", msg);
+        }
+    }
     if (haveL) sgd_data_loader_free(&L);
     if (haveV) sgd_data_loader_free(&V);
     free(T.x);

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Step counts stay exact as doubles, and their sum fits a size_t. */
+#define SGD_MAX_STEPS 9007199254740992.0
+
 static void stage_init(sgd_stage *st, size_t steps, double eta, double r)
 {
     memset(st, 0, sizeof *st);
@@ -62,6 +65,9 @@ int sgd_schedule_parse(const char *s, double base_eta, double base_r, size_t bas
         if (*end == '/' && parse_num("stage eta", end + 1, &end, &eta)) return SGD_EINVAL;
         if (!(steps >= 1) || steps != floor(steps))
             return sgd_error(SGD_EINVAL, "--schedule: stage %zu: steps must be a positive integer", out->nstages + 1);
+        if (steps > SGD_MAX_STEPS) /* before the conversion to size_t, which would be undefined */
+            return sgd_error(SGD_EINVAL, "--schedule: stage %zu: %.4g steps is too many (at most 2^53)",
+                             out->nstages + 1, steps);
         if (!(eta > 0))
             return sgd_error(SGD_EINVAL, "--schedule: stage %zu: eta must be > 0", out->nstages + 1);
         if (!(level >= 0))
@@ -91,6 +97,7 @@ int sgd_schedule_validate(const sgd_schedule *s)
 {
     if (s->nstages == 0 || s->nstages > SGD_MAX_STAGES)
         return sgd_error(SGD_EINVAL, "schedule: need 1..%d stages", SGD_MAX_STAGES);
+    double total = 0;
     for (size_t k = 0; k < s->nstages; k++) {
         const sgd_stage *st = &s->stage[k];
         if (!(st->eta > 0) || !isfinite(st->eta))
@@ -100,7 +107,9 @@ int sgd_schedule_validate(const sgd_schedule *s)
         if (!(st->decay > 0 && st->decay <= 1) || !(st->rdecay > 0 && st->rdecay <= 1))
             return sgd_error(SGD_EINVAL, "schedule: decay factors must be in (0, 1] (stage %zu)", k + 1);
         if (st->steps == 0) return sgd_error(SGD_EINVAL, "--steps: must be >= 1 (stage %zu)", k + 1);
+        total += (double)st->steps;
     }
+    if (total > SGD_MAX_STEPS) return sgd_error(SGD_EINVAL, "schedule: %.4g steps in all is too many (at most 2^53)", total);
     return SGD_OK;
 }
 

@@ -11,6 +11,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BLOCK 64
 
@@ -129,17 +130,24 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
     r->stage_x = calloc(ns * n * d, sizeof(double));
     if (c->record_every) {
         r->nrec = total / c->record_every + 1;
-        if (r->nrec > ((size_t)1 << 40) / (n * d + 1)) {
+        /* x_t and y_t, in doubles (a double: no size_t overflow on the way) */
+        double bytes = 2.0 * (double)r->nrec * (double)n * (double)d * sizeof(double);
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        double mem = pages > 0 && psz > 0 ? (double)pages * (double)psz : 1e18;
+        if (bytes > mem || (r->traj_x = malloc((size_t)(bytes / 2))) == NULL ||
+            (r->traj_y = malloc((size_t)(bytes / 2))) == NULL) {
+            size_t nrec = r->nrec;
             sgd_trials_result_free(r);
-            return sgd_error(SGD_EINVAL, "--record-every: trajectories would not fit in memory");
+            return sgd_error(SGD_ENOMEM,
+                             "--record-every %zu: recording %zu rows x %zu trials x %zu dims of x_t and y_t = %.3g GB "
+                             "(this machine has %.3g GB); use a larger --record-every",
+                             c->record_every, nrec, n, d, bytes / 1e9, mem / 1e9);
         }
-        r->traj_x = malloc(n * r->nrec * d * sizeof(double));
-        r->traj_y = malloc(n * r->nrec * d * sizeof(double));
     }
-    if (!r->x_start || !r->x_final || !r->y_final || !r->f_final || !r->status || !r->steps || !r->stage_x ||
-        (c->record_every && (!r->traj_x || !r->traj_y))) {
+    if (!r->x_start || !r->x_final || !r->y_final || !r->f_final || !r->status || !r->steps || !r->stage_x) {
         sgd_trials_result_free(r);
-        return sgd_error(SGD_ENOMEM, "trials: out of memory for %zu trials x %zu dims", n, d);
+        return sgd_error(SGD_ENOMEM, "trials: out of memory allocating %.3g GB for %zu trials x %zu dims x %zu stages",
+                         (double)n * (double)d * (double)(ns + 4) * sizeof(double) / 1e9, n, d, ns);
     }
 
     int threads = c->threads > 0 ? c->threads : omp_get_num_procs();

@@ -977,6 +977,53 @@ static mc_stat mc_acc_coord(const mc_acc *a, size_t i)
     return s;
 }
 
+/* The sample count --tol asks for at y (>= 2, before the max_samples cap):
+ * from known Hoeffding ranges, else from a pilot run on its own samples. */
+static int mc_plan(const sgd_landscape *f, const sgd_noise *W, double eta, const double *y,
+                   const sgd_smooth_params *p, double z, mc_acc *res, double *need)
+{
+    int known = p->interval == SGD_SMOOTH_CI_HOEFFDING && p->range >= 0 && (!res->want_grad || p->grad_range >= 0);
+    *need = 2;
+    if (known) {
+        *need = (double)sgd_smooth_hoeffding_n(p->range, p->tol, p->confidence);
+        if (res->want_grad) {
+            double ng = (double)sgd_smooth_hoeffding_n(p->grad_range, p->tol, p->confidence);
+            if (ng > *need) *need = ng;
+        }
+    } else {
+        size_t n0 = p->pilot >= 2 ? p->pilot : 2;
+        int rc = mc_run(f, W, eta, y, p, n0, (uint64_t)1 << 40, res);
+        if (rc) return rc;
+        *need = p->grad_only && res->want_grad ? 2 : mc_needed(p, z, &res->g, p->range);
+        if (res->want_grad)
+            for (size_t i = 0; i < f->d; i++) {
+                mc_stat si = mc_acc_coord(res, i);
+                double ni = mc_needed(p, z, &si, p->grad_range);
+                if (ni > *need) *need = ni;
+            }
+    }
+    if (*need < 2) *need = 2;
+    return SGD_OK;
+}
+
+int sgd_smooth_mc_samples(const sgd_landscape *f, const sgd_noise *W, double eta, const double *y,
+                          const sgd_smooth_params *p, int want_grad, double *need)
+{
+    if (p->nsamples) {
+        *need = (double)p->nsamples;
+        return SGD_OK;
+    }
+    mc_acc res;
+    memset(&res, 0, sizeof res);
+    res.want_grad = want_grad;
+    res.want_range = p->interval == SGD_SMOOTH_CI_HOEFFDING;
+    int rc = chunk_alloc(&res.gr, f->d, res.want_grad, res.want_range)
+                 ? sgd_error(SGD_ENOMEM, "Monte Carlo smoothing: out of memory")
+                 : mc_plan(f, W, eta, y, p, sgd_smooth_z(p->confidence), &res, need);
+    chunk_free(&res.gr);
+    return rc;
+}
+
 static int smooth_mc(const sgd_landscape *f, const sgd_noise *W, double eta, const double *y,
                      const sgd_smooth_params *p, sgd_smooth_value *out)
 {
@@ -996,29 +1043,8 @@ static int smooth_mc(const sgd_landscape *f, const sgd_noise *W, double eta, con
     size_t n = p->nsamples;
     int rc = SGD_OK;
     if (n == 0) {
-        /* A requested accuracy: a pilot run (on its own samples) sets n. */
-        int known = p->interval == SGD_SMOOTH_CI_HOEFFDING && p->range >= 0 &&
-                    (!res.want_grad || p->grad_range >= 0);
-        double need = 2;
-        if (known) {
-            need = (double)sgd_smooth_hoeffding_n(p->range, p->tol, p->confidence);
-            if (res.want_grad) {
-                double ng = (double)sgd_smooth_hoeffding_n(p->grad_range, p->tol, p->confidence);
-                if (ng > need) need = ng;
-            }
-        } else {
-            size_t n0 = p->pilot >= 2 ? p->pilot : 2;
-            rc = mc_run(f, W, eta, y, p, n0, (uint64_t)1 << 40, &res);
-            if (rc) goto done;
-            need = p->grad_only && res.want_grad ? 2 : mc_needed(p, z, &res.g, p->range);
-            if (res.want_grad)
-                for (size_t i = 0; i < d; i++) {
-                    mc_stat si = mc_acc_coord(&res, i);
-                    double ni = mc_needed(p, z, &si, p->grad_range);
-                    if (ni > need) need = ni;
-                }
-        }
-        if (need < 2) need = 2;
+        double need;
+        if ((rc = mc_plan(f, W, eta, y, p, z, &res, &need))) goto done;
         if (need > (double)p->max_samples) need = (double)p->max_samples;
         n = (size_t)need;
     }

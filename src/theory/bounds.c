@@ -79,6 +79,22 @@ int sgd_bounds_theorem1(const sgd_thm1_input *in, sgd_thm1 *t)
     t->zeta = 9.0 * in->T2 / 4.0;
     t->mu = fmax(8.0, 42.0 * sqrt(log(t->zeta)));
     t->delta = t->mu * sqrt(t->b / t->lambda);
+    /* Extreme inputs (eta = 1e-300, r = 1e200) leave double precision: a
+     * b of 0 or a T1 of inf would print as an answer. T1 alone may be 0 or
+     * below (no steps needed), or -inf when y0 = x*. */
+    const struct { const char *name; double v; } q[] = {
+        {"lambda = 2 eta c - eta^2 L^2", t->lambda}, {"b = eta^2 r^2 (1 + eta L)^2", t->b},
+        {"20 b/lambda", t->radius2},                 {"delta = mu sqrt(b/lambda)", t->delta},
+        {"T1", in->y0_dist2 > 0 ? t->T1_real : 0}};
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        int over = !isfinite(q[i].v), under = i < 4 && !isnormal(q[i].v);
+        if (!over && !under) continue;
+        char why[200];
+        snprintf(why, sizeof why, "%s %s double precision (eta = %g, c = %g, L = %g, r = %g)", q[i].name,
+                 over ? "overflows" : "underflows", eta, c, L, r);
+        thm1_nan(t);
+        return sgd_error(SGD_EINVAL, "Theorem 1: %s", why);
+    }
     return SGD_OK;
 }
 

@@ -306,7 +306,16 @@ int sgd_onepoint_check(const sgd_onepoint_config *c, sgd_onepoint_result *res)
         res->c_upper = fmin(res->c_upper, res->ratio[j] + res->ratio_err[j]);
     }
     if (res->nexcluded == n) {
-        rc = sgd_error(SGD_EINVAL, "Assumption 1 check: every point has y = x* (nothing to test)");
+        size_t inf = 0; /* points so far out that ||x - x*||^2 is inf */
+        for (size_t j = 0; j < n; j++) {
+            double dx = 0;
+            for (size_t i = 0; i < d; i++) dx += (res->x[j * d + i] - c->x_star[i]) * (res->x[j * d + i] - c->x_star[i]);
+            inf += !isfinite(dx);
+        }
+        if (inf)
+            rc = sgd_error(SGD_EINVAL, "Assumption 1 check: the domain is out of range: ||x - x*||^2 overflows at %zu of %zu points", inf, n);
+        else
+            rc = sgd_error(SGD_EINVAL, "Assumption 1 check: every point has y = x* (nothing to test)");
         goto out;
     }
 out:
