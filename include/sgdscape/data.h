@@ -31,6 +31,9 @@
 #ifndef SGDSCAPE_DATA_H
 #define SGDSCAPE_DATA_H
 
+/* every function here returns or sets an SGD_* code; sgd_errmsg() says why */
+#include "sgdscape/error.h"
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -7,6 +7,9 @@
 #ifndef SGDSCAPE_IO_H
 #define SGDSCAPE_IO_H
 
+/* every function here returns or sets an SGD_* code; sgd_errmsg() says why */
+#include "sgdscape/error.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -6,6 +6,9 @@
 #ifndef SGDSCAPE_NOISE_H
 #define SGDSCAPE_NOISE_H
 
+/* every function here returns or sets an SGD_* code; sgd_errmsg() says why */
+#include "sgdscape/error.h"
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -3,8 +3,9 @@
  *
  * Why our own: libm's sincos is a scalar call and was half the run time of a
  * Figure-3 trial step (perf, bench/fig3_bench.sh); Random123's philox4x32 is
- * written for one counter at a time. These versions run 8 trials per AVX-512
- * instruction. sgd_sincos agrees with libm to about 1 ulp (tests/test_fastmath.c)
+ * written for one counter at a time. These versions run 4 trials (sin/cos, in
+ * double) or 8 counters (Philox, 32-bit lanes) per AVX2 instruction, twice as
+ * many with AVX-512 when the compiler targets it. sgd_sincos agrees with libm to about 1 ulp (tests/test_fastmath.c)
  * and sgd_philox4x32 is bit-identical to Random123's (same test). */
 #ifndef SGD_FASTMATH_H
 #define SGD_FASTMATH_H

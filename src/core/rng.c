@@ -81,8 +81,9 @@ void sgd_rng_symmetric_fill(uint64_t seed, uint32_t domain, uint64_t stream, uin
 uint64_t sgd_rng_below(uint64_t seed, uint32_t domain, uint64_t stream,
                        uint64_t step, uint32_t index, uint64_t n)
 {
-    /* Lemire's nearly-divisionless method on 32-bit words when n fits,
-     * rejection on fresh sub-counters otherwise stays deterministic. */
+    /* Lemire's nearly-divisionless method on a 64-bit word (two Philox
+     * words); a rejection draws from a fresh sub-counter, so it stays
+     * deterministic. */
     uint32_t w[4];
     for (uint32_t attempt = 0;; attempt++) {
         sgd_rng_words(seed, domain, stream, step, index + attempt * 0x10000000u, w);

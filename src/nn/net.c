@@ -310,7 +310,7 @@ static int ensure(sgd_net *net, size_t n)
  * Ops that need the whole batch at once or call a library (oneDNN and
  * im2col convolutions, linear) run one by one, each kernel with its own
  * OpenMP region. Every maximal run of the other ops (direct convolution,
- * BN, ReLU, pooling, add, shortcut, copy) runs inside ONE parallel region
+ * BN, ReLU, pooling, add, option-A shortcut) runs inside ONE parallel region
  * and chunk by chunk: the run is cut into steps, per-chunk steps (a kernel
  * on one NN_CHUNK-sample piece of the batch) and sync steps (BN's
  * batch-wide reductions: a barrier, then every thread combines the

@@ -8,8 +8,9 @@
  * block.data + n * block.per_sample + offset, so a view is contiguous per
  * sample and only the batch stride differs from a plain tensor.
  *
- * Kernels are reached through a backend table (sgd_nn_ops) so a CUDA
- * backend can replace the CPU one later without touching the models. */
+ * The layer kernels are reached through a table (sgd_nn_ops, nn_cpu_ops);
+ * the oneDNN convolutions (dnnl.c) are called by net.c directly, before the
+ * table's im2col kernels, because they need the op's cached primitives. */
 #ifndef SGD_NN_INTERNAL_H
 #define SGD_NN_INTERNAL_H
 
@@ -216,9 +217,8 @@ void nn_zero(nn_view *dx, size_t n);
 double nn_softmax_ce(const float *logits, size_t ls, const int32_t *labels, size_t n, int classes,
                      float *dlogits, size_t ds, size_t *correct);
 
-/* Backend table: every kernel the tape calls. The CPU kernels above are one
- * instance (nn_cpu_ops); a CUDA backend would supply its own table with
- * device pointers in nn_view, and net.c would not change. */
+/* Kernel table: the CPU kernels above (nn_cpu_ops). Every kernel the tape
+ * calls except oneDNN's convolutions, which net.c tries first (dnnl.c). */
 typedef struct sgd_nn_ops {
     const char *name;
     void (*conv_fwd)(const nn_view *, const float *, int, int, int, nn_view *, size_t, float **);

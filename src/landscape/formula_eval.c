@@ -1,0 +1,389 @@
+/* Formula landscapes: evaluation, f and its exact gradient by a forward
+ * sweep and a reverse (adjoint) sweep over the tape, one point at a time
+ * (fg) or a block of points per instruction (grad_batch). */
+#include "landscape/formula_internal.h"
+#include "sgdscape/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Every sweep sees v[n] = 0 in the sink slot that unused operands point at. */
+
+/* Values only: f without its gradient, and sum/prod bodies on the way in. */
+FORMULA_INLINE void sweep_values(const fins *T, int s, int e, const double *x, size_t cur, double *v)
+{
+    for (int j = s; j < e; j++) {
+        const fins *I = &T[j];
+        switch (I->op) {
+        case OP_CONST: v[j] = I->k; break;
+        case OP_VAR: v[j] = x[I->a]; break;
+        case OP_CUR: v[j] = x[cur]; break;
+        case OP_IDX: v[j] = (double)(cur + 1); break;
+        default: v[j] = op_value(I->op, v[I->a], v[I->b], I->k); break;
+        }
+    }
+}
+
+/* Values and local partials pa = dv/da, pb = dv/db: the reverse sweep is
+ * then a plain loop with no dispatch. */
+FORMULA_INLINE void sweep_partials(const fins *T, int s, int e, const double *x, size_t cur,
+                                   double *v, double *pa, double *pb)
+{
+    for (int j = s; j < e; j++) {
+        const fins *I = &T[j];
+        switch (I->op) {
+        case OP_CONST: v[j] = I->k; pa[j] = pb[j] = 0.0; break;
+        case OP_VAR: v[j] = x[I->a]; break;
+        case OP_CUR: v[j] = x[cur]; break;
+        case OP_IDX: v[j] = (double)(cur + 1); pa[j] = pb[j] = 0.0; break;
+        default:
+            v[j] = op_value(I->op, v[I->a], v[I->b], I->k);
+            op_d1(I->op, v[I->a], v[I->b], v[j], I->k, &pa[j], &pb[j]);
+            break;
+        }
+    }
+}
+
+/* Adjoints flow to operands (unused ones land in the sink); x_k leaves
+ * collect the gradient. */
+FORMULA_INLINE void sweep_reverse(const fins *T, int s, int e, size_t cur, const double *pa,
+                                  const double *pb, double *adj, double *grad)
+{
+    for (int j = e - 1; j >= s; j--) {
+        const fins *I = &T[j];
+        double w = adj[j];
+        if (I->op == OP_VAR) {
+            grad[I->a] += w;
+        } else if (I->op == OP_CUR) {
+            grad[cur] += w;
+        } else {
+            adj[I->a] += w * pa[j];
+            adj[I->b] += w * pb[j];
+        }
+    }
+}
+
+/* Body value for coordinate `cur`. */
+FORMULA_INLINE double body_value(const fins *T, const fins *S, const double *x, size_t cur, double *v)
+{
+    sweep_values(T, S->a, S->b, x, cur, v);
+    return v[S->b - 1];
+}
+
+static double formula_value(const formula_prog *g, const double *x, double *v)
+{
+    const fins *T = g->tape;
+    for (int m = 0; m < g->nseg; m++) {
+        const fseg *S = &g->seg[m];
+        const fins *I = &T[S->s];
+        if (!S->block) {
+            sweep_values(T, S->s, S->e, x, 0, v);
+        } else if (I->op == OP_SUM) {
+            double acc = 0.0;
+            for (size_t c = 0; c < g->d; c++) acc += body_value(T, I, x, c, v);
+            v[S->s] = acc;
+        } else {
+            double acc = 1.0;
+            for (size_t c = 0; c < g->d; c++) acc *= body_value(T, I, x, c, v);
+            v[S->s] = acc;
+        }
+    }
+    return v[g->root];
+}
+
+double formula_fg(const sgd_landscape *f, const double *x, double *grad)
+{
+    const formula_prog *g = f->params;
+    const fins *T = g->tape;
+    size_t d = g->d;
+    int n = g->n;
+    double v[n + 1];
+    v[n] = 0.0;
+    if (!grad) return formula_value(g, x, v);
+
+    double pa[n + 1], pb[n + 1], adj[n + 1];
+    memset(grad, 0, d * sizeof *grad);
+    for (int m = 0; m < g->nseg; m++) {
+        const fseg *S = &g->seg[m];
+        const fins *I = &T[S->s];
+        if (!S->block) {
+            sweep_partials(T, S->s, S->e, x, 0, v, pa, pb);
+        } else if (S->eager) {
+            size_t blen = (size_t)(I->b - I->a);
+            double acc = 0.0;
+            for (size_t c = 0; c < d; c++) {
+                sweep_partials(T, I->a, I->b, x, c, v, pa, pb);
+                acc += v[I->b - 1];
+                memset(adj + I->a, 0, blen * sizeof *adj);
+                adj[I->b - 1] = S->w;
+                sweep_reverse(T, I->a, I->b, c, pa, pb, adj, grad);
+            }
+            v[S->s] = acc;
+        } else if (I->op == OP_SUM) {
+            double acc = 0.0;
+            for (size_t c = 0; c < d; c++) acc += body_value(T, I, x, c, v);
+            v[S->s] = acc;
+        } else {
+            double acc = 1.0;
+            for (size_t c = 0; c < d; c++) acc *= body_value(T, I, x, c, v);
+            v[S->s] = acc;
+        }
+    }
+    double fx = v[g->root];
+
+    /* Eager bodies above wrote adjoints inside their own stretch only; the
+     * main instructions' adjoints start from zero here. */
+    for (int m = 0; m < g->nseg; m++)
+        if (!g->seg[m].block) memset(adj + g->seg[m].s, 0, (size_t)(g->seg[m].e - g->seg[m].s) * sizeof *adj);
+        else adj[g->seg[m].s] = 0.0;
+    adj[n] = 0.0;
+    adj[g->root] = 1.0;
+    for (int m = g->nseg - 1; m >= 0; m--) {
+        const fseg *S = &g->seg[m];
+        const fins *I = &T[S->s];
+        double w = adj[S->s];
+        size_t blen = (size_t)(I->b - I->a);
+        if (S->eager) {
+            continue; /* its gradient went in on the way forward */
+        } else if (!S->block) {
+            sweep_reverse(T, S->s, S->e, 0, pa, pb, adj, grad);
+        } else if (I->op == OP_SUM) {
+            /* Bodies are recomputed rather than stored per coordinate, so
+             * memory stays O(tape) whatever d is. */
+            for (size_t c = 0; c < d; c++) {
+                sweep_partials(T, I->a, I->b, x, c, v, pa, pb);
+                memset(adj + I->a, 0, blen * sizeof *adj);
+                adj[I->b - 1] = w;
+                sweep_reverse(T, I->a, I->b, c, pa, pb, adj, grad);
+            }
+        } else {
+            /* d prod / d b_c = product of the other factors: the product Q of
+             * the nonzero factors and the number of zeros give it exactly
+             * where a division P/b_c would fail. */
+            size_t zeros = 0;
+            double q = 1.0;
+            for (size_t c = 0; c < d; c++) {
+                double b = body_value(T, I, x, c, v);
+                if (b == 0.0) zeros++;
+                else q *= b;
+            }
+            if (zeros > 1) continue;
+            for (size_t c = 0; c < d; c++) {
+                sweep_partials(T, I->a, I->b, x, c, v, pa, pb);
+                double b = v[I->b - 1];
+                double other = zeros == 0 ? q / b : (b == 0.0 ? q : 0.0);
+                memset(adj + I->a, 0, blen * sizeof *adj);
+                adj[I->b - 1] = w * other;
+                sweep_reverse(T, I->a, I->b, c, pa, pb, adj, grad);
+            }
+        }
+    }
+    return fx;
+}
+
+/* ---------------------------------------------------------------- batches */
+
+/* grad_batch: the trial runner asks for the gradients of a block of trials
+ * at once. Sweeping each instruction across FB points at a time pays the
+ * dispatch once per FB points and lets the compiler vectorise the
+ * arithmetic. Per point the operations and their order are those of
+ * formula_fg, so both give the same bits. Long tapes (more stack than is
+ * reasonable at FB lanes) go through formula_fg one point at a time. */
+enum { FB = 8, FORMULA_BATCH_MAX_TAPE = 512 };
+
+/* Lane q of instruction j lives at [j * FB + q]. */
+#define LANE(arr, j) ((arr) + (size_t)(j) * FB)
+
+/* One case per operation, op a compile-time constant so op_value/op_d1
+ * reduce to the operation itself inside the lane loop. */
+#define BATCH_OPS(X)                                                                           \
+    X(OP_NEG) X(OP_SQR) X(OP_POWC) X(OP_ADDK) X(OP_SUBK) X(OP_KSUB) X(OP_MULK) X(OP_DIVK)       \
+    X(OP_KDIV) X(OP_SIN) X(OP_COS) X(OP_TAN) X(OP_EXP) X(OP_LOG) X(OP_SQRT) X(OP_ABS)          \
+    X(OP_TANH) X(OP_SINH) X(OP_COSH) X(OP_ATAN) X(OP_SIGMOID) X(OP_SOFTPLUS) X(OP_ADD)         \
+    X(OP_SUB) X(OP_MUL) X(OP_DIV) X(OP_POW) X(OP_MIN) X(OP_MAX)
+
+/* x of lane q is xs + q*d; partials are skipped when pa == NULL. */
+static void bsweep_forward(const fins *T, int s, int e, const double *xs, size_t d, int np,
+                           size_t cur, double *v, double *pa, double *pb)
+{
+    for (int j = s; j < e; j++) {
+        const fins *I = &T[j];
+        double *R = LANE(v, j);
+        const double *A = LANE(v, I->a), *B = LANE(v, I->b);
+        double k = I->k;
+        switch (I->op) {
+        case OP_CONST:
+            for (int q = 0; q < np; q++) R[q] = k;
+            if (pa)
+                for (int q = 0; q < np; q++) LANE(pa, j)[q] = LANE(pb, j)[q] = 0.0;
+            break;
+        case OP_IDX:
+            for (int q = 0; q < np; q++) R[q] = (double)(cur + 1);
+            if (pa)
+                for (int q = 0; q < np; q++) LANE(pa, j)[q] = LANE(pb, j)[q] = 0.0;
+            break;
+        case OP_VAR:
+            for (int q = 0; q < np; q++) R[q] = xs[(size_t)q * d + (size_t)I->a];
+            break;
+        case OP_CUR:
+            for (int q = 0; q < np; q++) R[q] = xs[(size_t)q * d + cur];
+            break;
+#define BATCH_CASE(OP)                                                                 \
+    case OP:                                                                           \
+        if (pa) {                                                                      \
+            double *PA = LANE(pa, j), *PB = LANE(pb, j);                               \
+            for (int q = 0; q < np; q++) {                                             \
+                R[q] = op_value(OP, A[q], B[q], k);                                    \
+                op_d1(OP, A[q], B[q], R[q], k, &PA[q], &PB[q]);                        \
+            }                                                                          \
+        } else {                                                                       \
+            for (int q = 0; q < np; q++) R[q] = op_value(OP, A[q], B[q], k);           \
+        }                                                                              \
+        break;
+            BATCH_OPS(BATCH_CASE)
+#undef BATCH_CASE
+        default: break;
+        }
+    }
+}
+
+static void bsweep_reverse(const fins *T, int s, int e, size_t d, int np, size_t cur,
+                           const double *pa, const double *pb, double *adj, double *grad)
+{
+    for (int j = e - 1; j >= s; j--) {
+        const fins *I = &T[j];
+        const double *W = LANE(adj, j);
+        if (I->op == OP_VAR) {
+            for (int q = 0; q < np; q++) grad[(size_t)q * d + (size_t)I->a] += W[q];
+        } else if (I->op == OP_CUR) {
+            for (int q = 0; q < np; q++) grad[(size_t)q * d + cur] += W[q];
+        } else {
+            double *A = LANE(adj, I->a), *B = LANE(adj, I->b);
+            const double *PA = LANE(pa, j), *PB = LANE(pb, j);
+            for (int q = 0; q < np; q++) A[q] += W[q] * PA[q];
+            for (int q = 0; q < np; q++) B[q] += W[q] * PB[q];
+        }
+    }
+}
+
+/* Seeds a body's adjoints: zero, then w (per lane) at its value. */
+static void bseed(const fins *I, int np, double *adj, const double *w)
+{
+    memset(LANE(adj, I->a), 0, (size_t)(I->b - I->a) * FB * sizeof *adj);
+    for (int q = 0; q < np; q++) LANE(adj, I->b - 1)[q] = w[q];
+}
+
+/* Gradients of np <= FB points xs (row-major, d each) into gs. */
+static void formula_grad_lanes(const sgd_landscape *f, int np, const double *xs, double *gs)
+{
+    const formula_prog *g = f->params;
+    const fins *T = g->tape;
+    size_t d = g->d;
+    int n = g->n;
+    double v[(n + 1) * FB], pa[(n + 1) * FB], pb[(n + 1) * FB], adj[(n + 1) * FB];
+    int redo[FB] = {0};
+    memset(LANE(v, n), 0, FB * sizeof *v);
+    memset(gs, 0, (size_t)np * d * sizeof *gs);
+
+    for (int m = 0; m < g->nseg; m++) {
+        const fseg *S = &g->seg[m];
+        const fins *I = &T[S->s];
+        double *acc = LANE(v, S->s);
+        if (!S->block) {
+            bsweep_forward(T, S->s, S->e, xs, d, np, 0, v, pa, pb);
+            continue;
+        }
+        double w[FB];
+        for (int q = 0; q < FB; q++) {
+            acc[q] = I->op == OP_SUM ? 0.0 : 1.0;
+            w[q] = S->w;
+        }
+        for (size_t c = 0; c < d; c++) {
+            const double *b = LANE(v, I->b - 1);
+            if (S->eager) {
+                bsweep_forward(T, I->a, I->b, xs, d, np, c, v, pa, pb);
+                bseed(I, np, adj, w);
+                bsweep_reverse(T, I->a, I->b, d, np, c, pa, pb, adj, gs);
+            } else {
+                bsweep_forward(T, I->a, I->b, xs, d, np, c, v, NULL, NULL);
+            }
+            if (I->op == OP_SUM)
+                for (int q = 0; q < np; q++) acc[q] += b[q];
+            else
+                for (int q = 0; q < np; q++) acc[q] *= b[q];
+        }
+    }
+
+    for (int m = 0; m < g->nseg; m++) {
+        const fseg *S = &g->seg[m];
+        if (!S->block) memset(LANE(adj, S->s), 0, (size_t)(S->e - S->s) * FB * sizeof *adj);
+        else memset(LANE(adj, S->s), 0, FB * sizeof *adj);
+    }
+    memset(LANE(adj, n), 0, FB * sizeof *adj);
+    for (int q = 0; q < np; q++) LANE(adj, g->root)[q] = 1.0;
+
+    for (int m = g->nseg - 1; m >= 0; m--) {
+        const fseg *S = &g->seg[m];
+        const fins *I = &T[S->s];
+        const double *W = LANE(adj, S->s);
+        if (S->eager) continue;
+        if (!S->block) {
+            bsweep_reverse(T, S->s, S->e, d, np, 0, pa, pb, adj, gs);
+        } else if (I->op == OP_SUM) {
+            double w[FB];
+            memcpy(w, W, sizeof w);
+            for (size_t c = 0; c < d; c++) {
+                bsweep_forward(T, I->a, I->b, xs, d, np, c, v, pa, pb);
+                bseed(I, np, adj, w);
+                bsweep_reverse(T, I->a, I->b, d, np, c, pa, pb, adj, gs);
+            }
+        } else {
+            /* As in formula_fg: products of the nonzero factors and zero counts. */
+            double w[FB], qp[FB], seed[FB];
+            size_t zeros[FB];
+            memcpy(w, W, sizeof w);
+            for (int q = 0; q < FB; q++) {
+                qp[q] = 1.0;
+                zeros[q] = 0;
+            }
+            const double *b = LANE(v, I->b - 1);
+            for (size_t c = 0; c < d; c++) {
+                bsweep_forward(T, I->a, I->b, xs, d, np, c, v, NULL, NULL);
+                for (int q = 0; q < np; q++) {
+                    if (b[q] == 0.0) zeros[q]++;
+                    else qp[q] *= b[q];
+                }
+            }
+            for (size_t c = 0; c < d; c++) {
+                bsweep_forward(T, I->a, I->b, xs, d, np, c, v, pa, pb);
+                for (int q = 0; q < np; q++) {
+                    /* formula_fg skips such a product altogether; its lane is
+                     * redone below rather than masked here. */
+                    redo[q] |= zeros[q] > 1;
+                    double other = zeros[q] > 1    ? 0.0
+                                   : zeros[q] == 0 ? qp[q] / b[q]
+                                                   : (b[q] == 0.0 ? qp[q] : 0.0);
+                    seed[q] = w[q] * other;
+                }
+                bseed(I, np, adj, seed);
+                bsweep_reverse(T, I->a, I->b, d, np, c, pa, pb, adj, gs);
+            }
+        }
+    }
+    for (int q = 0; q < np; q++)
+        if (redo[q]) formula_fg(f, xs + (size_t)q * d, gs + (size_t)q * d);
+}
+
+void formula_grad_batch(const sgd_landscape *f, size_t n, const double *x, double *grad)
+{
+    const formula_prog *g = f->params;
+    size_t d = g->d;
+    if (g->n > FORMULA_BATCH_MAX_TAPE) {
+        for (size_t p = 0; p < n; p++) formula_fg(f, x + p * d, grad + p * d);
+        return;
+    }
+    for (size_t p = 0; p < n; p += FB) {
+        int np = n - p < FB ? (int)(n - p) : FB;
+        formula_grad_lanes(f, np, x + p * d, grad + p * d);
+    }
+}
