@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,17 +30,31 @@ int sgd_afile_open(sgd_afile *af, const char *path)
     return SGD_OK;
 }
 
+/* Flush, fsync, close, and only then rename: every step can report a full
+ * disk or an I/O error (fclose/close may be the first to see a delayed write
+ * error), and a file that was not written whole must never take the final
+ * name. fsync first so that a crash after the rename cannot leave an empty
+ * file under the final name (ext4 and xfs may reorder data and rename). */
 int sgd_afile_commit(sgd_afile *af)
 {
-    int bad = ferror(af->fp);
-    if (fclose(af->fp) != 0) bad = 1;
+    int e = 0;
+    const char *what = "write failed";
+    if (ferror(af->fp)) e = -1;   /* an earlier fwrite/fprintf failed; its errno is gone */
+    if (!e && fflush(af->fp) != 0) e = errno ? errno : EIO;
+    if (!e && fsync(fileno(af->fp)) != 0 && errno != EINVAL && errno != EROFS) {
+        e = errno;   /* EINVAL/EROFS: a file system without fsync (e.g. a pipe); nothing to sync */
+        what = "cannot sync";
+    }
+    errno = 0;
+    if (fclose(af->fp) != 0 && !e) e = errno ? errno : EIO;
     af->fp = NULL;
-    if (bad) {
+    if (e) {
         unlink(af->tmp);
-        return sgd_error(SGD_EIO, "%s: write failed", af->path);
+        if (e < 0) return sgd_error(SGD_EIO, "%s: %s", af->path, what);
+        return sgd_error(SGD_EIO, "%s: %s: %s", af->path, what, strerror(e));
     }
     if (rename(af->tmp, af->path) != 0) {
-        int e = errno;
+        e = errno;
         unlink(af->tmp);
         return sgd_error(SGD_EIO, "%s: cannot rename: %s", af->path, strerror(e));
     }
@@ -58,9 +73,11 @@ int sgd_write_file(const char *path, const void *data, size_t n)
     sgd_afile af;
     int rc = sgd_afile_open(&af, path);
     if (rc) return rc;
+    errno = 0;
     if (n && fwrite(data, 1, n, af.fp) != n) {
+        int e = errno ? errno : EIO;
         sgd_afile_abort(&af);
-        return sgd_error(SGD_EIO, "%s: write failed", path);
+        return sgd_error(SGD_EIO, "%s: write failed: %s", path, strerror(e));
     }
     return sgd_afile_commit(&af);
 }
@@ -157,6 +174,23 @@ int sgd_rundir_open(sgd_rundir *rd, const char *dir)
     return SGD_OK;
 }
 
+/* A process killed while writing leaves "NAME.tmp.PID" behind (the final
+ * name is untouched). A resumable directory is reopened in place, so sweep
+ * the temporaries of processes that no longer exist; those of a live process
+ * (two runs into one directory) stay. */
+static int sweep_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    if (flag != FTW_F || ftw->level > 2) return 0;
+    const char *t = strstr(p + ftw->base, ".tmp.");
+    if (!t) return 0;
+    char *end;
+    long pid = strtol(t + 5, &end, 10);
+    if (*end || end == t + 5 || pid <= 0 || pid == (long)getpid()) return 0;
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) unlink(p);
+    return 0;
+}
+
 int sgd_rundir_open_inplace(sgd_rundir *rd, const char *dir)
 {
     memset(rd, 0, sizeof *rd);
@@ -168,6 +202,7 @@ int sgd_rundir_open_inplace(sgd_rundir *rd, const char *dir)
     int rc = sgd_mkdirs(dir);
     if (rc) return sgd_error(rc, "--out %s: cannot create directory", dir);
     if (access(dir, W_OK) != 0) return sgd_error(SGD_EIO, "--out %s: not writable", dir);
+    nftw(dir, sweep_entry, 16, FTW_PHYS);
     return SGD_OK;
 }
 
@@ -179,6 +214,7 @@ void sgd_rundir_file(const sgd_rundir *rd, const char *name, char *out, size_t o
 int sgd_rundir_commit(sgd_rundir *rd)
 {
     if (rd->resumable) return SGD_OK;
+    nftw(rd->path, sweep_entry, 16, FTW_PHYS);  /* a resumed DIR.partial may hold a killed run's */
     char old[4300];
     snprintf(old, sizeof old, "%s.old.%ld", rd->final, (long)getpid());
     struct stat st;

@@ -2,6 +2,7 @@
 #include "sgdscape/io.h"
 #include "sgdscape/error.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,8 @@ int sgd_npy_write(const char *path, sgd_npy_dtype t, const void *data, int ndim,
 {
     char hdr[512], shp[256] = "";
     size_t count = 1, off = 0;
+    /* at most 8 dimensions of <= 20 digits: the header always fits hdr */
+    if (ndim < 0 || ndim > 8) return sgd_error(SGD_EINVAL, "%s: %d dimensions (at most 8)", path, ndim);
     for (int i = 0; i < ndim; i++) {
         off += (size_t)snprintf(shp + off, sizeof shp - off, "%zu%s", shape[i],
                                 (ndim == 1 || i < ndim - 1) ? "," : "");
@@ -53,10 +56,12 @@ int sgd_npy_write(const char *path, sgd_npy_dtype t, const void *data, int ndim,
     int rc = sgd_afile_open(&af, path);
     if (rc) return rc;
     size_t bytes = count * sgd_npy_itemsize(t);
+    errno = 0;
     if (fwrite(hdr, 1, 10 + hlen, af.fp) != 10 + hlen ||
         (bytes && fwrite(data, 1, bytes, af.fp) != bytes)) {
+        int e = errno ? errno : EIO;
         sgd_afile_abort(&af);
-        return sgd_error(SGD_EIO, "%s: write failed", path);
+        return sgd_error(SGD_EIO, "%s: write failed: %s", path, strerror(e));
     }
     return sgd_afile_commit(&af);
 }

@@ -84,11 +84,14 @@ int sgd_net_tensor_info(const sgd_net *net, size_t i, sgd_net_tensor *out)
     return sgd_error(SGD_EINVAL, "tensor index %zu out of range", i);
 }
 
+/* Views of tensor t's activations and gradients. Before the first run the
+ * blocks are not allocated: the views then carry shapes only (d = NULL; an
+ * offset from a null pointer would be undefined). */
 nn_view nn_data(const sgd_net *net, int t)
 {
     const nn_tensor *tt = &net->ts[t];
     const nn_block *b = &net->blocks[tt->block];
-    nn_view v = {b->data + tt->off, b->per_sample, tt->c, tt->h, tt->w, 0};
+    nn_view v = {b->data ? b->data + tt->off : NULL, b->per_sample, tt->c, tt->h, tt->w, 0};
     return v;
 }
 
@@ -96,7 +99,7 @@ nn_view nn_grad(const sgd_net *net, int t)
 {
     const nn_tensor *tt = &net->ts[t];
     const nn_block *b = &net->blocks[tt->block];
-    nn_view v = {b->grad + tt->off, b->per_sample, tt->c, tt->h, tt->w, 0};
+    nn_view v = {b->grad ? b->grad + tt->off : NULL, b->per_sample, tt->c, tt->h, tt->w, 0};
     return v;
 }
 

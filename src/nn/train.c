@@ -358,8 +358,12 @@ static int verify_checkpoint(const trainer *T, const sgd_json *st, int epoch, co
             snprintf(detail, sizeof detail, " (%llu bytes, state.json recorded %.0f)", size, want_size);
         } else if ((double)crc != want_crc) {
             what = "fails its CRC32 check";
-            snprintf(detail, sizeof detail, " (0x%08lx, state.json recorded 0x%08lx)", crc,
-                     (unsigned long)want_crc);
+            /* want_crc comes from the file: only a 32-bit integer converts */
+            if (want_crc >= 0 && want_crc <= 4294967295.0 && want_crc == floor(want_crc))
+                snprintf(detail, sizeof detail, " (0x%08lx, state.json recorded 0x%08lx)", crc,
+                         (unsigned long)want_crc);
+            else
+                snprintf(detail, sizeof detail, " (0x%08lx, state.json recorded %g)", crc, want_crc);
         }
         if (what)
             return sgd_error(SGD_EFORMAT,
@@ -422,7 +426,7 @@ static int load_resume(trainer *T, const char *dir, int *start)
     int rc = SGD_OK;
     if (bad)
         rc = sgd_error(SGD_EFORMAT, "--resume: %s lacks epoch, model or parameters; refusing the checkpoint", path);
-    else if (strcmp(model, T->net->spec) || (size_t)pp != T->p)
+    else if (strcmp(model, T->net->spec) || pp != (double)T->p)   /* compared as doubles: pp may be anything */
         rc = sgd_error(SGD_EINVAL, "--resume: %s holds a run of model '%s', not '%s'", dir, model, T->net->spec);
     else
         rc = verify_checkpoint(T, st, (int)e, dir);
