@@ -6,6 +6,7 @@
 #include "sgdscape/optim.h"
 #include "sgdscape/theory.h"
 
+#include <math.h>
 #include <string.h>
 
 int main(void)
@@ -36,59 +37,66 @@ int main(void)
     CHECK(t.T1 == 31);
     size_t T1 = (size_t)t.T1, total = T1 + 200;
 
-    sgd_trials_config cfg;
-    sgd_trials_defaults(&cfg, f);
-    cfg.noise.kind = SGD_NOISE_BALL;
-    cfg.ntrials = n;
-    cfg.seed = 7;
-    cfg.x0 = x0;
-    cfg.record_every = 1;
-    CHECK(sgd_schedule_parse("const", 0.1, 1.0, total, &cfg.sched) == SGD_OK);
-    sgd_trials_result tr;
-    CHECK(sgd_trials_run(&cfg, &tr, NULL, NULL) == SGD_OK);
-    CHECK(tr.nrec == total + 1);
-    size_t inside = 0, stay = 0;
-    double mean_T1 = 0, worst_ratio = 0;
-    double *mean = calloc(tr.nrec, sizeof(double));
-    for (size_t j = 0; j < n; j++) {
-        double mx = 0;
-        for (size_t q = 0; q < tr.nrec; q++) {
-            const double *y = tr.traj_y + (j * tr.nrec + q) * d;
-            double s = y[0] * y[0] + y[1] * y[1];
-            mean[q] += s / (double)n;
-            if (q == T1) {
-                inside += s <= t.radius2;
-                mean_T1 += s / (double)n;
-            }
-            if (q >= T1 && s > mx) mx = s;
-        }
-        stay += mx <= t.delta * t.delta;
-    }
-    /* y_0 of every trial is 0.9 x0 */
-    CHECK_CLOSE(tr.traj_y[0], 2.7, 1e-12, 0);
-    CHECK_CLOSE(mean[0], d0, 1e-9, 0);
-    /* theory: >= 1/2; here near 1 */
-    double p = (double)inside / (double)n;
+    /* the same run through the library's experiment: its statistics, not a recount here */
+    sgd_verify_config vc;
+    sgd_verify_defaults(&vc, f);
+    vc.eta = 0.1;
+    vc.W.r = 1.0;
+    vc.c = c;
+    vc.L = L;
+    vc.x0 = x0;
+    vc.thm3_x = x0;
+    vc.trials = n;
+    vc.T2 = 200;
+    vc.seed = 7;
+    sgd_verify_result vr;
+    CHECK(sgd_verify_prepare(&vc, &vr) == SGD_OK);
+    CHECK(!vr.checked);
+    CHECK_CLOSE(vr.y0_dist2, d0, 1e-12, 0);
+    CHECK(vr.thm.T1 == t.T1);
+    CHECK(sgd_verify_theorem1(&vc, &vr, NULL, NULL) == SGD_OK);
+    CHECK(vr.T1 == T1 && vr.record_every == 1 && vr.nrec == total + 1);
+    CHECK_CLOSE(vr.mean[0], d0, 1e-9, 0);
     printf("P(||y_T1||^2 <= 20b/lambda = %.4g) = %.4f, P(stay within delta) = %.4f, E||y_T1||^2 = %.4g (<= %.4g)\n",
-           t.radius2, p, (double)stay / (double)n, mean_T1, 2 * t.floor);
-    CHECK(p >= 0.5);
-    CHECK(p >= 0.99);
-    CHECK((double)stay / (double)n >= 0.99);
+           t.radius2, vr.p_radius, vr.p_stay, vr.mean_T1, 2 * t.floor);
+    /* theory: >= 1/2; here near 1, and the Wilson interval brackets it */
+    CHECK(vr.p_radius >= 0.99 && vr.p_stay >= 0.99);
+    CHECK(vr.ci_radius[0] <= vr.p_radius && vr.p_radius <= vr.ci_radius[1] + 1e-12);
+    CHECK(vr.joint <= vr.in_radius && vr.joint <= vr.stay && vr.diverged == 0);
+    CHECK(vr.dist2_T1[0] <= vr.dist2_T1[1] && vr.dist2_T1[2] <= vr.dist2_T1[3]);
     /* the proof's Step 2: E||y_T1 - x*||^2 <= 2b/lambda, and the whole curve under b/lambda + (1-lambda)^t d0 */
-    CHECK(mean_T1 <= 2 * t.floor);
-    for (size_t q = 0; q < tr.nrec; q++) {
-        double bound = t.floor + pow(1 - t.lambda, (double)q) * d0;
-        double ratio = mean[q] / bound;
-        if (ratio > worst_ratio) worst_ratio = ratio;
-    }
+    CHECK(vr.mean_T1 <= 2 * t.floor);
+    double worst_ratio = 0;
+    for (size_t q = 0; q < vr.nrec; q++)
+        worst_ratio = fmax(worst_ratio, vr.mean[q] / (t.floor + pow(1 - t.lambda, (double)q) * d0));
     CHECK(worst_ratio <= 1.0);
     /* for this quadratic the recursion is exact: E D_{t+1} = (1-eta)^2 (E D_t + eta^2 E||w||^2), with
      * E||w||^2 = r^2 d/(d+2) = 0.5; stationary value 0.81 * 0.01 * 0.5 / 0.19 = 0.0213 */
     double stat = 0.81 * 0.01 * 0.5 / 0.19, tail = 0;
-    for (size_t q = T1 + 100; q < tr.nrec; q++) tail += mean[q] / (double)(tr.nrec - T1 - 100);
+    for (size_t q = T1 + 100; q < vr.nrec; q++) tail += vr.mean[q] / (double)(vr.nrec - T1 - 100);
     CHECK_CLOSE(tail, stat, 0, 0.1);
-    free(mean);
-    sgd_trials_result_free(&tr);
+    /* Theorem 3 at x0 = (3, 4): threshold 2, so 1.5 x 2 = 3 moves away and 1 moves closer */
+    CHECK(vr.thm3 && vr.thm3_above.dist2_after >= vr.thm3_at.dist2 && vr.thm3_below.dist2_after < vr.thm3_at.dist2);
+    sgd_verify_result_free(&vr);
+    /* without c the experiment checks Assumption 1 on the box around x* reaching x0 */
+    vc.c = NAN;
+    vc.trials = 20;
+    CHECK(sgd_verify_prepare(&vc, &vr) == SGD_OK);
+    CHECK(vr.checked && vr.check_lo == -4 && vr.check_hi == 4);
+    CHECK_CLOSE(vr.c, 1.0, 1e-12, 0);
+    sgd_verify_result_free(&vr);
+
+    /* the statistics on their own */
+    {
+        double lo, hi, s[5] = {1, 2, 3, 4, 5};
+        sgd_stats_wilson95(0, 10, &lo, &hi);
+        CHECK(lo == 0 && hi > 0.25 && hi < 0.35); /* 0.2775 */
+        sgd_stats_wilson95(50, 100, &lo, &hi);
+        CHECK_CLOSE(lo + hi, 1.0, 1e-12, 0);
+        CHECK(sgd_stats_quantile(s, 5, 0.5) == 3 && sgd_stats_quantile(s, 5, 1.0) == 5);
+        CHECK_CLOSE(sgd_stats_quantile(s, 5, 0.9), 4.6, 1e-14, 0);
+        CHECK(isnan(sgd_stats_quantile(s, 0, 0.5)));
+    }
 
     /* ---- Theorem 3 with a real GD step: threshold 2 c' ||x||^2/||grad||^2 = 2 for a = 1 ---- */
     {

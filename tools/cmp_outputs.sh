@@ -21,7 +21,56 @@ cmds=(
  "verify --f quadratic --d 3 --noise cube --trials 30 --T2 100 --start -1:1"
  "bounds --eta 0.01 --c 1 --L 2 --r 1"
  "bounds --stages 0.1:1:1,0.05:1:1 --L 2"
+ "smooth --f spiky --d 5 --noise cube --method mc --samples 3000 --at 0.1;0.7"
+ "smooth --f spiky --d 5 --noise cube --method mc --samples 3000 --at 0.3 --no-grad"
+ "smooth --f rastrigin --d 7 --noise cube --method mc --samples 3000 --at 0.2 --no-grad"
+ "smooth --f styblinski-tang --d 3 --noise cube --method mc --samples 2000 --at 0.5 --grad-only"
+ "smooth --f rastrigin --d 200 --noise cube --method mc --samples 500 --at 0.1"
+ "smooth --f rastrigin --d 200 --noise cube --method mc --samples 500 --at 0.1 --no-grad"
+ "smooth --f spiky --d 200 --noise cube --method mc --samples 500 --at 0.1 --no-grad"
+ "smooth --f double-well --d 130 --noise cube --method mc --samples 300 --at 0.4 --grad-only"
+ "smooth --f rastrigin --d 5000 --noise cube --method mc --samples 100 --at 0.1"
+ "smooth --f rastrigin --d 5000 --noise cube --method mc --samples 100 --at 0.1 --no-grad"
+ "smooth --f spiky --d 5000 --noise cube --method mc --samples 100 --at 0.1 --no-grad"
+ "smooth --f styblinski-tang --d 5000 --noise cube --method mc --samples 100 --at 0.2 --grad-only"
+ "smooth --f double-well --d 3 --noise gauss --method mc --samples 2000 --at 0.3"
+ "smooth --f quadratic:cond=10 --d 4 --noise cube --method mc --samples 2000 --at 0.3"
+ "smooth --f ackley --d 3 --noise cube --method mc --samples 2000 --at 0.3 --interval hoeffding"
+ "smooth --f spiky --d 3 --noise ball --method mc --samples 2000 --at 0.2"
+ "smooth --f rastrigin --d 3 --noise cube --method mc --tol 0.05 --at 0.1"
+ "smooth --f rastrigin --d 3 --noise cube --method mc --tol 0.5 --interval hoeffding --at 0.1"
+ "smooth --f rastrigin --d 2 --noise gauss --method quad --n 7"
+ "smooth --f spiky --d 2 --noise cube --method quad --n 7"
+ "smooth --f spiky --d 2 --noise gauss --method quad --n 5 --gauss-sigmas 0"
+ "smooth --f double-well --noise gauss --method quad --n 21"
+ "smooth --f sharp-flat --noise gauss --n 51 --compare"
+ "smooth --f styblinski-tang --n 51 --compare"
+ "smooth --f rastrigin --d 2 --noise cube --n 9 --compare"
+ "smooth --f spiky:w1=70 --n 51 --compare"
+ "run --f styblinski-tang --d 2 --noise cube --trials 10 --steps 300"
+ "run --f double-well --d 4 --noise gauss --trials 10 --steps 300 --level 0.05"
+ "run --f rastrigin --trials 20 --steps 500 --level 0.1"
+ "run --f spiky --d 3 --noise cube --trials 10 --steps 500 --level 0.05"
+ "run --f spiky:w1=70 --trials 20 --steps 500 --level 0.05"
+ "run --f quadratic --d 2 --noise cube --trials 7 --steps 333 --momentum 0.9 --level 0.1"
+ "run --f sharp-flat --trials 10 --steps 300 --level 0.05"
+ "run --f spiky --trials 30 --steps 1001 --stop-radius 0.05 --level 0.1"
+ "run --f spiky --d 2 --trials 30 --steps 1001 --stop-radius 0.3 --level 0.1 --noise cube"
+ "check --f rastrigin --points 50"
+ "check --f spiky --points 100 --scan-level 0.02,0.15,0.3 --box -4:4 --exclude 0.1"
+ "check --f spiky --points 100 --scan-eta 0.005:0.02:3"
+ "check --f rastrigin --d 2 --grid -1:1 --points 15"
+ "check --f quadratic --d 3 --ball 2 --center 0.1 --points 80"
+ "check --f spiky --points 60 --method mc --samples 400 --interval hoeffding"
+ "smooth --f spiky --method mc --samples 500 --n 21 --compare"
+ "smooth --f quadratic --d 2 --noise cube --n 9 --compare --no-grad"
+ "verify --f quadratic --d 2 --c 1 --L 1 --trials 40 --T2 150 --x0 3,4"
+ "verify --f double-well --trials 30 --T2 100 --start 0.5:1.5 --thm3-factor 2"
+ "grad --model mlp:w=8,d=1 --weights $T/w/x.npy --data fashion-mnist --subset 200 --batches 2"
+ "train --model mlp:w=8,d=1 --data fashion-mnist --subset 200 --val-subset 100 --epochs 1 --quiet --seed 3"
 )
+# weights for the grad command (the new binary's; both read the same file)
+"$NEW" train --model mlp:w=8,d=1 --data fashion-mnist --subset 200 --val-subset 100 --epochs 1 --quiet --out "$T/w" >/dev/null 2>&1
 i=0
 for c in "${cmds[@]}"; do
   i=$((i+1))
@@ -46,8 +95,15 @@ a=strip(json.load(open(sys.argv[1]))); b=strip(json.load(open(sys.argv[2])))
 sys.exit(0 if a==b else 1)
 PY
       ;;
+    *train.csv) # img_per_s and seconds (columns 8, 9) are timings
+      cmp -s <(cut -d, -f1-7 "$T/old/r$i/$f") <(cut -d, -f1-7 "$T/new/r$i/$f") || { echo "DIFF $f: $c"; fail=1; } ;;
     *) cmp -s "$T/old/r$i/$f" "$T/new/r$i/$f" || { echo "DIFF $f: $c"; fail=1; } ;;
     esac
   done
+done
+# commands without a run directory: stdout only
+for c in "model --spec mlp:w=8,d=1 --in 1x28x28" "model --spec resnet20 --layout nchw" "data info fashion-mnist --val 100 --val-random --seed 5 --subset 1000"; do
+  i=$((i+1)); read -ra args <<<"$c"
+  cmp -s <("$OLD" "${args[@]}" 2>&1) <("$NEW" "${args[@]}" 2>&1) || { echo "DIFF stdout: $c"; fail=1; }
 done
 echo "compared $i commands: $([ $fail = 0 ] && echo identical || echo DIFFERENCES)"; rm -rf "$T"; exit $fail

@@ -99,6 +99,12 @@ void sgd_npy_free(sgd_npy *a);
  * gnuplot if it is installed. Returns SGD_OK if the script was written; sets
  * *rendered to 1 if gnuplot produced both images. */
 int sgd_figure_render(const char *dir, const char *name, const char *script, int *rendered);
+/* The script's first lines: the terminal from term_kind ('png' unless set,
+ * or 'svg') at width x height, into buf as snprintf does (returns the length
+ * it needed). flags SGD_FIGURE_FONTS: sans fonts (run and fig3 figures);
+ * 0: gnuplot's default fonts (smooth, check, verify). */
+#define SGD_FIGURE_FONTS 1u
+int sgd_figure_preamble(char *buf, size_t n, int width, int height, unsigned flags);
 
 /* ---- progress --------------------------------------------------------------- */
 /* Progress goes to stderr only when it is a terminal and SGD_QUIET is unset. */

@@ -90,6 +90,51 @@ int sgd_smooth_eval(const sgd_landscape *f, const sgd_noise *W, double eta, cons
 int sgd_smooth_mc_samples(const sgd_landscape *f, const sgd_noise *W, double eta, const double *y,
                           const sgd_smooth_params *p, int want_grad, double *need);
 
+/* ---- g and grad g at many points (src/smooth/points.c) ---- */
+
+typedef struct sgd_smooth_points_config {
+    const sgd_landscape *f;
+    sgd_noise W;
+    double eta;
+    const double *y;        /* n points of f->d coordinates */
+    size_t n;
+    size_t grid_n;          /* the points are a grid of grid_n per axis (d <= 2: smooth.dat and the
+                             * figure), or 0 */
+    sgd_smooth_params sp;   /* point j uses stream j */
+    int want_grad;          /* grad g too */
+    int compare;            /* also the closed form, and the coverage of the reported errors */
+    int threads;            /* <= 0: all; points in parallel when there are >= 2 per thread */
+} sgd_smooth_points_config;
+
+typedef struct sgd_smooth_point {
+    double f, g, g_err;     /* f(y), g(y) and its error */
+    double g_exact;         /* compare: the closed form */
+    size_t n;               /* Monte Carlo samples */
+    int range_from_sample, quad_status;
+} sgd_smooth_point;
+
+typedef struct sgd_smooth_points_result {
+    size_t n, d, gd;        /* gd: gradient coordinates per point (d, or 0 without grad g) */
+    sgd_smooth_point *pt;   /* n */
+    double *grad, *grad_err, *grad_exact; /* n * gd (grad_exact with compare) */
+    sgd_smooth_method method; /* the method used at the first point */
+    size_t samples_total, quad_warnings;
+    int range_from_sample;  /* some Hoeffding range came from the samples */
+    double max_error;       /* over g and grad g */
+    /* compare: |estimate - exact| over every component, and how many lie within their error */
+    double max_diff, max_ratio;
+    size_t covered, compared;
+    double seconds, cpu_seconds; /* the estimates (f(y) aside) */
+} sgd_smooth_points_result;
+
+/* n points per axis on [lo, hi]^d (d = 1, 2; x fastest) into a malloc'ed *y. */
+int sgd_smooth_grid(size_t d, double lo, double hi, size_t n, double **y, size_t *npoints);
+int sgd_smooth_points(const sgd_smooth_points_config *c, sgd_smooth_points_result *r,
+                      void (*progress)(void *ctx, double done, double total), void *ctx);
+/* smooth.csv, summary.json and, for a grid, smooth.{dat,gp,png,svg} into dir. */
+int sgd_smooth_points_write(const char *dir, const sgd_smooth_points_config *c, const sgd_smooth_points_result *r);
+void sgd_smooth_points_free(sgd_smooth_points_result *r);
+
 /* Method names: "auto", "exact", "quad", "mc". */
 int sgd_smooth_method_parse(const char *s, sgd_smooth_method *m);
 const char *sgd_smooth_method_name(sgd_smooth_method m);

@@ -152,10 +152,116 @@ typedef struct sgd_onepoint_result {
     sgd_smooth_method method;
     size_t mc_samples;      /* total Monte Carlo samples */
     int range_from_sample;
+    double seconds;         /* wall time of the check */
 } sgd_onepoint_result;
 
 int sgd_onepoint_check(const sgd_onepoint_config *c, sgd_onepoint_result *res);
 void sgd_onepoint_result_free(sgd_onepoint_result *res);
+
+/* The L a check's numbers go with: the landscape's global constant, else the
+ * largest Hessian norm seen, else the lower bound from gradient differences;
+ * *source (if not NULL) says which. */
+double sgd_onepoint_L(const sgd_landscape *f, const sgd_onepoint_result *r, const char **source);
+/* One line: holds (with c_lower), inconclusive, or fails (where). */
+void sgd_onepoint_verdict(const sgd_onepoint_config *c, const sgd_onepoint_result *r, char *buf, size_t n);
+/* points.csv, summary.json and, in 1-D / 2-D, map.{dat,gp,png,svg} into dir. */
+int sgd_onepoint_write(const char *dir, const sgd_onepoint_config *c, const sgd_onepoint_result *r);
+
+/* ---- Assumption 1 over a range of eta or noise levels (src/theory/onepoint_scan.c) ---- */
+
+typedef enum { SGD_SCAN_ETA = 0, SGD_SCAN_LEVEL = 1 } sgd_scan_kind;
+
+typedef struct sgd_onepoint_scan_config {
+    sgd_onepoint_config check; /* repeated at every value: eta (SGD_SCAN_ETA, r fixed) or W.r = value / eta */
+    sgd_scan_kind kind;
+    const double *values;      /* n values > 0 */
+    size_t n;
+} sgd_onepoint_scan_config;
+
+typedef struct sgd_onepoint_scan_row {
+    double value, eta, r;      /* the scanned value, and the check's eta and noise radius */
+    double c_hat, c_lower, fail_fraction, fail_radius;
+    size_t nfail, points;      /* points: those not excluded */
+    double L;                  /* sgd_onepoint_L */
+    int window;                /* no failing point, c_lower > 0, and eta inside Theorem 1's window */
+    double lambda, b, radius2; /* Theorem 1's numbers (NaN outside the window) */
+    double remark_scale;       /* eta r^2 / c_lower: the Remark's scale of where SGD stays (NaN if c_lower <= 0) */
+} sgd_onepoint_scan_row;
+
+typedef struct sgd_onepoint_scan_result {
+    size_t n;
+    sgd_onepoint_scan_row *row;
+    double holds_from, holds_to; /* the smallest / largest value where it holds (NaN: none) */
+} sgd_onepoint_scan_result;
+
+typedef void (*sgd_theory_progress_fn)(void *ctx, double done, double total);
+int sgd_onepoint_scan(const sgd_onepoint_scan_config *c, sgd_onepoint_scan_result *r, sgd_theory_progress_fn progress,
+                      void *ctx);
+/* scan.csv, summary.json and scan.{dat,gp,png,svg} into dir. */
+int sgd_onepoint_scan_write(const char *dir, const sgd_onepoint_scan_config *c, const sgd_onepoint_scan_result *r);
+void sgd_onepoint_scan_free(sgd_onepoint_scan_result *r);
+
+/* ---- Theorem 1 against simulated SGD (src/theory/verify.c) ---- */
+
+typedef struct sgd_verify_config {
+    const sgd_landscape *f;
+    sgd_noise W;             /* ball or cube, r > 0 */
+    double eta;
+    const double *x_star;
+    double c, L;             /* NaN: c from an Assumption-1 check on the start box (1000 points), L from f
+                              * (else that check's L_hess) */
+    const char *c_source;    /* what c is, for the summary (ignored when the check sets it) */
+    const double *x0;        /* fixed start, or NULL: uniform starts in [start_lo, start_hi]^d */
+    double start_lo, start_hi;
+    const double *thm3_x;    /* the point of the Theorem-3 step (NULL: x0) */
+    double thm3_factor;      /* eta = factor x threshold (1.5) */
+    size_t trials, T2;       /* 1000, 1000 */
+    double max_cells;        /* recorded trials x rows x d at most this (2.5e7): every k steps */
+    uint64_t seed;
+    int threads;
+} sgd_verify_config;
+
+typedef struct sgd_verify_result {
+    /* sgd_verify_prepare */
+    double c, L;
+    const char *c_source;
+    int checked;                       /* c came from the check below */
+    double check_lo, check_hi, check_c_hat; /* the check's box and estimate */
+    size_t check_nfail;
+    double y0_dist2;                   /* max ||y_0 - x*||^2 over the starts */
+    sgd_thm1_input in;
+    sgd_thm1 thm;
+    /* sgd_verify_theorem1 */
+    size_t T1, record_every, nrec;     /* rows at t = 0, k, 2k, ... */
+    double *mean, *q50, *q90, *max;    /* nrec: ||y_t - x*||^2 over the trials */
+    size_t in_radius, stay, joint, diverged;
+    double p_radius, p_stay, p_joint;  /* with their Wilson 95% intervals */
+    double ci_radius[2], ci_stay[2], ci_joint[2];
+    double mean_T1;
+    double dist2_T1[4];                /* ||y_T1 - x*||^2: median, q90, q99, max */
+    double window_max[2];              /* max over T1..T1+T2 of ||y_t - x*||^2: median, max */
+    int thm3;                          /* Theorem 3 applies at thm3_x */
+    sgd_thm3 thm3_at, thm3_above, thm3_below;
+    double eta_above, eta_below;
+} sgd_verify_result;
+
+void sgd_verify_defaults(sgd_verify_config *c, const sgd_landscape *f);
+/* c (running the check if needed), L, ||y_0 - x*||^2 and Theorem 1's numbers,
+ * so a caller can size the run (trials x (T1 + T2) x d) before it starts.
+ * Theorem 1 not applying is an SGD_EINVAL naming why. */
+int sgd_verify_prepare(const sgd_verify_config *c, sgd_verify_result *r);
+/* The trials (after sgd_verify_prepare on r) and their statistics. */
+int sgd_verify_theorem1(const sgd_verify_config *c, sgd_verify_result *r, sgd_theory_progress_fn progress, void *ctx);
+/* verify.csv, summary.json and verify.{dat,gp,png,svg} into dir. */
+int sgd_verify_write(const char *dir, const sgd_verify_config *c, const sgd_verify_result *r);
+void sgd_verify_result_free(sgd_verify_result *r);
+
+/* ---- statistics ------------------------------------------------------------------- */
+
+/* Quantile q of a sorted array (linear interpolation; NaN if n = 0). */
+double sgd_stats_quantile(const double *sorted, size_t n, double q);
+/* Wilson score 95% interval for k successes in n trials. */
+void sgd_stats_wilson95(size_t k, size_t n, double *lo, double *hi);
 
 /* Largest |eigenvalue| of a symmetric d x d matrix (row-major). */
 double sgd_theory_spectral_norm(size_t d, const double *H);

@@ -12,21 +12,37 @@
 #include <string.h>
 #include <unistd.h>
 
+static void vsay(const char *cmd, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "sgdscape %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 int cli_fail(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "sgdscape %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsay(cmd, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return 1;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(cmd, fmt, ap);
+    va_end(ap);
+    return 2;
 }
 
 int cli_lib_fail(const char *cmd)
 {
     return cli_fail(cmd, "%s", sgd_errmsg()[0] ? sgd_errmsg() : "failed");
 }
+
+int cli_lib_usage(const char *cmd) { return cli_lib_fail(cmd) * 2; }
 
 int cli_double(const char *cmd, const char *opt, const char *val, double *out)
 {
@@ -139,9 +155,9 @@ int cli_doubles(const char *cmd, const char *opt, const char *val, double *out, 
 int cli_threads_arg(const char *cmd, const char *val, int *threads)
 {
     if (cli_int(cmd, "--threads", val, threads)) return 2;
-    if (*threads < 0) return cli_fail(cmd, "--threads: must be >= 0") + 1;
+    if (*threads < 0) return cli_usage(cmd, "--threads: must be >= 0");
     if (*threads > CLI_MAX_THREADS)
-        return cli_fail(cmd, "--threads: at most %d (got %s; 0 means all cores)", CLI_MAX_THREADS, val) + 1;
+        return cli_usage(cmd, "--threads: at most %d (got %s; 0 means all cores)", CLI_MAX_THREADS, val);
     return 0;
 }
 
@@ -217,10 +233,10 @@ int cli_work(const char *cmd, double work, const char *what, const sgd_landscape
                  work, what, when, rate);
         return 0;
     }
-    return cli_fail(cmd,
+    return cli_usage(cmd,
                     "this is ~%.2g gradient evaluations x dims (%s), about %s at the measured %.2g/s: above the "
                     "limit of %g, add --force to run it",
-                    work, what, when, rate, CLI_WORK_LIMIT) + 1;
+                    work, what, when, rate, CLI_WORK_LIMIT);
 }
 
 /* Monte Carlo is the method whose cost has no bound but the sample count:
@@ -349,13 +365,13 @@ int cli_common_opt(const char *cmd, int ch, const char *help, char **argv, const
 
 int cli_bad_opt(const char *cmd, int ch, char **argv)
 {
-    if (ch == ':') return cli_fail(cmd, "option %s needs a value (see --help)", argv[optind - 1]) + 1;
-    return cli_fail(cmd, "unknown option '%s' (see --help)", argv[optind - 1]) + 1;
+    if (ch == ':') return cli_usage(cmd, "option %s needs a value (see --help)", argv[optind - 1]);
+    return cli_usage(cmd, "unknown option '%s' (see --help)", argv[optind - 1]);
 }
 
 int cli_no_operands(const char *cmd, int argc, char **argv)
 {
-    if (optind < argc) return cli_fail(cmd, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (optind < argc) return cli_usage(cmd, "unexpected argument '%s' (see --help)", argv[optind]);
     return 0;
 }
 

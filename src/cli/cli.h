@@ -22,10 +22,15 @@ struct sgd_command {
     const char *summary;
 };
 
-/* Print "sgdscape NAME: message" to stderr; returns exit code 2 (usage) or 1. */
+/* Print "sgdscape NAME: message" to stderr and return the exit code: 1 (the
+ * run failed) from cli_fail, 2 (a usage error: a bad, missing or
+ * contradictory option) from cli_usage. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Report the library's last error for command cmd; returns 1. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The library's last error for command cmd: returns 1, or 2 from
+ * cli_lib_usage (the library rejected an option's value). */
 int cli_lib_fail(const char *cmd);
+int cli_lib_usage(const char *cmd);
 
 /* Strict number parsing: the whole string must be a finite number.
  * On failure prints "sgdscape CMD: --OPT: 'VAL' is not a finite number" (or
@@ -90,14 +95,21 @@ int cli_interrupted(void);
  * missing value (getopt's ':', so the option string must start with ':':
  * CLI_OPTSTRING) and unknown options. Returns -1 when parsing goes on,
  * otherwise the exit code (0 after --help, 2 for a bad or missing value or an
- * unknown option: usage errors; the message is printed). */
+ * unknown option: usage errors; the message is printed). out and seed may
+ * be NULL where the option table leaves those options out. */
 int cli_common_opt(const char *cmd, int ch, const char *help, char **argv, const char **out, uint64_t *seed,
                    int *threads);
-/* Option-table entries for the options cli_common_opt owns. */
+/* Option-table entries for the options cli_common_opt owns: one by one for
+ * commands that take only some (the network commands), or all of them.
+ * Commands' own long-only codes start at CLI_OPT_OWN. */
 #define CLI_OPT_FORCE 0x100
-#define CLI_COMMON_OPTIONS                                                                               \
-    {"out", 1, 0, 'o'}, {"seed", 1, 0, 'z'}, {"threads", 1, 0, 't'}, {"force", 0, 0, CLI_OPT_FORCE},   \
-        {"help", 0, 0, 'h'}
+#define CLI_OPT_OWN 0x200
+#define CLI_OUT_OPTION {"out", 1, 0, 'o'}
+#define CLI_SEED_OPTION {"seed", 1, 0, 'z'}
+#define CLI_THREADS_OPTION {"threads", 1, 0, 't'}
+#define CLI_HELP_OPTION {"help", 0, 0, 'h'}
+#define CLI_COMMON_OPTIONS \
+    CLI_OUT_OPTION, CLI_SEED_OPTION, CLI_THREADS_OPTION, {"force", 0, 0, CLI_OPT_FORCE}, CLI_HELP_OPTION
 #define CLI_OPTSTRING ":h"
 /* getopt_long's ':' (an option without its value, with CLI_OPTSTRING's
  * leading ':') or '?' (unknown): the one-line message and exit code. */
@@ -165,7 +177,7 @@ int cli_estimator_opt(const char *cmd, int ch, cli_estimator *E, sgd_smooth_para
 int cli_estimator_finish(const char *cmd, const cli_estimator *E, sgd_smooth_params *sp);
 
 /* 0 when getopt consumed every argument, else prints the first stray one
- * and returns 1. */
+ * and returns 2 (a usage error). */
 int cli_no_operands(const char *cmd, int argc, char **argv);
 
 /* Print help text (a const char[] in each command file) to stdout. */

@@ -180,10 +180,10 @@ int sgd_cmd_bounds(int argc, char **argv)
         }
         if (bad) return 2;
     }
-    if (cli_no_operands(C, argc, argv)) return 1;
-    if (have_y0 == 3) return cli_fail(C, "give --y0-dist or --y0-dist2, not both") + 1;
-    if (thm3 && (stages || from)) return cli_fail(C, "--thm3 is a statement of its own: drop --%s", stages ? "stages" : "from") + 1;
-    if (stages && from) return cli_fail(C, "--stages takes its constants from the flags: drop --from") + 1;
+    if (cli_no_operands(C, argc, argv)) return 2;
+    if (have_y0 == 3) return cli_usage(C, "give --y0-dist or --y0-dist2, not both");
+    if (thm3 && (stages || from)) return cli_usage(C, "--thm3 is a statement of its own: drop --%s", stages ? "stages" : "from");
+    if (stages && from) return cli_usage(C, "--stages takes its constants from the flags: drop --from");
     (void)seed;
     cli_threads(threads);
 

@@ -110,15 +110,14 @@ int sgd_cmd_data(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "info")) {
-        cli_fail("data", "unknown action '%s' (only 'info'; see --help)", argv[1]);
-        return 2;
+        return cli_usage("data", "unknown action '%s' (only 'info'; see --help)", argv[1]);
     }
     static const struct option longopts[] = {
         {"split", required_argument, 0, 's'},  {"val", required_argument, 0, 'v'},
-        {"val-random", no_argument, 0, 'r'},   {"seed", required_argument, 0, 'S'},
+        {"val-random", no_argument, 0, 'r'},   CLI_SEED_OPTION,
         {"layout", required_argument, 0, 'l'}, {"classes", required_argument, 0, 'k'},
-        {"subset", required_argument, 0, 'n'}, {"threads", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+        {"subset", required_argument, 0, 'n'}, CLI_THREADS_OPTION,
+        CLI_HELP_OPTION,         {0, 0, 0, 0}};
     sgd_data_opts o;
     memset(&o, 0, sizeof o);
     const char *split = "all";
@@ -128,40 +127,34 @@ int sgd_cmd_data(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(ac, av, ":h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(ac, av, CLI_OPTSTRING, longopts, NULL)) != -1) {
         switch (ch) {
         case 's': split = optarg; break;
         case 'v':
             if (cli_size("data", "--val", optarg, &o.val)) return 2;
             break;
         case 'r': o.val_random = 1; break;
-        case 'S':
-            if (cli_u64("data", "--seed", optarg, &o.val_seed)) return 2;
-            break;
         case 'l':
             if (!strcmp(optarg, "auto")) o.layout = SGD_DATA_LAYOUT_AUTO;
             else if (!strcmp(optarg, "nhwc")) o.layout = SGD_DATA_NHWC;
             else if (!strcmp(optarg, "nchw")) o.layout = SGD_DATA_NCHW;
             else {
-                cli_fail("data", "--layout: '%s' is not auto, nhwc or nchw", optarg);
-                return 2;
+                return cli_usage("data", "--layout: '%s' is not auto, nhwc or nchw", optarg);
             }
             break;
         case 'k':
             if (cli_int("data", "--classes", optarg, &o.classes)) return 2;
             if (o.classes < 1) {
-                cli_fail("data", "--classes: need a positive count, got %d", o.classes);
-                return 2;
+                return cli_usage("data", "--classes: need a positive count, got %d", o.classes);
             }
             break;
         case 'n':
             if (cli_size("data", "--subset", optarg, &o.subset)) return 2;
             break;
-        case 't':
-            if (cli_threads_arg("data", optarg, &threads)) return 2;
-            break;
-        case 'h': cli_help(help); return 0;
-        default: return cli_bad_opt("data", ch, av);
+        default: {
+            int e = cli_common_opt("data", ch, help, av, NULL, &o.val_seed, &threads);
+            if (e >= 0) return e;
+        }
         }
     }
     int want[3] = {0, 0, 0};
@@ -170,12 +163,10 @@ int sgd_cmd_data(int argc, char **argv)
     else if (!strcmp(split, "test")) want[SGD_DATA_TEST] = 1;
     else if (!strcmp(split, "val")) want[SGD_DATA_VAL] = 1;
     else {
-        cli_fail("data", "--split: '%s' is not train, test, val or all", split);
-        return 2;
+        return cli_usage("data", "--split: '%s' is not train, test, val or all", split);
     }
     if (optind >= ac) {
-        cli_fail("data", "info: no data set given (see --help)");
-        return 2;
+        return cli_usage("data", "info: no data set given (see --help)");
     }
     cli_threads(threads);
     int status = 0;

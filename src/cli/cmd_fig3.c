@@ -70,7 +70,7 @@ int sgd_cmd_fig3(int argc, char **argv)
         }
         if (bad) return 2;
     }
-    if (cli_no_operands(C, argc, argv)) return 1;
+    if (cli_no_operands(C, argc, argv)) return 2;
     cfg.threads = cli_threads(threads);
     sgd_landscape *f = sgd_landscape_create(fspec, 1);
     if (!f) return cli_lib_fail(C);

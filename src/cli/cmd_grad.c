@@ -37,7 +37,7 @@ static const char help[] =
 
 int sgd_cmd_grad(int argc, char **argv)
 {
-    enum { O_EVAL = 256, O_NONORM, O_FIRST, O_BUF, O_CLASSES };
+    enum { O_EVAL = CLI_OPT_OWN, O_NONORM, O_FIRST, O_BUF, O_CLASSES };
     static struct option opts[] = {{"model", required_argument, 0, 'm'},
                                    {"spec", required_argument, 0, 'm'},
                                    {"weights", required_argument, 0, 'W'},
@@ -51,10 +51,10 @@ int sgd_cmd_grad(int argc, char **argv)
                                    {"classes", required_argument, 0, O_CLASSES},
                                    {"eval", no_argument, 0, O_EVAL},
                                    {"no-normalize", no_argument, 0, O_NONORM},
-                                   {"seed", required_argument, 0, 's'},
-                                   {"threads", required_argument, 0, 't'},
-                                   {"out", required_argument, 0, 'o'},
-                                   {"help", no_argument, 0, 'h'},
+                                   CLI_SEED_OPTION,
+                                   CLI_THREADS_OPTION,
+                                   CLI_OUT_OPTION,
+                                   CLI_HELP_OPTION,
                                    {0, 0, 0, 0}};
     const char *C = "grad", *model = NULL, *weights = NULL, *bufpath = NULL, *data = "fashion-mnist",
                *out = NULL;
@@ -65,7 +65,7 @@ int sgd_cmd_grad(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int o, li = -1;
-    while ((o = getopt_long(argc, argv, ":", opts, &li)) != -1) {
+    while ((o = getopt_long(argc, argv, CLI_OPTSTRING, opts, &li)) != -1) {
         if (o == 'm' && nn_cli_once(C, &model_opt, opts[li].name)) return 2;
         li = -1;
         switch (o) {
@@ -78,7 +78,7 @@ int sgd_cmd_grad(int argc, char **argv)
         case 'e': if (cli_u64(C, "--epoch", optarg, &epoch)) return 2; break;
         case 'b':
             if (cli_size(C, "--batch", optarg, &batch)) return 2;
-            if (batch < 1) return cli_fail(C, "--batch: must be >= 1") + 1;
+            if (batch < 1) return cli_usage(C, "--batch: must be >= 1");
             break;
         case 'k': if (cli_size(C, "--subset", optarg, &subset)) return 2; break;
         case O_CLASSES:
@@ -86,18 +86,15 @@ int sgd_cmd_grad(int argc, char **argv)
             break;
         case O_EVAL: eval = 1; break;
         case O_NONORM: normalize = 0; break;
-        case 's': if (cli_u64(C, "--seed", optarg, &seed)) return 2; break;
-        case 't':
-            if (cli_threads_arg(C, optarg, &threads)) return 2;
-            break;
-        case 'o': out = optarg; break;
-        case 'h': cli_help(help); return 0;
-        default: return cli_bad_opt(C, o, argv);
+        default: {
+            int e = cli_common_opt(C, o, help, argv, &out, &seed, &threads);
+            if (e >= 0) return e;
+        }
         }
     }
-    if (optind < argc) return cli_fail(C, "unexpected argument '%s'", argv[optind]) + 1;
-    if (!model || !weights || !out) return cli_fail(C, "--model, --weights and --out are required") + 1;
-    if (eval && !bufpath) return cli_fail(C, "--eval needs --buffers B.npy (BN running statistics)") + 1;
+    if (cli_no_operands(C, argc, argv)) return 2;
+    if (!model || !weights || !out) return cli_usage(C, "--model, --weights and --out are required");
+    if (eval && !bufpath) return cli_usage(C, "--eval needs --buffers B.npy (BN running statistics)");
     threads = cli_threads(threads);
 
     int rc = 0;

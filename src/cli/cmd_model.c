@@ -76,8 +76,8 @@ int sgd_cmd_model(int argc, char **argv)
                                    {"layout", required_argument, 0, 'l'},
                                    {"bench", required_argument, 0, 'B'},
                                    {"batch", required_argument, 0, 'b'},
-                                   {"threads", required_argument, 0, 't'},
-                                   {"help", no_argument, 0, 'h'},
+                                   CLI_THREADS_OPTION,
+                                   CLI_HELP_OPTION,
                                    {0, 0, 0, 0}};
     const char *spec = NULL, *layout = NULL, *spec_opt = NULL;
     int c = 3, h = 32, w = 32, classes = 10, steps = 0, threads = 0;
@@ -85,7 +85,7 @@ int sgd_cmd_model(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int o, li = -1;
-    while ((o = getopt_long(argc, argv, ":", opts, &li)) != -1) {
+    while ((o = getopt_long(argc, argv, CLI_OPTSTRING, opts, &li)) != -1) {
         if (o == 's' && nn_cli_once("model", &spec_opt, opts[li].name)) return 2;
         li = -1;
         switch (o) {
@@ -99,21 +99,20 @@ int sgd_cmd_model(int argc, char **argv)
         case 'l': layout = optarg; break;
         case 'B':
             if (cli_int("model", "--bench", optarg, &steps)) return 2;
-            if (steps < 1) return cli_fail("model", "--bench: must be >= 1") + 1;
+            if (steps < 1) return cli_usage("model", "--bench: must be >= 1");
             break;
         case 'b':
             if (cli_size("model", "--batch", optarg, &batch)) return 2;
-            if (batch < 1) return cli_fail("model", "--batch: must be >= 1") + 1;
+            if (batch < 1) return cli_usage("model", "--batch: must be >= 1");
             break;
-        case 't':
-            if (cli_threads_arg("model", optarg, &threads)) return 2;
-            break;
-        case 'h': cli_help(help); return 0;
-        default: return cli_bad_opt("model", o, argv);
+        default: {
+            int e = cli_common_opt("model", o, help, argv, NULL, NULL, &threads);
+            if (e >= 0) return e;
+        }
         }
     }
-    if (optind < argc) return cli_fail("model", "unexpected argument '%s'", argv[optind]) + 1;
-    if (!spec) return cli_fail("model", "--spec is required (see --help)") + 1;
+    if (cli_no_operands("model", argc, argv)) return 2;
+    if (!spec) return cli_usage("model", "--spec is required (see --help)");
     sgd_net *net = sgd_net_create(spec, c, h, w, classes);
     if (!net) return cli_lib_fail("model");
     char *d = sgd_net_describe(net);

@@ -82,7 +82,7 @@ int sgd_cmd_run(int argc, char **argv)
         }
         if (bad) return 2;
     }
-    if (cli_no_operands(C, argc, argv)) return 1;
+    if (cli_no_operands(C, argc, argv)) return 2;
     /* r = 0 (gradient descent) unless --r or --level */
     sgd_noise_kind kind;
     double r;

@@ -49,7 +49,7 @@ static const char help[] =
 
 int sgd_cmd_train(int argc, char **argv)
 {
-    enum { O_VALSUB = 256, O_NOMOM, O_NOWD, O_NOFLIP, O_NONORM, O_NOSAVE, O_INIT, O_RESUME, O_QUIET };
+    enum { O_VALSUB = CLI_OPT_OWN, O_NOMOM, O_NOWD, O_NOFLIP, O_NONORM, O_NOSAVE, O_INIT, O_RESUME, O_QUIET };
     static struct option opts[] = {{"model", required_argument, 0, 'm'},
                                    {"spec", required_argument, 0, 'm'},
                                    {"data", required_argument, 0, 'd'},
@@ -71,11 +71,11 @@ int sgd_cmd_train(int argc, char **argv)
                                    {"init", required_argument, 0, O_INIT},
                                    {"no-save-x", no_argument, 0, O_NOSAVE},
                                    {"resume", no_argument, 0, O_RESUME},
-                                   {"seed", required_argument, 0, 's'},
-                                   {"threads", required_argument, 0, 't'},
-                                   {"out", required_argument, 0, 'o'},
+                                   CLI_SEED_OPTION,
+                                   CLI_THREADS_OPTION,
+                                   CLI_OUT_OPTION,
                                    {"quiet", no_argument, 0, O_QUIET},
-                                   {"help", no_argument, 0, 'h'},
+                                   CLI_HELP_OPTION,
                                    {0, 0, 0, 0}};
     const char *model = NULL, *data = "fashion-mnist", *sched = "const", *out = NULL, *init = NULL;
     size_t val = 0, subset = 0, valsub = 0, batch = 128;
@@ -88,7 +88,7 @@ int sgd_cmd_train(int argc, char **argv)
     opterr = 0;
     int o, li = -1;
     const char *C = "train";
-    while ((o = getopt_long(argc, argv, ":", opts, &li)) != -1) {
+    while ((o = getopt_long(argc, argv, CLI_OPTSTRING, opts, &li)) != -1) {
         const char *name = li >= 0 ? opts[li].name : "";
         if ((o == 'm' && nn_cli_once(C, &model_opt, name)) ||
             ((o == 'M' || o == O_NOMOM) && nn_cli_once(C, &mom_opt, name)) ||
@@ -104,27 +104,27 @@ int sgd_cmd_train(int argc, char **argv)
         case O_VALSUB: if (cli_size(C, "--val-subset", optarg, &valsub)) return 2; break;
         case 'e':
             if (cli_int(C, "--epochs", optarg, &epochs)) return 2;
-            if (epochs < 1) return cli_fail(C, "--epochs: must be >= 1") + 1;
+            if (epochs < 1) return cli_usage(C, "--epochs: must be >= 1");
             break;
         case 'b':
             if (cli_size(C, "--batch", optarg, &batch)) return 2;
-            if (batch < 1) return cli_fail(C, "--batch: must be >= 1") + 1;
+            if (batch < 1) return cli_usage(C, "--batch: must be >= 1");
             break;
         case 'l': if (cli_positive(C, "--lr", optarg, &lr)) return 2; break;
         case 'S': sched = optarg; break;
         case 'M':
             if (cli_double(C, "--momentum", optarg, &mom)) return 2;
-            if (mom < 0 || mom >= 1) return cli_fail(C, "--momentum: must lie in [0, 1)") + 1;
+            if (mom < 0 || mom >= 1) return cli_usage(C, "--momentum: must lie in [0, 1)");
             break;
         case O_NOMOM: mom = 0; break;
         case 'w':
             if (cli_double(C, "--wd", optarg, &wd)) return 2;
-            if (wd < 0) return cli_fail(C, "--wd: must be >= 0") + 1;
+            if (wd < 0) return cli_usage(C, "--wd: must be >= 0");
             break;
         case O_NOWD: wd = 0; break;
         case 'c':
             if (cli_int(C, "--crop", optarg, &crop)) return 2;
-            if (crop < 0) return cli_fail(C, "--crop: must be >= 0") + 1;
+            if (crop < 0) return cli_usage(C, "--crop: must be >= 0");
             break;
         case 'f': flip = 1; break;
         case O_NOFLIP: flip = 0; break;
@@ -133,23 +133,20 @@ int sgd_cmd_train(int argc, char **argv)
         case O_NOSAVE: save_x = 0; break;
         case O_RESUME: resume = 1; break;
         case O_QUIET: quiet = 1; break;
-        case 's': if (cli_u64(C, "--seed", optarg, &seed)) return 2; break;
-        case 't':
-            if (cli_threads_arg(C, optarg, &threads)) return 2;
-            break;
-        case 'o': out = optarg; break;
-        case 'h': cli_help(help); return 0;
-        default: return cli_bad_opt(C, o, argv);
+        default: {
+            int e = cli_common_opt(C, o, help, argv, &out, &seed, &threads);
+            if (e >= 0) return e;
+        }
         }
     }
-    if (optind < argc) return cli_fail(C, "unexpected argument '%s'", argv[optind]) + 1;
-    if (!model) return cli_fail(C, "--model is required (see --help)") + 1;
-    if (!out) return cli_fail(C, "--out DIR is required") + 1;
+    if (cli_no_operands(C, argc, argv)) return 2;
+    if (!model) return cli_usage(C, "--model is required (see --help)");
+    if (!out) return cli_usage(C, "--out DIR is required");
     threads = cli_threads(threads);
 
     sgd_train_config cfg;
     sgd_train_defaults(&cfg);
-    if (sgd_lr_schedule_parse(sched, lr, epochs, &cfg.lr)) return cli_lib_fail(C) + 1;
+    if (sgd_lr_schedule_parse(sched, lr, epochs, &cfg.lr)) return cli_lib_usage(C);
     /* Check the model spec before touching data or disk. */
     sgd_net *probe = sgd_net_create(model, 1, 32, 32, 10);
     if (!probe && sgd_errmsg()[0] && strstr(sgd_errmsg(), "spec")) return cli_lib_fail(C);

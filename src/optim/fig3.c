@@ -272,7 +272,7 @@ int sgd_fig3_write(const char *dir, const sgd_fig3_config *c, const sgd_fig3_res
     char *gp = malloc(cap);
     if (!gp) return sgd_error(SGD_ENOMEM, "out of memory");
 #define GP(...) off += (size_t)snprintf(gp + off, cap - off, __VA_ARGS__)
-    GP(SGD_GP_PREAMBLE, 1800, 1100, 1800, 1100);
+    off += (size_t)sgd_figure_preamble(gp + off, cap - off, 1800, 1100, SGD_FIGURE_FONTS);
     GP("# Figure 3 of Kleinberg, Li, Yuan (ICML 2018), reproduced by sgdscape.\n"
        "# Data: row1_landscape.dat, row3_landscape.dat, row3_zoom.dat, panel_R_C.dat (index 0 end points, index 1 histogram).\n"
        "set multiplot layout 3,4 title 'Figure 3: SGD on a spiky function (%zu trials per panel, eta = %g)'\n"

@@ -1,5 +1,5 @@
 /* What a trial run leaves behind: statistics, CSV, .npy and a histogram. */
-#include "sgdscape/optim.h"
+#include "sgdscape/report.h"
 #include "sgdscape/error.h"
 
 #include <math.h>
@@ -191,7 +191,7 @@ int sgd_trials_write_histogram(const char *dir, const char *name, const sgd_tria
     rc = sgd_afile_commit(&af);
     if (rc || !figure) return rc;
     char script[2048];
-    int off = snprintf(script, sizeof script, SGD_GP_PREAMBLE, 800, 500, 800, 500);
+    int off = sgd_figure_preamble(script, sizeof script, 800, 500, SGD_FIGURE_FONTS);
     snprintf(script + off, sizeof script - (size_t)off,
              "set datafile separator ','\nset key autotitle columnhead\n"
              "set xlabel 'x_T (first coordinate)'\nset ylabel 'trials'\nset style fill solid 0.6\n"

@@ -5,6 +5,7 @@
 #include "sgdscape/theory.h"
 
 #include "sgdscape/error.h"
+#include "sgdscape/io.h"
 #include "sgdscape/rng.h"
 
 #include <gsl/gsl_eigen.h>
@@ -104,6 +105,7 @@ static void domain_point(const sgd_onepoint_config *c, size_t j, double *x)
 
 int sgd_onepoint_check(const sgd_onepoint_config *c, sgd_onepoint_result *res)
 {
+    double t0 = sgd_now();
     memset(res, 0, sizeof *res);
     if (!c || !c->f) return sgd_error(SGD_EINVAL, "Assumption 1 check: no landscape");
     const sgd_landscape *f = c->f;
@@ -333,5 +335,6 @@ out:
     free(meth);
     free(rfs);
     if (rc) sgd_onepoint_result_free(res);
+    else res->seconds = sgd_now() - t0;
     return rc;
 }
