@@ -102,7 +102,7 @@ PY
   done
 done
 # commands without a run directory: stdout only
-for c in "model --spec mlp:w=8,d=1 --in 1x28x28" "model --spec resnet20 --layout nchw" "data info fashion-mnist --val 100 --val-random --seed 5 --subset 1000"; do
+for c in "model --spec mlp:w=8,d=1 --in 1x28x28" "model --spec resnet20" "data info fashion-mnist --val 100 --val-random --seed 5 --subset 1000"; do
   i=$((i+1)); read -ra args <<<"$c"
   cmp -s <("$OLD" "${args[@]}" 2>&1) <("$NEW" "${args[@]}" 2>&1) || { echo "DIFF stdout: $c"; fail=1; }
 done
