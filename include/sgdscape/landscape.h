@@ -33,7 +33,7 @@ typedef void (*sgd_value_batch_fn)(const sgd_landscape *f, size_t n, const doubl
  * every coordinate: phi(x[k]) into phi[k] (when phi != NULL) and phi'(x[k])
  * into dphi[k] (when dphi != NULL), k < n. Lets Monte Carlo smoothing work
  * on a cache-sized piece of the coordinates at a time, whatever d, and
- * split one sample's coordinates over threads (smooth.c). */
+ * split one sample's coordinates over threads (smooth_cube.c). */
 typedef void (*sgd_phi_batch_fn)(const sgd_landscape *f, size_t n, const double *x, double *phi, double *dphi);
 
 /* With phi_batch: sum_k phi(x[k]) for k < n, accumulated in 16 interleaved

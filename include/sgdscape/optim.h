@@ -98,8 +98,10 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r,
                    sgd_trials_progress_fn progress, void *progress_ctx);
 void sgd_trials_result_free(sgd_trials_result *r);
 
-/* One SGD step on one point (used by `verify`, probes and tests):
- * given x, writes y = x - eta grad f(x) and x_next = y - eta omega. Returns
+/* One SGD step on one point (the plain version of the trial runner, which
+ * tests/test_trials.c holds bit for bit against it):
+ * given x, writes y = x - eta grad f(x) and x_next = x - eta (grad f(x) + omega)
+ * (= y - eta omega, rounded as the trial runner rounds it: the same bits). Returns
  * f(x). grad is scratch of d entries. */
 double sgd_sgd_step(const sgd_landscape *f, double eta, const double *omega,
                     const double *x, double *y, double *x_next, double *grad);

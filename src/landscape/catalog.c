@@ -195,58 +195,73 @@ static sgd_landscape *sep_new(const char *name, const char *doc, size_t d, const
     return f;
 }
 
-/* Batched kernels for separable entries with an inline phi: the loops read
- * like the math and vectorise across points (gradients) or coordinates
- * (values). */
-#define SEP_BATCH_KERNELS(NAME, VAL, GRAD)                                                      \
+/* The scalar op and the batched kernels of a separable entry, all from its
+ * one inline phi, NAME##_core(b, x, d1, d2) (b: the parameter block; d1, d2
+ * may be NULL, and the inlined core then computes only what is asked). The
+ * loops read like the math and vectorise across points (gradients) or
+ * coordinates (values). */
+#define SEP_PHI_OP(NAME)                                                                    \
+    static double NAME##_phi(const void *p, size_t i, double x, double *d1, double *d2)     \
+    {                                                                                       \
+        (void)i;                                                                            \
+        return NAME##_core(((const sep_params *)p)->buf, x, d1, d2);                        \
+    }
+#define SEP_BATCH_KERNELS(NAME)                                                             \
+    static inline double NAME##_val(const double *b, double x) { return NAME##_core(b, x, NULL, NULL); } \
+    static inline double NAME##_grad(const double *b, double x)                             \
+    {                                                                                       \
+        double d1_;                                                                         \
+        NAME##_core(b, x, &d1_, NULL);                                                      \
+        return d1_;                                                                         \
+    }                                                                                       \
     static void NAME##_value_batch(const sgd_landscape *f, size_t n, const double *x, double *fx) \
-    {                                                                                           \
-        const sep_params *sp = f->params;                                                       \
-        const double *b = sp->buf;                                                              \
-        size_t d = f->d;                                                                        \
-        for (size_t j = 0; j < n; j++) {                                                        \
-            const double *xj = x + j * d;                                                       \
-            double s = 0;                                                                       \
-            _Pragma("omp simd reduction(+ : s)") for (size_t i = 0; i < d; i++) s += VAL(b, xj[i]); \
-            fx[j] = sp->c0 + s;                                                                 \
-        }                                                                                       \
-    }                                                                                           \
-    static void NAME##_grad_batch(const sgd_landscape *f, size_t n, const double *x, double *g)   \
-    {                                                                                           \
-        const double *b = ((const sep_params *)f->params)->buf;                                 \
-        size_t m = n * f->d;                                                                    \
-        _Pragma("omp simd") for (size_t e = 0; e < m; e++) g[e] = GRAD(b, x[e]);                \
-    }                                                                                           \
-    static void NAME##_phi_batch(const sgd_landscape *f, size_t n, const double *x, double *phi,  \
-                                 double *dphi)                                                  \
-    {                                                                                           \
-        const double *b = ((const sep_params *)f->params)->buf;                                 \
-        if (phi) _Pragma("omp simd") for (size_t k = 0; k < n; k++) phi[k] = VAL(b, x[k]);     \
-        if (dphi) _Pragma("omp simd") for (size_t k = 0; k < n; k++) dphi[k] = GRAD(b, x[k]);  \
-    }                                                                                           \
-    static double NAME##_phi_sum(const sgd_landscape *f, size_t n, const double *x)             \
-    {                                                                                           \
-        const double *b = ((const sep_params *)f->params)->buf;                                 \
-        double s_;                                                                              \
-        SGD_SUM16(s_, n, VAL(b, x[k_]));                                                        \
-        return s_;                                                                              \
-    }                                                                                           \
+    {                                                                                       \
+        const sep_params *sp = f->params;                                                   \
+        const double *b = sp->buf;                                                          \
+        size_t d = f->d;                                                                    \
+        for (size_t j = 0; j < n; j++) {                                                    \
+            const double *xj = x + j * d;                                                   \
+            double s = 0;                                                                   \
+            _Pragma("omp simd reduction(+ : s)") for (size_t i = 0; i < d; i++) s += NAME##_val(b, xj[i]); \
+            fx[j] = sp->c0 + s;                                                             \
+        }                                                                                   \
+    }                                                                                       \
+    static void NAME##_grad_batch(const sgd_landscape *f, size_t n, const double *x, double *g) \
+    {                                                                                       \
+        const double *b = ((const sep_params *)f->params)->buf;                             \
+        size_t m = n * f->d;                                                                \
+        _Pragma("omp simd") for (size_t e = 0; e < m; e++) g[e] = NAME##_grad(b, x[e]);     \
+    }                                                                                       \
+    static void NAME##_phi_batch(const sgd_landscape *f, size_t n, const double *x, double *phi, \
+                                 double *dphi)                                              \
+    {                                                                                       \
+        const double *b = ((const sep_params *)f->params)->buf;                             \
+        if (phi) _Pragma("omp simd") for (size_t k = 0; k < n; k++) phi[k] = NAME##_val(b, x[k]); \
+        if (dphi) _Pragma("omp simd") for (size_t k = 0; k < n; k++) dphi[k] = NAME##_grad(b, x[k]); \
+    }                                                                                       \
+    static double NAME##_phi_sum(const sgd_landscape *f, size_t n, const double *x)         \
+    {                                                                                       \
+        const double *b = ((const sep_params *)f->params)->buf;                             \
+        double s_;                                                                          \
+        SGD_SUM16(s_, n, NAME##_val(b, x[k_]));                                             \
+        return s_;                                                                          \
+    }                                                                                       \
     static double NAME##_phi_cube_sum(const sgd_landscape *f, size_t n, const double *y, double eta, \
-                                      double r2, const uint32_t *w)                              \
-    {                                                                                           \
-        const double *b = ((const sep_params *)f->params)->buf;                                 \
-        double s_;                                                                              \
-        SGD_SUM16(s_, n, VAL(b, y[k_] - eta * sgd_sym32_scaled(w[k_], r2)));                    \
-        return s_;                                                                              \
-    }                                                                                           \
+                                      double r2, const uint32_t *w)                         \
+    {                                                                                       \
+        const double *b = ((const sep_params *)f->params)->buf;                             \
+        double s_;                                                                          \
+        SGD_SUM16(s_, n, NAME##_val(b, y[k_] - eta * sgd_sym32_scaled(w[k_], r2)));         \
+        return s_;                                                                          \
+    }                                                                                       \
     static void NAME##_phi_cube_acc(const sgd_landscape *f, size_t n, double y, double eta, double r2, \
-                                    const uint32_t *w, double *acc)                             \
-    {                                                                                           \
-        const double *b = ((const sep_params *)f->params)->buf;                                 \
-        _Pragma("omp simd") for (size_t k = 0; k < n; k++) acc[k] += VAL(b, y - eta * sgd_sym32_scaled(w[k], r2)); \
+                                    const uint32_t *w, double *acc)                         \
+    {                                                                                       \
+        const double *b = ((const sep_params *)f->params)->buf;                             \
+        _Pragma("omp simd") for (size_t k = 0; k < n; k++) acc[k] += NAME##_val(b, y - eta * sgd_sym32_scaled(w[k], r2)); \
     }
 
-/* Every batched kernel of SEP_BATCH_KERNELS(NAME, ...) into f. */
+/* Every batched kernel of SEP_BATCH_KERNELS(NAME) into f. */
 #define SEP_USE_BATCH_KERNELS(f, NAME)          \
     do {                                        \
         (f)->grad_batch = NAME##_grad_batch;    \
@@ -277,38 +292,41 @@ static sgd_landscape *with_xstar(sgd_landscape *f, double v)
 }
 
 /* ---- quadratic: phi_i = a_i x^2 / 2 -------------------------------------- */
-static double quad_a(const void *p, size_t i)
+static double quadratic_a(const void *p, size_t i)
 {
     const sep_params *sp = p;
     return sp->a ? sp->a[i] : sp->buf[0];
 }
-static inline double quad_val(const double *b, double x) { return 0.5 * b[0] * x * x; }
-static inline double quad_grad(const double *b, double x) { return b[0] * x; }
-static double quad_phi(const void *p, size_t i, double x, double *d1, double *d2)
+/* b[0] = a: the batched kernels serve the isotropic case only. */
+static inline double quadratic_core(const double *b, double x, double *d1, double *d2)
 {
-    double a = quad_a(p, i);
-    *d1 = a * x;
-    *d2 = a;
-    return 0.5 * a * x * x;
+    if (d1) *d1 = b[0] * x;
+    if (d2) *d2 = b[0];
+    return 0.5 * b[0] * x * x;
 }
-static double quad_Phi(const void *p, size_t i, double x) { return quad_a(p, i) * x * x * x / 6.0; }
-static double quad_gauss(const void *p, size_t i, double y, double s, double *dg)
+static double quadratic_phi(const void *p, size_t i, double x, double *d1, double *d2)
 {
-    double a = quad_a(p, i);
+    double a = quadratic_a(p, i);
+    return quadratic_core(&a, x, d1, d2);
+}
+static double quadratic_Phi(const void *p, size_t i, double x) { return quadratic_a(p, i) * x * x * x / 6.0; }
+static double quadratic_gauss(const void *p, size_t i, double y, double s, double *dg)
+{
+    double a = quadratic_a(p, i);
     *dg = a * y;
     return 0.5 * a * (y * y + s * s);
 }
-static const sep_ops quad_ops = {quad_phi, quad_Phi, quad_gauss};
-SEP_BATCH_KERNELS(quad, quad_val, quad_grad)
+static const sep_ops quadratic_ops = {quadratic_phi, quadratic_Phi, quadratic_gauss};
+SEP_BATCH_KERNELS(quadratic)
 
 /* The uniform ball in d > 1 is not separable, but for a quadratic
  * E f(y - eta w) = f(y) + eta^2/2 sum a_i E w_i^2 with E w_i^2 = r^2/(d+2). */
-static int quad_smooth(const sgd_landscape *f, const sgd_noise *W, double eta,
-                       const double *y, double *g, double *grad)
+static int quadratic_smooth(const sgd_landscape *f, const sgd_noise *W, double eta,
+                            const double *y, double *g, double *grad)
 {
     if (W->kind == SGD_NOISE_BALL && f->d > 1) {
         double v = f->fg(f, y, grad), tr = 0;
-        for (size_t i = 0; i < f->d; i++) tr += quad_a(f->params, i);
+        for (size_t i = 0; i < f->d; i++) tr += quadratic_a(f->params, i);
         if (g) *g = v + 0.5 * eta * eta * W->r * W->r / ((double)f->d + 2.0) * tr;
         return SGD_OK;
     }
@@ -321,7 +339,7 @@ static sgd_landscape *make_quadratic(kvlist *kl, size_t d)
     sgd_landscape *f = sep_new("quadratic",
                                "f(x) = 1/2 sum_i a_i x_i^2; a_i = a (isotropic) or a geometric from a to "
                                "a*cond; x* = 0; L = max a_i; c = min a_i for any mean-zero noise",
-                               d, &quad_ops, &sp);
+                               d, &quadratic_ops, &sp);
     if (!f) return NULL;
     double a = kv_get(kl, "a", 1.0), cond = kv_get(kl, "cond", 1.0);
     if (!(a > 0) || !(cond >= 1)) {
@@ -341,9 +359,9 @@ static sgd_landscape *make_quadratic(kvlist *kl, size_t d)
         for (size_t i = 0; i < d; i++)
             sp->a[i] = d == 1 ? a : a * pow(cond, (double)i / (double)(d - 1));
     }
-    f->smooth = quad_smooth;
+    f->smooth = quadratic_smooth;
     if (!sp->a) { /* isotropic: the vectorised kernels apply */
-        SEP_USE_BATCH_KERNELS(f, quad);
+        SEP_USE_BATCH_KERNELS(f, quadratic);
     }
     f->lo = -5;
     f->hi = 5;
@@ -351,29 +369,22 @@ static sgd_landscape *make_quadratic(kvlist *kl, size_t d)
 }
 
 /* ---- Rastrigin: phi = x^2 - A cos(2 pi x) + A ------------------------------ */
-/* Inline kernels of the batched paths. The value needs only cos(2 pi x):
- * sgd_cos2pi reduces to one period exactly and evaluates one polynomial
- * (about 40% fewer operations than sgd_sincos; the values agree with fg's to
- * ~1e-16, tests/test_landscape.c). */
-static inline double rast_val(const double *b, double x)
+/* The value alone needs only cos(2 pi x): sgd_cos2pi reduces to one period
+ * exactly and evaluates one polynomial (about 40% fewer operations than
+ * sgd_sincos). With a derivative the value takes the sincos's cosine; the two
+ * agree to ~1e-16 (tests/test_landscape.c), so fg and the batched values
+ * differ in the last bits. */
+static inline double rast_core(const double *b, double x, double *d1, double *d2)
 {
-    return x * x - b[0] * sgd_cos2pi(x) + b[0];
-}
-static inline double rast_grad(const double *b, double x)
-{
+    const double A = b[0], w = 2 * PI;
+    if (!d1 && !d2) return x * x - A * sgd_cos2pi(x) + A;
     double s, c;
-    sgd_sincos(2 * PI * x, &s, &c);
-    return 2 * x + b[0] * 2 * PI * s;
-}
-static double rast_phi(const void *p, size_t i, double x, double *d1, double *d2)
-{
-    (void)i;
-    double A = ((const sep_params *)p)->buf[0], w = 2 * PI, s, c;
     sgd_sincos(w * x, &s, &c);
-    *d1 = 2 * x + A * w * s;
-    *d2 = 2 + A * w * w * c;
+    if (d1) *d1 = 2 * x + A * w * s;
+    if (d2) *d2 = 2 + A * w * w * c;
     return x * x - A * c + A;
 }
+SEP_PHI_OP(rast)
 static double rast_Phi(const void *p, size_t i, double x)
 {
     (void)i;
@@ -388,7 +399,7 @@ static double rast_gauss(const void *p, size_t i, double y, double s, double *dg
     return y * y + s * s - A * cos(w * y) * damp + A;
 }
 static const sep_ops rast_ops = {rast_phi, rast_Phi, rast_gauss};
-SEP_BATCH_KERNELS(rast, rast_val, rast_grad)
+SEP_BATCH_KERNELS(rast)
 
 static sgd_landscape *make_rastrigin(kvlist *kl, size_t d)
 {
@@ -406,25 +417,15 @@ static sgd_landscape *make_rastrigin(kvlist *kl, size_t d)
 }
 
 /* ---- Styblinski-Tang: phi = (x^4 - 16 x^2 + 5 x)/2 -------------------------- */
-static inline double st_val(const double *b, double x)
+static inline double st_core(const double *b, double x, double *d1, double *d2)
 {
     (void)b;
     double x2 = x * x;
+    if (d1) *d1 = (4 * x2 * x - 32 * x + 5) / 2;
+    if (d2) *d2 = (12 * x2 - 32) / 2;
     return (x2 * x2 - 16 * x2 + 5 * x) / 2;
 }
-static inline double st_grad(const double *b, double x)
-{
-    (void)b;
-    return (4 * x * x * x - 32 * x + 5) / 2;
-}
-static double st_phi(const void *p, size_t i, double x, double *d1, double *d2)
-{
-    (void)p; (void)i;
-    double x2 = x * x;
-    *d1 = (4 * x2 * x - 32 * x + 5) / 2;
-    *d2 = (12 * x2 - 32) / 2;
-    return (x2 * x2 - 16 * x2 + 5 * x) / 2;
-}
+SEP_PHI_OP(st)
 static double st_Phi(const void *p, size_t i, double x)
 {
     (void)p; (void)i;
@@ -440,7 +441,7 @@ static double st_gauss(const void *p, size_t i, double y, double s, double *dg)
     return (y2 * y2 + 6 * y2 * s2 + 3 * s2 * s2 - 16 * (y2 + s2) + 5 * y) / 2;
 }
 static const sep_ops st_ops = {st_phi, st_Phi, st_gauss};
-SEP_BATCH_KERNELS(st, st_val, st_grad)
+SEP_BATCH_KERNELS(st)
 
 /* Newton on phi' from x0: the entries' minimisers. */
 static double phi_argmin(const sep_params *sp, double x0)
@@ -472,20 +473,14 @@ static sgd_landscape *make_styblinski(kvlist *kl, size_t d)
 }
 
 /* ---- tilted double well: phi = (x^2 - 1)^2 + tilt x ------------------------ */
-static inline double dw_val(const double *b, double x)
+static inline double dw_core(const double *b, double x, double *d1, double *d2)
 {
-    double x2 = x * x;
-    return (x2 - 1) * (x2 - 1) + b[0] * x;
-}
-static inline double dw_grad(const double *b, double x) { return 4 * x * (x * x - 1) + b[0]; }
-static double dw_phi(const void *p, size_t i, double x, double *d1, double *d2)
-{
-    (void)i;
-    double t = ((const sep_params *)p)->buf[0], x2 = x * x;
-    *d1 = 4 * x * (x2 - 1) + t;
-    *d2 = 12 * x2 - 4;
+    double t = b[0], x2 = x * x;
+    if (d1) *d1 = 4 * x * (x2 - 1) + t;
+    if (d2) *d2 = 12 * x2 - 4;
     return (x2 - 1) * (x2 - 1) + t * x;
 }
+SEP_PHI_OP(dw)
 static double dw_Phi(const void *p, size_t i, double x)
 {
     (void)i;
@@ -501,7 +496,7 @@ static double dw_gauss(const void *p, size_t i, double y, double s, double *dg)
     return y2 * y2 + 6 * y2 * s2 + 3 * s2 * s2 - 2 * (y2 + s2) + 1 + t * y;
 }
 static const sep_ops dw_ops = {dw_phi, dw_Phi, dw_gauss};
-SEP_BATCH_KERNELS(dw, dw_val, dw_grad)
+SEP_BATCH_KERNELS(dw)
 
 static sgd_landscape *make_double_well(kvlist *kl, size_t d)
 {
@@ -590,74 +585,74 @@ static sgd_landscape *make_sharp_flat(kvlist *kl, size_t d)
 }
 
 /* ---- spiky (Figure 3) ---------------------------------------------------- */
-static double spiky_phi_(const void *p, size_t i, double x, double *d1, double *d2)
+static double spiky_sep_phi(const void *p, size_t i, double x, double *d1, double *d2)
 {
     (void)i;
-    return sgd_spiky_phi(((const sep_params *)p)->buf, x, d1, d2);
+    return spiky_phi(((const sep_params *)p)->buf, x, d1, d2);
 }
-static double spiky_Phi_(const void *p, size_t i, double x)
+static double spiky_sep_Phi(const void *p, size_t i, double x)
 {
     (void)i;
-    return sgd_spiky_Phi(((const sep_params *)p)->buf, x);
+    return spiky_Phi(((const sep_params *)p)->buf, x);
 }
-static const sep_ops spiky_ops = {spiky_phi_, spiky_Phi_, NULL};
+static const sep_ops spiky_ops = {spiky_sep_phi, spiky_sep_Phi, NULL};
 
-static void spiky_grad_batch(const sgd_landscape *f, size_t n, const double *x, double *grad)
+static void spiky_f_grad_batch(const sgd_landscape *f, size_t n, const double *x, double *grad)
 {
     const sep_params *sp = f->params;
-    sgd_spiky_grad_batch(sp->buf, n * f->d, x, grad);
+    spiky_grad_batch(sp->buf, n * f->d, x, grad);
 }
 
-static void spiky_value_batch(const sgd_landscape *f, size_t n, const double *x, double *fx)
+static void spiky_f_value_batch(const sgd_landscape *f, size_t n, const double *x, double *fx)
 {
     const sep_params *sp = f->params;
-    sgd_spiky_value_batch(sp->buf, n, f->d, x, fx);
+    spiky_value_batch(sp->buf, n, f->d, x, fx);
 }
 
-static void spiky_phi_batch(const sgd_landscape *f, size_t n, const double *x, double *phi, double *dphi)
+static void spiky_f_phi_batch(const sgd_landscape *f, size_t n, const double *x, double *phi, double *dphi)
 {
     const sep_params *sp = f->params;
-    sgd_spiky_phi_batch(sp->buf, n, x, phi, dphi);
+    spiky_phi_batch(sp->buf, n, x, phi, dphi);
 }
 
-static double spiky_phi_sum(const sgd_landscape *f, size_t n, const double *x)
+static double spiky_f_phi_sum(const sgd_landscape *f, size_t n, const double *x)
 {
     const sep_params *sp = f->params;
-    return sgd_spiky_phi_sum(sp->buf, n, x);
+    return spiky_phi_sum(sp->buf, n, x);
 }
 
 static sgd_landscape *make_spiky(kvlist *kl, size_t d)
 {
     sep_params *sp;
-    sgd_landscape *f = sep_new("spiky", SGD_SPIKY_DOC, d, &spiky_ops, &sp);
+    sgd_landscape *f = sep_new("spiky", SPIKY_DOC, d, &spiky_ops, &sp);
     if (!f) return NULL;
     double *b = sp->buf;
-    sgd_spiky_defaults(b);
-    b[SGD_SPIKY_A1] = kv_get(kl, "A1", b[SGD_SPIKY_A1]);
-    b[SGD_SPIKY_W1] = kv_get(kl, "w1", b[SGD_SPIKY_W1]);
-    b[SGD_SPIKY_A2] = kv_get(kl, "A2", b[SGD_SPIKY_A2]);
-    b[SGD_SPIKY_W2] = kv_get(kl, "w2", b[SGD_SPIKY_W2]);
-    b[SGD_SPIKY_EA] = kv_get(kl, "a", b[SGD_SPIKY_EA]);
-    b[SGD_SPIKY_EB] = kv_get(kl, "b", b[SGD_SPIKY_EB]);
-    if (!(b[SGD_SPIKY_EB] > b[SGD_SPIKY_EA] && b[SGD_SPIKY_EA] >= 0 && b[SGD_SPIKY_W1] > 0 &&
-          b[SGD_SPIKY_W2] > 0)) {
+    spiky_defaults(b);
+    b[SPIKY_A1] = kv_get(kl, "A1", b[SPIKY_A1]);
+    b[SPIKY_W1] = kv_get(kl, "w1", b[SPIKY_W1]);
+    b[SPIKY_A2] = kv_get(kl, "A2", b[SPIKY_A2]);
+    b[SPIKY_W2] = kv_get(kl, "w2", b[SPIKY_W2]);
+    b[SPIKY_EA] = kv_get(kl, "a", b[SPIKY_EA]);
+    b[SPIKY_EB] = kv_get(kl, "b", b[SPIKY_EB]);
+    if (!(b[SPIKY_EB] > b[SPIKY_EA] && b[SPIKY_EA] >= 0 && b[SPIKY_W1] > 0 &&
+          b[SPIKY_W2] > 0)) {
         sgd_landscape_free(f);
         sgd_error(SGD_EINVAL, "--f spiky: need 0 <= a < b, w1 > 0, w2 > 0");
         return NULL;
     }
-    f->grad_batch = spiky_grad_batch;
-    f->value_batch = spiky_value_batch;
-    f->phi_batch = spiky_phi_batch;
-    f->phi_sum = spiky_phi_sum;
+    f->grad_batch = spiky_f_grad_batch;
+    f->value_batch = spiky_f_value_batch;
+    f->phi_batch = spiky_f_phi_batch;
+    f->phi_sum = spiky_f_phi_sum;
     f->lo = -5;
     f->hi = 5;
     /* Beyond b, phi'' = 1 + A1 w1^2 cos(w1 x) + A2 w2^2 cos(w2 x), whose
      * supremum is 1 + A1 w1^2 + A2 w2^2 (both cosines come arbitrarily close
      * to 1 together unless the frequencies are commensurate, and then the
      * bound is attained); inside [-b, b] we scan densely. */
-    double tail = 1 + fabs(b[SGD_SPIKY_A1]) * b[SGD_SPIKY_W1] * b[SGD_SPIKY_W1] +
-                  fabs(b[SGD_SPIKY_A2]) * b[SGD_SPIKY_W2] * b[SGD_SPIKY_W2];
-    double inner = sep_L_scan(sp, -b[SGD_SPIKY_EB], b[SGD_SPIKY_EB], 400000);
+    double tail = 1 + fabs(b[SPIKY_A1]) * b[SPIKY_W1] * b[SPIKY_W1] +
+                  fabs(b[SPIKY_A2]) * b[SPIKY_W2] * b[SPIKY_W2];
+    double inner = sep_L_scan(sp, -b[SPIKY_EB], b[SPIKY_EB], 400000);
     f->L = inner > tail ? inner : tail;
     return with_xstar(f, 0.0);
 }

@@ -19,20 +19,20 @@
 #include <complex.h>
 #include <math.h>
 
-void sgd_spiky_defaults(double *p)
+void spiky_defaults(double *p)
 {
-    p[SGD_SPIKY_A1] = 0.008;
-    p[SGD_SPIKY_W1] = 80.0;
-    p[SGD_SPIKY_A2] = 0.35;
-    p[SGD_SPIKY_W2] = 20.0;
-    p[SGD_SPIKY_EA] = 1.5;
-    p[SGD_SPIKY_EB] = 2.0;
+    p[SPIKY_A1] = 0.008;
+    p[SPIKY_W1] = 80.0;
+    p[SPIKY_A2] = 0.35;
+    p[SPIKY_W2] = 20.0;
+    p[SPIKY_EA] = 1.5;
+    p[SPIKY_EB] = 2.0;
 }
 
 /* phi and its derivatives, written branch-free (clamped smoothstep, sincos
  * kernel) so the batch gradient below vectorises across trials. The scalar
  * and batch paths share this code, so they give the same bits. */
-static inline double spiky_core(double A1, double w1, double A2, double w2, double a, double w, int quad,
+static inline double spiky_core(double A1, double w1, double A2, double w2, double a, double w, int nested,
                                 double x, double *d1, double *d2)
 {
     double ax = x < 0 ? -x : x, sg = x < 0 ? -1.0 : 1.0;
@@ -43,7 +43,7 @@ static inline double spiky_core(double A1, double w1, double A2, double w2, doub
     double de = sg * 30 * u2 * v * v / w;          /* dS/dx */
     double s1, c1, s2, c2;
     sgd_sincos(w2 * x, &s2, &c2);
-    if (quad) {
+    if (nested) {
         /* w1 = 4 w2 (the default design: spikes nest in the ripples). Two
          * double-angle steps give the spikes' cos and sin at exactly w1 x
          * (scaling by 4 commutes with rounding) for a fifth of a sincos. */
@@ -61,11 +61,11 @@ static inline double spiky_core(double A1, double w1, double A2, double w2, doub
     return 0.5 * x * x + A1 * (1 - c1) + A2 * e * rip;
 }
 
-double sgd_spiky_phi(const double *p, double x, double *d1, double *d2)
+double spiky_phi(const double *p, double x, double *d1, double *d2)
 {
     double g;
-    double v = spiky_core(p[SGD_SPIKY_A1], p[SGD_SPIKY_W1], p[SGD_SPIKY_A2], p[SGD_SPIKY_W2], p[SGD_SPIKY_EA],
-                          p[SGD_SPIKY_EB] - p[SGD_SPIKY_EA], p[SGD_SPIKY_W1] == 4 * p[SGD_SPIKY_W2], x, &g, d2);
+    double v = spiky_core(p[SPIKY_A1], p[SPIKY_W1], p[SPIKY_A2], p[SPIKY_W2], p[SPIKY_EA],
+                          p[SPIKY_EB] - p[SPIKY_EA], p[SPIKY_W1] == 4 * p[SPIKY_W2], x, &g, d2);
     if (d1) *d1 = g;
     return v;
 }
@@ -95,8 +95,8 @@ static double complex poly_exp_integral(double U, double k)
 /* E(t) = int_0^t A2 e(u) (1 - cos(w2 u)) du for t >= 0. */
 static double ripple_integral(const double *p, double t)
 {
-    double A2 = p[SGD_SPIKY_A2], w2 = p[SGD_SPIKY_W2];
-    double a = p[SGD_SPIKY_EA], b = p[SGD_SPIKY_EB], w = b - a;
+    double A2 = p[SPIKY_A2], w2 = p[SPIKY_W2];
+    double a = p[SPIKY_EA], b = p[SPIKY_EB], w = b - a;
     if (t <= a) return 0.0;
     double U = t < b ? (t - a) / w : 1.0;
     double intS = U * U * U * U * (2.5 - 3 * U + U * U);
@@ -106,95 +106,95 @@ static double ripple_integral(const double *p, double t)
     return E;
 }
 
-double sgd_spiky_Phi(const double *p, double x)
+double spiky_Phi(const double *p, double x)
 {
-    double A1 = p[SGD_SPIKY_A1], w1 = p[SGD_SPIKY_W1];
+    double A1 = p[SPIKY_A1], w1 = p[SPIKY_W1];
     double sg = x < 0 ? -1.0 : 1.0;
     return x * x * x / 6 + A1 * (x - sin(w1 * x) / w1) + sg * ripple_integral(p, fabs(x));
 }
 
-/* The batched kernels take the ripple's form (quad: spike frequency 4x the
- * ripple's, sines by double angles) as a literal from one dispatch each: with
- * quad known only at run time the compiler could not unswitch these loops
- * and computed both forms in every lane. */
-#define SPIKY_PARAMS                                                                                           \
-    const double A1 = p[SGD_SPIKY_A1], w1 = p[SGD_SPIKY_W1], A2 = p[SGD_SPIKY_A2], w2 = p[SGD_SPIKY_W2]; \
-    const double a = p[SGD_SPIKY_EA], w = p[SGD_SPIKY_EB] - a
-#define SPIKY_DISPATCH(body, ...) (p[SGD_SPIKY_W1] == 4 * p[SGD_SPIKY_W2] ? body(__VA_ARGS__, 1) : body(__VA_ARGS__, 0))
+/* The batched kernels take the spikes' form (nested: w1 = 4 w2, sines by
+ * double angles) as a literal from one dispatch each: with nested known
+ * only at run time the compiler could not unswitch these loops and computed
+ * both forms in every lane. */
+#define SPIKY_UNPACK                                                                                           \
+    const double A1 = p[SPIKY_A1], w1 = p[SPIKY_W1], A2 = p[SPIKY_A2], w2 = p[SPIKY_W2]; \
+    const double a = p[SPIKY_EA], w = p[SPIKY_EB] - a
+#define SPIKY_DISPATCH(body, ...) (p[SPIKY_W1] == 4 * p[SPIKY_W2] ? body(__VA_ARGS__, 1) : body(__VA_ARGS__, 0))
 
 static inline __attribute__((always_inline)) void grad_batch_q(const double *p, size_t n, const double *x,
-                                                               double *g, const int quad)
+                                                               double *g, const int nested)
 {
-    SPIKY_PARAMS;
+    SPIKY_UNPACK;
     double gk;
 #pragma omp simd simdlen(8) private(gk)
     for (size_t k = 0; k < n; k++) {
-        spiky_core(A1, w1, A2, w2, a, w, quad, x[k], &gk, NULL);
+        spiky_core(A1, w1, A2, w2, a, w, nested, x[k], &gk, NULL);
         g[k] = gk;
     }
 }
 
-void sgd_spiky_grad_batch(const double *p, size_t n, const double *x, double *g)
+void spiky_grad_batch(const double *p, size_t n, const double *x, double *g)
 {
     SPIKY_DISPATCH(grad_batch_q, p, n, x, g);
 }
 
 static inline __attribute__((always_inline)) void phi_batch_q(const double *p, size_t n, const double *x,
-                                                              double *phi, double *dphi, const int quad)
+                                                              double *phi, double *dphi, const int nested)
 {
-    SPIKY_PARAMS;
+    SPIKY_UNPACK;
     double gk;
     if (dphi) {
 #pragma omp simd simdlen(8) private(gk)
         for (size_t k = 0; k < n; k++) {
-            phi[k] = spiky_core(A1, w1, A2, w2, a, w, quad, x[k], &gk, NULL);
+            phi[k] = spiky_core(A1, w1, A2, w2, a, w, nested, x[k], &gk, NULL);
             dphi[k] = gk;
         }
     } else {
 #pragma omp simd simdlen(8) private(gk)
-        for (size_t k = 0; k < n; k++) phi[k] = spiky_core(A1, w1, A2, w2, a, w, quad, x[k], &gk, NULL);
+        for (size_t k = 0; k < n; k++) phi[k] = spiky_core(A1, w1, A2, w2, a, w, nested, x[k], &gk, NULL);
     }
 }
 
-void sgd_spiky_phi_batch(const double *p, size_t n, const double *x, double *phi, double *dphi)
+void spiky_phi_batch(const double *p, size_t n, const double *x, double *phi, double *dphi)
 {
     if (!phi) {
-        if (dphi) sgd_spiky_grad_batch(p, n, x, dphi);
+        if (dphi) spiky_grad_batch(p, n, x, dphi);
         return;
     }
     SPIKY_DISPATCH(phi_batch_q, p, n, x, phi, dphi);
 }
 
 static inline __attribute__((always_inline)) double phi_sum_q(const double *p, size_t n, const double *x,
-                                                              const int quad)
+                                                              const int nested)
 {
-    SPIKY_PARAMS;
+    SPIKY_UNPACK;
     double gk, v;
-    SGD_SUM16(v, n, spiky_core(A1, w1, A2, w2, a, w, quad, x[k_], &gk, NULL));
+    SGD_SUM16(v, n, spiky_core(A1, w1, A2, w2, a, w, nested, x[k_], &gk, NULL));
     return v;
 }
 
-double sgd_spiky_phi_sum(const double *p, size_t n, const double *x)
+double spiky_phi_sum(const double *p, size_t n, const double *x)
 {
     return SPIKY_DISPATCH(phi_sum_q, p, n, x);
 }
 
 static inline __attribute__((always_inline)) void value_batch_q(const double *p, size_t n, size_t d,
-                                                                const double *x, double *fx, const int quad)
+                                                                const double *x, double *fx, const int nested)
 {
-    SPIKY_PARAMS;
+    SPIKY_UNPACK;
     for (size_t j = 0; j < n; j++) {
         double s = 0;
 #pragma omp simd reduction(+ : s)
         for (size_t i = 0; i < d; i++) {
             double gi;
-            s += spiky_core(A1, w1, A2, w2, a, w, quad, x[j * d + i], &gi, NULL);
+            s += spiky_core(A1, w1, A2, w2, a, w, nested, x[j * d + i], &gi, NULL);
         }
         fx[j] = s;
     }
 }
 
-void sgd_spiky_value_batch(const double *p, size_t n, size_t d, const double *x, double *fx)
+void spiky_value_batch(const double *p, size_t n, size_t d, const double *x, double *fx)
 {
     SPIKY_DISPATCH(value_batch_q, p, n, d, x, fx);
 }

@@ -26,13 +26,17 @@ void sgd_trials_defaults(sgd_trials_config *c, const sgd_landscape *f)
     c->start_hi = f ? f->hi : 5;
 }
 
+/* x_next is x - eta (grad + omega), the paper's update written as the trial
+ * runner computes it (the same bits; tests/test_trials.c), not y - eta omega,
+ * which rounds differently. */
 double sgd_sgd_step(const sgd_landscape *f, double eta, const double *omega, const double *x, double *y,
                     double *x_next, double *grad)
 {
     double v = f->fg(f, x, grad);
     for (size_t i = 0; i < f->d; i++) {
-        y[i] = x[i] - eta * grad[i];
-        x_next[i] = y[i] - (omega ? eta * omega[i] : 0.0);
+        const double xi = x[i], gi = grad[i], oi = omega ? omega[i] : 0.0; /* any of them may alias y or x_next */
+        y[i] = xi - eta * gi;
+        x_next[i] = omega ? xi - eta * (gi + oi) : xi - eta * gi;
     }
     return v;
 }
@@ -97,6 +101,56 @@ typedef struct block_ws {
     double *x, *v, *g, *om, *pair;
     int *active;
 } block_ws;
+
+/* One trial's step, the plain form of every path in block_update:
+ * x -= eta (g + omega) (sgd_sgd_step's x_next), or with heavy-ball momentum
+ * mu > 0: v = mu v + g + omega, x -= eta v. Returns nonzero when x leaves
+ * the finite doubles. */
+static inline int trial_update(size_t d, double mu, double eta, double *x, double *v, const double *g,
+                               const double *om)
+{
+    int bad = 0;
+    if (mu > 0)
+        for (size_t i = 0; i < d; i++) {
+            v[i] = mu * v[i] + g[i] + om[i];
+            x[i] -= eta * v[i];
+            bad |= !(fabs(x[i]) <= DBL_MAX);
+        }
+    else
+#pragma omp simd reduction(| : bad)
+        for (size_t i = 0; i < d; i++) {
+            x[i] -= eta * (g[i] + om[i]);
+            bad |= !(fabs(x[i]) <= DBL_MAX);
+        }
+    return bad;
+}
+
+/* x_{t+1} = x_t - eta (grad f(x_t) + omega_t) for the m trials of a block;
+ * stopped trials stay put. 1-D without momentum (Figure 3) runs one loop
+ * across the trials, which vectorises: trial_update's arithmetic per lane.
+ * Returns nonzero when some x left the finite doubles. */
+static int block_update(const block_ws *w, size_t m, size_t d, double mu, double eta, int all_active)
+{
+    int bad = 0;
+    if (d == 1 && !(mu > 0) && all_active) { /* the common case: no stopped trial to hold still */
+#pragma omp simd reduction(| : bad)
+        for (size_t j = 0; j < m; j++) {
+            w->x[j] -= eta * (w->g[j] + w->om[j]);
+            bad |= !(fabs(w->x[j]) <= DBL_MAX);
+        }
+    } else if (d == 1 && !(mu > 0)) {
+#pragma omp simd reduction(| : bad)
+        for (size_t j = 0; j < m; j++) {
+            double xn = w->x[j] - eta * (w->g[j] + w->om[j]);
+            w->x[j] = w->active[j] ? xn : w->x[j];
+            bad |= w->active[j] && !(fabs(xn) <= DBL_MAX);
+        }
+    } else
+        for (size_t j = 0; j < m; j++)
+            if (w->active[j])
+                bad |= trial_update(d, mu, eta, w->x + j * d, w->v + j * d, w->g + j * d, w->om + j * d);
+    return bad;
+}
 
 int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_progress_fn progress,
                    void *progress_ctx)
@@ -244,43 +298,7 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
                         }
                     }
                     have_pair = uniform && d == 1 && (T & 1) == 0 && r_t > 0;
-                    /* x_{t+1} = x_t - eta (grad f(x_t) + omega_t); stopped trials stay put. */
-                    int bad = 0;
-                    if (c->momentum > 0) {
-                        for (size_t j = 0; j < m; j++) {
-                            if (!w.active[j]) continue;
-                            for (size_t i = 0; i < d; i++) {
-                                size_t e = j * d + i;
-                                w.v[e] = c->momentum * w.v[e] + w.g[e] + w.om[e];
-                                w.x[e] -= eta_t * w.v[e];
-                                bad |= !(fabs(w.x[e]) <= DBL_MAX);
-                            }
-                        }
-                    } else if (d == 1 && all_active) {
-                        /* the common case: no stopped trial to hold still */
-#pragma omp simd reduction(| : bad)
-                        for (size_t j = 0; j < m; j++) {
-                            w.x[j] -= eta_t * (w.g[j] + w.om[j]);
-                            bad |= !(fabs(w.x[j]) <= DBL_MAX);
-                        }
-                    } else if (d == 1) {
-#pragma omp simd reduction(| : bad)
-                        for (size_t j = 0; j < m; j++) {
-                            double xn = w.x[j] - eta_t * (w.g[j] + w.om[j]);
-                            w.x[j] = w.active[j] ? xn : w.x[j];
-                            bad |= w.active[j] && !(fabs(xn) <= DBL_MAX);
-                        }
-                    } else {
-                        for (size_t j = 0; j < m; j++) {
-                            if (!w.active[j]) continue;
-#pragma omp simd reduction(| : bad)
-                            for (size_t i = 0; i < d; i++) {
-                                size_t e = j * d + i;
-                                w.x[e] -= eta_t * (w.g[e] + w.om[e]);
-                                bad |= !(fabs(w.x[e]) <= DBL_MAX);
-                            }
-                        }
-                    }
+                    int bad = block_update(&w, m, d, c->momentum, eta_t, all_active);
                     if (bad || c->stop_radius > 0)
                         for (size_t j = 0; j < m; j++) {
                             if (!w.active[j]) continue;
