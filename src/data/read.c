@@ -11,6 +11,10 @@
 
 /* gzread takes an unsigned int length: read in chunks well below that. */
 #define DAT_CHUNK ((size_t)1 << 26)
+/* A compressed stream's size is unknown until it ends: its buffer starts
+ * here and doubles, so a small or lying file costs little (the fuzzers feed
+ * thousands a second; 64 MiB up front made each cost milliseconds). */
+#define DAT_GZ_START ((size_t)1 << 20)
 
 int dat_mul(size_t *acc, size_t v)
 {
@@ -96,7 +100,7 @@ int dat_read_alloc(dat_file *f, size_t n, const char *field, uint8_t **out)
                              field, n, left);
         cap = n;
     } else {
-        cap = n < DAT_CHUNK ? n : DAT_CHUNK;
+        cap = n < DAT_GZ_START ? n : DAT_GZ_START;
     }
     uint8_t *buf = malloc(cap ? cap : 1);
     if (!buf) return sgd_error(SGD_ENOMEM, "%s: out of memory for %s (%zu bytes)", f->path, field, cap);
@@ -131,7 +135,7 @@ int dat_read_rest(dat_file *f, size_t maxn, uint8_t **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    size_t cap = DAT_CHUNK;
+    size_t cap = maxn < DAT_GZ_START ? maxn : DAT_GZ_START;
     if (gzdirect(f->gz)) {
         unsigned long long left = f->fsize > f->pos ? f->fsize - f->pos : 0;
         if (left > (unsigned long long)maxn)

@@ -1,0 +1,44 @@
+/* What sgd_probe_run works from: the trials' files, the epochs, the network
+ * and the probe data, resolved from run manifests and flags (probe_input.c). */
+#ifndef SGD_PROBE_INTERNAL_H
+#define SGD_PROBE_INTERNAL_H
+
+#include "sgdscape/data.h"
+#include "sgdscape/nn.h"
+#include "sgdscape/probes.h"
+
+typedef struct probe_trial {
+    char xdir[4200];          /* where x_EEEE.npy lie */
+    char target[4200];        /* x_T */
+    double *lr_csv;           /* lr of epoch e from train.csv (NaN: absent) */
+    size_t lr_n;
+    sgd_lr_schedule sched;    /* fallback for lr_t */
+    int have_sched;
+} probe_trial;
+
+typedef struct probe_plan {
+    size_t trials;
+    probe_trial *t;
+    int *epoch;
+    size_t nepochs;
+    char model[256], data[1024];
+    int classes;
+    size_t subset;            /* images of the training split kept (0: all) */
+    sgd_data_loader_opts lo;  /* batch, seed, normalisation of the probe set */
+    size_t batches;           /* K as given (0: whole split) */
+    sgd_dataset tr;
+    sgd_net *net;
+    size_t p;
+} probe_plan;
+
+/* Resolve c into P; with check_files, every x_t and x_T is read and checked. */
+int probe_plan_open(const sgd_probe_config *c, probe_plan *P, int check_files);
+void probe_plan_free(probe_plan *P);
+void probe_x_path(const probe_plan *P, size_t trial, int epoch, char *out, size_t n);
+/* Read a weight vector: float32, p values, finite; errors name the file. */
+int probe_load_x(const probe_plan *P, const char *path, float *x);
+double probe_lr_at(const probe_plan *P, size_t trial, int epoch);
+/* A text that changes whenever anything that shapes the rows changes. */
+char *probe_fingerprint(const sgd_probe_config *c, const probe_plan *P);
+
+#endif
