@@ -31,17 +31,17 @@
  * Determinism: forward and backward data are per sample. Weight gradients
  * keep 8-lane accumulators per fixed chunk of NN_CHUNK samples (samples in
  * order), reduce the lanes in a fixed order into that chunk's partial, and
- * the partials are summed in chunk order: the scheme of layers.c, so the
+ * the partials are summed in chunk order: the scheme of layers_conv.c, so the
  * result does not depend on the thread count.
  *
- * Backward data stores instead of adding when dx->overwrite (net.c marks
+ * Backward data stores instead of adding when dx->overwrite (net_plan.c marks
  * a gradient's first writer so that it need not be zeroed): each dx
  * position belongs to exactly one phase, and positions no tap reaches
  * (k < s) are zeroed first. The kernels' loops are orphaned `omp for`
- * (NN_TEAM, nn_internal.h): net.c calls them on one 16-sample chunk at a
+ * (NN_TEAM, nn_internal.h): net_exec.c calls them on one 16-sample chunk at a
  * time inside its chunked executor.
  *
- * net.c asks nn_direct_conv_ok() first; SGD_NN_DIRECT=0 in the environment
+ * net_plan.c asks nn_direct_conv_ok() first; SGD_NN_DIRECT=0 in the environment
  * disables this path (A/B timing, tests). */
 #include "nn/nn_internal.h"
 
@@ -237,14 +237,14 @@ int nn_direct_conv_ok(int cin, int cout, int h, int w, int k, int stride, int pa
      * was ~5% faster, and 8 <-> 16 measured even there. On inputs of at
      * most 16x16 direct wins (tiny ResNet's third stage, 8 -> 16 and
      * 16 -> 16 at 16x16 / 8x8: +15% for the whole net), as oneDNN's per-call
-     * reorders dominate and a oneDNN call splits net.c's team region. */
+     * reorders dominate and a oneDNN call splits net_exec.c's team region. */
     return cin % 8 || cout % 8 || (cin <= 8 && cout <= 8) || h * w <= 16 * 16;
 }
 
 /* ---- copies in and out --------------------------------------------------- */
 
 /* Interior of the padded, phase-split copy of one image (the zero border
- * was written once per kernel call, i.e. per 16-sample chunk in net.c's
+ * was written once per kernel call, i.e. per 16-sample chunk in net_exec.c's
  * executor, and is never touched). */
 static void x_in(const dgeo *g, const float *x, float *xp)
 {

@@ -18,10 +18,10 @@
  * thread, and they run inside our own OpenMP loop over pieces. A piece's
  * result therefore does not depend on the thread count or on which thread
  * ran it. Weight gradients: one partial per chunk, summed in chunk order,
- * as in layers.c.
+ * as in layers_conv.c.
  *
  * Any failure to create a primitive (an unsupported shape) marks the op and
- * net.c falls back to the CPU kernels; SGD_NN_DNNL=0 in the environment
+ * net_exec.c falls back to the CPU kernels; SGD_NN_DNNL=0 in the environment
  * disables this file entirely (for A/B timing). */
 #include "nn/nn_internal.h"
 

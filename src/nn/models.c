@@ -197,7 +197,7 @@ static int bnrelu(builder *B, int in, const char *name)
 /* BN+ReLU whose output is not kept for backward: it is written into one
  * block shared by all such outputs, read by the next op (one conv) at
  * once, and recomputed from the BN input (saved statistics) when backward
- * reaches that conv (net.c). DenseNet uses it for the bottleneck and
+ * reaches that conv (net_exec.c). DenseNet uses it for the bottleneck and
  * transition inputs, which otherwise grow quadratically with depth (5.8 GB
  * at DenseNet-BC-100, batch 128); the price is one more BN apply pass. */
 static int bnrelu_remat(builder *B, int in, const char *name)

@@ -9,7 +9,8 @@
  * sample and only the batch stride differs from a plain tensor.
  *
  * The layer kernels are reached through a table (sgd_nn_ops, nn_cpu_ops);
- * the oneDNN convolutions (dnnl.c) are called by net.c directly, before the
+ * the oneDNN convolutions (dnnl.c) are called by the executor (net_exec.c)
+ * directly, before the
  * table's im2col kernels, because they need the op's cached primitives. */
 #ifndef SGD_NN_INTERNAL_H
 #define SGD_NN_INTERNAL_H
@@ -53,8 +54,8 @@ typedef struct nn_op {
                               * BN weight (w) and bias (b) */
     size_t rm, rv;           /* BN buffer offsets */
     int over_in, over_in2;   /* backward writes in's (in2's) gradient
-                              * first: overwrite instead of add (net.c,
-                              * plan_grads and stores_grad) */
+                              * first: overwrite instead of add (net_plan.c's
+                              * plan_grads, net_exec.c's stores_grad) */
     double *mean, *invstd;   /* BN statistics saved by forward (per channel) */
     double *part;            /* BN per-sample partials (3 per sample and
                               * channel, batch capacity) */
@@ -91,7 +92,7 @@ typedef struct nn_ptensor {
     size_t fan_in;
 } nn_ptensor;
 
-/* A step of net.c's chunked executor: what to do (net.c's S_ codes) for op. */
+/* A step of the chunked executor: what to do (net_exec.c's S_ codes) for op. */
 typedef struct nn_step {
     int what;
     size_t op;
@@ -111,8 +112,8 @@ struct sgd_net {
     float **scratch; int nscratch;     /* per thread; also the threads the BN
                                         * coef and tstat copies are for */
     float *wpart; size_t wpart_len;    /* conv dW chunk partials */
-    float *dwslot; size_t dwslot_len;  /* direct conv dW per chunk (net.c) */
-    nn_step *steps;          /* 3 nops + 1, the executor's; NULL until net.c's
+    float *dwslot; size_t dwslot_len;  /* direct conv dW per chunk (net_exec.c) */
+    nn_step *steps;          /* 3 nops + 1, the executor's; NULL until net_plan.c's
                               * plan (op->small, over_in, gclear) has run */
     int oom;                 /* a parameter tensor could not be added while building */
     float *gradp;             /* sgd_net_run's grad, for the backward ops */
@@ -131,9 +132,11 @@ size_t nn_add_param(sgd_net *net, const char *name, int ndim, const size_t *shap
                     int init, size_t fan_in);
 size_t nn_add_buffer(sgd_net *net, const char *name, size_t c);
 
-/* Allocate everything a run of n samples needs (net.c's ensure), so a
+/* Allocate everything a run of n samples needs (net_plan.c's ensure), so a
  * caller can fail on memory before it writes anything. */
 int nn_reserve(sgd_net *net, size_t n);
+/* Free the per-thread convolution scratch (net_plan.c; sgd_net_free). */
+void nn_free_scratch(sgd_net *net);
 /* SGD_EDIVERGED for a non-finite loss or gradient after the last run of n
  * samples at weights x: "loss is NaN at WHERE (cause)TAIL". One message for
  * train and the probes. */
@@ -143,10 +146,11 @@ int nn_nonfinite(const sgd_net *net, const float *x, size_t n, double loss, cons
 nn_view nn_data(const sgd_net *net, int t);
 nn_view nn_grad(const sgd_net *net, int t);
 
-/* CPU kernels (layers.c): forward and backward side by side. Backward
+/* CPU kernels (layers.c, layers_conv.c, layers_bn.c): forward and backward
+ * side by side. Backward
  * functions accumulate (+=) into input gradients and parameter gradients;
  * bn_bwd, add_bwd and the direct conv_small_bwd store instead into an input
- * gradient view marked overwrite (net.c's stores_grad; it zeroes the
+ * gradient view marked overwrite (net_exec.c's stores_grad; it zeroes the
  * gradient before the others). */
 /* OpenBLAS, loaded on first use (blas.c): nn_blas_load returns an error code
  * with the message set when it cannot be loaded; nn_sgemm is row-major
@@ -175,7 +179,7 @@ void nn_direct_conv_bwd(const nn_view *x, const float *w, int k, int stride, int
                         const nn_view *dy, nn_view *dx, float *dw, size_t n, float **scratch,
                         float *wpart);
 
-/* Batch norm, split at its batch-wide reductions (layers.c explains):
+/* Batch norm, split at its batch-wide reductions (layers_bn.c explains):
  * forward  nn_bn_stats (per sample: partials, 3 doubles per sample and
  * channel) | nn_bn_stats_combine (serial: mean, invstd, running stats) |
  * nn_bn_apply (per sample); backward nn_bn_bwd_sums (per sample: 2 doubles
@@ -218,7 +222,7 @@ double nn_softmax_ce(const float *logits, size_t ls, const int32_t *labels, size
                      float *dlogits, size_t ds, size_t *correct);
 
 /* Kernel table: the CPU kernels above (nn_cpu_ops). Every kernel the tape
- * calls except oneDNN's convolutions, which net.c tries first (dnnl.c). */
+ * calls except oneDNN's convolutions, which net_exec.c tries first (dnnl.c). */
 typedef struct sgd_nn_ops {
     const char *name;
     void (*conv_fwd)(const nn_view *, const float *, int, int, int, nn_view *, size_t, float **);
@@ -250,7 +254,7 @@ typedef struct sgd_nn_ops {
     void (*padshort_bwd)(const nn_view *, int, int, nn_view *, size_t);
     void (*zero)(nn_view *, size_t);
     /* Optional second convolution for shapes where it wins (NULL: none):
-     * when conv_small_ok(cin, cout, h, w, k, stride, pad) says yes, net.c
+     * when conv_small_ok(cin, cout, h, w, k, stride, pad) says yes, net_exec.c
      * calls conv_small_fwd / conv_small_bwd (same signatures as conv_fwd /
      * conv_bwd) instead of oneDNN and conv_fwd / conv_bwd; conv_small_scratch
      * gives their per-thread scratch in floats. */
@@ -263,7 +267,7 @@ typedef struct sgd_nn_ops {
 } sgd_nn_ops;
 extern const sgd_nn_ops nn_cpu_ops;
 
-/* oneDNN convolution (dnnl.c), tried first by net.c for op index oi.
+/* oneDNN convolution (dnnl.c), tried first by net_exec.c for op index oi.
  * conv_fwd returns 1 when it ran, 0 when the CPU kernel must run instead
  * (no oneDNN, SGD_NN_DNNL=0, or an unsupported shape). conv_bwd
  * accumulates like nn_conv_bwd and returns 1 (ran), 0 (use the CPU kernel)
@@ -292,7 +296,7 @@ static inline void nn_dnnl_free(sgd_net *net) { (void)net; }
 /* Team execution. With OMP_WAIT_POLICY=passive (the benchmark's setting)
  * opening a parallel region costs ~85 us and a barrier ~40 us on the 2-core
  * box (futex wake-ups), and the tiny ResNet ran ~45 kernels per step, each
- * with its own region. net.c now runs runs of kernels inside one region
+ * with its own region. net_exec.c now runs runs of kernels inside one region
  * (its chunked executor), with nn_in_team set on every thread of it. A
  * kernel's parallel loops are orphaned work-sharing loops (`omp for`):
  * NN_TEAM(call) runs the kernel body `call` directly when nn_in_team is set
