@@ -45,7 +45,7 @@ int main(void)
         CHECK_CLOSE(sr.row[k].eta * sr.row[k].r, levels[k], 1e-15, 0);
         /* each row is the plain check at that level */
         sgd_onepoint_config one = sc.check;
-        one.W.r = levels[k] / one.eta;
+        one.W.scale = levels[k] / one.eta;
         sgd_onepoint_result res;
         CHECK(sgd_onepoint_check(&one, &res) == SGD_OK);
         CHECK(res.c_hat == sr.row[k].c_hat && res.nfail == sr.row[k].nfail);

@@ -2,6 +2,7 @@
 #include "check.h"
 #include "core/fastmath.h"
 #include "sgdscape/rng.h"
+#include "core/rng_internal.h"
 
 #include <Random123/philox.h>
 

@@ -97,8 +97,13 @@ int main(void)
         snprintf(out, sizeof out, "%s/run1", dir);
         CHECK(sgd_rundir_open(&rd, out) == SGD_OK);
         char f[4400];
-        sgd_rundir_file(&rd, "x.txt", f, sizeof f);
+        CHECK(sgd_rundir_file(&rd, "x.txt", f, sizeof f) == SGD_OK);
         CHECK(sgd_write_file(f, "hi", 2) == SGD_OK);
+        /* a name that does not fit the caller's buffer is refused, not truncated */
+        char small[8];
+        CHECK(sgd_rundir_file(&rd, "x.txt", small, sizeof small) == SGD_EINVAL);
+        CHECK(small[0] == '\0' && strstr(sgd_errmsg(), "path too long") != NULL);
+        CHECK(strstr(sgd_errmsg(), "x.txt") != NULL);
         CHECK(!exists(out));
         CHECK(sgd_rundir_commit(&rd) == SGD_OK);
         snprintf(f, sizeof f, "%s/x.txt", out);
@@ -120,6 +125,29 @@ int main(void)
         fputs("partial", af.fp);
         sgd_afile_abort(&af);
         CHECK(!exists(path));
+    }
+    /* Paths longer than the fixed buffers (sgd_afile, sgd_rundir: 4096 bytes)
+     * are refused with a message naming them, never silently truncated. */
+    {
+        static char lp[6000];
+        snprintf(lp, sizeof lp, "%s/", dir);
+        size_t n = strlen(lp);
+        memset(lp + n, 'a', sizeof lp - n - 1);
+        lp[sizeof lp - 1] = '\0';
+        sgd_afile af;
+        CHECK(sgd_afile_open(&af, lp) == SGD_EINVAL);
+        CHECK(strstr(sgd_errmsg(), "path too long") != NULL && strstr(sgd_errmsg(), "aaaa") != NULL);
+        CHECK(sgd_write_file(lp, "x", 1) == SGD_EINVAL);
+        CHECK(strstr(sgd_errmsg(), "path too long") != NULL);
+        sgd_rundir rd;
+        CHECK(sgd_rundir_open(&rd, lp) == SGD_EINVAL);
+        CHECK(strstr(sgd_errmsg(), "path too long") != NULL);
+        CHECK(sgd_rundir_open_inplace(&rd, lp) == SGD_EINVAL);
+        CHECK(strstr(sgd_errmsg(), "path too long") != NULL);
+        /* the limit is sizeof af.path - 1 = 4095 characters: one more is refused */
+        lp[4096] = '\0';
+        CHECK(strlen(lp) == 4096 && sgd_afile_open(&af, lp) == SGD_EINVAL);
+        CHECK(strstr(sgd_errmsg(), "path too long") != NULL);
     }
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -4,6 +4,7 @@
 #include "sgdscape/error.h"
 #include "sgdscape/landscape.h"
 #include "sgdscape/rng.h"
+#include "landscape/landscape_internal.h"
 
 #include <string.h>
 
@@ -88,7 +89,7 @@ static void check_smoothing(const char *spec, sgd_noise_kind kind, double eta, d
     sgd_landscape *f = sgd_landscape_create(spec, 1);
     CHECK(f != NULL);
     if (!f) return;
-    sgd_noise W = {.kind = kind, .r = r};
+    sgd_noise W = {.kind = kind, .scale = r};
     double s = eta * r;
     for (int k = 0; k < 15; k++) {
         double y = f->lo + (f->hi - f->lo) * (k + 0.37) / 15, g, dg;
@@ -132,10 +133,11 @@ static void check_batch(const char *spec, size_t d)
     if (!same) fprintf(stderr, "  %s: batched gradient differs from fg\n", spec);
     CHECK(same);
     /* separable entries: f = sum_i phi(x_i), and phi' is the gradient's bits */
-    if (f->phi_batch) {
+    const struct sgd_landscape_fast *fp = f->fast;
+    if (fp && fp->phi_batch) {
         double ph[N * 8], dph[N * 8], ph1[N * 8];
-        f->phi_batch(f, N * d, x, ph, dph);
-        f->phi_batch(f, N * d, x, ph1, NULL);
+        fp->phi_batch(f, N * d, x, ph, dph);
+        fp->phi_batch(f, N * d, x, ph1, NULL);
         int sameg = 1, samev = 1;
         for (size_t j = 0; j < N; j++) {
             double s = 0;
@@ -147,11 +149,11 @@ static void check_batch(const char *spec, size_t d)
             CHECK_CLOSE(s, f->fg(f, x + j * d, NULL), 1e-12, 1e-13);
         }
         /* phi_sum: the same terms, summed in its own (fixed) order */
-        CHECK(f->phi_sum != NULL);
-        for (size_t m = 0; f->phi_sum && m <= N * d; m += 5) {
+        CHECK(fp->phi_sum != NULL);
+        for (size_t m = 0; fp->phi_sum && m <= N * d; m += 5) {
             double t = 0;
             for (size_t k = 0; k < m; k++) t += ph[k];
-            CHECK_CLOSE(f->phi_sum(f, m, x), t, 1e-12, 1e-13);
+            CHECK_CLOSE(fp->phi_sum(f, m, x), t, 1e-12, 1e-13);
         }
         if (!sameg) fprintf(stderr, "  %s: phi' differs from the gradient\n", spec);
         CHECK(sameg);
@@ -194,7 +196,7 @@ int main(void)
     {
         sgd_landscape *f = sgd_landscape_create("spiky", 1);
         double s = 0.04, y = 0.3, g;
-        sgd_noise W = {.kind = SGD_NOISE_BALL, .r = s / 0.01};
+        sgd_noise W = {.kind = SGD_NOISE_BALL, .scale = s / 0.01};
         f->smooth(f, &W, 0.01, &y, &g, NULL);
         double A1 = 0.008, w1 = 80, sinc = sin(w1 * s) / (w1 * s);
         CHECK_CLOSE(g, y * y / 2 + s * s / 6 + A1 * (1 - sinc * cos(w1 * y)), 1e-12, 0);
@@ -204,7 +206,7 @@ int main(void)
     {
         sgd_landscape *f = sgd_landscape_create("quadratic:a=2", 3);
         double y[3] = {0.5, -1, 2}, g, grad[3];
-        sgd_noise W = {.kind = SGD_NOISE_BALL, .r = 3};
+        sgd_noise W = {.kind = SGD_NOISE_BALL, .scale = 3};
         CHECK(f->smooth(f, &W, 0.1, y, &g, grad) == SGD_OK);
         CHECK_CLOSE(g, 0.5 * 2 * (0.25 + 1 + 4) + 0.01 * 9 * 6 / (2 * 5), 1e-12, 0);
         CHECK_CLOSE(grad[2], 4.0, 1e-12, 0);
@@ -213,7 +215,7 @@ int main(void)
     /* Ackley has no closed form: the method says so. */
     {
         sgd_landscape *f = sgd_landscape_create("rastrigin", 2);
-        sgd_noise W = {.kind = SGD_NOISE_BALL, .r = 1};
+        sgd_noise W = {.kind = SGD_NOISE_BALL, .scale = 1};
         double y[2] = {0, 0}, g;
         CHECK(f->smooth(f, &W, 0.1, y, &g, NULL) == SGD_EUNSUPPORTED);
         sgd_landscape_free(f);

@@ -6,6 +6,7 @@
 #include "sgdscape/rng.h"
 #include "sgdscape/smooth.h"
 #include "smooth/smooth_internal.h"
+#include "landscape/landscape_internal.h"
 
 #include <omp.h>
 #include <string.h>
@@ -203,7 +204,7 @@ int main(void)
             p.seed = 99;
             p.stream = 5;
             double g;
-            CHECK(eval(f, W.kind, W.r, 0.2, y, &p, &g, NULL, NULL, NULL, NULL) == SGD_OK);
+            CHECK(eval(f, W.kind, W.scale, 0.2, y, &p, &g, NULL, NULL, NULL, NULL) == SGD_OK);
             /* to rounding (sums over coordinates in another order); other draws
              * would miss by ~1e-2 relative */
             CHECK_CLOSE(g, mean, 1e-14, 1e-14);
@@ -212,7 +213,7 @@ int main(void)
         }
     }
 
-    /* ---- separable f under cube noise (tile by tile, f->phi_batch) against the
+    /* ---- separable f under cube noise (tile by tile, f->fast->phi_batch) against the
      * same function as a formula (whole samples through fg): the same draws, so
      * the estimates agree to rounding; small d (chunks of whole samples) and
      * large d (coordinate tiles in parallel); and the same bits on 1 and 2
@@ -224,7 +225,7 @@ int main(void)
             size_t d = dims[k];
             sgd_landscape *fs = sgd_landscape_create("quadratic:a=1", d);
             sgd_landscape *ff = sgd_landscape_create("sum(0.5*x^2)", d);
-            CHECK(fs && ff && fs->phi_batch && !ff->phi_batch);
+            CHECK(fs && ff && fs->fast && fs->fast->phi_batch && !ff->fast);
             double *y = malloc(d * sizeof(double)), *gs = malloc(4 * d * sizeof(double));
             double *gf = gs + d, *es = gs + 2 * d, *ef = gs + 3 * d;
             for (size_t i = 0; i < d; i++) y[i] = 0.3 + 0.001 * (double)(i % 97);
@@ -252,15 +253,15 @@ int main(void)
             CHECK_CLOSE(e1, e2, 1e-9, 0);
             /* ... and the same bits without the fused draw (phi_batch or phi_sum on stored points) */
             {
-                sgd_phi_cube_sum_fn cs = fs->phi_cube_sum;
-                sgd_phi_cube_acc_fn ca = fs->phi_cube_acc;
-                CHECK(cs && ca);
-                fs->phi_cube_sum = NULL;
-                fs->phi_cube_acc = NULL;
+                const struct sgd_landscape_fast *keep = fs->fast;
+                struct sgd_landscape_fast plain = *keep;
+                CHECK(plain.phi_cube_sum && plain.phi_cube_acc);
+                plain.phi_cube_sum = NULL;
+                plain.phi_cube_acc = NULL;
+                fs->fast = &plain;
                 CHECK(eval(fs, SGD_NOISE_CUBE, 0.8, 0.5, y, &p, &v2, &e2, NULL, NULL, NULL) == SGD_OK);
                 CHECK(v1 == v2 && e1 == e2);
-                fs->phi_cube_sum = cs;
-                fs->phi_cube_acc = ca;
+                fs->fast = keep;
             }
             /* bits on 1 vs 2 threads: Hoeffding (ranges) and grad_only too */
             for (int mode = 0; mode < 4; mode++) {
@@ -295,8 +296,8 @@ int main(void)
             for (int k = 0; k < 3; k++) {
                 size_t d = dims[k];
                 sgd_landscape *f = sgd_landscape_create(specs[a], d);
-                CHECK(f && f->phi_cube_sum && f->phi_cube_acc);
-                if (!f) continue;
+                CHECK(f && f->fast && f->fast->phi_cube_sum && f->fast->phi_cube_acc);
+                if (!f || !f->fast) continue;
                 double *y = malloc(d * sizeof(double)), v1, v2, e1, e2;
                 for (size_t i = 0; i < d; i++) y[i] = -0.7 + 0.013 * (double)(i % 101);
                 sgd_smooth_params p;
@@ -305,10 +306,14 @@ int main(void)
                 p.nsamples = d > 1000 ? 70 : 700;
                 p.seed = 11;
                 CHECK(eval(f, SGD_NOISE_CUBE, 0.6, 0.9, y, &p, &v1, &e1, NULL, NULL, NULL) == SGD_OK);
-                f->phi_cube_sum = NULL;
-                f->phi_cube_acc = NULL;
+                const struct sgd_landscape_fast *keep = f->fast;
+                struct sgd_landscape_fast plain = *keep;
+                plain.phi_cube_sum = NULL;
+                plain.phi_cube_acc = NULL;
+                f->fast = &plain;
                 CHECK(eval(f, SGD_NOISE_CUBE, 0.6, 0.9, y, &p, &v2, &e2, NULL, NULL, NULL) == SGD_OK);
                 CHECK(v1 == v2 && e1 == e2);
+                f->fast = keep;
                 free(y);
                 sgd_landscape_free(f);
             }
@@ -328,7 +333,7 @@ int main(void)
                 sgd_noise W = {SGD_NOISE_CUBE, 0.37, NULL, NULL};
                 double *y = malloc((m * d + 2 * d) * sizeof(double)), *om = y + d, *x = om + d;
                 for (size_t i = 0; i < d; i++) y[i] = 0.5 - 0.001 * (double)i;
-                smooth_cube_x_block(W.r, 0.3, y, d, 77, 9, starts[a], m, words, x);
+                smooth_cube_x_block(W.scale, 0.3, y, d, 77, 9, starts[a], m, words, x);
                 for (size_t j = 0; j < m; j++) {
                     sgd_noise_sample_domain(&W, d, 77, SGD_RNG_SMOOTH, 9, starts[a] + j, om);
                     for (size_t i = 0; i < d; i++) same &= x[j * d + i] == y[i] - 0.3 * om[i];

@@ -118,7 +118,7 @@ int main(void)
         sgd_onepoint_config c;
         sgd_onepoint_defaults(&c, f);
         c.W.kind = SGD_NOISE_BALL;
-        c.W.r = 1.0;
+        c.W.scale = 1.0;
         c.eta = 0.1;
         c.D.n = 300;
         sgd_onepoint_result r;
@@ -192,11 +192,11 @@ int main(void)
         c.D.hi = 4;
         c.D.n = 801;
         sgd_onepoint_result r;
-        c.W.r = 0.04 / c.eta;
+        c.W.scale = 0.04 / c.eta;
         CHECK(sgd_onepoint_check(&c, &r) == SGD_OK);
         CHECK(r.nfail > 100 && r.fail_radius > 2.0);
         sgd_onepoint_result_free(&r);
-        c.W.r = 0.15 / c.eta;
+        c.W.scale = 0.15 / c.eta;
         CHECK(sgd_onepoint_check(&c, &r) == SGD_OK);
         CHECK(r.nfail > 0 && r.fail_radius <= 0.05);
         sgd_onepoint_result_free(&r);
@@ -205,7 +205,7 @@ int main(void)
         CHECK(r.nfail == 0 && r.c_hat > 0.1);
         sgd_onepoint_result_free(&r);
         c.exclude_x = 0;
-        c.W.r = 0.35 / c.eta;
+        c.W.scale = 0.35 / c.eta;
         CHECK(sgd_onepoint_check(&c, &r) == SGD_OK);
         CHECK(r.nfail == 0 && r.c_hat > 0.3);
         CHECK_CLOSE(r.L_hess, f->L, 1e-3, 1e-3);

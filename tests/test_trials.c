@@ -44,7 +44,7 @@ int main(void)
         const size_t d = 3;
         sgd_noise_kind kinds[3] = {SGD_NOISE_BALL, SGD_NOISE_CUBE, SGD_NOISE_GAUSS};
         for (int q = 0; q < 3; q++) {
-            sgd_noise W = {.kind = kinds[q], .r = 2.0};
+            sgd_noise W = {.kind = kinds[q], .scale = 2.0};
             double om[3], m2 = 0, mean0 = 0, maxn = 0;
             int n = 100000;
             for (int k = 0; k < n; k++) {
@@ -59,7 +59,7 @@ int main(void)
             CHECK_CLOSE(mean0 / n, 0.0, 0.03, 0);
             CHECK(maxn <= sgd_noise_max_norm(&W, d));
         }
-        CHECK_CLOSE(sgd_noise_second_moment(&(sgd_noise){.kind = SGD_NOISE_BALL, .r = 2}, 3), 4.0 * 3 / 5, 1e-15, 0);
+        CHECK_CLOSE(sgd_noise_second_moment(&(sgd_noise){.kind = SGD_NOISE_BALL, .scale = 2}, 3), 4.0 * 3 / 5, 1e-15, 0);
     }
     /* GD on a quadratic: x_T = (1 - eta a)^T x_0. */
     {
@@ -94,7 +94,7 @@ int main(void)
         run(&c, &r);
         for (size_t t = 0; t < 3; t++) {
             double x[2] = {r.x_start[2 * t], r.x_start[2 * t + 1]}, v[2] = {0, 0}, g[2], om[2];
-            sgd_noise W = {.kind = SGD_NOISE_CUBE, .r = 50};
+            sgd_noise W = {.kind = SGD_NOISE_CUBE, .scale = 50};
             for (uint64_t s = 0; s < 200; s++) {
                 f->fg(f, x, g);
                 sgd_noise_sample(&W, 2, 11, t, s, x, om);
@@ -127,7 +127,7 @@ int main(void)
         for (size_t q = 0; q < sizeof cases / sizeof cases[0]; q++) {
             const size_t d = cases[q].d;
             sgd_landscape *f = sgd_landscape_create(cases[q].f, d);
-            sgd_noise W = {.kind = cases[q].kind, .r = cases[q].r};
+            sgd_noise W = {.kind = cases[q].kind, .scale = cases[q].r};
             for (size_t a = 0; a < sizeof seeds / sizeof seeds[0]; a++)
                 for (size_t b = 0; b < sizeof nsteps / sizeof nsteps[0]; b++) {
                     sgd_trials_config c;
@@ -137,7 +137,7 @@ int main(void)
                     c.seed = seeds[a];
                     c.threads = 3;
                     c.stop_radius = cases[q].stop;
-                    CHECK(sgd_schedule_parse("const", eta, W.r, nsteps[b], &c.sched) == SGD_OK);
+                    CHECK(sgd_schedule_parse("const", eta, W.scale, nsteps[b], &c.sched) == SGD_OK);
                     sgd_trials_result r;
                     run(&c, &r);
                     int same = 1;
@@ -147,7 +147,7 @@ int main(void)
                         size_t taken = nsteps[b];
                         for (size_t s = 0; s < nsteps[b]; s++) {
                             CHECK(sgd_noise_sample(&W, d, c.seed, t, s, x, om) == SGD_OK);
-                            sgd_sgd_step(f, eta, om, x, y, xn, g);
+                            sgd_step(f, eta, om, x, y, xn, g);
                             memcpy(x, xn, d * sizeof(double));
                             double dist2 = 0;
                             for (size_t i = 0; i < d; i++) dist2 += x[i] * x[i]; /* x* = 0 */
@@ -160,7 +160,7 @@ int main(void)
                     }
                     CHECK(same);
                     if (!same)
-                        fprintf(stderr, "  %s d=%zu seed %llu, %zu steps: trials and sgd_sgd_step differ\n",
+                        fprintf(stderr, "  %s d=%zu seed %llu, %zu steps: trials and sgd_step differ\n",
                                 cases[q].f, d, (unsigned long long)seeds[a], nsteps[b]);
                     sgd_trials_result_free(&r);
                 }

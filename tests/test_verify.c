@@ -18,7 +18,7 @@ int main(void)
     sgd_onepoint_config oc;
     sgd_onepoint_defaults(&oc, f);
     oc.eta = 0.1;
-    oc.W.r = 1.0;
+    oc.W.scale = 1.0;
     oc.D.lo = -5;
     oc.D.hi = 5;
     oc.D.n = 200;
@@ -41,7 +41,7 @@ int main(void)
     sgd_verify_config vc;
     sgd_verify_defaults(&vc, f);
     vc.eta = 0.1;
-    vc.W.r = 1.0;
+    vc.W.scale = 1.0;
     vc.c = c;
     vc.L = L;
     vc.x0 = x0;
@@ -105,10 +105,10 @@ int main(void)
         sgd_thm3 o;
         CHECK(sgd_bounds_theorem3(d, x, g, xs, NAN, NAN, &o) == SGD_OK);
         CHECK_CLOSE(o.eta_threshold, 2.0, 1e-14, 0);
-        sgd_sgd_step(f, 2.5, NULL, x, y, xn, g);
+        sgd_step(f, 2.5, NULL, x, y, xn, g);
         CHECK(xn[0] * xn[0] + xn[1] * xn[1] > 25.0); /* 56.25 */
         CHECK_CLOSE(xn[0] * xn[0] + xn[1] * xn[1], 56.25, 1e-12, 0);
-        sgd_sgd_step(f, 1.5, NULL, x, y, xn, g);
+        sgd_step(f, 1.5, NULL, x, y, xn, g);
         CHECK(xn[0] * xn[0] + xn[1] * xn[1] < 25.0); /* 6.25 */
     }
 

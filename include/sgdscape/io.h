@@ -19,6 +19,9 @@ extern "C" {
 #endif
 
 /* ---- atomic files ---------------------------------------------------- */
+/* The path buffers below have fixed sizes; every function that fills one
+ * checks the length and fails with SGD_EINVAL ("PATH: path too long")
+ * rather than truncate. */
 typedef struct sgd_afile {
     FILE *fp;
     char path[4096];
@@ -45,9 +48,9 @@ typedef struct sgd_rundir {
 int sgd_rundir_open(sgd_rundir *rd, const char *dir);
 /* Open `dir` in place for a resumable run (creates it if missing). */
 int sgd_rundir_open_inplace(sgd_rundir *rd, const char *dir);
-/* path of a file inside the run directory (static buffer per call site not
- * needed: writes into out). */
-void sgd_rundir_file(const sgd_rundir *rd, const char *name, char *out, size_t outsz);
+/* Path of a file inside the run directory, into out[0..outsz). SGD_OK, or
+ * SGD_EINVAL ("path too long", out set to "") when it does not fit. */
+int sgd_rundir_file(const sgd_rundir *rd, const char *name, char *out, size_t outsz);
 int sgd_rundir_commit(sgd_rundir *rd);
 void sgd_rundir_abort(sgd_rundir *rd);
 /* mkdir -p */

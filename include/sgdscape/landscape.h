@@ -29,30 +29,6 @@ typedef void (*sgd_grad_batch_fn)(const sgd_landscape *f, size_t n, const double
  * vector lanes. */
 typedef void (*sgd_value_batch_fn)(const sgd_landscape *f, size_t n, const double *x, double *fx);
 
-/* Homogeneous separable landscapes, f(x) = sum_i phi(x_i) with one phi for
- * every coordinate: phi(x[k]) into phi[k] (when phi != NULL) and phi'(x[k])
- * into dphi[k] (when dphi != NULL), k < n. Lets Monte Carlo smoothing work
- * on a cache-sized piece of the coordinates at a time, whatever d, and
- * split one sample's coordinates over threads (smooth_cube.c). */
-typedef void (*sgd_phi_batch_fn)(const sgd_landscape *f, size_t n, const double *x, double *phi, double *dphi);
-
-/* With phi_batch: sum_k phi(x[k]) for k < n, accumulated in 16 interleaved
- * partial sums added in a fixed order (the bits depend on n alone), without
- * storing the terms. */
-typedef double (*sgd_phi_sum_fn)(const sgd_landscape *f, size_t n, const double *x);
-
-/* With phi_batch, optional: phi at y - eta omega for uniform cube noise,
- * the draw fused in (Monte Carlo smoothing never stores the points). The
- * coordinate of omega is r sgd_sym32(w[k]), computed as
- * sgd_sym32_scaled(w[k], r2) with r2 = r 2^-31: the bits of
- * sgd_noise_sample_domain's draw. phi_cube_sum: y a run of n coordinates;
- * returns sum_k phi(y[k] - eta omega_k) with phi_sum's order and bits.
- * phi_cube_acc: one coordinate y of n samples; acc[k] += phi(y - eta omega_k). */
-typedef double (*sgd_phi_cube_sum_fn)(const sgd_landscape *f, size_t n, const double *y, double eta, double r2,
-                                      const uint32_t *w);
-typedef void (*sgd_phi_cube_acc_fn)(const sgd_landscape *f, size_t n, double y, double eta, double r2,
-                                    const uint32_t *w, double *acc);
-
 /* Exact convolution g(y) = E f(y - eta*omega), omega ~ W, and grad g.
  * Returns SGD_EUNSUPPORTED when no closed form exists for that noise. */
 typedef int (*sgd_smooth_fn)(const sgd_landscape *f, const sgd_noise *W, double eta,
@@ -75,10 +51,9 @@ struct sgd_landscape {
     double lo, hi;         /* natural domain [lo, hi]^d (starts are drawn here) */
     void *params;          /* implementation data */
     void (*destroy)(sgd_landscape *f);  /* frees params (not the struct) */
-    sgd_phi_batch_fn phi_batch;  /* NULL unless f = sum_i phi(x_i) */
-    sgd_phi_sum_fn phi_sum;      /* set with phi_batch */
-    sgd_phi_cube_sum_fn phi_cube_sum; /* optional, with phi_batch */
-    sgd_phi_cube_acc_fn phi_cube_acc; /* optional, with phi_batch */
+    /* The library's private fast paths (separable catalog entries), NULL
+     * otherwise; constructors outside the library leave it NULL. */
+    const struct sgd_landscape_fast *fast;
 };
 
 /* f(x) (and grad) — convenience over f->fg. */

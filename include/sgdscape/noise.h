@@ -1,8 +1,10 @@
 /* Gradient noise models W(x): SGD sees v_t = grad f(x_t) + omega_t with
- * E[omega_t] = 0. The paper's radius r = max ||omega||.
+ * E[omega_t] = 0. Each model has a scale s (sgd_noise.scale); the paper's
+ * radius r = max ||omega|| is sgd_noise_max_norm (s for the ball, s sqrt(d)
+ * for the cube).
  *
  * The kernel that smooths f is the eta-scaled noise eta*omega; its width,
- * eta*r, is what the CLI calls the noise "level". */
+ * eta*s, is what the CLI calls the noise "level" (--r gives s). */
 #ifndef SGDSCAPE_NOISE_H
 #define SGDSCAPE_NOISE_H
 
@@ -18,9 +20,9 @@ extern "C" {
 
 typedef enum {
     SGD_NOISE_NONE = 0, /* omega = 0: gradient descent */
-    SGD_NOISE_BALL,     /* uniform in the Euclidean ball of radius r (interval in 1-D) */
-    SGD_NOISE_CUBE,     /* uniform in the cube [-r, r]^d (d >= 2: 32 random bits per coordinate, sgd_rng_symmetric_fill) */
-    SGD_NOISE_GAUSS,    /* N(0, r^2 I): r is the standard deviation, unbounded */
+    SGD_NOISE_BALL,     /* uniform in the Euclidean ball of radius s (interval in 1-D) */
+    SGD_NOISE_CUBE,     /* uniform in the cube [-s, s]^d (d >= 2: 32 random bits per coordinate, sgd_rng_symmetric_fill) */
+    SGD_NOISE_GAUSS,    /* N(0, s^2 I): s is the standard deviation, unbounded */
     SGD_NOISE_DATA      /* data-dependent: the hook below draws omega */
 } sgd_noise_kind;
 
@@ -33,7 +35,10 @@ typedef int (*sgd_noise_data_fn)(void *ctx, const double *x, size_t d, uint64_t 
 
 typedef struct sgd_noise {
     sgd_noise_kind kind;
-    double r;               /* radius (ball, cube half-width, Gaussian sigma) */
+    /* The noise's scale s: the ball's radius, the cube's half-width, the
+     * Gaussian's sigma. Not the paper's r = max ||omega||, which is
+     * sgd_noise_max_norm (s for the ball, s sqrt(d) for the cube). */
+    double scale;
     sgd_noise_data_fn data; /* SGD_NOISE_DATA only */
     void *data_ctx;
 } sgd_noise;
@@ -53,11 +58,11 @@ int sgd_noise_sample(const sgd_noise *W, size_t d, uint64_t seed, uint64_t trial
 void sgd_noise_sample_domain(const sgd_noise *W, size_t d, uint64_t seed, uint32_t domain,
                              uint64_t stream, uint64_t step, double *omega);
 
-/* max ||omega||_2 over the support: r for the ball, r*sqrt(d) for the cube,
+/* The paper's r = max ||omega||_2 over the support: s for the ball, s*sqrt(d) for the cube,
  * +Inf for Gaussian, 0 for none, NaN for data noise (unknown). */
 double sgd_noise_max_norm(const sgd_noise *W, size_t d);
 
-/* E||omega||^2: r^2 d/(d+2) (ball), d r^2/3 (cube), d r^2 (Gaussian). */
+/* E||omega||^2: s^2 d/(d+2) (ball), d s^2/3 (cube), d s^2 (Gaussian). */
 double sgd_noise_second_moment(const sgd_noise *W, size_t d);
 
 #ifdef __cplusplus

@@ -103,8 +103,8 @@ void sgd_trials_result_free(sgd_trials_result *r);
  * given x, writes y = x - eta grad f(x) and x_next = x - eta (grad f(x) + omega)
  * (= y - eta omega, rounded as the trial runner rounds it: the same bits). Returns
  * f(x). grad is scratch of d entries. */
-double sgd_sgd_step(const sgd_landscape *f, double eta, const double *omega,
-                    const double *x, double *y, double *x_next, double *grad);
+double sgd_step(const sgd_landscape *f, double eta, const double *omega,
+                const double *x, double *y, double *x_next, double *grad);
 
 #ifdef __cplusplus
 }

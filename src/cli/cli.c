@@ -245,7 +245,7 @@ int cli_mc_work(const char *C, const sgd_landscape *f, const sgd_noise *W, doubl
                 const sgd_smooth_params *sp, int want_grad, int threads)
 {
     int mc = sp->method == SGD_SMOOTH_MC || (sp->method == SGD_SMOOTH_AUTO && f->d > 2 && !f->smooth);
-    if (!mc || W->kind == SGD_NOISE_NONE || W->r == 0) return 0;
+    if (!mc || W->kind == SGD_NOISE_NONE || W->scale == 0) return 0;
     double need;
     if (sgd_smooth_mc_samples(f, W, eta, y, sp, want_grad, &need)) {
         sgd_error_clear(); /* the run itself reports it */
@@ -299,14 +299,19 @@ int cli_rundir_open(const char *cmd, sgd_rundir *rd, const char *dir)
     if (sgd_rundir_open(rd, dir)) return cli_lib_fail(cmd);
     sig_cmd = cmd;
     snprintf(sig_dir, sizeof sig_dir, "%s", rd->path);
+    cli_on_signals(on_signal);
+    return 0;
+}
+
+void cli_on_signals(void (*handler)(int))
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
+    sa.sa_handler = handler;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    return 0;
 }
 
 int cli_rundir_commit(const char *cmd, sgd_rundir *rd)

@@ -83,6 +83,9 @@ int cli_mc_work(const char *cmd, const sgd_landscape *f, const sgd_noise *W, dou
  * which then removes the directory and returns 130 / 143 after the line.
  * Both return 0, or 1 after the library's message. */
 int cli_rundir_open(const char *cmd, sgd_rundir *rd, const char *dir);
+/* SIGINT and SIGTERM to handler (SA_RESTART): cli_rundir_open's removes an empty
+ * DIR.partial; a resumable command installs its own, which keeps it. */
+void cli_on_signals(void (*handler)(int));
 int cli_rundir_commit(const char *cmd, sgd_rundir *rd);
 void cli_rundir_abort(sgd_rundir *rd);
 /* A signal is waiting (files were being written): loops that write as they

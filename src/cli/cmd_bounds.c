@@ -89,10 +89,10 @@ static int write_out(const char *C, const char *out, sgd_json *j, int argc, char
     sgd_json_manifest_header(man, argc, argv, 1);
     sgd_json_str(man, "command", "bounds");
     char path[4400];
-    sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
-    int rc = sgd_json_write(man, path);
+    int rc = sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
+    if (!rc) rc = sgd_json_write(man, path);
     sgd_json_free(man);
-    sgd_rundir_file(&rd, "bounds.json", path, sizeof path);
+    if (!rc) rc = sgd_rundir_file(&rd, "bounds.json", path, sizeof path);
     if (!rc) rc = sgd_json_write(j, path);
     if (!rc) rc = sgd_rundir_commit(&rd);
     if (rc) {

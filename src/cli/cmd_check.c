@@ -93,7 +93,7 @@ static void print_check(const sgd_onepoint_config *c, const sgd_onepoint_result 
     char vt[512];
     sgd_onepoint_verdict(c, res, vt, sizeof vt);
     printf("Assumption 1 for %s (d=%zu), %s noise, eta = %g, r = %g (level %g), %zu points, grad g: %s\n", c->f->name,
-           d, sgd_noise_name(c->W.kind), c->eta, c->W.r, c->eta * c->W.r, m, sgd_smooth_method_name(res->method));
+           d, sgd_noise_name(c->W.kind), c->eta, c->W.scale, c->eta * c->W.scale, m, sgd_smooth_method_name(res->method));
     printf("  c estimate (min ratio) = %.6g, one-sided bound c >= %.6g (confidence %g)\n", res->c_hat, res->c_lower,
            c->confidence);
     printf("  ratio <= 0 at %zu points (%.4g%%)\n", res->nfail, 100.0 * (double)res->nfail / (double)m);
@@ -121,7 +121,7 @@ static sgd_json *manifest(int argc, char **argv, int threads, const cli_problem 
     sgd_json_nums(man, "x_star", c->x_star, d <= 1000 ? d : 1000);
     sgd_json_str(man, "noise", sgd_noise_name(c->W.kind));
     sgd_json_num(man, "eta", c->eta);
-    sgd_json_num(man, "r", c->W.r);
+    sgd_json_num(man, "r", c->W.scale);
     sgd_json_str(man, "domain", c->D.kind == SGD_DOMAIN_BALL ? "ball" : c->D.kind == SGD_DOMAIN_GRID ? "grid" : "box");
     sgd_json_num(man, "domain_lo", c->D.lo);
     sgd_json_num(man, "domain_hi", c->D.hi);
@@ -186,7 +186,7 @@ int sgd_cmd_check(int argc, char **argv)
     if (center_s && isnan(ball)) return cli_usage(C, "--center is the centre of --ball: give --ball too");
     if (cli_estimator_finish(C, &E, &cfg->sp)) return 2;
     /* default noise level eta*r = 0.15 */
-    if (cli_problem_noise(C, &P, 0.15 / P.eta, &cfg->W.kind, &cfg->W.r)) return 2;
+    if (cli_problem_noise(C, &P, 0.15 / P.eta, &cfg->W.kind, &cfg->W.scale)) return 2;
     const size_t d = P.d;
     cfg->eta = P.eta;
     threads = cli_threads(threads);
@@ -236,8 +236,8 @@ int sgd_cmd_check(int argc, char **argv)
     if (!rc) {
         sgd_json *man = manifest(argc, argv, threads, &P, &E, &sc);
         char path[4400];
-        sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
-        rc = sgd_json_write(man, path);
+        rc = sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
+        if (!rc) rc = sgd_json_write(man, path);
         sgd_json_free(man);
     }
     if (rc) rc = cli_lib_fail(C);

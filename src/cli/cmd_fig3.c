@@ -112,7 +112,7 @@ int sgd_cmd_fig3(int argc, char **argv)
         sgd_json_int(man, "trials", (long long)cfg.trials);
         sgd_json_int(man, "seed", (long long)cfg.seed);
         char path[4400];
-        sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
+        if (!rc) rc = sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
         if (!rc) rc = sgd_json_write(man, path);
         sgd_json_free(man);
     }

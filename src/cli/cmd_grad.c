@@ -187,14 +187,14 @@ int sgd_cmd_grad(int argc, char **argv)
     }
     char path[4400];
     size_t shape[1] = {p};
-    sgd_rundir_file(&rd, "grad.npy", path, sizeof path);
-    int wrc = sgd_npy_write(path, SGD_NPY_F64, grad, 1, shape);
+    int wrc = sgd_rundir_file(&rd, "grad.npy", path, sizeof path);
+    if (!wrc) wrc = sgd_npy_write(path, SGD_NPY_F64, grad, 1, shape);
     sgd_json *s = sgd_json_new();
     sgd_json_num(s, "loss", loss);
     sgd_json_num(s, "accuracy", acc);
     sgd_json_num(s, "grad_norm", gn);
     sgd_json_int(s, "parameters", (long long)p);
-    sgd_rundir_file(&rd, "summary.json", path, sizeof path);
+    if (!wrc) wrc = sgd_rundir_file(&rd, "summary.json", path, sizeof path);
     if (!wrc) wrc = sgd_json_write(s, path);
     sgd_json_free(s);
     sgd_json *m = sgd_json_new();
@@ -213,7 +213,7 @@ int sgd_cmd_grad(int argc, char **argv)
     snprintf(sd, sizeof sd, "%llu", (unsigned long long)seed);
     sgd_json_str(m, "seed", sd);
     sgd_json_bool(m, "normalize", normalize);
-    sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
+    if (!wrc) wrc = sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
     if (!wrc) wrc = sgd_json_write(m, path);
     sgd_json_free(m);
     if (!wrc) wrc = sgd_rundir_commit(&rd);

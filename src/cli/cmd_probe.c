@@ -100,13 +100,7 @@ static int on_ready(void *ctx, const char **rows_dir)
     snprintf(o->rows, sizeof o->rows, "%s/rows", o->rd.path);
     *rows_dir = o->rows;
     /* from here a signal stops between rows and keeps DIR.partial for --resume */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_on_signals(on_stop);
     return SGD_OK;
 }
 

@@ -169,8 +169,8 @@ int sgd_cmd_run(int argc, char **argv)
     sgd_json_int(man, "record_every", (long long)record_every);
     sgd_json_int(man, "seed", (long long)seed);
     char path[4400];
-    sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
-    rc = sgd_json_write(man, path);
+    rc = sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
+    if (!rc) rc = sgd_json_write(man, path);
     sgd_json_free(man);
     /* summary */
     sgd_trials_stats st;
@@ -180,10 +180,10 @@ int sgd_cmd_run(int argc, char **argv)
     sgd_json_num(sum, "seconds", secs);
     sgd_json_num(sum, "trial_steps_per_second",
                  (double)trials * (double)sgd_schedule_total_steps(&cfg.sched) / (secs > 0 ? secs : 1e-9));
-    sgd_rundir_file(&rd, "summary.json", path, sizeof path);
+    if (!rc) rc = sgd_rundir_file(&rd, "summary.json", path, sizeof path);
     if (!rc) rc = sgd_json_write(sum, path);
     sgd_json_free(sum);
-    sgd_rundir_file(&rd, "trials.csv", path, sizeof path);
+    if (!rc) rc = sgd_rundir_file(&rd, "trials.csv", path, sizeof path);
     if (!rc) rc = sgd_trials_write_csv(path, &res, f->x_star);
     if (!rc) rc = sgd_trials_write_npy(rd.path, &res);
     if (!rc) rc = sgd_trials_write_histogram(rd.path, "histogram", &res, cfg.start_lo, cfg.start_hi, 60, d == 1);

@@ -124,7 +124,7 @@ int sgd_cmd_smooth(int argc, char **argv)
     if (cli_estimator_finish(C, &E, sp)) return 2;
     /* default noise level eta*r = 0.15 */
     pc.W = (sgd_noise){SGD_NOISE_BALL, 0, NULL, NULL};
-    if (cli_problem_noise(C, &P, 0.15 / P.eta, &pc.W.kind, &pc.W.r)) return 2;
+    if (cli_problem_noise(C, &P, 0.15 / P.eta, &pc.W.kind, &pc.W.scale)) return 2;
     const size_t d = P.d;
     pc.eta = P.eta;
     pc.want_grad = want_grad;
@@ -170,8 +170,8 @@ int sgd_cmd_smooth(int argc, char **argv)
         sgd_json_int(man, "d", (long long)d);
         sgd_json_str(man, "noise", sgd_noise_name(pc.W.kind));
         sgd_json_num(man, "eta", pc.eta);
-        sgd_json_num(man, "r", pc.W.r);
-        sgd_json_num(man, "noise_level", pc.eta * pc.W.r);
+        sgd_json_num(man, "r", pc.W.scale);
+        sgd_json_num(man, "noise_level", pc.eta * pc.W.scale);
         sgd_json_str(man, "method", E.method_s);
         sgd_json_int(man, "samples", (long long)sp->nsamples);
         sgd_json_num(man, "tol", sp->tol);
@@ -182,15 +182,16 @@ int sgd_cmd_smooth(int argc, char **argv)
         sgd_json_num(man, "gauss_sigmas", sp->gauss_sigmas);
         sgd_json_int(man, "seed", (long long)sp->seed);
         char path[4400];
-        sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
-        rc = sgd_smooth_points_write(rd.path, &pc, &res) || sgd_json_write(man, path) ? cli_lib_fail(C) : 0;
+        rc = sgd_rundir_file(&rd, "manifest.json", path, sizeof path) ||
+                     sgd_smooth_points_write(rd.path, &pc, &res) || sgd_json_write(man, path)
+                 ? cli_lib_fail(C) : 0;
         sgd_json_free(man);
         if (!rc) rc = cli_rundir_commit(C, &rd);
         if (rc) cli_rundir_abort(&rd);
     }
     if (!rc) {
         printf("smoothed %s (d=%zu), %s noise, eta = %g, r = %g (level %g), method %s: %zu points in %.3g s\n",
-               f->name, d, sgd_noise_name(pc.W.kind), pc.eta, pc.W.r, pc.eta * pc.W.r,
+               f->name, d, sgd_noise_name(pc.W.kind), pc.eta, pc.W.scale, pc.eta * pc.W.scale,
                sgd_smooth_method_name(res.method), pc.n, res.seconds);
         if (pc.n <= 8)
             for (size_t j = 0; j < pc.n; j++)

@@ -149,7 +149,7 @@ int sgd_cmd_verify(int argc, char **argv)
     }
     sgd_verify_config vc;
     sgd_verify_defaults(&vc, NULL);
-    if (cli_problem_noise(C, &P, 1.0, &vc.W.kind, &vc.W.r)) return 2; /* default r = 1 */
+    if (cli_problem_noise(C, &P, 1.0, &vc.W.kind, &vc.W.scale)) return 2; /* default r = 1 */
     const size_t d = P.d;
     if (vc.W.kind != SGD_NOISE_BALL && vc.W.kind != SGD_NOISE_CUBE)
         return cli_usage(C, "Theorem 1 needs bounded noise: --noise ball or cube");
@@ -218,14 +218,15 @@ int sgd_cmd_verify(int argc, char **argv)
         sgd_json_int(man, "d", (long long)d);
         sgd_json_str(man, "noise", sgd_noise_name(vc.W.kind));
         sgd_json_num(man, "eta", vc.eta);
-        sgd_json_num(man, "noise_radius", vc.W.r);
+        sgd_json_num(man, "noise_radius", vc.W.scale);
         sgd_json_int(man, "trials", (long long)trials);
         sgd_json_int(man, "T2", (long long)T2);
         sgd_json_bool(man, "random_start", random_start);
         sgd_json_int(man, "seed", (long long)seed);
         char path[4400];
-        sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
-        rc = sgd_json_write(man, path) || sgd_verify_write(rd.path, &vc, &res) ? cli_lib_fail(C) : 0;
+        rc = sgd_rundir_file(&rd, "manifest.json", path, sizeof path) || sgd_json_write(man, path) ||
+                     sgd_verify_write(rd.path, &vc, &res)
+                 ? cli_lib_fail(C) : 0;
         sgd_json_free(man);
         if (!rc) print_result(&vc, &res);
         if (!rc) rc = cli_rundir_commit(C, &rd);

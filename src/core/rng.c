@@ -1,6 +1,7 @@
 /* Philox4x32-10 from Random123, wrapped so that every draw is addressed by
  * (seed, domain, stream, step, index). */
 #include "sgdscape/rng.h"
+#include "core/rng_internal.h"
 
 #include <math.h>
 #include <Random123/philox.h>

@@ -18,12 +18,29 @@
 #include <time.h>
 #include <unistd.h>
 
+/* snprintf's return n wrote the whole string into a buffer of size sz */
+static int path_fits(int n, size_t sz)
+{
+    return n >= 0 && (size_t)n < sz;
+}
+
+/* SGD_EINVAL, "PRE A SEP B: path too long": the path that did not fit,
+ * its middle elided when it would not fit sgd_errmsg's buffer itself. */
+static int too_long(const char *pre, const char *a, const char *sep, const char *b)
+{
+    size_t n = strlen(a);
+    if (n > 240)
+        return sgd_error(SGD_EINVAL, "%s%.120s...%s%s%.200s: path too long (%zu bytes)", pre, a, a + n - 100, sep, b,
+                         n + strlen(sep) + strlen(b));
+    return sgd_error(SGD_EINVAL, "%s%s%s%.200s: path too long", pre, a, sep, b);
+}
+
 int sgd_afile_open(sgd_afile *af, const char *path)
 {
-    if (strlen(path) >= sizeof af->path)
-        return sgd_error(SGD_EINVAL, "%s: path too long", path);
+    if (strlen(path) >= sizeof af->path) return too_long("", path, "", "");
     strcpy(af->path, path);
-    snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (!path_fits(snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid()), sizeof af->tmp))
+        return too_long("", path, "", "");
     af->fp = fopen(af->tmp, "wb");
     if (!af->fp)
         return sgd_error(SGD_EIO, "%s: cannot write: %s", path, strerror(errno));
@@ -120,7 +137,7 @@ int sgd_read_file(const char *path, char **data, size_t *n)
 int sgd_mkdirs(const char *dir)
 {
     char tmp[4096];
-    if (strlen(dir) >= sizeof tmp) return sgd_error(SGD_EINVAL, "%s: path too long", dir);
+    if (strlen(dir) >= sizeof tmp) return too_long("", dir, "", "");
     strcpy(tmp, dir);
     for (char *p = tmp + 1; *p; p++) {
         if (*p != '/') continue;
@@ -151,14 +168,15 @@ int sgd_rundir_open(sgd_rundir *rd, const char *dir)
 {
     memset(rd, 0, sizeof *rd);
     if (!dir || !*dir) return sgd_error(SGD_EINVAL, "--out: empty directory name");
-    if (strlen(dir) >= sizeof rd->final) return sgd_error(SGD_EINVAL, "--out: path too long");
+    if (strlen(dir) >= sizeof rd->final) return too_long("--out ", dir, "", "");
     strcpy(rd->final, dir);
     size_t n = strlen(rd->final);
     while (n > 1 && rd->final[n - 1] == '/') rd->final[--n] = '\0';
     struct stat st;
     if (stat(rd->final, &st) == 0 && !S_ISDIR(st.st_mode))
         return sgd_error(SGD_EIO, "--out %s: exists and is not a directory", dir);
-    snprintf(rd->path, sizeof rd->path, "%s.partial", rd->final);
+    if (!path_fits(snprintf(rd->path, sizeof rd->path, "%s.partial", rd->final), sizeof rd->path))
+        return too_long("--out ", dir, "", "");
     rm_tree(rd->path);
     /* The parent must exist already or be creatable. */
     char parent[4096];
@@ -195,7 +213,7 @@ int sgd_rundir_open_inplace(sgd_rundir *rd, const char *dir)
 {
     memset(rd, 0, sizeof *rd);
     if (!dir || !*dir) return sgd_error(SGD_EINVAL, "--out: empty directory name");
-    if (strlen(dir) >= sizeof rd->final) return sgd_error(SGD_EINVAL, "--out: path too long");
+    if (strlen(dir) >= sizeof rd->final) return too_long("--out ", dir, "", "");
     strcpy(rd->final, dir);
     strcpy(rd->path, dir);
     rd->resumable = 1;
@@ -206,9 +224,13 @@ int sgd_rundir_open_inplace(sgd_rundir *rd, const char *dir)
     return SGD_OK;
 }
 
-void sgd_rundir_file(const sgd_rundir *rd, const char *name, char *out, size_t outsz)
+int sgd_rundir_file(const sgd_rundir *rd, const char *name, char *out, size_t outsz)
 {
-    snprintf(out, outsz, "%s/%s", rd->path, name);
+    if (!path_fits(snprintf(out, outsz, "%s/%s", rd->path, name), outsz)) {
+        if (outsz) out[0] = '\0';
+        return too_long("", rd->path, "/", name);
+    }
+    return SGD_OK;
 }
 
 int sgd_rundir_commit(sgd_rundir *rd)
@@ -216,7 +238,8 @@ int sgd_rundir_commit(sgd_rundir *rd)
     if (rd->resumable) return SGD_OK;
     nftw(rd->path, sweep_entry, 16, FTW_PHYS);  /* a resumed DIR.partial may hold a killed run's */
     char old[4300];
-    snprintf(old, sizeof old, "%s.old.%ld", rd->final, (long)getpid());
+    if (!path_fits(snprintf(old, sizeof old, "%s.old.%ld", rd->final, (long)getpid()), sizeof old))
+        return too_long("--out ", rd->final, "", "");
     struct stat st;
     int had = stat(rd->final, &st) == 0;
     if (had && rename(rd->final, old) != 0)
@@ -298,19 +321,22 @@ int sgd_figure_render(const char *dir, const char *name, const char *script, int
 {
     char path[4300];
     *rendered = 0;
-    snprintf(path, sizeof path, "%s/%s.gp", dir, name);
+    if (!path_fits(snprintf(path, sizeof path, "%s/%s.gp", dir, name), sizeof path))
+        return too_long("", dir, "/", name);
     int rc = sgd_write_file(path, script, strlen(script));
     if (rc) return rc;
     /* Each image goes to a temporary name first, so a failed render leaves
      * no partial picture. A missing gnuplot just means no images. */
     char gp[600], tmp[700], fin[4400], tmpfull[4400];
-    snprintf(gp, sizeof gp, "%s.gp", name);
+    if (!path_fits(snprintf(gp, sizeof gp, "%s.gp", name), sizeof gp))
+        return too_long("", name, "", ".gp");
     const char *kinds[2] = {"png", "svg"};
     int ok = 1;
     for (int k = 0; k < 2 && ok; k++) {
-        snprintf(tmp, sizeof tmp, "%s.%s.tmp", name, kinds[k]);
-        snprintf(tmpfull, sizeof tmpfull, "%s/%s", dir, tmp);
-        snprintf(fin, sizeof fin, "%s/%s.%s", dir, name, kinds[k]);
+        if (!path_fits(snprintf(tmp, sizeof tmp, "%s.%s.tmp", name, kinds[k]), sizeof tmp) ||
+            !path_fits(snprintf(tmpfull, sizeof tmpfull, "%s/%s", dir, tmp), sizeof tmpfull) ||
+            !path_fits(snprintf(fin, sizeof fin, "%s/%s.%s", dir, name, kinds[k]), sizeof fin))
+            return too_long("", dir, "/", name);
         if (run_gnuplot(dir, gp, kinds[k], tmp) != 0 || rename(tmpfull, fin) != 0) {
             unlink(tmpfull);
             ok = 0;

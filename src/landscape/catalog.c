@@ -7,6 +7,8 @@
 #include "sgdscape/landscape.h"
 #include "sgdscape/error.h"
 #include "sgdscape/rng.h"
+#include "core/rng_internal.h"
+#include "landscape/landscape_internal.h"
 #include "landscape/spiky.h"
 #include "core/fastmath.h"
 
@@ -117,7 +119,7 @@ static int sep_smooth(const sgd_landscape *f, const sgd_noise *W, double eta,
                       const double *y, double *g, double *grad)
 {
     const sep_params *sp = f->params;
-    double s = eta * W->r;
+    double s = eta * W->scale;
     size_t d = f->d;
     int uniform = W->kind == SGD_NOISE_CUBE || (W->kind == SGD_NOISE_BALL && d == 1);
     if (W->kind == SGD_NOISE_NONE || s == 0.0) {
@@ -259,17 +261,16 @@ static sgd_landscape *sep_new(const char *name, const char *doc, size_t d, const
     {                                                                                       \
         const double *b = ((const sep_params *)f->params)->buf;                             \
         _Pragma("omp simd") for (size_t k = 0; k < n; k++) acc[k] += NAME##_val(b, y - eta * sgd_sym32_scaled(w[k], r2)); \
-    }
+    }                                                                                       \
+    static const struct sgd_landscape_fast NAME##_fast = {NAME##_phi_batch, NAME##_phi_sum, \
+                                                          NAME##_phi_cube_sum, NAME##_phi_cube_acc};
 
 /* Every batched kernel of SEP_BATCH_KERNELS(NAME) into f. */
 #define SEP_USE_BATCH_KERNELS(f, NAME)          \
     do {                                        \
         (f)->grad_batch = NAME##_grad_batch;    \
         (f)->value_batch = NAME##_value_batch;  \
-        (f)->phi_batch = NAME##_phi_batch;      \
-        (f)->phi_sum = NAME##_phi_sum;          \
-        (f)->phi_cube_sum = NAME##_phi_cube_sum; \
-        (f)->phi_cube_acc = NAME##_phi_cube_acc; \
+        (f)->fast = &NAME##_fast;               \
     } while (0)
 
 static int set_xstar(sgd_landscape *f, double v)
@@ -327,7 +328,7 @@ static int quadratic_smooth(const sgd_landscape *f, const sgd_noise *W, double e
     if (W->kind == SGD_NOISE_BALL && f->d > 1) {
         double v = f->fg(f, y, grad), tr = 0;
         for (size_t i = 0; i < f->d; i++) tr += quadratic_a(f->params, i);
-        if (g) *g = v + 0.5 * eta * eta * W->r * W->r / ((double)f->d + 2.0) * tr;
+        if (g) *g = v + 0.5 * eta * eta * W->scale * W->scale / ((double)f->d + 2.0) * tr;
         return SGD_OK;
     }
     return sep_smooth(f, W, eta, y, g, grad);
@@ -621,6 +622,8 @@ static double spiky_f_phi_sum(const sgd_landscape *f, size_t n, const double *x)
     return spiky_phi_sum(sp->buf, n, x);
 }
 
+static const struct sgd_landscape_fast spiky_fast = {spiky_f_phi_batch, spiky_f_phi_sum, NULL, NULL};
+
 static sgd_landscape *make_spiky(kvlist *kl, size_t d)
 {
     sep_params *sp;
@@ -642,8 +645,7 @@ static sgd_landscape *make_spiky(kvlist *kl, size_t d)
     }
     f->grad_batch = spiky_f_grad_batch;
     f->value_batch = spiky_f_value_batch;
-    f->phi_batch = spiky_f_phi_batch;
-    f->phi_sum = spiky_f_phi_sum;
+    f->fast = &spiky_fast;
     f->lo = -5;
     f->hi = 5;
     /* Beyond b, phi'' = 1 + A1 w1^2 cos(w1 x) + A2 w2^2 cos(w2 x), whose

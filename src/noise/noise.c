@@ -40,7 +40,7 @@ const char *sgd_noise_name(sgd_noise_kind kind)
 void sgd_noise_sample_domain(const sgd_noise *W, size_t d, uint64_t seed, uint32_t domain,
                              uint64_t stream, uint64_t step, double *omega)
 {
-    double r = W->r;
+    double r = W->scale;
     if (d == 1 && (W->kind == SGD_NOISE_CUBE || W->kind == SGD_NOISE_BALL)) {
         /* the interval [-r, r], ball and cube alike; one Philox block serves two steps */
         double u[2];
@@ -92,8 +92,8 @@ double sgd_noise_max_norm(const sgd_noise *W, size_t d)
 {
     switch (W->kind) {
     case SGD_NOISE_NONE: return 0.0;
-    case SGD_NOISE_BALL: return W->r;
-    case SGD_NOISE_CUBE: return W->r * sqrt((double)d);
+    case SGD_NOISE_BALL: return W->scale;
+    case SGD_NOISE_CUBE: return W->scale * sqrt((double)d);
     case SGD_NOISE_GAUSS: return INFINITY;
     case SGD_NOISE_DATA: return NAN;
     }
@@ -102,7 +102,7 @@ double sgd_noise_max_norm(const sgd_noise *W, size_t d)
 
 double sgd_noise_second_moment(const sgd_noise *W, size_t d)
 {
-    double r2 = W->r * W->r, dd = (double)d;
+    double r2 = W->scale * W->scale, dd = (double)d;
     switch (W->kind) {
     case SGD_NOISE_NONE: return 0.0;
     case SGD_NOISE_BALL: return r2 * dd / (dd + 2.0);

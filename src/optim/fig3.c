@@ -166,7 +166,7 @@ static int write_landscape_dat(const char *path, const sgd_landscape *f, double 
         double x = lo + (hi - lo) * (double)k / (double)n;
         fprintf(af.fp, "%.10g %.10g", x, f->fg(f, &x, NULL));
         for (int q = 0; q < 3; q++) {
-            sgd_noise W = {.kind = SGD_NOISE_BALL, .r = levels[q] / eta};
+            sgd_noise W = {.kind = SGD_NOISE_BALL, .scale = levels[q] / eta};
             double g = NAN;
             if (!f->smooth || f->smooth(f, &W, eta, &x, &g, NULL)) g = NAN;
             fprintf(af.fp, " %.10g", g);
@@ -183,7 +183,7 @@ int sgd_fig3_write(const char *dir, const sgd_fig3_config *c, const sgd_fig3_res
     const sgd_landscape *f = c->f;
     int has_smooth = f->smooth != NULL;
     if (has_smooth) {
-        sgd_noise W = {.kind = SGD_NOISE_BALL, .r = 1};
+        sgd_noise W = {.kind = SGD_NOISE_BALL, .scale = 1};
         double y = 0, g;
         has_smooth = f->smooth(f, &W, c->eta, &y, &g, NULL) == SGD_OK;
     }

@@ -4,6 +4,7 @@
 #include "sgdscape/optim.h"
 #include "sgdscape/error.h"
 #include "sgdscape/rng.h"
+#include "core/rng_internal.h"
 #include "core/fastmath.h"
 
 #include <float.h>
@@ -29,8 +30,8 @@ void sgd_trials_defaults(sgd_trials_config *c, const sgd_landscape *f)
 /* x_next is x - eta (grad + omega), the paper's update written as the trial
  * runner computes it (the same bits; tests/test_trials.c), not y - eta omega,
  * which rounds differently. */
-double sgd_sgd_step(const sgd_landscape *f, double eta, const double *omega, const double *x, double *y,
-                    double *x_next, double *grad)
+double sgd_step(const sgd_landscape *f, double eta, const double *omega, const double *x, double *y,
+                double *x_next, double *grad)
 {
     double v = f->fg(f, x, grad);
     for (size_t i = 0; i < f->d; i++) {
@@ -103,7 +104,7 @@ typedef struct block_ws {
 } block_ws;
 
 /* One trial's step, the plain form of every path in block_update:
- * x -= eta (g + omega) (sgd_sgd_step's x_next), or with heavy-ball momentum
+ * x -= eta (g + omega) (sgd_step's x_next), or with heavy-ball momentum
  * mu > 0: v = mu v + g + omega, x -= eta v. Returns nonzero when x leaves
  * the finite doubles. */
 static inline int trial_update(size_t d, double mu, double eta, double *x, double *v, const double *g,
@@ -282,7 +283,7 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
                         uniform_noise(c->seed, gtrial0, T, r_t, m, d, w.om, w.pair);
                     else {
                         sgd_noise W = c->noise; /* general models, and an odd first step */
-                        W.r = r_t;
+                        W.scale = r_t;
                         for (size_t j = 0; j < m; j++) {
                             if (!w.active[j]) continue;
                             int nrc = sgd_noise_sample(&W, d, c->seed, gtrial0 + j, T, w.x + j * d, w.om + j * d);

@@ -196,7 +196,7 @@ static int write_figure(const char *dir, const sgd_smooth_points_config *c, cons
     if (sgd_afile_commit(&af)) return SGD_EIO;
     char script[4096];
     const char *noise = sgd_noise_name(c->W.kind), *method = sgd_smooth_method_name(r->method);
-    double level = c->eta * c->W.r;
+    double level = c->eta * c->W.scale;
     int off = d == 1 ? sgd_figure_preamble(script, sizeof script, 900, 560, 0)
                      : sgd_figure_preamble(script, sizeof script, 1100, 500, 0);
     if (d == 1)

@@ -161,7 +161,7 @@ int sgd_smooth_eval(const sgd_landscape *f, const sgd_noise *W, double eta, cons
     if (w->d != d)
         return sgd_error(SGD_EINVAL, "smoothing workspace has d = %zu, landscape has d = %zu", w->d, d);
     if (!(eta >= 0) || !isfinite(eta)) return sgd_error(SGD_EINVAL, "smoothing: eta must be finite and >= 0");
-    if (W->kind != SGD_NOISE_DATA && W->kind != SGD_NOISE_NONE && (!(W->r >= 0) || !isfinite(W->r)))
+    if (W->kind != SGD_NOISE_DATA && W->kind != SGD_NOISE_NONE && (!(W->scale >= 0) || !isfinite(W->scale)))
         return sgd_error(SGD_EINVAL, "smoothing: noise radius r must be finite and >= 0");
     if (!(p->confidence > 0 && p->confidence < 1))
         return sgd_error(SGD_EINVAL, "smoothing: confidence must be in (0, 1)");
@@ -173,7 +173,7 @@ int sgd_smooth_eval(const sgd_landscape *f, const sgd_noise *W, double eta, cons
     out->range_from_sample = 0;
     out->quad_status = 0;
     /* No noise (or eta = 0): g = f exactly. */
-    if (W->kind == SGD_NOISE_NONE || (W->kind != SGD_NOISE_DATA && (W->r == 0 || eta == 0))) {
+    if (W->kind == SGD_NOISE_NONE || (W->kind != SGD_NOISE_DATA && (W->scale == 0 || eta == 0))) {
         out->g = f->fg(f, y, out->grad ? w->grad : NULL);
         out->g_err = 0;
         if (out->grad) {

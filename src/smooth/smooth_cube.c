@@ -3,9 +3,11 @@
  * tile roads that never build a whole sample. The samples and their bits
  * are those of sgd_noise_sample_domain. */
 #include "smooth/smooth_internal.h"
+#include "landscape/landscape_internal.h"
 
 #include "sgdscape/error.h"
 #include "sgdscape/rng.h"
+#include "core/rng_internal.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -109,7 +111,7 @@ void smooth_cube_x_block(double r, double eta, const double *y, size_t d, uint64
 }
 
 /* ---- separable f under cube noise ---------------------------------------
- * For f = sum_i phi(x_i) (f->phi_batch) a sample never has to exist as a
+ * For f = sum_i phi(x_i) (f->fast->phi_batch) a sample never has to exist as a
  * whole: a tile of Philox blocks gives four runs of coordinates, whose phi
  * and phi' are evaluated while in cache and folded into the statistics at
  * once. The samples and their bits are those of the general path; only the
@@ -148,7 +150,7 @@ static void sep_eval(const sgd_landscape *f, double r, double eta, const double 
         double *xt = T->x + t * nl;
         for (size_t k = 0; k < nl; k++) xt[k] = yt[k] - eta * sgd_sym32_scaled(wt[k], r2);
     }
-    if (ph || dph) f->phi_batch(f, 4 * nl, T->x, ph ? T->ph : NULL, dph ? T->dph : NULL);
+    if (ph || dph) f->fast->phi_batch(f, 4 * nl, T->x, ph ? T->ph : NULL, dph ? T->dph : NULL);
 }
 
 /* Samples a .. b-1 into c, a tile of columns at a time. Returns the first
@@ -156,11 +158,11 @@ static void sep_eval(const sgd_landscape *f, double r, double eta, const double 
 size_t smooth_sep_cols_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, mc_chunk *c)
 {
     const size_t d = J->d, h = (d + 3) / 4, spt = SGD_SMOOTH_TILE / h;
-    const double r2 = J->W->r * 0x1.0p-31, eta = J->eta;
+    const double r2 = J->W->scale * 0x1.0p-31, eta = J->eta;
     double *vals = T->yb;
     size_t off[4 * SGD_SMOOTH_COLS], ns_off = 0, valid[4]; /* valid[t]: blocks q with t h + q < d */
     for (size_t t = 0; t < 4; t++) valid[t] = run_len(d, t * h, h);
-    const int draw = J->want_val && !J->want_grad && J->f->phi_cube_acc;
+    const int draw = J->want_val && !J->want_grad && J->f->fast->phi_cube_acc;
     for (size_t j = a; j < b; j += spt) {
         const size_t ns = b - j < spt ? b - j : spt, nl = ns * h;
         cube_words_cols(J->p->seed, J->p->stream, J->step0 + j, h, ns, T->w);
@@ -170,7 +172,7 @@ size_t smooth_sep_cols_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, m
              * those of the sum below) */
             for (size_t s = 0; s < ns; s++) vals[s] = -0.0;
             for (size_t i = 0; i < d; i++)
-                J->f->phi_cube_acc(J->f, ns, J->y[i], eta, r2, T->w[i / h] + (i % h) * ns, vals);
+                J->f->fast->phi_cube_acc(J->f, ns, J->y[i], eta, r2, T->w[i / h] + (i % h) * ns, vals);
         } else {
             for (size_t t = 0; t < 4; t++) {
                 for (size_t q = 0; q < valid[t]; q++) {
@@ -180,7 +182,7 @@ size_t smooth_sep_cols_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, m
                     for (size_t s = 0; s < ns; s++) xq[s] = yi - eta * sgd_sym32_scaled(wq[s], r2);
                 }
                 if (valid[t])
-                    J->f->phi_batch(J->f, valid[t] * ns, T->x + t * nl, J->want_val ? T->ph + t * nl : NULL,
+                    J->f->fast->phi_batch(J->f, valid[t] * ns, T->x + t * nl, J->want_val ? T->ph + t * nl : NULL,
                                     J->want_grad ? T->dph + t * nl : NULL);
             }
             /* where coordinate i's column starts: row t = i / h, block q = i % h */
@@ -222,24 +224,24 @@ size_t smooth_sep_rows_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, m
 {
     const sgd_landscape *f = J->f;
     const size_t d = J->d, h = (d + 3) / 4, spt = SGD_SMOOTH_TILE / h;
-    const double r2 = J->W->r * 0x1.0p-31, eta = J->eta;
+    const double r2 = J->W->scale * 0x1.0p-31, eta = J->eta;
     uint32_t *W = T->w[0]; /* the four rows are one array of 4 SGD_SMOOTH_TILE words */
     double *vals = T->yb;
     /* values alone: phi summed as it is computed (phi_sum), with the draw
      * fused in where f has phi_cube_sum (no points stored) */
-    const int fused = J->want_val && !J->want_grad, draw = fused && f->phi_cube_sum;
+    const int fused = J->want_val && !J->want_grad, draw = fused && f->fast->phi_cube_sum;
     for (size_t j = a; j < b; j += spt) {
         const size_t ns = b - j < spt ? b - j : spt;
         if (draw)
             for (size_t s = 0; s < ns; s++) cube_words_sample(J->p->seed, J->p->stream, J->step0 + j + s, h, W + 4 * h * s);
         else {
-            smooth_cube_x_block(J->W->r, eta, J->y, d, J->p->seed, J->p->stream, J->step0 + j, ns, W, T->x);
+            smooth_cube_x_block(J->W->scale, eta, J->y, d, J->p->seed, J->p->stream, J->step0 + j, ns, W, T->x);
             if (!fused)
-                f->phi_batch(f, ns * d, T->x, J->want_val ? T->ph : NULL, J->want_grad ? T->dph : NULL);
+                f->fast->phi_batch(f, ns * d, T->x, J->want_val ? T->ph : NULL, J->want_grad ? T->dph : NULL);
         }
         for (size_t s = 0; J->want_val && s < ns; s++)
-            vals[s] = draw    ? f->phi_cube_sum(f, d, J->y, eta, r2, W + 4 * h * s)
-                      : fused ? f->phi_sum(f, d, T->x + d * s)
+            vals[s] = draw    ? f->fast->phi_cube_sum(f, d, J->y, eta, r2, W + 4 * h * s)
+                      : fused ? f->fast->phi_sum(f, d, T->x + d * s)
                               : sum16(T->ph + d * s, d);
         size_t e = chunk_add(c, J->want_val, vals, J->want_grad ? T->dph : NULL, ns);
         if (e) return j + e;
@@ -275,17 +277,17 @@ static void sep_big_tile(const mc_job *J, size_t ti, size_t ntile, size_t j0, si
         stride = nb;
     }
     /* values alone: phi summed as it is computed, the draw fused in where f has phi_cube_sum */
-    const int draw = J->want_val && !J->want_grad && J->f->phi_cube_sum;
-    const double r2 = J->W->r * 0x1.0p-31;
+    const int draw = J->want_val && !J->want_grad && J->f->fast->phi_cube_sum;
+    const double r2 = J->W->scale * 0x1.0p-31;
     for (size_t s = 0; s < ns; s++) {
         cube_words_run(J->p->seed, J->p->stream, J->step0 + j0 + s, q0, nb, T->w);
-        if (!draw) sep_eval(J->f, J->W->r, J->eta, ypat, stride, nb, T, J->want_val && J->want_grad, J->want_grad);
+        if (!draw) sep_eval(J->f, J->W->scale, J->eta, ypat, stride, nb, T, J->want_val && J->want_grad, J->want_grad);
         if (J->want_val) {
             double v = 0;
             for (size_t t = 0; t < 4 && len[t]; t++) /* runs past d are empty, and only the last ones */
                 v += J->want_grad ? sum16(T->ph + t * nb, len[t])
-                     : draw       ? J->f->phi_cube_sum(J->f, len[t], J->y + t * h + q0, J->eta, r2, T->w[t])
-                                  : J->f->phi_sum(J->f, len[t], T->x + t * nb);
+                     : draw       ? J->f->fast->phi_cube_sum(J->f, len[t], J->y + t * h + q0, J->eta, r2, T->w[t])
+                                  : J->f->fast->phi_sum(J->f, len[t], T->x + t * nb);
             part[s * ntile + ti] = v;
         }
         if (J->want_grad) {

@@ -3,6 +3,7 @@
  * count), CLT or Hoeffding intervals, and the sample count --tol asks for.
  * Separable f under cube noise takes the tile layouts of smooth_cube.c. */
 #include "smooth/smooth_internal.h"
+#include "landscape/landscape_internal.h"
 
 #include "sgdscape/error.h"
 #include "sgdscape/rng.h"
@@ -146,8 +147,8 @@ static int mc_run(const sgd_landscape *f, const sgd_noise *W, double eta, const 
     J.want_val = !(p->grad_only && res->want_grad);
     /* d = 1 goes through sgd_noise_sample_domain: there one Philox block serves two steps;
      * so does r < 2^-990, where r 2^-31 is subnormal and sgd_sym32_scaled would round differently */
-    J.cube = W->kind == SGD_NOISE_CUBE && d >= 2 && W->r >= 0x1.0p-990;
-    J.sep = J.cube && f->phi_batch;
+    J.cube = W->kind == SGD_NOISE_CUBE && d >= 2 && W->scale >= 0x1.0p-990;
+    J.sep = J.cube && f->fast && f->fast->phi_batch;
     int status = SGD_OK;
     size_t bad = 0;
     stat_init(&res->g);
@@ -229,7 +230,7 @@ static int chunk_run_one(chunk_run *R, size_t k, size_t *where)
         for (size_t j = a; j < b; j += S) {
             size_t m = b - j < S ? b - j : S;
             if (J->cube)
-                smooth_cube_x_block(J->W->r, J->eta, J->y, d, p->seed, p->stream, J->step0 + j, m, R->words, R->x);
+                smooth_cube_x_block(J->W->scale, J->eta, J->y, d, p->seed, p->stream, J->step0 + j, m, R->words, R->x);
             else
                 for (size_t s = 0; s < m; s++) {
                     double *xs = R->x + s * d;

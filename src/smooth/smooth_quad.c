@@ -109,7 +109,7 @@ int smooth_quad(const sgd_landscape *f, const sgd_noise *W, double eta, const do
     q.f = f;
     q.kind = W->kind;
     q.eta = eta;
-    q.r = W->r;
+    q.r = W->scale;
     q.y = y;
     q.w = w;
     q.epsabs = p->epsabs;

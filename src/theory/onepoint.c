@@ -21,7 +21,7 @@ void sgd_onepoint_defaults(sgd_onepoint_config *c, const sgd_landscape *f)
     memset(c, 0, sizeof *c);
     c->f = f;
     c->W.kind = SGD_NOISE_BALL;
-    c->W.r = 1.0;
+    c->W.scale = 1.0;
     c->eta = 0.1;
     c->x_star = f ? f->x_star : NULL;
     c->D.kind = SGD_DOMAIN_BOX;

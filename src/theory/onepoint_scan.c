@@ -84,7 +84,7 @@ static int write_map(const char *dir, const sgd_onepoint_config *c, const sgd_on
     }
     if (sgd_afile_commit(&af)) return SGD_EIO;
     char script[2048];
-    double eta = c->eta, level = c->eta * c->W.r;
+    double eta = c->eta, level = c->eta * c->W.scale;
     int off = sgd_figure_preamble(script, sizeof script, d == 1 ? 900 : 800, d == 1 ? 520 : 700, 0);
     if (d == 1)
         snprintf(script + off, sizeof script - (size_t)off,
@@ -118,8 +118,8 @@ static int write_summary(const char *dir, const sgd_onepoint_config *c, const sg
     sgd_json_str(s, "verdict", vt);
     sgd_json_num(s, "eta", c->eta);
     sgd_json_num(s, "r", r->r);
-    sgd_json_num(s, "noise_radius", c->W.r);
-    sgd_json_num(s, "noise_level", c->eta * c->W.r);
+    sgd_json_num(s, "noise_radius", c->W.scale);
+    sgd_json_num(s, "noise_level", c->eta * c->W.scale);
     sgd_json_num(s, "c_hat", r->c_hat);
     sgd_json_num(s, "c_lower", r->c_lower);
     sgd_json_num(s, "c_upper", r->c_upper);
@@ -172,12 +172,12 @@ int sgd_onepoint_scan(const sgd_onepoint_scan_config *c, sgd_onepoint_scan_resul
     if (!c->n) return sgd_error(SGD_EINVAL, "Assumption 1 scan: no values");
     r->row = calloc(c->n, sizeof *r->row);
     if (!r->row) return sgd_error(SGD_ENOMEM, "Assumption 1 scan: out of memory");
-    double eta0 = c->check.eta, r0 = c->check.W.r;
+    double eta0 = c->check.eta, r0 = c->check.W.scale;
     for (size_t k = 0; k < c->n; k++) {
         sgd_onepoint_config ck = c->check;
         double v = c->values[k];
         ck.eta = c->kind == SGD_SCAN_ETA ? v : eta0;
-        ck.W.r = c->kind == SGD_SCAN_ETA ? r0 : v / eta0;
+        ck.W.scale = c->kind == SGD_SCAN_ETA ? r0 : v / eta0;
         sgd_onepoint_result res;
         int rc = sgd_onepoint_check(&ck, &res);
         if (rc) {
@@ -188,7 +188,7 @@ int sgd_onepoint_scan(const sgd_onepoint_scan_config *c, sgd_onepoint_scan_resul
         r->n = k + 1;
         w->value = v;
         w->eta = ck.eta;
-        w->r = ck.W.r;
+        w->r = ck.W.scale;
         w->c_hat = res.c_hat;
         w->c_lower = res.c_lower;
         w->nfail = res.nfail;

@@ -132,7 +132,7 @@ static int y0_dist2(const sgd_verify_config *c, double *out)
     trials_config(c, &t);
     t.record_every = 1;
     sgd_trials_result r0;
-    int rc = sgd_schedule_parse("const", c->eta, c->W.r, 1, &t.sched);
+    int rc = sgd_schedule_parse("const", c->eta, c->W.scale, 1, &t.sched);
     if (!rc) rc = sgd_trials_run(&t, &r0, NULL, NULL);
     if (rc) return rc;
     for (size_t j = 0; j < c->trials; j++) *out = fmax(*out, dist2(d, r0.traj_y + (j * r0.nrec) * d, c->x_star));
@@ -255,7 +255,7 @@ int sgd_verify_theorem1(const sgd_verify_config *c, sgd_verify_result *r, sgd_th
     trials_config(c, &t);
     t.record_every = r->record_every;
     sgd_trials_result tr;
-    int rc = sgd_schedule_parse("const", c->eta, c->W.r, total, &t.sched);
+    int rc = sgd_schedule_parse("const", c->eta, c->W.scale, total, &t.sched);
     if (!rc) rc = sgd_trials_run(&t, &tr, progress, ctx);
     if (rc) return rc;
     rc = trial_stats(c, &tr, r);
@@ -332,7 +332,7 @@ static int write_figure(const char *dir, const sgd_verify_config *c, const sgd_v
              "     'verify.dat' using 1:6 with lines dt 2 lw 2 title 'proof: b/lambda + (1-lambda)^t d0', \\\n"
              "     %.10g with lines lw 2 lc rgb '#d62728' title '20b/lambda', \\\n"
              "     %.10g with lines lw 2 lc rgb '#9467bd' title 'delta^2'\n",
-             c->f->name, c->trials, c->eta, c->W.r, r->c, r->L, r->T1, r->T1, r->T1, t->radius2, t->delta * t->delta);
+             c->f->name, c->trials, c->eta, c->W.scale, r->c, r->L, r->T1, r->T1, r->T1, t->radius2, t->delta * t->delta);
     int rendered;
     return sgd_figure_render(dir, "verify", script, &rendered);
 }
