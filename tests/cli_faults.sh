@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Write faults (docs/testing.md): the LD_PRELOAD interposer tests/fault/faultwrite.c
-# fails the N-th write / rename / fsync / close of a short `train` and a short `run`
-# with ENOSPC or EIO, for every N the command performs. Each time: a non-zero exit
+# fails the N-th write / rename / fsync / close of a short `train`, a short `run` and
+# a short `probe` with ENOSPC or EIO, for every N the command performs. Each time: a non-zero exit
 # and one line on stderr naming the file; no temporary file left; every final file
 # present is whole (the .npy arrays byte-identical to an unfaulted run's, the JSON
-# parses, the CSV rows complete); `run` leaves neither DIR nor DIR.partial; and
-# `train --resume` / a rerun of `run` gives the bytes of an uninterrupted run.
+# parses, the CSV rows complete); `run` and `probe` leave neither DIR nor DIR.partial;
+# and `train --resume` / a rerun of `run` or `probe` gives the bytes of an
+# uninterrupted run.
 set -u
 SGD=${1:?usage: cli_faults.sh path/to/sgdscape}
 FW=${SGD_FAULTWRITE:-$(dirname "$SGD")/faultwrite.so}
@@ -157,6 +158,21 @@ run_case() { # run_case N
     else bad "$name: the rerun differs from the reference"; fi
 }
 
+# ---- probe (of the train reference: its 3 stored epochs) ----------------------
+PR=(probe --run "$T/ref" --batches 1 --points 4 --sg-batches 2 --threads 1 --seed 5)
+"$SGD" "${PR[@]}" --out "$T/pref" >/dev/null 2>&1 || bad "probe reference"
+faulted 0 ENOSPC "${PR[@]}" --out "$T/cnt3" >/dev/null 2>&1 || bad "probe under the interposer (count only)"
+NP=$(count_of)
+[ "${NP:-0}" -gt 5 ] || bad "probe: implausible operation count '${NP:-}'"
+probe_case() { # probe_case N
+    local name
+    inject "probe fault $1/$NP" "$1" "${PR[@]}" || return
+    if [ -e "$W/f" ] || [ -e "$W/f.partial" ]; then bad "$name: left $(ls -d "$W/f"*)"; return; fi
+    if nogp "$SGD" "${PR[@]}" --out "$W/f" >/dev/null 2>&1 && cmp -s "$W/f/probe.csv" "$T/pref/probe.csv" &&
+        cmp -s "$W/f/neighbors.npy" "$T/pref/neighbors.npy"; then ok
+    else bad "$name: the rerun differs from the reference"; fi
+}
+
 # Every N, in two shards of alternate cases run side by side (the test's wall time
 # halves when a core is free); each shard reports its counts in $W/counts.
 shard() {
@@ -164,6 +180,7 @@ shard() {
     mkdir -p "$W"
     for n in $(seq $((1 + $1)) 2 "${NT:-0}"); do train_case "$n"; done
     for n in $(seq $((1 + $1)) 2 "${NR:-0}"); do run_case "$n"; done
+    for n in $(seq $((1 + $1)) 2 "${NP:-0}"); do probe_case "$n"; done
     echo "$pass $fail" >"$W/counts"; echo "shard $1: $pass passed, $fail failed"
 }
 shard 0 &
@@ -182,5 +199,5 @@ rc=$?
 { [ $rc -ne 0 ] && [ "$(wc -l <"$W/err")" -eq 1 ] && [ ! -e "$W/f" ] && [ ! -e "$W/f.partial" ]; } && ok ||
     bad "sticky ENOSPC: rc=$rc $(head -c 300 "$W/err")"
 
-echo "train: $NT operations, run: $NR operations; $pass passed, $fail failed"
+echo "train: $NT operations, run: $NR, probe: $NP; $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -218,6 +218,7 @@ int sgd_cmd_probe(int argc, char **argv)
         rc = 128 + stop_sig;
     } else {
         rc = cli_rundir_commit(C, rd);
+        if (rc && !resume) cli_rundir_abort(rd); /* the final rename failed: as any failure */
     }
     if (!rc) {
         printf("probe: %zu trial%s x %zu epochs, p = %zu, %zu points of radius %g, K = %zu batches of %zu "
