@@ -69,6 +69,8 @@ void sgd_json_nums(sgd_json *j, const char *key, const double *v, size_t n);
 sgd_json *sgd_json_obj(sgd_json *j, const char *key);  /* child object (owned by j) */
 sgd_json *sgd_json_arr_obj(sgd_json *j, const char *key); /* append an object to array `key` */
 int sgd_json_write(const sgd_json *j, const char *path);  /* atomic, pretty */
+/* sgd_json_write to DIR/NAME, then sgd_json_free(j): the tail of every summary writer. */
+int sgd_json_write_free(sgd_json *j, const char *dir, const char *name);
 char *sgd_json_print(const sgd_json *j);                   /* caller frees */
 /* Adds "sgdscape_version", "created", "threads", "command_line" fields. */
 void sgd_json_manifest_header(sgd_json *j, int argc, char **argv, int threads);

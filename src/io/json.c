@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -60,6 +61,16 @@ sgd_json *sgd_json_arr_obj(sgd_json *j, const char *key)
 }
 
 char *sgd_json_print(const sgd_json *j) { return cJSON_Print(J(j)); }
+
+int sgd_json_write_free(sgd_json *j, const char *dir, const char *name)
+{
+    char path[4400];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    int rc = n < 0 || (size_t)n >= sizeof path ? sgd_error(SGD_EINVAL, "%s/%s: path too long", dir, name)
+                                               : sgd_json_write(j, path);
+    sgd_json_free(j);
+    return rc;
+}
 
 int sgd_json_write(const sgd_json *j, const char *path)
 {

@@ -262,9 +262,7 @@ int sgd_fig3_write(const char *dir, const sgd_fig3_config *c, const sgd_fig3_res
         sgd_json_int(o, "diverged", (long long)P->stats.diverged);
         sgd_json_int(o, "trials", (long long)P->stats.n);
     }
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    rc = sgd_json_write(sum, path);
-    sgd_json_free(sum);
+    rc = sgd_json_write_free(sum, dir, "summary.json");
     if (rc) return rc;
 
     /* The 3x4 figure. */

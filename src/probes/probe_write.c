@@ -121,7 +121,6 @@ static int write_figures(const char *dir, const sgd_probe_result *R)
 
 static int write_summary(const char *dir, const sgd_probe_result *R)
 {
-    char path[4400];
     sgd_json *j = sgd_json_new();
     sgd_json_int(j, "trials", (long long)R->trials);
     sgd_json_int(j, "epochs", (long long)R->nepochs);
@@ -144,10 +143,7 @@ static int write_summary(const char *dir, const sgd_probe_result *R)
     }
     sgd_json_num(j, "min_inner", mi);
     sgd_json_num(j, "min_neighborhood_inner", mnb);
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    int rc = sgd_json_write(j, path);
-    sgd_json_free(j);
-    return rc;
+    return sgd_json_write_free(j, dir, "summary.json");
 }
 
 static int write_manifest(const char *dir, const sgd_probe_config *c, const sgd_probe_result *R)

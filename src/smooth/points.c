@@ -223,7 +223,6 @@ static int write_figure(const char *dir, const sgd_smooth_points_config *c, cons
 
 static int write_summary(const char *dir, const sgd_smooth_points_config *c, const sgd_smooth_points_result *r)
 {
-    char path[4400];
     sgd_json *s = sgd_json_new();
     sgd_json_str(s, "method", sgd_smooth_method_name(r->method));
     sgd_json_int(s, "points", (long long)r->n);
@@ -245,10 +244,7 @@ static int write_summary(const char *dir, const sgd_smooth_points_config *c, con
     }
     sgd_json_num(s, "seconds", r->seconds);
     sgd_json_num(s, "cpu_seconds", r->cpu_seconds);
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    int rc = sgd_json_write(s, path);
-    sgd_json_free(s);
-    return rc;
+    return sgd_json_write_free(s, dir, "summary.json");
 }
 
 int sgd_smooth_points_write(const char *dir, const sgd_smooth_points_config *c, const sgd_smooth_points_result *r)

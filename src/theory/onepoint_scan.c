@@ -112,7 +112,7 @@ static int write_summary(const char *dir, const sgd_onepoint_config *c, const sg
     size_t d = r->d, m = r->n - r->nexcluded;
     const char *lsrc;
     double L = sgd_onepoint_L(f, r, &lsrc);
-    char vt[512], path[4400];
+    char vt[512];
     sgd_onepoint_verdict(c, r, vt, sizeof vt);
     sgd_json *s = sgd_json_new();
     sgd_json_str(s, "verdict", vt);
@@ -148,10 +148,7 @@ static int write_summary(const char *dir, const sgd_onepoint_config *c, const sg
     if (r->method == SGD_SMOOTH_MC && c->sp.interval == SGD_SMOOTH_CI_HOEFFDING)
         sgd_json_str(s, "hoeffding_range", r->range_from_sample ? "sample range x 1.5 (estimate)" : "user-given");
     sgd_json_num(s, "seconds", r->seconds);
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    int rc = sgd_json_write(s, path);
-    sgd_json_free(s);
-    return rc;
+    return sgd_json_write_free(s, dir, "summary.json");
 }
 
 int sgd_onepoint_write(const char *dir, const sgd_onepoint_config *c, const sgd_onepoint_result *r)
@@ -245,7 +242,6 @@ int sgd_onepoint_scan_write(const char *dir, const sgd_onepoint_scan_config *c, 
     int rc = scan_table(dir, r);
     if (rc) return rc;
     const char *what = c->kind == SGD_SCAN_ETA ? "eta" : "level";
-    char path[4400];
     sgd_json *s = sgd_json_new();
     for (size_t k = 0; k < r->n; k++) {
         const sgd_onepoint_scan_row *w = &r->row[k];
@@ -263,9 +259,7 @@ int sgd_onepoint_scan_write(const char *dir, const sgd_onepoint_scan_config *c, 
     sgd_json_str(s, "scanned", what);
     sgd_json_num(s, "holds_from", r->holds_from);
     sgd_json_num(s, "holds_to", r->holds_to);
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    rc = sgd_json_write(s, path);
-    sgd_json_free(s);
+    rc = sgd_json_write_free(s, dir, "summary.json");
     if (rc) return rc;
     char script[2048];
     int off = sgd_figure_preamble(script, sizeof script, 900, 520, 0);

@@ -341,7 +341,6 @@ static int write_summary(const char *dir, const sgd_verify_config *c, const sgd_
 {
     const sgd_thm1 *t = &r->thm;
     const double *s1 = r->dist2_T1;
-    char path[4400];
     sgd_json *s = sgd_json_new();
     sgd_json_num(s, "eta", c->eta);
     sgd_json_num(s, "c", r->c);
@@ -376,10 +375,7 @@ static int write_summary(const char *dir, const sgd_verify_config *c, const sgd_
         sgd_json_num(s, "thm3_eta_below", r->eta_below);
         sgd_json_num(s, "thm3_dist2_after_below", r->eta_below > 0 ? r->thm3_below.dist2_after : NAN);
     }
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    int rc = sgd_json_write(s, path);
-    sgd_json_free(s);
-    return rc;
+    return sgd_json_write_free(s, dir, "summary.json");
 }
 
 int sgd_verify_write(const char *dir, const sgd_verify_config *c, const sgd_verify_result *r)
