@@ -149,13 +149,15 @@ RU=(run --f spiky --steps 200 --trials 6 --threads 1 --record-every 50 --seed 3)
 faulted 0 ENOSPC "${RU[@]}" --out "$T/cnt2" >/dev/null 2>&1 || bad "run under the interposer (count only)"
 NR=$(count_of)
 [ "${NR:-0}" -gt 10 ] || bad "run: implausible operation count '${NR:-}'"
-run_case() { # run_case N
-    local name
-    inject "run fault $1/$NR" "$1" "${RU[@]}" || return
+# rerun_case N TOTAL REF "FILES" ARGS...: fault N of TOTAL in sgdscape ARGS leaves
+# neither DIR nor DIR.partial, and a rerun gives REF's FILES byte for byte.
+rerun_case() {
+    local n=$1 total=$2 ref=$3 files=$4 name f; shift 4
+    inject "$1 fault $n/$total" "$n" "$@" || return
     if [ -e "$W/f" ] || [ -e "$W/f.partial" ]; then bad "$name: left $(ls -d "$W/f"*)"; return; fi
-    if nogp "$SGD" "${RU[@]}" --out "$W/f" >/dev/null 2>&1 && cmp -s "$W/f/trials.csv" "$T/rref/trials.csv" &&
-        cmp -s "$W/f/traj_x.npy" "$T/rref/traj_x.npy" && cmp -s "$W/f/histogram.csv" "$T/rref/histogram.csv"; then ok
-    else bad "$name: the rerun differs from the reference"; fi
+    nogp "$SGD" "$@" --out "$W/f" >/dev/null 2>&1 || { bad "$name: the rerun fails"; return; }
+    for f in $files; do cmp -s "$W/f/$f" "$ref/$f" || { bad "$name: the rerun's $f differs"; return; }; done
+    ok
 }
 
 # ---- probe (of the train reference: its 3 stored epochs) ----------------------
@@ -164,23 +166,18 @@ PR=(probe --run "$T/ref" --batches 1 --points 4 --sg-batches 2 --threads 1 --see
 faulted 0 ENOSPC "${PR[@]}" --out "$T/cnt3" >/dev/null 2>&1 || bad "probe under the interposer (count only)"
 NP=$(count_of)
 [ "${NP:-0}" -gt 5 ] || bad "probe: implausible operation count '${NP:-}'"
-probe_case() { # probe_case N
-    local name
-    inject "probe fault $1/$NP" "$1" "${PR[@]}" || return
-    if [ -e "$W/f" ] || [ -e "$W/f.partial" ]; then bad "$name: left $(ls -d "$W/f"*)"; return; fi
-    if nogp "$SGD" "${PR[@]}" --out "$W/f" >/dev/null 2>&1 && cmp -s "$W/f/probe.csv" "$T/pref/probe.csv" &&
-        cmp -s "$W/f/neighbors.npy" "$T/pref/neighbors.npy"; then ok
-    else bad "$name: the rerun differs from the reference"; fi
-}
-
 # Every N, in two shards of alternate cases run side by side (the test's wall time
 # halves when a core is free); each shard reports its counts in $W/counts.
 shard() {
     W=$T/s$1 pass=0 fail=0
     mkdir -p "$W"
     for n in $(seq $((1 + $1)) 2 "${NT:-0}"); do train_case "$n"; done
-    for n in $(seq $((1 + $1)) 2 "${NR:-0}"); do run_case "$n"; done
-    for n in $(seq $((1 + $1)) 2 "${NP:-0}"); do probe_case "$n"; done
+    for n in $(seq $((1 + $1)) 2 "${NR:-0}"); do
+        rerun_case "$n" "$NR" "$T/rref" "trials.csv traj_x.npy histogram.csv" "${RU[@]}"
+    done
+    for n in $(seq $((1 + $1)) 2 "${NP:-0}"); do
+        rerun_case "$n" "$NP" "$T/pref" "probe.csv neighbors.npy" "${PR[@]}"
+    done
     echo "$pass $fail" >"$W/counts"; echo "shard $1: $pass passed, $fail failed"
 }
 shard 0 &
