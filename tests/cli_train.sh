@@ -28,6 +28,10 @@ common=(--model convnet:w=8 --data fashion-mnist --subset 2000 --val-subset 500 
 # learning: 3 epochs, 2 threads
 "$CLI" train "${common[@]}" --epochs 3 --threads 2 --out "$T/a" || bad "train a"
 [ -f "$T/a/x.npy" ] && [ -f "$T/a/manifest.json" ] && [ -f "$T/a/checkpoint/state.json" ] && ok "run dir" || bad "run dir"
+# train.png: its data are train.csv's rows; the script and (with gnuplot) the images beside them
+[ -f "$T/a/train.gp" ] && [ "$(grep -vc '^#' "$T/a/train.dat")" -eq "$(($(wc -l < "$T/a/train.csv") - 1))" ] \
+    && [ "$(tr ',' ' ' < "$T/a/train.csv" | tail -n +2)" = "$(grep -v '^#' "$T/a/train.dat")" ] && ok "train.dat" || bad "train.dat"
+if command -v gnuplot >/dev/null; then [ -s "$T/a/train.png" ] && [ -s "$T/a/train.svg" ] && ok "train.png" || bad "train.png"; fi
 awk -F, 'NR==2{l0=$3} END{l=$3; acc=$6; if (l < 0.8*l0 && acc > 0.4 && $4 > 0.4) {print "loss " l0 " -> " l ", val acc " acc; exit 0} else {print "loss " l0 " -> " l ", val acc " acc; exit 1}}' "$T/a/train.csv" && ok learning || bad learning
 
 # 1 thread, 1 epoch: x after epoch 0 equals run a's x at the start of epoch 1

@@ -573,6 +573,7 @@ sgd_net *sgd_net_create(const char *spec, int in_c, int in_h, int in_w, int clas
     net->input = nn_new_tensor(net, in_c, in_h, in_w);
     int rc = net->input < 0 ? sgd_error(SGD_ENOMEM, "model: out of memory") : build(&B, spec, net->input, classes);
     if (!rc && net->oom) rc = sgd_error(SGD_ENOMEM, "model: out of memory");
+    if (!rc) rc = nn_index_tensors(net);
     if (rc) {
         if (!sgd_errmsg()[0]) sgd_error(rc, "model '%s': cannot build", spec);
         sgd_net_free(net);

@@ -39,6 +39,7 @@ void sgd_net_free(sgd_net *net)
     free(net->ts);
     free(net->blocks);
     free(net->pt);
+    free(net->listing);
     free(net);
 }
 
@@ -58,15 +59,23 @@ size_t sgd_net_ntensors(const sgd_net *net) { return net->npt; }
 
 int sgd_net_tensor_info(const sgd_net *net, size_t i, sgd_net_tensor *out)
 {
-    if (i >= net->npt) return sgd_error(SGD_EINVAL, "tensor index %zu out of range", i);
+    if (i >= net->npt || !net->listing) return sgd_error(SGD_EINVAL, "tensor index %zu out of range", i);
+    *out = net->pt[net->listing[i]].t;
+    return SGD_OK;
+}
+
+/* The listing order is params (x order) then buffers; a table, not a scan per
+ * call, so that listing every tensor of a deep network stays linear. */
+int nn_index_tensors(sgd_net *net)
+{
+    free(net->listing);
+    net->listing = malloc(sizeof(size_t) * (net->npt ? net->npt : 1));
+    if (!net->listing) return sgd_error(SGD_ENOMEM, "model: out of memory");
     size_t k = 0;
     for (int pass = 0; pass < 2; pass++)
         for (size_t j = 0; j < net->npt; j++)
-            if (net->pt[j].t.is_buffer == pass && k++ == i) {
-                *out = net->pt[j].t;
-                return SGD_OK;
-            }
-    return sgd_error(SGD_EINVAL, "tensor index %zu out of range", i);
+            if (net->pt[j].t.is_buffer == pass) net->listing[k++] = j;
+    return SGD_OK;
 }
 
 /* Views of tensor t's activations and gradients. Before the first run the

@@ -103,6 +103,7 @@ struct sgd_net {
     int in_c, in_h, in_w, classes;
     size_t p, nbuf;
     nn_ptensor *pt;  size_t npt, cap_pt;
+    size_t *listing;          /* listing index (params, then buffers) -> pt index */
     nn_op *ops;      size_t nops, cap_ops;
     nn_tensor *ts;   size_t nts, cap_ts;
     nn_block *blocks; size_t nblocks, cap_blocks;
@@ -140,6 +141,10 @@ void nn_free_scratch(sgd_net *net);
 /* SGD_EDIVERGED for a non-finite loss or gradient after the last run of n
  * samples at weights x: "loss is NaN at WHERE (cause)TAIL". One message for
  * train and the probes. */
+/* Builds net->listing once the network is complete (sgd_net_tensor_info is then O(1)). */
+int nn_index_tensors(sgd_net *net);
+/* train.dat, train.gp and (with gnuplot) train.png/.svg in dir from train.csv's text */
+int nn_train_figure(const char *dir, const char *csv);
 int nn_nonfinite(const sgd_net *net, const float *x, size_t n, double loss, const char *where, const char *tail);
 
 /* Views of tensor id t for the current batch. */

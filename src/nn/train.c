@@ -597,6 +597,7 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
     if ((rc = checkpoint(&T, c->epochs))) goto out;
     if ((rc = save_vec(&T, "x.npy", T.x, T.p))) goto out;
     if ((rc = save_vec(&T, "buffers.npy", T.buf, T.net->nbuf))) goto out;
+    if ((rc = nn_train_figure(T.rd.path, T.csv))) goto out;
     {
         sgd_json *s = sgd_json_new();
         sgd_json_int(s, "epochs", c->epochs);
