@@ -88,7 +88,7 @@ for c in "${cmds[@]}"; do
       /usr/bin/python3 - "$T/old/r$i/$f" "$T/new/r$i/$f" <<'PY' || { echo "DIFF $f: $c"; fail=1; }
 import json,sys
 def strip(o):
-    if isinstance(o,dict): return {k:strip(v) for k,v in o.items() if not any(w in k for w in ("time","second","elapsed","wall","date","host","version","command","rate","argv","out","created"))}
+    if isinstance(o,dict): return {k:strip(v) for k,v in o.items() if not any(w in k for w in ("time","second","elapsed","wall","date","host","version","command","rate","argv","out","created","ranks"))}
     if isinstance(o,list): return [strip(v) for v in o]
     return o
 a=strip(json.load(open(sys.argv[1]))); b=strip(json.load(open(sys.argv[2])))
@@ -97,6 +97,8 @@ PY
       ;;
     *train.csv) # img_per_s and seconds (columns 8, 9) are timings
       cmp -s <(cut -d, -f1-7 "$T/old/r$i/$f") <(cut -d, -f1-7 "$T/new/r$i/$f") || { echo "DIFF $f: $c"; fail=1; } ;;
+    *train.dat) # the same rows space-separated: img_per_s and seconds are the last two
+      cmp -s <(awk '{NF-=2} 1' "$T/old/r$i/$f") <(awk '{NF-=2} 1' "$T/new/r$i/$f") || { echo "DIFF $f: $c"; fail=1; } ;;
     *) cmp -s "$T/old/r$i/$f" "$T/new/r$i/$f" || { echo "DIFF $f: $c"; fail=1; } ;;
     esac
   done

@@ -39,6 +39,8 @@ typedef struct sgd_fig3_result {
 } sgd_fig3_result;
 
 void sgd_fig3_defaults(sgd_fig3_config *c, const sgd_landscape *f);
+/* Under MPI (dist.h) the trials of every panel are split over the ranks;
+ * rank 0 gets the result, the others SGD_DIST_ELSEWHERE. */
 int sgd_fig3_run(const sgd_fig3_config *c, sgd_fig3_result *r, sgd_trials_progress_fn progress, void *ctx);
 /* summary.json, panels.csv, endpoints.csv, the .dat files and fig3.{gp,png,svg}
  * into dir (an open run directory's path). */

@@ -72,7 +72,7 @@ int sgd_json_write(const sgd_json *j, const char *path);  /* atomic, pretty */
 /* sgd_json_write to DIR/NAME, then sgd_json_free(j): the tail of every summary writer. */
 int sgd_json_write_free(sgd_json *j, const char *dir, const char *name);
 char *sgd_json_print(const sgd_json *j);                   /* caller frees */
-/* Adds "sgdscape_version", "created", "threads", "command_line" fields. */
+/* Adds "sgdscape_version", "created", "threads" (per rank), "ranks" (MPI ranks, 1 without), "command_line". */
 void sgd_json_manifest_header(sgd_json *j, int argc, char **argv, int threads);
 
 /* Reading JSON back (for `bounds --from DIR` etc.). */

@@ -93,7 +93,10 @@ typedef void (*sgd_trials_progress_fn)(void *ctx, double done, double total);
 void sgd_trials_defaults(sgd_trials_config *c, const sgd_landscape *f);
 
 /* Run the trials. Deterministic: the result depends only on the config, never
- * on `threads`. Diverged trials are reported in status, never a crash. */
+ * on `threads` nor on the MPI rank count. Diverged trials are reported in
+ * status, never a crash. Under MPI (sgd_dist_init, dist.h) each rank runs a
+ * contiguous slice and rank 0 receives the whole result; the other ranks
+ * get SGD_DIST_ELSEWHERE and no result. */
 int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r,
                    sgd_trials_progress_fn progress, void *progress_ctx);
 void sgd_trials_result_free(sgd_trials_result *r);

@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -121,6 +122,14 @@ typedef struct sgd_probe_stats {
     double mean, min, max, std, hoeffding_lower, clt_lower;
 } sgd_probe_stats;
 int sgd_probe_stats_of(const double *v, size_t n, double confidence, sgd_probe_stats *s);
+
+/* For a reader (probe_report.c): the summary `sgdscape probe` prints, to o. */
+void sgd_probe_print(FILE *o, const sgd_probe_config *c, const sgd_probe_result *r);
+/* DIR.partial of a killed or interrupted probe (out = DIR), reopened as it
+ * is for --resume: its rows are what sgd_probe_run continues. SGD_EIO if it
+ * holds no probe. */
+struct sgd_rundir;
+int sgd_probe_reopen(struct sgd_rundir *rd, const char *out);
 
 #ifdef __cplusplus
 }

@@ -148,6 +148,14 @@ double sgd_smooth_z(double confidence);
 double sgd_smooth_hoeffding_halfwidth(double range, size_t n, double confidence);
 size_t sgd_smooth_hoeffding_n(double range, double tol, double confidence);
 
+/* For a reader (points_report.c): the lines `sgdscape smooth` prints, to o;
+ * the parameters into a manifest the caller started (landscape, method: as
+ * the user gave them). */
+struct sgd_json;
+void sgd_smooth_points_print(FILE *o, const sgd_smooth_points_config *c, const sgd_smooth_points_result *r);
+void sgd_smooth_points_manifest_json(struct sgd_json *manifest, const sgd_smooth_points_config *c,
+                                     const char *landscape, const char *method);
+
 #ifdef __cplusplus
 }
 #endif

@@ -266,6 +266,43 @@ void sgd_stats_wilson95(size_t k, size_t n, double *lo, double *hi);
 /* Largest |eigenvalue| of a symmetric d x d matrix (row-major). */
 double sgd_theory_spectral_norm(size_t d, const double *H);
 
+/* ---- for a reader: tables, JSON, manifests (bounds_report.c, onepoint_report.c, verify_report.c) ----
+ * The tables go to the FILE the caller gives (the library never prints on
+ * its own); the manifest functions add an experiment's parameters to an
+ * object the caller started (sgd_json_manifest_header, io.h). */
+struct sgd_json;
+
+void sgd_bounds_theorem1_print(FILE *o, const sgd_thm1_input *in, const sgd_thm1 *t);
+/* {"statement": "theorem1", input and numbers}; the caller frees it. */
+struct sgd_json *sgd_bounds_theorem1_json(const sgd_thm1_input *in, const sgd_thm1 *t);
+void sgd_bounds_corollary2_print(FILE *o, size_t K, const sgd_cor2_stage *stages, double L, double y0_dist2,
+                                 double T2, double prob);
+struct sgd_json *sgd_bounds_corollary2_json(size_t K, const sgd_cor2_stage *stages, double L, double y0_dist2,
+                                            double T2, double prob);
+/* name: the landscape's; c_prime: as given to sgd_bounds_theorem3 (NaN: pointwise). */
+void sgd_bounds_theorem3_print(FILE *o, const sgd_thm3 *t, const char *name, double c_prime);
+struct sgd_json *sgd_bounds_theorem3_json(const sgd_thm3 *t, const char *landscape);
+/* manifest.json (argc, argv: the command line) and bounds.json (one of the
+ * objects above) into dir. */
+int sgd_bounds_write(const char *dir, const struct sgd_json *bounds, int argc, char **argv);
+
+void sgd_onepoint_print(FILE *o, const sgd_onepoint_config *c, const sgd_onepoint_result *r);
+void sgd_onepoint_scan_print(FILE *o, const sgd_onepoint_scan_config *c, const sgd_onepoint_scan_result *r);
+/* landscape, method: the specification and the method name as the user gave them. */
+void sgd_onepoint_manifest_json(struct sgd_json *manifest, const sgd_onepoint_scan_config *c, const char *landscape,
+                                const char *method);
+/* The numbers a check run's DIR/summary.json gives the theorems; a field
+ * the file lacks keeps the value it had (null in the file: NaN). */
+typedef struct sgd_onepoint_summary {
+    double eta, r, noise_radius, L, c_hat, c_lower;
+} sgd_onepoint_summary;
+int sgd_onepoint_summary_load(const char *dir, sgd_onepoint_summary *s);
+
+/* The Assumption-1 check sgd_verify_prepare ran, if it ran one (one line). */
+void sgd_verify_print_check(FILE *o, const sgd_verify_config *c, const sgd_verify_result *r);
+void sgd_verify_print(FILE *o, const sgd_verify_config *c, const sgd_verify_result *r);
+void sgd_verify_manifest_json(struct sgd_json *manifest, const sgd_verify_config *c, const char *landscape);
+
 #ifdef __cplusplus
 }
 #endif

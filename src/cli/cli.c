@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 
@@ -14,6 +15,12 @@
 
 static void vsay(const char *cmd, const char *fmt, va_list ap)
 {
+    if (sgd_dist_rank() != 0) { /* held: rank 0 prints one line for the job (docs/mpi.md) */
+        char line[1024];
+        vsnprintf(line, sizeof line, fmt, ap);
+        sgd_dist_hold(line);
+        return;
+    }
     fprintf(stderr, "sgdscape %s: ", cmd);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
@@ -294,8 +301,14 @@ static void on_signal(int sig)
     _exit(128 + sig);
 }
 
+/* Rank 0 alone creates and writes the run directory; on the other ranks rd
+ * stays empty (path "") and commit and abort do nothing. */
 int cli_rundir_open(const char *cmd, sgd_rundir *rd, const char *dir)
 {
+    if (sgd_dist_rank() != 0) {
+        memset(rd, 0, sizeof *rd);
+        return 0;
+    }
     if (sgd_rundir_open(rd, dir)) return cli_lib_fail(cmd);
     sig_cmd = cmd;
     snprintf(sig_dir, sizeof sig_dir, "%s", rd->path);
@@ -316,6 +329,7 @@ void cli_on_signals(void (*handler)(int))
 
 int cli_rundir_commit(const char *cmd, sgd_rundir *rd)
 {
+    if (!rd->path[0]) return 0;
     int sig = got_signal;
     if (sig) {
         sgd_rundir_abort(rd);
@@ -332,7 +346,7 @@ int cli_interrupted(void) { return got_signal != 0; }
 
 void cli_rundir_abort(sgd_rundir *rd)
 {
-    sgd_rundir_abort(rd);
+    if (rd->path[0]) sgd_rundir_abort(rd);
     sig_dir[0] = '\0';
 }
 
@@ -348,7 +362,7 @@ int cli_point(const char *cmd, const char *opt, const char *val, size_t d, doubl
     else if (n == (int)d)
         memcpy(out, tmp, d * sizeof(double));
     else if (n >= 0)
-        rc = cli_fail(cmd, "%s: give 1 or %zu numbers (got %d)", opt, d, n);
+        rc = cli_usage(cmd, "%s: give 1 or %zu numbers (got %d)", opt, d, n);
     else
         rc = 2;
     free(tmp);
@@ -427,7 +441,7 @@ int cli_problem_noise(const char *cmd, const cli_problem *P, double def_r, sgd_n
 int cli_problem_xstar(const char *cmd, size_t d, const char *xstar_s, const sgd_landscape *f, double *xs)
 {
     if (xstar_s) return cli_point(cmd, "--x-star", xstar_s, d, xs);
-    if (!f->x_star) return cli_fail(cmd, "landscape '%s' has no known x*: give --x-star", f->name);
+    if (!f->x_star) return cli_usage(cmd, "landscape '%s' has no known x*: give --x-star", f->name);
     memcpy(xs, f->x_star, d * sizeof(double));
     return 0;
 }

@@ -56,7 +56,8 @@ int cli_threads_arg(const char *cmd, const char *val, int *threads);
 int cli_threads(int requested);
 
 /* A point in R^d: one number (all coordinates) or d comma-separated ones.
- * Returns 0, or nonzero after printing a message naming opt. */
+ * Returns 0, or the exit code after a message naming opt: 2 for a bad value
+ * (a usage error), 1 when out of memory. */
 int cli_point(const char *cmd, const char *opt, const char *val, size_t d, double *out);
 
 /* LO:HI box option (fails with a message naming opt). */

@@ -43,94 +43,42 @@ static const char help[] =
     "  --help                      this text\n\n"
     "Impossible input (c <= 0, L <= 0, r < 0, NaN, eta outside the window) is explained and exits 1.\n";
 
-static void print_thm1(const sgd_thm1_input *in, const sgd_thm1 *t)
-{
-    printf("Theorem 1 with eta = %.6g, c = %.6g, L = %.6g, r = %.6g, ||y0 - x*||^2 = %.6g, T2 = %.0f\n", in->eta,
-           in->c, in->L, in->r, in->y0_dist2, in->T2);
-    printf("  window   eta < min{1/(2L) = %.6g, c/L^2 = %.6g, 1/(2c) = %.6g} = %.6g   ok\n", t->limit[0],
-           t->limit[1], t->limit[2], t->eta_max);
-    printf("  lambda   2 eta c - eta^2 L^2            = %.10g\n", t->lambda);
-    printf("  b        eta^2 r^2 (1 + eta L)^2        = %.10g\n", t->b);
-    printf("  T1       ceil(log(lambda d0 / b)/lambda) = %.0f   (real %.6g)\n", t->T1, t->T1_real);
-    printf("  radius   ||y_T1 - x*||^2 <= 20 b/lambda = %.10g   (||.|| <= %.6g), prob >= 1/2\n", t->radius2,
-           sqrt(t->radius2));
-    printf("  mu       max{8, 42 sqrt(log(9 T2/4))}   = %.10g\n", t->mu);
-    printf("  delta    mu sqrt(b/lambda)              = %.10g   (delta^2 = %.6g): ||y_t - x*|| <= delta for "
-           "T1 <= t <= T1+T2\n",
-           t->delta, t->delta * t->delta);
-}
-
-static void json_thm1(sgd_json *j, const sgd_thm1_input *in, const sgd_thm1 *t)
-{
-    sgd_json_num(j, "eta", in->eta);
-    sgd_json_num(j, "c", in->c);
-    sgd_json_num(j, "L", in->L);
-    sgd_json_num(j, "r", in->r);
-    sgd_json_num(j, "y0_dist2", in->y0_dist2);
-    sgd_json_num(j, "T2", in->T2);
-    sgd_json_nums(j, "eta_limits", t->limit, 3);
-    sgd_json_num(j, "eta_max", t->eta_max);
-    sgd_json_num(j, "lambda", t->lambda);
-    sgd_json_num(j, "b", t->b);
-    sgd_json_num(j, "T1", t->T1);
-    sgd_json_num(j, "T1_real", t->T1_real);
-    sgd_json_num(j, "radius2", t->radius2);
-    sgd_json_num(j, "zeta", t->zeta);
-    sgd_json_num(j, "mu", t->mu);
-    sgd_json_num(j, "delta", t->delta);
-}
-
+/* manifest.json and bounds.json into DIR (--out), if given; j is freed. */
 static int write_out(const char *C, const char *out, sgd_json *j, int argc, char **argv)
 {
-    if (!out) return 0;
     sgd_rundir rd;
-    if (sgd_rundir_open(&rd, out)) return cli_lib_fail(C);
-    sgd_json *man = sgd_json_new();
-    sgd_json_manifest_header(man, argc, argv, 1);
-    sgd_json_str(man, "command", "bounds");
-    char path[4400];
-    int rc = sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
-    if (!rc) rc = sgd_json_write(man, path);
-    sgd_json_free(man);
-    if (!rc) rc = sgd_rundir_file(&rd, "bounds.json", path, sizeof path);
-    if (!rc) rc = sgd_json_write(j, path);
-    if (!rc) rc = sgd_rundir_commit(&rd);
-    if (rc) {
+    int rc = 0;
+    if (out && sgd_rundir_open(&rd, out)) rc = cli_lib_fail(C);
+    else if (out && (sgd_bounds_write(rd.path, j, argc, argv) || sgd_rundir_commit(&rd))) {
         sgd_rundir_abort(&rd);
-        return cli_lib_fail(C);
-    }
-    printf("wrote %s/\n", rd.final);
-    return 0;
+        rc = cli_lib_fail(C);
+    } else if (out) printf("wrote %s/\n", rd.final);
+    sgd_json_free(j);
+    return rc;
 }
 
+/* --stages E:C:R,E:C:R,...: one (eta, c, r) per stage into st. 0, or nonzero after the message. */
 static int parse_stages(const char *C, const char *val, sgd_cor2_stage *st, size_t max, size_t *K)
 {
     size_t k = 0;
-    const char *p = val;
-    while (*p) {
-        if (k >= max) return cli_fail(C, "--stages: at most %zu stages", max);
+    for (const char *p = val; *p; k++) {
+        if (k >= max) return cli_usage(C, "--stages: at most %zu stages", max);
         const char *c = strchr(p, ',');
         size_t len = c ? (size_t)(c - p) : strlen(p);
         char buf[256];
-        if (len == 0 || len >= sizeof buf) return cli_fail(C, "--stages: malformed '%s'", val);
+        if (len == 0 || len >= sizeof buf) return cli_usage(C, "--stages: malformed '%s'", val);
         memcpy(buf, p, len);
         buf[len] = '\0';
-        double v[3];
         char *s1 = strchr(buf, ':'), *s2 = s1 ? strchr(s1 + 1, ':') : NULL;
-        if (!s1 || !s2) return cli_fail(C, "--stages: '%s' is not ETA:C:R", buf);
-        *s1 = '\0';
-        *s2 = '\0';
-        if (cli_double(C, "--stages eta", buf, &v[0]) || cli_double(C, "--stages c", s1 + 1, &v[1]) ||
-            cli_double(C, "--stages r", s2 + 1, &v[2]))
-            return 2;
+        if (!s1 || !s2) return cli_usage(C, "--stages: '%s' is not ETA:C:R", buf);
+        *s1 = *s2 = '\0';
         memset(&st[k], 0, sizeof st[k]);
-        st[k].eta = v[0];
-        st[k].c = v[1];
-        st[k].r = v[2];
-        k++;
+        if (cli_double(C, "--stages eta", buf, &st[k].eta) || cli_double(C, "--stages c", s1 + 1, &st[k].c) ||
+            cli_double(C, "--stages r", s2 + 1, &st[k].r))
+            return 2;
         p += len + (c ? 1 : 0);
     }
-    if (k == 0) return cli_fail(C, "--stages: no stage given");
+    if (k == 0) return cli_usage(C, "--stages: no stage given");
     *K = k;
     return 0;
 }
@@ -188,47 +136,18 @@ int sgd_cmd_bounds(int argc, char **argv)
     cli_threads(threads);
 
     if (thm3) {
-        if (!xs) return cli_fail(C, "--thm3 needs --x (the point x_t)");
-        if (d == 0) return cli_fail(C, "--d must be >= 1");
+        if (!xs) return cli_usage(C, "--thm3 needs --x (the point x_t)");
+        if (d == 0) return cli_usage(C, "--d must be >= 1");
         sgd_landscape *f = sgd_landscape_create(fspec, d);
         if (!f) return cli_lib_fail(C);
         double *x = malloc(3 * d * sizeof(double)), *xst = x + d, *g = x + 2 * d;
-        int rc = 0;
-        if (!x) rc = cli_fail(C, "out of memory");
-        if (!rc) rc = cli_point(C, "--x", xs, d, x);
-        if (!rc) rc = cli_problem_xstar(C, d, xstar_s, f, xst);
         sgd_thm3 t;
-        if (!rc) {
-            f->fg(f, x, g);
-            if (sgd_bounds_theorem3(d, x, g, xst, cprime, eta_gd, &t)) rc = cli_lib_fail(C);
-        }
-        if (!rc) {
-            printf("Theorem 3 at x (||x - x*||^2 = %.10g, ||grad f(x)||^2 = %.10g) of %s\n", t.dist2, t.grad_norm2,
-                   f->name);
-            printf("  <-grad f(x), x* - x> / ||x* - x||^2 = %.10g  (the tightest c' at this point)\n", t.c_point);
-            printf("  c' used                             = %.10g%s\n", t.c_used,
-                   isnan(cprime) ? " (pointwise)" : " (given)");
-            printf("  eta_threshold = 2 c' ||x-x*||^2/||grad f||^2 = %.10g: GD with eta > this ends no closer "
-                   "to x*\n",
-                   t.eta_threshold);
-            if (t.c_point <= 0)
-                printf("  (the gradient does not point towards x* here: every eta > 0 moves away)\n");
-            if (!isnan(eta_gd))
-                printf("  GD step at eta = %.6g: ||x - x*||^2 %.10g -> %.10g  (%s)\n", eta_gd, t.dist2,
-                       t.dist2_after, t.moved_away ? "moved away or stayed" : "moved closer");
-            sgd_json *j = sgd_json_new();
-            sgd_json_str(j, "statement", "theorem3");
-            sgd_json_str(j, "landscape", fspec);
-            sgd_json_num(j, "dist2", t.dist2);
-            sgd_json_num(j, "grad_norm2", t.grad_norm2);
-            sgd_json_num(j, "c_point", t.c_point);
-            sgd_json_num(j, "c_used", t.c_used);
-            sgd_json_num(j, "eta_threshold", t.eta_threshold);
-            sgd_json_num(j, "eta_gd", eta_gd);
-            sgd_json_num(j, "dist2_after", t.dist2_after);
-            rc = write_out(C, out, j, argc, argv);
-            sgd_json_free(j);
-        }
+        int rc = x ? cli_point(C, "--x", xs, d, x) : cli_fail(C, "out of memory");
+        if (!rc) rc = cli_problem_xstar(C, d, xstar_s, f, xst);
+        if (!rc) f->fg(f, x, g);
+        if (!rc && sgd_bounds_theorem3(d, x, g, xst, cprime, eta_gd, &t)) rc = cli_lib_fail(C);
+        if (!rc) sgd_bounds_theorem3_print(stdout, &t, f->name, cprime);
+        if (!rc) rc = write_out(C, out, sgd_bounds_theorem3_json(&t, fspec), argc, argv);
         free(x);
         sgd_landscape_free(f);
         return rc;
@@ -239,71 +158,31 @@ int sgd_cmd_bounds(int argc, char **argv)
         size_t K = 0;
         if (parse_stages(C, stages, st, SGD_BOUNDS_MAX_STAGES_CLI, &K)) return 2;
         double prob;
-        int rc = sgd_bounds_corollary2(K, st, L, y0d2, T2, &prob);
-        if (rc) return cli_lib_fail(C);
-        printf("Corollary 2, %zu stages, L = %.6g, T2 = %.0f, ||y0 - x*||^2 = %.6g\n", K, L, T2, y0d2);
-        printf("  stage        eta          c          r     lambda          b    start d0      steps "
-               "   20b/lambda      delta\n");
-        sgd_json *j = sgd_json_new();
-        sgd_json_str(j, "statement", "corollary2");
-        sgd_json_num(j, "L", L);
-        sgd_json_num(j, "T2", T2);
-        sgd_json_num(j, "y0_dist2", y0d2);
-        double total = 0;
-        for (size_t k = 0; k < K; k++) {
-            printf("  %5zu %10.4g %10.4g %10.4g %10.4g %10.4g %11.4g %10.0f %13.6g %10.4g\n", k + 1, st[k].eta,
-                   st[k].c, st[k].r, st[k].thm.lambda, st[k].thm.b, st[k].start_dist2, st[k].steps,
-                   st[k].thm.radius2, st[k].thm.delta);
-            total += st[k].steps;
-            sgd_json *s = sgd_json_arr_obj(j, "stages");
-            sgd_thm1_input in = {st[k].eta, st[k].c, L, st[k].r, st[k].start_dist2, T2};
-            json_thm1(s, &in, &st[k].thm);
-            sgd_json_bool(s, "radius_shrinks", st[k].radius_shrinks);
-            if (!st[k].radius_shrinks)
-                printf("        note: stage %zu's radius does not shrink (the corollary claims 20b'/lambda' < "
-                       "20b/lambda)\n",
-                       k + 1);
-        }
-        printf("  total steps %.0f; with probability >= %.6g: ||y - x*||^2 <= %.6g at the end\n", total, prob,
-               st[K - 1].thm.radius2);
-        printf("  assumes Assumption 1 holds for stage k+1 (with c_{k+1}) on D' = {||x - x*||^2 <= 20 b_k/lambda_k}"
-               "\n");
-        sgd_json_num(j, "probability", prob);
-        sgd_json_num(j, "total_steps", total);
-        rc = write_out(C, out, j, argc, argv);
-        sgd_json_free(j);
-        return rc;
+        if (sgd_bounds_corollary2(K, st, L, y0d2, T2, &prob)) return cli_lib_fail(C);
+        sgd_bounds_corollary2_print(stdout, K, st, L, y0d2, T2, prob);
+        return write_out(C, out, sgd_bounds_corollary2_json(K, st, L, y0d2, T2, prob), argc, argv);
     }
 
     if (from) {
-        char path[4400];
-        snprintf(path, sizeof path, "%s/summary.json", from);
-        sgd_json *s = sgd_json_load(path);
-        if (!s) return cli_lib_fail(C);
-        double v;
-        if (!have_eta && !sgd_json_get_num(s, "eta", &v)) eta = v;
-        if (!have_r && !sgd_json_get_num(s, "r", &v)) r = v;
-        if (!have_L && !sgd_json_get_num(s, "L", &v)) L = v;
-        if (!have_c && !sgd_json_get_num(s, use_chat ? "c_hat" : "c_lower", &v)) c = v;
-        sgd_json_free(s);
+        sgd_onepoint_summary s = {NAN, NAN, NAN, NAN, NAN, NAN};
+        if (sgd_onepoint_summary_load(from, &s)) return cli_lib_fail(C);
+        eta = have_eta ? eta : s.eta;
+        r = have_r ? r : s.r;
+        L = have_L ? L : s.L;
+        c = have_c ? c : use_chat ? s.c_hat : s.c_lower;
         if (isnan(eta) || isnan(c) || isnan(L) || isnan(r))
             return cli_fail(C,
-                            "%s lacks a finite eta, r, L or %s (written by a single `sgdscape check`? Gaussian "
-                            "noise has r = inf, which Theorem 1 excludes)",
-                            path, use_chat ? "c_hat" : "c_lower");
+                            "%s/summary.json lacks a finite eta, r, L or %s (written by a single `sgdscape "
+                            "check`? Gaussian noise has r = inf, which Theorem 1 excludes)",
+                            from, use_chat ? "c_hat" : "c_lower");
         printf("from %s: eta = %.6g, r = %.6g, L = %.6g, c = %.6g (%s)\n", from, eta, r, L, c,
                use_chat ? "point estimate c_hat" : "one-sided lower bound c_lower");
     } else if (!have_eta || !have_c || !have_L || !have_r) {
-        return cli_fail(C, "Theorem 1 needs --eta, --c, --L and --r (or --from DIR); see --help");
+        return cli_usage(C, "Theorem 1 needs --eta, --c, --L and --r (or --from DIR); see --help");
     }
     sgd_thm1_input in = {eta, c, L, r, y0d2, T2};
     sgd_thm1 t;
     if (sgd_bounds_theorem1(&in, &t)) return cli_lib_fail(C);
-    print_thm1(&in, &t);
-    sgd_json *j = sgd_json_new();
-    sgd_json_str(j, "statement", "theorem1");
-    json_thm1(j, &in, &t);
-    int rc = write_out(C, out, j, argc, argv);
-    sgd_json_free(j);
-    return rc;
+    sgd_bounds_theorem1_print(stdout, &in, &t);
+    return write_out(C, out, sgd_bounds_theorem1_json(&in, &t), argc, argv);
 }

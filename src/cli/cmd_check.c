@@ -59,82 +59,14 @@ static int parse_list(const char *C, const char *opt, const char *s, double *v, 
     if (sscanf(s, "%lf:%lf:%lf", &a, &b, &nn) == 3 && strchr(s, ':')) {
         int n = (int)nn;
         if (!(a > 0 && b > 0) || n < 2 || n > max || nn != n)
-            return cli_fail(C, "%s: LO:HI:N needs 0 < LO, 0 < HI and 2 <= N <= %d", opt, max), -1;
+            return cli_usage(C, "%s: LO:HI:N needs 0 < LO, 0 < HI and 2 <= N <= %d", opt, max), -1;
         for (int i = 0; i < n; i++) v[i] = a * pow(b / a, (double)i / (n - 1));
         return n;
     }
     int n = cli_doubles(C, opt, s, v, max);
     for (int i = 0; i < n; i++)
-        if (!(v[i] > 0)) return cli_fail(C, "%s: values must be > 0", opt), -1;
+        if (!(v[i] > 0)) return cli_usage(C, "%s: values must be > 0", opt), -1;
     return n;
-}
-
-/* The table the scan prints, from its result. */
-static void print_scan(const sgd_onepoint_scan_config *sc, const sgd_onepoint_scan_result *res)
-{
-    const char *what = sc->kind == SGD_SCAN_ETA ? "eta" : "level";
-    printf("%-12s %-10s %-10s %-12s %-12s %-8s %-11s %-12s %-10s\n", what, "eta", "r", "c_hat", "c_lower", "fail",
-           "fail_rad", "eta r^2/c", "20b/lambda");
-    for (size_t k = 0; k < res->n; k++) {
-        const sgd_onepoint_scan_row *w = &res->row[k];
-        printf("%-12.5g %-10.4g %-10.4g %-12.5g %-12.5g %-8.4f %-11.4g %-12.4g %-10.4g\n", w->value, w->eta, w->r,
-               w->c_hat, w->c_lower, w->fail_fraction, w->fail_radius, w->remark_scale, w->radius2);
-    }
-    if (isnan(res->holds_from)) printf("Assumption 1 holds at none of the scanned values\n");
-    else printf("Assumption 1 holds (c_lower > 0, no failing point) for %s in [%g, %g] of the scanned values\n", what,
-                res->holds_from, res->holds_to);
-}
-
-static void print_check(const sgd_onepoint_config *c, const sgd_onepoint_result *res)
-{
-    size_t d = res->d, m = res->n - res->nexcluded;
-    const char *lsrc;
-    double L = sgd_onepoint_L(c->f, res, &lsrc);
-    char vt[512];
-    sgd_onepoint_verdict(c, res, vt, sizeof vt);
-    printf("Assumption 1 for %s (d=%zu), %s noise, eta = %g, r = %g (level %g), %zu points, grad g: %s\n", c->f->name,
-           d, sgd_noise_name(c->W.kind), c->eta, c->W.scale, c->eta * c->W.scale, m, sgd_smooth_method_name(res->method));
-    printf("  c estimate (min ratio) = %.6g, one-sided bound c >= %.6g (confidence %g)\n", res->c_hat, res->c_lower,
-           c->confidence);
-    printf("  ratio <= 0 at %zu points (%.4g%%)\n", res->nfail, 100.0 * (double)res->nfail / (double)m);
-    for (size_t j = 0, shown = 0; j < res->n && shown < 5; j++)
-        if (res->ratio[j] <= 0) {
-            printf("    x = %.6g%s: ratio %.4g\n", res->x[j * d], d > 1 ? ",..." : "", res->ratio[j]);
-            shown++;
-        }
-    printf("  L = %.6g (%s); L_hess = %.6g, L_lower = %.6g; r = max||w|| = %.6g\n", L, lsrc, res->L_hess,
-           res->L_lower, res->r);
-    printf("  verdict: %s\n", vt);
-}
-
-static sgd_json *manifest(int argc, char **argv, int threads, const cli_problem *P, const cli_estimator *E,
-                          const sgd_onepoint_scan_config *sc)
-{
-    const sgd_onepoint_config *c = &sc->check;
-    size_t d = c->f->d;
-    sgd_json *man = sgd_json_new();
-    sgd_json_manifest_header(man, argc, argv, threads);
-    sgd_json_str(man, "command", "check");
-    sgd_json_str(man, "landscape", P->fspec);
-    sgd_json_str(man, "landscape_doc", c->f->doc);
-    sgd_json_int(man, "d", (long long)d);
-    sgd_json_nums(man, "x_star", c->x_star, d <= 1000 ? d : 1000);
-    sgd_json_str(man, "noise", sgd_noise_name(c->W.kind));
-    sgd_json_num(man, "eta", c->eta);
-    sgd_json_num(man, "r", c->W.scale);
-    sgd_json_str(man, "domain", c->D.kind == SGD_DOMAIN_BALL ? "ball" : c->D.kind == SGD_DOMAIN_GRID ? "grid" : "box");
-    sgd_json_num(man, "domain_lo", c->D.lo);
-    sgd_json_num(man, "domain_hi", c->D.hi);
-    sgd_json_num(man, "domain_radius", c->D.kind == SGD_DOMAIN_BALL ? c->D.radius : NAN);
-    sgd_json_int(man, "points", (long long)c->D.n);
-    sgd_json_str(man, "method", E->method_s);
-    sgd_json_int(man, "samples", (long long)c->sp.nsamples);
-    sgd_json_num(man, "tol", c->sp.tol);
-    sgd_json_str(man, "interval", sgd_smooth_interval_name(c->sp.interval));
-    sgd_json_num(man, "confidence", c->confidence);
-    sgd_json_int(man, "seed", (long long)c->seed);
-    if (sc->n) sgd_json_nums(man, sc->kind == SGD_SCAN_ETA ? "scan_eta" : "scan_level", sc->values, sc->n);
-    return man;
 }
 
 int sgd_cmd_check(int argc, char **argv)
@@ -165,12 +97,12 @@ int sgd_cmd_check(int argc, char **argv)
         case 'B': bad = cli_positive(C, "--ball", optarg, &ball); break;
         case 'C': center_s = optarg; break;
         case 'g': bad = cli_parse_box(C, "--grid", optarg, &lo, &hi); grid = 1; break;
-        case 'p': bad = cli_count(C, "--points", optarg, &npts) || (npts < 1 && cli_fail(C, "--points: need >= 1")); break;
+        case 'p': bad = cli_count(C, "--points", optarg, &npts) || (npts < 1 && cli_usage(C, "--points: need >= 1")); break;
         case 'P': bad = cli_double(C, "--confidence", optarg, &cfg->confidence) ||
-                        (!(cfg->confidence > 0 && cfg->confidence < 1) && cli_fail(C, "--confidence: must be in (0, 1)"));
+                        (!(cfg->confidence > 0 && cfg->confidence < 1) && cli_usage(C, "--confidence: must be in (0, 1)"));
             break;
         case 'E': scan_eta = optarg; break;
-        case 'x': bad = cli_double(C, "--exclude", optarg, &cfg->exclude_x) || (cfg->exclude_x < 0 && cli_fail(C, "--exclude: must be >= 0")); break;
+        case 'x': bad = cli_double(C, "--exclude", optarg, &cfg->exclude_x) || (cfg->exclude_x < 0 && cli_usage(C, "--exclude: must be >= 0")); break;
         case 'S': scan_level = optarg; break;
         default: {
             int e = cli_estimator_opt(C, ch, &E, &cfg->sp, &P, help, argv, &out, &cfg->seed, &threads);
@@ -234,15 +166,14 @@ int sgd_cmd_check(int argc, char **argv)
     sgd_progress_end(&pg);
     if (!rc) rc = nscan ? sgd_onepoint_scan_write(rd.path, &sc, &sres) : sgd_onepoint_write(rd.path, cfg, &res);
     if (!rc) {
-        sgd_json *man = manifest(argc, argv, threads, &P, &E, &sc);
-        char path[4400];
-        rc = sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
-        if (!rc) rc = sgd_json_write(man, path);
-        sgd_json_free(man);
+        sgd_json *man = sgd_json_new();
+        sgd_json_manifest_header(man, argc, argv, threads);
+        sgd_onepoint_manifest_json(man, &sc, P.fspec, E.method_s);
+        rc = sgd_json_write_free(man, rd.path, "manifest.json");
     }
     if (rc) rc = cli_lib_fail(C);
-    else if (nscan) print_scan(&sc, &sres);
-    else print_check(cfg, &res);
+    else if (nscan) sgd_onepoint_scan_print(stdout, &sc, &sres);
+    else sgd_onepoint_print(stdout, cfg, &res);
     if (!rc) rc = cli_rundir_commit(C, &rd);
     if (rc) cli_rundir_abort(&rd);
     else printf("wrote %s/\n", rd.final);

@@ -19,7 +19,7 @@ int sgd_cmd_list(int argc, char **argv)
             cli_help(help);
             return 0;
         }
-        return cli_fail("list", "unexpected argument '%s' (see --help)", argv[i]);
+        return cli_usage("list", "unexpected argument '%s' (see --help)", argv[i]);
     }
     printf("landscapes:\n");
     sgd_landscape_list(stdout);

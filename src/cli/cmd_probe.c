@@ -60,26 +60,7 @@ static void on_stop(int sig)
     if (stop_sig) _exit(128 + sig); /* a second signal: stop now, rows stay */
     stop_sig = sig;
 }
-static int stop_requested(void *ctx)
-{
-    (void)ctx;
-    return stop_sig != 0;
-}
-
-/* DIR.partial reopened as it is: its rows are what --resume continues. */
-static int reopen_partial(const char *C, sgd_rundir *rd, const char *out)
-{
-    memset(rd, 0, sizeof *rd);
-    if (strlen(out) + 16 >= sizeof rd->final) return cli_usage(C, "--out: path too long");
-    snprintf(rd->final, sizeof rd->final, "%s", out);
-    snprintf(rd->path, sizeof rd->path, "%s.partial", out);
-    char cfg[4400];
-    snprintf(cfg, sizeof cfg, "%s/rows/config.txt", rd->path);
-    struct stat st;
-    if (stat(cfg, &st) != 0)
-        return cli_fail(C, "--resume: %s holds no probe to continue (no rows/config.txt)", rd->path);
-    return 0;
-}
+static int stop_requested(void *ctx) { return (void)ctx, stop_sig != 0; }
 
 /* The output directory, made once every input has passed its checks. */
 typedef struct probe_out {
@@ -92,7 +73,7 @@ typedef struct probe_out {
 static int on_ready(void *ctx, const char **rows_dir)
 {
     probe_out *o = ctx;
-    if (o->resume ? reopen_partial(o->C, &o->rd, o->out) : cli_rundir_open(o->C, &o->rd, o->out)) {
+    if (o->resume ? sgd_probe_reopen(&o->rd, o->out) && cli_lib_fail(o->C) : cli_rundir_open(o->C, &o->rd, o->out)) {
         o->failed = 1; /* the message is out already */
         return SGD_EIO;
     }
@@ -102,6 +83,49 @@ static int on_ready(void *ctx, const char **rows_dir)
     /* from here a signal stops between rows and keeps DIR.partial for --resume */
     cli_on_signals(on_stop);
     return SGD_OK;
+}
+
+/* The run after parsing; its exit code. */
+static int probe(sgd_probe_config *cfg, const char *C, const char *out, int resume)
+{
+    probe_out po = {C, out, resume, 0, 0, {{0}, {0}, 0}, {0}};
+    cfg->ready = on_ready;
+    cfg->ready_ctx = &po;
+    cfg->stop = stop_requested;
+    sgd_rundir *rd = &po.rd;
+    sgd_progress pg;
+    sgd_progress_start(&pg, "probe");
+    sgd_probe_result res;
+    int rc = sgd_probe_run(cfg, &res, cli_progress_cb, &pg);
+    sgd_progress_end(&pg);
+    const char *sig = stop_sig == SIGINT ? "SIGINT" : "SIGTERM";
+    if (rc && stop_sig) {
+        fprintf(stderr, "sgdscape probe: interrupted (%s); finished rows kept in %s: continue with --resume\n", sig,
+                rd->path);
+        return 128 + stop_sig;
+    }
+    if (rc) {
+        rc = po.failed ? 1 : cli_lib_fail(C);
+        if (po.opened && !resume) cli_rundir_abort(rd); /* a resumed one keeps its rows */
+        return rc;
+    }
+    if (sgd_probe_write(rd->path, cfg, &res)) {
+        rc = cli_lib_fail(C);
+        cli_rundir_abort(rd);
+    } else if (stop_sig) {
+        cli_rundir_abort(rd);
+        fprintf(stderr, "sgdscape probe: interrupted (%s); removed %s\n", sig, rd->path);
+        rc = 128 + stop_sig;
+    } else {
+        rc = cli_rundir_commit(C, rd);
+        if (rc && !resume) cli_rundir_abort(rd); /* the final rename failed: as any failure */
+    }
+    if (!rc) {
+        sgd_probe_print(stdout, cfg, &res);
+        printf("wrote %s/ (probe.csv, neighbors.npy, summary.json, fig5a, fig5b, fig5c)\n", out);
+    }
+    sgd_probe_result_free(&res);
+    return rc;
 }
 
 int sgd_cmd_probe(int argc, char **argv)
@@ -123,11 +147,12 @@ int sgd_cmd_probe(int argc, char **argv)
     sgd_probe_defaults(&cfg);
     const char **runs = calloc((size_t)argc + 1, sizeof *runs);
     if (!runs) return cli_fail(C, "out of memory");
-    int threads = 0, resume = 0, rc = 0, sched_given = 0;
+    cfg.runs = runs;
+    int threads = 0, resume = 0, rc = -1, sched_given = 0;
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, CLI_OPTSTRING, opts, NULL)) != -1) {
+    while (rc < 0 && (ch = getopt_long(argc, argv, CLI_OPTSTRING, opts, NULL)) != -1) {
         int bad = 0;
         switch (ch) {
         case O_RUN: runs[cfg.nruns++] = optarg; break;
@@ -136,102 +161,41 @@ int sgd_cmd_probe(int argc, char **argv)
         case O_MODEL: cfg.model = optarg; break;
         case O_DATA: cfg.data = optarg; break;
         case O_CLASSES:
-            bad = cli_int(C, "--classes", optarg, &cfg.classes);
-            if (!bad && cfg.classes < 2) bad = cli_usage(C, "--classes: must be >= 2");
+            bad = cli_int(C, "--classes", optarg, &cfg.classes) || (cfg.classes < 2 && cli_usage(C, "--classes: must be >= 2"));
             break;
         case O_SUBSET: bad = cli_count(C, "--subset", optarg, &cfg.subset); break;
         case O_NONORM: cfg.normalize = 0; break;
-        case O_BATCH:
-            bad = cli_count(C, "--batch", optarg, &cfg.batch);
-            if (!bad && cfg.batch < 1) bad = cli_usage(C, "--batch: must be >= 1");
-            break;
+        case O_BATCH: bad = cli_count(C, "--batch", optarg, &cfg.batch) || (cfg.batch < 1 && cli_usage(C, "--batch: must be >= 1")); break;
         case O_BATCHES: bad = cli_count(C, "--batches", optarg, &cfg.batches); break;
         case O_POINTS: bad = cli_count(C, "--points", optarg, &cfg.points); break;
         case O_RADIUS: bad = cli_positive(C, "--radius", optarg, &cfg.radius); break;
         case O_CONF:
-            bad = cli_double(C, "--confidence", optarg, &cfg.confidence);
-            if (!bad && !(cfg.confidence > 0 && cfg.confidence < 1))
-                bad = cli_usage(C, "--confidence: must lie in (0, 1)");
+            bad = cli_double(C, "--confidence", optarg, &cfg.confidence) ||
+                  (!(cfg.confidence > 0 && cfg.confidence < 1) && cli_usage(C, "--confidence: must lie in (0, 1)"));
             break;
         case O_SG: bad = cli_count(C, "--sg-batches", optarg, &cfg.sg_batches); break;
         case O_EPOCHS: cfg.epochs = optarg; break;
         case O_LR: bad = cli_positive(C, "--lr", optarg, &cfg.lr); break;
         case O_SCHED: cfg.schedule = optarg; sched_given = 1; break;
         case O_RESUME: resume = 1; break;
-        default: {
-            int e = cli_common_opt(C, ch, help, argv, &out, &cfg.seed, &threads);
-            if (e >= 0) {
-                free(runs);
-                return e;
-            }
+        default: rc = cli_common_opt(C, ch, help, argv, &out, &cfg.seed, &threads);
         }
-        }
-        if (bad) {
-            free(runs);
-            return 2;
-        }
+        if (bad) rc = 2;
     }
-    cfg.runs = runs;
-    if (cli_no_operands(C, argc, argv)) rc = 2;
+    if (rc >= 0) {
+    } else if (cli_no_operands(C, argc, argv)) rc = 2;
     else if (cfg.nruns && cfg.traj) rc = cli_usage(C, "give --run or --traj, not both");
     else if (!cfg.nruns && !cfg.traj) rc = cli_usage(C, "give --run DIR (once per trial) or --traj DIR");
     else if (cfg.traj && (!cfg.target || !cfg.model || !cfg.data))
         rc = cli_usage(C, "--traj needs --target, --model and --data");
     else if (cfg.nruns && (cfg.lr > 0 || sched_given))
         rc = cli_usage(C, "--lr and --schedule are for --traj: a run's lr_t comes from its train.csv");
-    if (rc) {
-        free(runs);
-        return rc;
+    else {
+        cfg.threads = cli_threads(threads);
+        cfg.argc = argc;
+        cfg.argv = argv;
+        rc = probe(&cfg, C, out, resume);
     }
-    cfg.threads = cli_threads(threads);
-    cfg.argc = argc;
-    cfg.argv = argv;
-    probe_out po = {C, out, resume, 0, 0, {{0}, {0}, 0}, {0}};
-    cfg.ready = on_ready;
-    cfg.ready_ctx = &po;
-    cfg.stop = stop_requested;
-    sgd_rundir *rd = &po.rd;
-    sgd_progress pg;
-    sgd_progress_start(&pg, "probe");
-    sgd_probe_result res;
-    rc = sgd_probe_run(&cfg, &res, cli_progress_cb, &pg);
-    sgd_progress_end(&pg);
-    if (rc && stop_sig) {
-        fprintf(stderr, "sgdscape probe: interrupted (%s); finished rows kept in %s: continue with --resume\n",
-                stop_sig == SIGINT ? "SIGINT" : "SIGTERM", rd->path);
-        free(runs);
-        return 128 + stop_sig;
-    }
-    if (rc) {
-        rc = po.failed ? 1 : cli_lib_fail(C);
-        if (po.opened && !resume) cli_rundir_abort(rd); /* a resumed one keeps its rows */
-        free(runs);
-        return rc;
-    }
-    if (sgd_probe_write(rd->path, &cfg, &res)) {
-        rc = cli_lib_fail(C);
-        cli_rundir_abort(rd);
-    } else if (stop_sig) {
-        cli_rundir_abort(rd);
-        fprintf(stderr, "sgdscape probe: interrupted (%s); removed %s\n", stop_sig == SIGINT ? "SIGINT" : "SIGTERM",
-                rd->path);
-        rc = 128 + stop_sig;
-    } else {
-        rc = cli_rundir_commit(C, rd);
-        if (rc && !resume) cli_rundir_abort(rd); /* the final rename failed: as any failure */
-    }
-    if (!rc) {
-        printf("probe: %zu trial%s x %zu epochs, p = %zu, %zu points of radius %g, K = %zu batches of %zu "
-               "(%.2f s%s)\n",
-               res.trials, res.trials == 1 ? "" : "s", res.nepochs, res.p, res.points, cfg.radius, res.batches,
-               res.batch, res.seconds, res.resumed_rows ? ", resumed" : "");
-        printf("  5.1 epochs t >= 5 with min over trials of inner > 0: %.3g (paper: all)\n", res.frac_min_inner_pos_5);
-        printf("  5.2 epochs with every neighbourhood inner > 0:        %.3g (paper: all)\n", res.frac_nb_min_pos);
-        printf("      epochs with Hoeffding lower bound > 0:           %.3g\n", res.frac_nb_hoeffding_pos);
-        printf("  5c  largest step bound lr_t max|g|:                  %.4g (paper: <= 0.5)\n", res.max_step_bound);
-        printf("wrote %s/ (probe.csv, neighbors.npy, summary.json, fig5a, fig5b, fig5c)\n", out);
-    }
-    sgd_probe_result_free(&res);
     free(runs);
     return rc;
 }

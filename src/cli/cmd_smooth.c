@@ -64,7 +64,7 @@ static int parse_points(const char *C, const char *s, size_t d, double **pts, si
     for (char *tok = rc ? NULL : strtok_r(copy, ";", &save); tok && !rc; tok = strtok_r(NULL, ";", &save))
         if (!(rc = cli_point(C, "--at", tok, d, out + n * d))) n++;
     free(copy);
-    if (!rc && n == 0) rc = cli_fail(C, "--at: no points");
+    if (!rc && n == 0) rc = cli_usage(C, "--at: no points");
     if (rc) {
         free(out);
         return rc;
@@ -81,7 +81,7 @@ int sgd_cmd_smooth(int argc, char **argv)
     cli_estimator E = CLI_ESTIMATOR_DEFAULTS;
     size_t ngrid = 0;
     double lo = NAN, hi = NAN;
-    int threads = 0, compare = 0, want_grad = 1;
+    int threads = 0;
     sgd_smooth_points_config pc = {.want_grad = 1};
     sgd_smooth_params_default(&pc.sp);
     sgd_smooth_params *sp = &pc.sp;
@@ -99,16 +99,16 @@ int sgd_cmd_smooth(int argc, char **argv)
         int bad = 0;
         switch (ch) {
         case 'P': bad = cli_double(C, "--confidence", optarg, &sp->confidence) ||
-                        (!(sp->confidence > 0 && sp->confidence < 1) && cli_fail(C, "--confidence: must be in (0, 1)"));
+                        (!(sp->confidence > 0 && sp->confidence < 1) && cli_usage(C, "--confidence: must be in (0, 1)"));
             break;
-        case 'K': bad = cli_double(C, "--gauss-sigmas", optarg, &sp->gauss_sigmas) || (sp->gauss_sigmas < 0 && cli_fail(C, "--gauss-sigmas: must be >= 0")); break;
+        case 'K': bad = cli_double(C, "--gauss-sigmas", optarg, &sp->gauss_sigmas) || (sp->gauss_sigmas < 0 && cli_usage(C, "--gauss-sigmas: must be >= 0")); break;
         case 'A': bad = cli_positive(C, "--epsabs", optarg, &sp->epsabs); break;
         case 'E': bad = cli_positive(C, "--epsrel", optarg, &sp->epsrel); break;
-        case 'c': compare = 1; break;
+        case 'c': pc.compare = 1; break;
         case 'g': bad = cli_parse_box(C, "--grid", optarg, &lo, &hi); break;
-        case 'k': bad = cli_count(C, "--n", optarg, &ngrid) || (ngrid < 1 && cli_fail(C, "--n: need >= 1")); break;
+        case 'k': bad = cli_count(C, "--n", optarg, &ngrid) || (ngrid < 1 && cli_usage(C, "--n: need >= 1")); break;
         case 'a': at = optarg; break;
-        case 'x': want_grad = 0; break;
+        case 'x': pc.want_grad = 0; break;
         case 'Y': sp->grad_only = 1; break;
         default: {
             int e = cli_estimator_opt(C, ch, &E, sp, &P, help, argv, &out, &sp->seed, &threads);
@@ -119,7 +119,7 @@ int sgd_cmd_smooth(int argc, char **argv)
     }
     if (cli_no_operands(C, argc, argv)) return 2;
     if (P.d == 0) return cli_usage(C, "--d: must be >= 1");
-    if (sp->grad_only && !want_grad) return cli_usage(C, "--grad-only and --no-grad exclude each other");
+    if (sp->grad_only && !pc.want_grad) return cli_usage(C, "--grad-only and --no-grad exclude each other");
     if (at && (!isnan(lo) || ngrid)) return cli_usage(C, "give --at or --grid/--n, not both");
     if (cli_estimator_finish(C, &E, sp)) return 2;
     /* default noise level eta*r = 0.15 */
@@ -127,8 +127,6 @@ int sgd_cmd_smooth(int argc, char **argv)
     if (cli_problem_noise(C, &P, 0.15 / P.eta, &pc.W.kind, &pc.W.scale)) return 2;
     const size_t d = P.d;
     pc.eta = P.eta;
-    pc.want_grad = want_grad;
-    pc.compare = compare;
     pc.threads = threads = cli_threads(threads);
 
     sgd_landscape *f = sgd_landscape_create(P.fspec, d);
@@ -139,7 +137,7 @@ int sgd_cmd_smooth(int argc, char **argv)
     if (at) {
         rc = parse_points(C, at, d, &pts, &pc.n);
     } else if (d > 2) {
-        rc = cli_fail(C, "d = %zu: a grid is for d <= 2, give points with --at", d);
+        rc = cli_usage(C, "d = %zu: a grid is for d <= 2, give points with --at", d);
     } else {
         pc.grid_n = ngrid ? ngrid : d == 1 ? 401 : 61;
         double npd = d == 1 ? (double)pc.grid_n : (double)pc.grid_n * (double)pc.grid_n;
@@ -151,7 +149,7 @@ int sgd_cmd_smooth(int argc, char **argv)
             rc = cli_lib_fail(C);
     }
     pc.y = pts;
-    if (!rc) rc = cli_mc_work(C, f, &pc.W, pc.eta, pts, (double)pc.n, sp, want_grad, threads);
+    if (!rc) rc = cli_mc_work(C, f, &pc.W, pc.eta, pts, (double)pc.n, sp, pc.want_grad, threads);
     sgd_smooth_points_result res = {0};
     sgd_rundir rd;
     if (!rc) {
@@ -164,23 +162,7 @@ int sgd_cmd_smooth(int argc, char **argv)
     else if (!rc) {
         sgd_json *man = sgd_json_new();
         sgd_json_manifest_header(man, argc, argv, threads);
-        sgd_json_str(man, "command", "smooth");
-        sgd_json_str(man, "landscape", P.fspec);
-        sgd_json_str(man, "landscape_doc", f->doc);
-        sgd_json_int(man, "d", (long long)d);
-        sgd_json_str(man, "noise", sgd_noise_name(pc.W.kind));
-        sgd_json_num(man, "eta", pc.eta);
-        sgd_json_num(man, "r", pc.W.scale);
-        sgd_json_num(man, "noise_level", pc.eta * pc.W.scale);
-        sgd_json_str(man, "method", E.method_s);
-        sgd_json_int(man, "samples", (long long)sp->nsamples);
-        sgd_json_num(man, "tol", sp->tol);
-        sgd_json_num(man, "confidence", sp->confidence);
-        sgd_json_str(man, "interval", sgd_smooth_interval_name(sp->interval));
-        sgd_json_num(man, "range", sp->range);
-        sgd_json_num(man, "grad_range", sp->grad_range);
-        sgd_json_num(man, "gauss_sigmas", sp->gauss_sigmas);
-        sgd_json_int(man, "seed", (long long)sp->seed);
+        sgd_smooth_points_manifest_json(man, &pc, P.fspec, E.method_s);
         char path[4400];
         rc = sgd_rundir_file(&rd, "manifest.json", path, sizeof path) ||
                      sgd_smooth_points_write(rd.path, &pc, &res) || sgd_json_write(man, path)
@@ -190,17 +172,7 @@ int sgd_cmd_smooth(int argc, char **argv)
         if (rc) cli_rundir_abort(&rd);
     }
     if (!rc) {
-        printf("smoothed %s (d=%zu), %s noise, eta = %g, r = %g (level %g), method %s: %zu points in %.3g s\n",
-               f->name, d, sgd_noise_name(pc.W.kind), pc.eta, pc.W.scale, pc.eta * pc.W.scale,
-               sgd_smooth_method_name(res.method), pc.n, res.seconds);
-        if (pc.n <= 8)
-            for (size_t j = 0; j < pc.n; j++)
-                printf("  y%s = %.6g: g = %.10g +- %.3g\n", d > 1 ? "_1" : "", pts[j * d], res.pt[j].g,
-                       res.pt[j].g_err);
-        if (compare)
-            printf("  vs closed form: max |diff| = %.3g, max |diff|/error = %.3g, %zu of %zu components within "
-                   "their error\n",
-                   res.max_diff, res.max_ratio, res.covered, res.compared);
+        sgd_smooth_points_print(stdout, &pc, &res);
         printf("wrote %s/\n", rd.final);
     }
     sgd_smooth_points_free(&res);

@@ -1,5 +1,6 @@
 /* sgdscape: a thin shell over libsgdscape. */
 #include "cli.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/version.h"
 
 #include <stdio.h>
@@ -18,10 +19,21 @@ static void usage(FILE *fp)
     fprintf(fp, "\nsgdscape %s\n", SGDSCAPE_VERSION_STRING);
 }
 
-int main(int argc, char **argv)
+/* The commands that split their work across MPI ranks (docs/mpi.md); the
+ * others run on rank 0 alone while the other ranks wait. */
+static int distributed(const char *name)
 {
+    static const char *const split[] = {"run", "fig3", "verify", "smooth", "check"};
+    for (size_t i = 0; i < sizeof split / sizeof split[0]; i++)
+        if (!strcmp(name, split[i])) return 1;
+    return 0;
+}
+
+static int dispatch(int argc, char **argv)
+{
+    const int root = sgd_dist_rank() == 0;
     if (argc < 2) {
-        usage(stderr);
+        if (root) usage(stderr);
         return 2;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -32,8 +44,28 @@ int main(int argc, char **argv)
         printf("sgdscape %s\n", SGDSCAPE_VERSION_STRING);
         return 0;
     }
-    for (size_t i = 0; i < sizeof sgd_commands / sizeof sgd_commands[0]; i++)
-        if (!strcmp(argv[1], sgd_commands[i].name)) return sgd_commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "sgdscape: unknown command '%s' (try sgdscape --help)\n", argv[1]);
+    for (size_t i = 0; i < sizeof sgd_commands / sizeof sgd_commands[0]; i++) {
+        if (strcmp(argv[1], sgd_commands[i].name)) continue;
+        if (sgd_dist_size() > 1 && !distributed(argv[1])) {
+            if (!root) return 0;
+            fprintf(stderr, "sgdscape %s: not distributed yet: rank 0 runs it alone, %d ranks wait (docs/mpi.md)\n",
+                    argv[1], sgd_dist_size() - 1);
+        }
+        return sgd_commands[i].run(argc - 1, argv + 1);
+    }
+    if (root) fprintf(stderr, "sgdscape: unknown command '%s' (try sgdscape --help)\n", argv[1]);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (sgd_dist_init(&argc, &argv)) {
+        if (sgd_dist_rank() == 0) fprintf(stderr, "sgdscape: %s\n", sgd_errmsg());
+        return 1;
+    }
+    /* rank 0 alone talks: the others' one-line messages are held (cli.c) and
+     * reach rank 0 through the agreement on failure */
+    if (sgd_dist_rank() != 0) (void)!freopen("/dev/null", "w", stdout);
+    int rc = dispatch(argc, argv);
+    return sgd_dist_finish(rc, "sgdscape");
 }

@@ -1,4 +1,7 @@
-/* The built-in catalog. Most entries are separable, f(x) = sum_i phi(x_i),
+/* The built-in catalog: the table and its lookup, "key=value" parameters,
+ * what every separable entry shares, and the entries that are not separable
+ * (Ackley, Levy). The separable entries, each phi with its batched kernels,
+ * are in catalog_sep.c. Most entries are separable, f(x) = sum_i phi(x_i),
  * which gives exact gradients, a diagonal Hessian, and exact convolutions:
  * for uniform noise of half-width s = eta*r on a coordinate,
  *     g(y) = (Phi(y+s) - Phi(y-s)) / (2s),   g'(y) = (phi(y+s) - phi(y-s)) / (2s)
@@ -6,24 +9,14 @@
  * own closed form where one exists. */
 #include "sgdscape/landscape.h"
 #include "sgdscape/error.h"
-#include "sgdscape/rng.h"
-#include "core/rng_internal.h"
-#include "landscape/landscape_internal.h"
-#include "landscape/spiky.h"
-#include "core/fastmath.h"
+#include "landscape/catalog_internal.h"
 
-#include <complex.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PI 3.14159265358979323846
-
 /* ---- parameters "key=value,key=value" ---------------------------------- */
-typedef struct kv { char key[32]; double val; int used; } kv;
-typedef struct kvlist { kv item[16]; int n; } kvlist;
-
 static int kv_parse(const char *name, const char *s, kvlist *out)
 {
     out->n = 0;
@@ -54,7 +47,7 @@ static int kv_parse(const char *name, const char *s, kvlist *out)
     return SGD_OK;
 }
 
-static double kv_get(kvlist *l, const char *key, double def)
+double catalog_param(kvlist *l, const char *key, double def)
 {
     for (int i = 0; i < l->n; i++)
         if (!strcmp(l->item[i].key, key)) {
@@ -72,23 +65,7 @@ static int kv_check_used(const char *name, const kvlist *l)
     return SGD_OK;
 }
 
-/* ---- separable landscapes ------------------------------------------------- */
-/* One coordinate's function. p is the entry's parameter block, i the
- * coordinate (for anisotropic quadratics). */
-typedef struct sep_ops {
-    double (*phi)(const void *p, size_t i, double x, double *dphi, double *d2phi);
-    double (*Phi)(const void *p, size_t i, double x);            /* antiderivative, or NULL */
-    /* Gaussian-smoothed phi and its derivative, sigma = eta*r; or NULL. */
-    double (*gauss)(const void *p, size_t i, double y, double sigma, double *dg);
-} sep_ops;
-
-typedef struct sep_params {
-    const sep_ops *ops;
-    double c0;          /* constant added to f */
-    double buf[64];     /* entry parameters */
-    double *a;          /* per-coordinate scale (quadratic), or NULL */
-} sep_params;
-
+/* ---- separable landscapes: what every entry shares ------------------------ */
 static double sep_fg(const sgd_landscape *f, const double *x, double *grad)
 {
     const sep_params *sp = f->params;
@@ -115,8 +92,8 @@ static int sep_hess(const sgd_landscape *f, const double *x, double *H)
 
 /* Uniform interval (d = 1, ball or cube) and cube (any d) have the
  * antiderivative form; the Gaussian uses the entry's closed form. */
-static int sep_smooth(const sgd_landscape *f, const sgd_noise *W, double eta,
-                      const double *y, double *g, double *grad)
+int catalog_sep_smooth(const sgd_landscape *f, const sgd_noise *W, double eta,
+                       const double *y, double *g, double *grad)
 {
     const sep_params *sp = f->params;
     double s = eta * W->scale;
@@ -161,7 +138,7 @@ static void sep_destroy(sgd_landscape *f)
 /* Largest |phi''| on [lo, hi] by dense sampling: the L of a separable f
  * (the Hessian is diagonal). Sampling is fine enough for the catalog's
  * frequencies (documented per entry). */
-static double sep_L_scan(const sep_params *sp, double lo, double hi, size_t n)
+double catalog_L_scan(const sep_params *sp, double lo, double hi, size_t n)
 {
     double L = 0, d1, d2;
     for (size_t k = 0; k <= n; k++) {
@@ -172,8 +149,8 @@ static double sep_L_scan(const sep_params *sp, double lo, double hi, size_t n)
     return L;
 }
 
-static sgd_landscape *sep_new(const char *name, const char *doc, size_t d, const sep_ops *ops,
-                              sep_params **out)
+sgd_landscape *catalog_sep_new(const char *name, const char *doc, size_t d, const sep_ops *ops,
+                               sep_params **out)
 {
     sgd_landscape *f = calloc(1, sizeof *f);
     sep_params *sp = calloc(1, sizeof *sp);
@@ -188,7 +165,7 @@ static sgd_landscape *sep_new(const char *name, const char *doc, size_t d, const
     f->d = d;
     f->fg = sep_fg;
     f->hess = sep_hess;
-    f->smooth = sep_smooth;
+    f->smooth = catalog_sep_smooth;
     f->params = sp;
     f->destroy = sep_destroy;
     f->L = NAN;
@@ -196,82 +173,6 @@ static sgd_landscape *sep_new(const char *name, const char *doc, size_t d, const
     *out = sp;
     return f;
 }
-
-/* The scalar op and the batched kernels of a separable entry, all from its
- * one inline phi, NAME##_core(b, x, d1, d2) (b: the parameter block; d1, d2
- * may be NULL, and the inlined core then computes only what is asked). The
- * loops read like the math and vectorise across points (gradients) or
- * coordinates (values). */
-#define SEP_PHI_OP(NAME)                                                                    \
-    static double NAME##_phi(const void *p, size_t i, double x, double *d1, double *d2)     \
-    {                                                                                       \
-        (void)i;                                                                            \
-        return NAME##_core(((const sep_params *)p)->buf, x, d1, d2);                        \
-    }
-#define SEP_BATCH_KERNELS(NAME)                                                             \
-    static inline double NAME##_val(const double *b, double x) { return NAME##_core(b, x, NULL, NULL); } \
-    static inline double NAME##_grad(const double *b, double x)                             \
-    {                                                                                       \
-        double d1_;                                                                         \
-        NAME##_core(b, x, &d1_, NULL);                                                      \
-        return d1_;                                                                         \
-    }                                                                                       \
-    static void NAME##_value_batch(const sgd_landscape *f, size_t n, const double *x, double *fx) \
-    {                                                                                       \
-        const sep_params *sp = f->params;                                                   \
-        const double *b = sp->buf;                                                          \
-        size_t d = f->d;                                                                    \
-        for (size_t j = 0; j < n; j++) {                                                    \
-            const double *xj = x + j * d;                                                   \
-            double s = 0;                                                                   \
-            _Pragma("omp simd reduction(+ : s)") for (size_t i = 0; i < d; i++) s += NAME##_val(b, xj[i]); \
-            fx[j] = sp->c0 + s;                                                             \
-        }                                                                                   \
-    }                                                                                       \
-    static void NAME##_grad_batch(const sgd_landscape *f, size_t n, const double *x, double *g) \
-    {                                                                                       \
-        const double *b = ((const sep_params *)f->params)->buf;                             \
-        size_t m = n * f->d;                                                                \
-        _Pragma("omp simd") for (size_t e = 0; e < m; e++) g[e] = NAME##_grad(b, x[e]);     \
-    }                                                                                       \
-    static void NAME##_phi_batch(const sgd_landscape *f, size_t n, const double *x, double *phi, \
-                                 double *dphi)                                              \
-    {                                                                                       \
-        const double *b = ((const sep_params *)f->params)->buf;                             \
-        if (phi) _Pragma("omp simd") for (size_t k = 0; k < n; k++) phi[k] = NAME##_val(b, x[k]); \
-        if (dphi) _Pragma("omp simd") for (size_t k = 0; k < n; k++) dphi[k] = NAME##_grad(b, x[k]); \
-    }                                                                                       \
-    static double NAME##_phi_sum(const sgd_landscape *f, size_t n, const double *x)         \
-    {                                                                                       \
-        const double *b = ((const sep_params *)f->params)->buf;                             \
-        double s_;                                                                          \
-        SGD_SUM16(s_, n, NAME##_val(b, x[k_]));                                             \
-        return s_;                                                                          \
-    }                                                                                       \
-    static double NAME##_phi_cube_sum(const sgd_landscape *f, size_t n, const double *y, double eta, \
-                                      double r2, const uint32_t *w)                         \
-    {                                                                                       \
-        const double *b = ((const sep_params *)f->params)->buf;                             \
-        double s_;                                                                          \
-        SGD_SUM16(s_, n, NAME##_val(b, y[k_] - eta * sgd_sym32_scaled(w[k_], r2)));         \
-        return s_;                                                                          \
-    }                                                                                       \
-    static void NAME##_phi_cube_acc(const sgd_landscape *f, size_t n, double y, double eta, double r2, \
-                                    const uint32_t *w, double *acc)                         \
-    {                                                                                       \
-        const double *b = ((const sep_params *)f->params)->buf;                             \
-        _Pragma("omp simd") for (size_t k = 0; k < n; k++) acc[k] += NAME##_val(b, y - eta * sgd_sym32_scaled(w[k], r2)); \
-    }                                                                                       \
-    static const struct sgd_landscape_fast NAME##_fast = {NAME##_phi_batch, NAME##_phi_sum, \
-                                                          NAME##_phi_cube_sum, NAME##_phi_cube_acc};
-
-/* Every batched kernel of SEP_BATCH_KERNELS(NAME) into f. */
-#define SEP_USE_BATCH_KERNELS(f, NAME)          \
-    do {                                        \
-        (f)->grad_batch = NAME##_grad_batch;    \
-        (f)->value_batch = NAME##_value_batch;  \
-        (f)->fast = &NAME##_fast;               \
-    } while (0)
 
 static int set_xstar(sgd_landscape *f, double v)
 {
@@ -283,7 +184,7 @@ static int set_xstar(sgd_landscape *f, double v)
 
 /* The end of a maker: x* = (v, ..., v), or NULL (message set) when that
  * allocation fails. */
-static sgd_landscape *with_xstar(sgd_landscape *f, double v)
+sgd_landscape *catalog_with_xstar(sgd_landscape *f, double v)
 {
     if (set_xstar(f, v)) {
         sgd_landscape_free(f);
@@ -292,160 +193,8 @@ static sgd_landscape *with_xstar(sgd_landscape *f, double v)
     return f;
 }
 
-/* ---- quadratic: phi_i = a_i x^2 / 2 -------------------------------------- */
-static double quadratic_a(const void *p, size_t i)
-{
-    const sep_params *sp = p;
-    return sp->a ? sp->a[i] : sp->buf[0];
-}
-/* b[0] = a: the batched kernels serve the isotropic case only. */
-static inline double quadratic_core(const double *b, double x, double *d1, double *d2)
-{
-    if (d1) *d1 = b[0] * x;
-    if (d2) *d2 = b[0];
-    return 0.5 * b[0] * x * x;
-}
-static double quadratic_phi(const void *p, size_t i, double x, double *d1, double *d2)
-{
-    double a = quadratic_a(p, i);
-    return quadratic_core(&a, x, d1, d2);
-}
-static double quadratic_Phi(const void *p, size_t i, double x) { return quadratic_a(p, i) * x * x * x / 6.0; }
-static double quadratic_gauss(const void *p, size_t i, double y, double s, double *dg)
-{
-    double a = quadratic_a(p, i);
-    *dg = a * y;
-    return 0.5 * a * (y * y + s * s);
-}
-static const sep_ops quadratic_ops = {quadratic_phi, quadratic_Phi, quadratic_gauss};
-SEP_BATCH_KERNELS(quadratic)
-
-/* The uniform ball in d > 1 is not separable, but for a quadratic
- * E f(y - eta w) = f(y) + eta^2/2 sum a_i E w_i^2 with E w_i^2 = r^2/(d+2). */
-static int quadratic_smooth(const sgd_landscape *f, const sgd_noise *W, double eta,
-                            const double *y, double *g, double *grad)
-{
-    if (W->kind == SGD_NOISE_BALL && f->d > 1) {
-        double v = f->fg(f, y, grad), tr = 0;
-        for (size_t i = 0; i < f->d; i++) tr += quadratic_a(f->params, i);
-        if (g) *g = v + 0.5 * eta * eta * W->scale * W->scale / ((double)f->d + 2.0) * tr;
-        return SGD_OK;
-    }
-    return sep_smooth(f, W, eta, y, g, grad);
-}
-
-static sgd_landscape *make_quadratic(kvlist *kl, size_t d)
-{
-    sep_params *sp;
-    sgd_landscape *f = sep_new("quadratic",
-                               "f(x) = 1/2 sum_i a_i x_i^2; a_i = a (isotropic) or a geometric from a to "
-                               "a*cond; x* = 0; L = max a_i; c = min a_i for any mean-zero noise",
-                               d, &quadratic_ops, &sp);
-    if (!f) return NULL;
-    double a = kv_get(kl, "a", 1.0), cond = kv_get(kl, "cond", 1.0);
-    if (!(a > 0) || !(cond >= 1)) {
-        sgd_landscape_free(f);
-        sgd_error(SGD_EINVAL, "--f quadratic: need a > 0 and cond >= 1");
-        return NULL;
-    }
-    sp->buf[0] = a;
-    f->L = a * cond;
-    if (cond != 1.0) {
-        sp->a = malloc(d * sizeof *sp->a);
-        if (!sp->a) {
-            sgd_landscape_free(f);
-            sgd_error(SGD_ENOMEM, "out of memory");
-            return NULL;
-        }
-        for (size_t i = 0; i < d; i++)
-            sp->a[i] = d == 1 ? a : a * pow(cond, (double)i / (double)(d - 1));
-    }
-    f->smooth = quadratic_smooth;
-    if (!sp->a) { /* isotropic: the vectorised kernels apply */
-        SEP_USE_BATCH_KERNELS(f, quadratic);
-    }
-    f->lo = -5;
-    f->hi = 5;
-    return with_xstar(f, 0.0);
-}
-
-/* ---- Rastrigin: phi = x^2 - A cos(2 pi x) + A ------------------------------ */
-/* The value alone needs only cos(2 pi x): sgd_cos2pi reduces to one period
- * exactly and evaluates one polynomial (about 40% fewer operations than
- * sgd_sincos). With a derivative the value takes the sincos's cosine; the two
- * agree to ~1e-16 (tests/test_landscape.c), so fg and the batched values
- * differ in the last bits. */
-static inline double rast_core(const double *b, double x, double *d1, double *d2)
-{
-    const double A = b[0], w = 2 * PI;
-    if (!d1 && !d2) return x * x - A * sgd_cos2pi(x) + A;
-    double s, c;
-    sgd_sincos(w * x, &s, &c);
-    if (d1) *d1 = 2 * x + A * w * s;
-    if (d2) *d2 = 2 + A * w * w * c;
-    return x * x - A * c + A;
-}
-SEP_PHI_OP(rast)
-static double rast_Phi(const void *p, size_t i, double x)
-{
-    (void)i;
-    double A = ((const sep_params *)p)->buf[0], w = 2 * PI;
-    return x * x * x / 3 - A * sin(w * x) / w + A * x;
-}
-static double rast_gauss(const void *p, size_t i, double y, double s, double *dg)
-{
-    (void)i;
-    double A = ((const sep_params *)p)->buf[0], w = 2 * PI, damp = exp(-0.5 * w * w * s * s);
-    *dg = 2 * y + A * w * sin(w * y) * damp;
-    return y * y + s * s - A * cos(w * y) * damp + A;
-}
-static const sep_ops rast_ops = {rast_phi, rast_Phi, rast_gauss};
-SEP_BATCH_KERNELS(rast)
-
-static sgd_landscape *make_rastrigin(kvlist *kl, size_t d)
-{
-    sep_params *sp;
-    sgd_landscape *f = sep_new("rastrigin", "f(x) = sum_i x_i^2 - A cos(2 pi x_i) + A (A = 10); x* = 0; "
-                               "domain [-5.12, 5.12]; L = 2 + 4 pi^2 A",
-                               d, &rast_ops, &sp);
-    if (!f) return NULL;
-    sp->buf[0] = kv_get(kl, "A", 10.0);
-    f->L = 2 + 4 * PI * PI * fabs(sp->buf[0]);
-    SEP_USE_BATCH_KERNELS(f, rast);
-    f->lo = -5.12;
-    f->hi = 5.12;
-    return with_xstar(f, 0.0);
-}
-
-/* ---- Styblinski-Tang: phi = (x^4 - 16 x^2 + 5 x)/2 -------------------------- */
-static inline double st_core(const double *b, double x, double *d1, double *d2)
-{
-    (void)b;
-    double x2 = x * x;
-    if (d1) *d1 = (4 * x2 * x - 32 * x + 5) / 2;
-    if (d2) *d2 = (12 * x2 - 32) / 2;
-    return (x2 * x2 - 16 * x2 + 5 * x) / 2;
-}
-SEP_PHI_OP(st)
-static double st_Phi(const void *p, size_t i, double x)
-{
-    (void)p; (void)i;
-    double x2 = x * x;
-    return (x2 * x2 * x / 5 - 16 * x2 * x / 3 + 2.5 * x2) / 2;
-}
-static double st_gauss(const void *p, size_t i, double y, double s, double *dg)
-{
-    (void)p; (void)i;
-    /* E(y+sz)^4 = y^4 + 6 y^2 s^2 + 3 s^4, E(y+sz)^2 = y^2 + s^2. */
-    double y2 = y * y, s2 = s * s;
-    *dg = (4 * y2 * y + 12 * y * s2 - 32 * y + 5) / 2;
-    return (y2 * y2 + 6 * y2 * s2 + 3 * s2 * s2 - 16 * (y2 + s2) + 5 * y) / 2;
-}
-static const sep_ops st_ops = {st_phi, st_Phi, st_gauss};
-SEP_BATCH_KERNELS(st)
-
 /* Newton on phi' from x0: the entries' minimisers. */
-static double phi_argmin(const sep_params *sp, double x0)
+double catalog_argmin(const sep_params *sp, double x0)
 {
     double x = x0, d1, d2;
     for (int it = 0; it < 100; it++) {
@@ -456,207 +205,6 @@ static double phi_argmin(const sep_params *sp, double x0)
         if (fabs(dx) < 1e-15 * (1 + fabs(x))) break;
     }
     return x;
-}
-
-static sgd_landscape *make_styblinski(kvlist *kl, size_t d)
-{
-    (void)kl;
-    sep_params *sp;
-    sgd_landscape *f = sep_new("styblinski-tang", "f(x) = 1/2 sum_i (x_i^4 - 16 x_i^2 + 5 x_i); "
-                               "x*_i = -2.903534; domain [-5, 5]; L = 134 on the domain",
-                               d, &st_ops, &sp);
-    if (!f) return NULL;
-    f->lo = -5;
-    f->hi = 5;
-    f->L = (12 * 25 - 32) / 2.0;
-    SEP_USE_BATCH_KERNELS(f, st);
-    return with_xstar(f, phi_argmin(sp, -2.9));
-}
-
-/* ---- tilted double well: phi = (x^2 - 1)^2 + tilt x ------------------------ */
-static inline double dw_core(const double *b, double x, double *d1, double *d2)
-{
-    double t = b[0], x2 = x * x;
-    if (d1) *d1 = 4 * x * (x2 - 1) + t;
-    if (d2) *d2 = 12 * x2 - 4;
-    return (x2 - 1) * (x2 - 1) + t * x;
-}
-SEP_PHI_OP(dw)
-static double dw_Phi(const void *p, size_t i, double x)
-{
-    (void)i;
-    double t = ((const sep_params *)p)->buf[0], x2 = x * x;
-    return x2 * x2 * x / 5 - 2 * x2 * x / 3 + x + t * x2 / 2;
-}
-static double dw_gauss(const void *p, size_t i, double y, double s, double *dg)
-{
-    (void)i;
-    double t = ((const sep_params *)p)->buf[0], y2 = y * y, s2 = s * s;
-    /* (x^2-1)^2 = x^4 - 2x^2 + 1 */
-    *dg = 4 * y2 * y + 12 * y * s2 - 4 * y + t;
-    return y2 * y2 + 6 * y2 * s2 + 3 * s2 * s2 - 2 * (y2 + s2) + 1 + t * y;
-}
-static const sep_ops dw_ops = {dw_phi, dw_Phi, dw_gauss};
-SEP_BATCH_KERNELS(dw)
-
-static sgd_landscape *make_double_well(kvlist *kl, size_t d)
-{
-    sep_params *sp;
-    sgd_landscape *f = sep_new("double-well", "f(x) = sum_i (x_i^2 - 1)^2 + tilt x_i (tilt = 0.3): minima "
-                               "near -1 (global) and +1; x* = the global one; domain [-2, 2]; L = 44 there",
-                               d, &dw_ops, &sp);
-    if (!f) return NULL;
-    sp->buf[0] = kv_get(kl, "tilt", 0.3);
-    f->lo = -2;
-    f->hi = 2;
-    f->L = 44;
-    SEP_USE_BATCH_KERNELS(f, dw);
-    return with_xstar(f, phi_argmin(sp, sp->buf[0] >= 0 ? -1.0 : 1.0));
-}
-
-/* ---- sharp vs flat: a narrow deep basin beside a wide shallow one ---------- */
-/* phi = k x^2/2 - A_s exp(-(x-m_s)^2/(2 s_s^2)) - A_f exp(-(x-m_f)^2/(2 s_f^2)) */
-enum { SF_K, SF_AS, SF_MS, SF_SS, SF_AF, SF_MF, SF_SF };
-static double gbump(double A, double m, double s, double x, double *d1, double *d2)
-{
-    double u = (x - m) / s, e = A * exp(-0.5 * u * u);
-    *d1 = -e * u / s;
-    *d2 = e * (u * u - 1) / (s * s);
-    return e;
-}
-static double sf_phi(const void *p, size_t i, double x, double *d1, double *d2)
-{
-    (void)i;
-    const double *b = ((const sep_params *)p)->buf;
-    double a1, a2, c1, c2;
-    double vs = gbump(b[SF_AS], b[SF_MS], b[SF_SS], x, &a1, &a2);
-    double vf = gbump(b[SF_AF], b[SF_MF], b[SF_SF], x, &c1, &c2);
-    *d1 = b[SF_K] * x - a1 - c1;
-    *d2 = b[SF_K] - a2 - c2;
-    return 0.5 * b[SF_K] * x * x - vs - vf;
-}
-static double sf_Phi(const void *p, size_t i, double x)
-{
-    (void)i;
-    const double *b = ((const sep_params *)p)->buf;
-    double is = b[SF_AS] * b[SF_SS] * sqrt(PI / 2) * erf((x - b[SF_MS]) / (b[SF_SS] * sqrt(2.0)));
-    double iff = b[SF_AF] * b[SF_SF] * sqrt(PI / 2) * erf((x - b[SF_MF]) / (b[SF_SF] * sqrt(2.0)));
-    return b[SF_K] * x * x * x / 6 - is - iff;
-}
-static double sf_gauss(const void *p, size_t i, double y, double s, double *dg)
-{
-    (void)i;
-    const double *b = ((const sep_params *)p)->buf;
-    /* A Gaussian bump convolved with N(0, s^2) stays a Gaussian bump. */
-    double ss = sqrt(b[SF_SS] * b[SF_SS] + s * s), sf = sqrt(b[SF_SF] * b[SF_SF] + s * s);
-    double a1, a2, c1, c2;
-    double vs = gbump(b[SF_AS] * b[SF_SS] / ss, b[SF_MS], ss, y, &a1, &a2);
-    double vf = gbump(b[SF_AF] * b[SF_SF] / sf, b[SF_MF], sf, y, &c1, &c2);
-    *dg = b[SF_K] * y - a1 - c1;
-    return 0.5 * b[SF_K] * (y * y + s * s) - vs - vf;
-}
-static const sep_ops sf_ops = {sf_phi, sf_Phi, sf_gauss};
-
-static sgd_landscape *make_sharp_flat(kvlist *kl, size_t d)
-{
-    sep_params *sp;
-    sgd_landscape *f = sep_new("sharp-flat",
-                               "f(x) = sum_i k x_i^2/2 - A_s exp(-(x_i-m_s)^2/2s_s^2) - A_f exp(-(x_i-m_f)^2/2s_f^2): "
-                               "a sharp deep basin (A_s=1.3, m_s=-1, s_s=0.08) beside a flat shallow one "
-                               "(A_f=1, m_f=1.5, s_f=0.8), k = 0.1; x* = the flat minimum, which noise prefers",
-                               d, &sf_ops, &sp);
-    if (!f) return NULL;
-    double *b = sp->buf;
-    b[SF_K] = kv_get(kl, "k", 0.1);
-    b[SF_AS] = kv_get(kl, "As", 1.3);
-    b[SF_MS] = kv_get(kl, "ms", -1.0);
-    b[SF_SS] = kv_get(kl, "ss", 0.08);
-    b[SF_AF] = kv_get(kl, "Af", 1.0);
-    b[SF_MF] = kv_get(kl, "mf", 1.5);
-    b[SF_SF] = kv_get(kl, "sf", 0.8);
-    if (!(b[SF_SS] > 0 && b[SF_SF] > 0 && b[SF_K] >= 0)) {
-        sgd_landscape_free(f);
-        sgd_error(SGD_EINVAL, "--f sharp-flat: need ss > 0, sf > 0, k >= 0");
-        return NULL;
-    }
-    f->lo = -4;
-    f->hi = 4;
-    f->L = sep_L_scan(sp, -6, 6, 200000);
-    return with_xstar(f, phi_argmin(sp, b[SF_MF]));
-}
-
-/* ---- spiky (Figure 3) ---------------------------------------------------- */
-static double spiky_sep_phi(const void *p, size_t i, double x, double *d1, double *d2)
-{
-    (void)i;
-    return spiky_phi(((const sep_params *)p)->buf, x, d1, d2);
-}
-static double spiky_sep_Phi(const void *p, size_t i, double x)
-{
-    (void)i;
-    return spiky_Phi(((const sep_params *)p)->buf, x);
-}
-static const sep_ops spiky_ops = {spiky_sep_phi, spiky_sep_Phi, NULL};
-
-static void spiky_f_grad_batch(const sgd_landscape *f, size_t n, const double *x, double *grad)
-{
-    const sep_params *sp = f->params;
-    spiky_grad_batch(sp->buf, n * f->d, x, grad);
-}
-
-static void spiky_f_value_batch(const sgd_landscape *f, size_t n, const double *x, double *fx)
-{
-    const sep_params *sp = f->params;
-    spiky_value_batch(sp->buf, n, f->d, x, fx);
-}
-
-static void spiky_f_phi_batch(const sgd_landscape *f, size_t n, const double *x, double *phi, double *dphi)
-{
-    const sep_params *sp = f->params;
-    spiky_phi_batch(sp->buf, n, x, phi, dphi);
-}
-
-static double spiky_f_phi_sum(const sgd_landscape *f, size_t n, const double *x)
-{
-    const sep_params *sp = f->params;
-    return spiky_phi_sum(sp->buf, n, x);
-}
-
-static const struct sgd_landscape_fast spiky_fast = {spiky_f_phi_batch, spiky_f_phi_sum, NULL, NULL};
-
-static sgd_landscape *make_spiky(kvlist *kl, size_t d)
-{
-    sep_params *sp;
-    sgd_landscape *f = sep_new("spiky", SPIKY_DOC, d, &spiky_ops, &sp);
-    if (!f) return NULL;
-    double *b = sp->buf;
-    spiky_defaults(b);
-    b[SPIKY_A1] = kv_get(kl, "A1", b[SPIKY_A1]);
-    b[SPIKY_W1] = kv_get(kl, "w1", b[SPIKY_W1]);
-    b[SPIKY_A2] = kv_get(kl, "A2", b[SPIKY_A2]);
-    b[SPIKY_W2] = kv_get(kl, "w2", b[SPIKY_W2]);
-    b[SPIKY_EA] = kv_get(kl, "a", b[SPIKY_EA]);
-    b[SPIKY_EB] = kv_get(kl, "b", b[SPIKY_EB]);
-    if (!(b[SPIKY_EB] > b[SPIKY_EA] && b[SPIKY_EA] >= 0 && b[SPIKY_W1] > 0 &&
-          b[SPIKY_W2] > 0)) {
-        sgd_landscape_free(f);
-        sgd_error(SGD_EINVAL, "--f spiky: need 0 <= a < b, w1 > 0, w2 > 0");
-        return NULL;
-    }
-    f->grad_batch = spiky_f_grad_batch;
-    f->value_batch = spiky_f_value_batch;
-    f->fast = &spiky_fast;
-    f->lo = -5;
-    f->hi = 5;
-    /* Beyond b, phi'' = 1 + A1 w1^2 cos(w1 x) + A2 w2^2 cos(w2 x), whose
-     * supremum is 1 + A1 w1^2 + A2 w2^2 (both cosines come arbitrarily close
-     * to 1 together unless the frequencies are commensurate, and then the
-     * bound is attained); inside [-b, b] we scan densely. */
-    double tail = 1 + fabs(b[SPIKY_A1]) * b[SPIKY_W1] * b[SPIKY_W1] +
-                  fabs(b[SPIKY_A2]) * b[SPIKY_W2] * b[SPIKY_W2];
-    double inner = sep_L_scan(sp, -b[SPIKY_EB], b[SPIKY_EB], 400000);
-    f->L = inner > tail ? inner : tail;
-    return with_xstar(f, 0.0);
 }
 
 /* ---- Ackley (not separable, not smooth at 0) -------------------------------- */
@@ -752,9 +300,9 @@ static sgd_landscape *make_levy(kvlist *kl, size_t d)
 /* ---- the table -------------------------------------------------------------- */
 typedef sgd_landscape *(*maker_fn)(kvlist *, size_t);
 static const struct entry { const char *name; maker_fn make; } entries[] = {
-    {"spiky", make_spiky},           {"quadratic", make_quadratic}, {"rastrigin", make_rastrigin},
-    {"ackley", make_ackley},         {"levy", make_levy},           {"styblinski-tang", make_styblinski},
-    {"double-well", make_double_well}, {"sharp-flat", make_sharp_flat}};
+    {"spiky", catalog_spiky},           {"quadratic", catalog_quadratic}, {"rastrigin", catalog_rastrigin},
+    {"ackley", make_ackley},         {"levy", make_levy},           {"styblinski-tang", catalog_styblinski},
+    {"double-well", catalog_double_well}, {"sharp-flat", catalog_sharp_flat}};
 #define NENTRIES (sizeof entries / sizeof entries[0])
 
 const char *const *sgd_landscape_names(void)

@@ -34,7 +34,7 @@ typedef double (*sgd_phi_cube_sum_fn)(const sgd_landscape *f, size_t n, const do
 typedef void (*sgd_phi_cube_acc_fn)(const sgd_landscape *f, size_t n, double y, double eta, double r2,
                                     const uint32_t *w, double *acc);
 
-/* What sgd_landscape.fast points to (static tables in catalog.c). */
+/* What sgd_landscape.fast points to (static tables in catalog_sep.c). */
 struct sgd_landscape_fast {
     sgd_phi_batch_fn phi_batch;       /* never NULL in a table */
     sgd_phi_sum_fn phi_sum;           /* set with phi_batch */

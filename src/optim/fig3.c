@@ -1,5 +1,7 @@
 /* Figure 3 of the paper, reproduced on the spiky landscape (or any 1-D f). */
 #include "sgdscape/fig3.h"
+#include "optim/trials_internal.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 
 #include <math.h>
@@ -51,18 +53,11 @@ static int stage_result(const sgd_trials_result *full, size_t k, size_t steps_do
 {
     size_t n = full->ntrials, d = full->d;
     memset(out, 0, sizeof *out);
-    out->ntrials = n;
     out->d = d;
-    out->x_start = malloc(n * d * sizeof(double));
-    out->x_final = malloc(n * d * sizeof(double));
-    out->y_final = malloc(n * d * sizeof(double));
-    out->f_final = malloc(n * sizeof(double));
-    out->status = malloc(n * sizeof(int));
-    out->steps = malloc(n * sizeof(size_t));
+    if (n == 0) return SGD_OK; /* an MPI rank without trials */
     double *g = malloc(d * sizeof(double));
-    if (!out->x_start || !out->x_final || !out->y_final || !out->f_final || !out->status || !out->steps || !g) {
+    if (!g || sgd_trials_result_alloc(out, n, d, 0, 0)) {
         free(g);
-        sgd_trials_result_free(out);
         return sgd_error(SGD_ENOMEM, "fig3: out of memory");
     }
     memcpy(out->x_start, full->x_start, n * d * sizeof(double));
@@ -99,7 +94,12 @@ int sgd_fig3_run(const sgd_fig3_config *c, sgd_fig3_result *r, sgd_trials_progre
     /* Panels 0-3 (row 2) and 6 (all three stages of row 3) run; 4 and 5 are
      * the stages inside panel 6's run. */
     static const int order[] = {0, 1, 2, 3, 6, 4, 5};
-    for (int oi = 0; oi < SGD_FIG3_PANELS; oi++) {
+    /* Under MPI every panel runs this rank's slice of the trials (the same
+     * slice for all, so row 3's stages come from panel 6's slice), then the
+     * panels are gathered to rank 0, which alone computes the statistics. */
+    size_t nstages[SGD_FIG3_PANELS] = {0};
+    int rc = SGD_OK;
+    for (int oi = 0; oi < SGD_FIG3_PANELS && !rc; oi++) {
         int p = order[oi];
         sgd_fig3_panel *P = &r->panel[p];
         sgd_trials_config tc;
@@ -139,17 +139,24 @@ int sgd_fig3_run(const sgd_fig3_config *c, sgd_fig3_result *r, sgd_trials_progre
             P->noise_level = c->stage_level[k - 1];
         }
         prog_ctx pc = {progress, ctx, oi};
-        int rc = p == 4 || p == 5 ? stage_result(&r->panel[6].res, (size_t)(p - 4), (size_t)(p - 3) * (c->steps / 3),
-                                                 c->f, c->eta, &P->res)
-                                  : sgd_trials_run(&tc, &P->res, panel_progress, &pc);
-        if (rc) {
-            sgd_fig3_result_free(r);
-            return rc;
-        }
-        sgd_trials_stats_compute(&P->res, xs, radii, 2, 1e-3, &P->stats);
+        nstages[p] = p == 4 || p == 5 ? 0 : tc.sched.nstages;
+        rc = p == 4 || p == 5 ? stage_result(&r->panel[6].res, (size_t)(p - 4), (size_t)(p - 3) * (c->steps / 3),
+                                             c->f, c->eta, &P->res)
+                              : sgd_trials_run_slice(&tc, &P->res, panel_progress, &pc);
+    }
+    rc = sgd_dist_agree(rc);
+    for (int p = 0; p < SGD_FIG3_PANELS && !rc; p++) {
+        sgd_fig3_panel *P = &r->panel[p];
+        sgd_trials_result loc = P->res;
+        rc = sgd_trials_gather(&loc, c->trials, 0, nstages[p], &P->res, 0);
+        if (!rc && sgd_dist_rank() == 0) sgd_trials_stats_compute(&P->res, xs, radii, 2, 1e-3, &P->stats);
+    }
+    if (rc) {
+        sgd_fig3_result_free(r);
+        return rc;
     }
     r->seconds = sgd_now() - t0;
-    return SGD_OK;
+    return sgd_dist_hand_off();
 }
 
 /* ---- output ------------------------------------------------------------------ */

@@ -2,6 +2,8 @@
  * batch gradient sees many points at once; every random number is addressed
  * by (seed, trial, step), so the result is the same for any thread count. */
 #include "sgdscape/optim.h"
+#include "optim/trials_internal.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/rng.h"
 #include "core/rng_internal.h"
@@ -153,8 +155,8 @@ static int block_update(const block_ws *w, size_t m, size_t d, double mu, double
     return bad;
 }
 
-int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_progress_fn progress,
-                   void *progress_ctx)
+int sgd_trials_run_local(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_progress_fn progress,
+                         void *progress_ctx)
 {
     memset(r, 0, sizeof *r);
     const sgd_landscape *f = c->f;
@@ -366,4 +368,111 @@ int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_
         return sgd_error(failed, "trials: out of memory");
     }
     return SGD_OK;
+}
+
+/* ---- over MPI ranks (docs/mpi.md) --------------------------------------------
+ * Each rank runs the contiguous slice of trials sgd_dist_slice gives it, at
+ * their global indices (trial_offset), so every trial draws the numbers it
+ * draws in one process; the per-trial rows are then gathered in trial order. */
+
+int sgd_trials_result_alloc(sgd_trials_result *r, size_t n, size_t d, size_t nrec, size_t ns)
+{
+    memset(r, 0, sizeof *r);
+    r->ntrials = n;
+    r->d = d;
+    r->nrec = nrec;
+    r->nstages = ns;
+    r->x_start = malloc(n * d * sizeof(double));
+    r->x_final = malloc(n * d * sizeof(double));
+    r->y_final = malloc(n * d * sizeof(double));
+    r->f_final = malloc(n * sizeof(double));
+    r->status = malloc(n * sizeof(int));
+    r->steps = malloc(n * sizeof(size_t));
+    if (ns) r->stage_x = malloc(ns * n * d * sizeof(double));
+    if (nrec) {
+        r->traj_x = malloc(n * nrec * d * sizeof(double));
+        r->traj_y = malloc(n * nrec * d * sizeof(double));
+    }
+    if (!r->x_start || !r->x_final || !r->y_final || !r->f_final || !r->status || !r->steps || (ns && !r->stage_x) ||
+        (nrec && (!r->traj_x || !r->traj_y))) {
+        sgd_trials_result_free(r);
+        return sgd_error(SGD_ENOMEM, "trials: out of memory gathering %zu trials x %zu dims x %zu rows", n, d,
+                         nrec ? nrec : 1);
+    }
+    return SGD_OK;
+}
+
+int sgd_trials_gather(sgd_trials_result *loc, size_t n, size_t nrec, size_t ns, sgd_trials_result *r, int to_all)
+{
+    memset(r, 0, sizeof *r);
+    if (sgd_dist_size() == 1) {
+        *r = *loc;
+        memset(loc, 0, sizeof *loc);
+        return SGD_OK;
+    }
+    const size_t d = loc->d, dd = d * sizeof(double);
+    const int here = to_all || sgd_dist_rank() == 0;
+    int rc = sgd_dist_agree(here ? sgd_trials_result_alloc(r, n, d, nrec, ns) : SGD_OK);
+    if (rc) {
+        sgd_trials_result_free(r);
+        sgd_trials_result_free(loc);
+        return rc;
+    }
+    size_t lo, hi;
+    sgd_dist_slice(n, &lo, &hi);
+    const size_t m = hi - lo;
+    sgd_dist_gather(r->x_start, loc->x_start, n, dd, to_all);
+    sgd_dist_gather(r->x_final, loc->x_final, n, dd, to_all);
+    sgd_dist_gather(r->y_final, loc->y_final, n, dd, to_all);
+    sgd_dist_gather(r->f_final, loc->f_final, n, sizeof(double), to_all);
+    sgd_dist_gather(r->status, loc->status, n, sizeof(int), to_all);
+    sgd_dist_gather(r->steps, loc->steps, n, sizeof(size_t), to_all);
+    for (size_t k = 0; k < ns; k++) /* (stage, trial, d): a gather per stage */
+        sgd_dist_gather(r->stage_x ? r->stage_x + k * n * d : NULL, loc->stage_x ? loc->stage_x + k * m * d : NULL, n,
+                        dd, to_all);
+    if (nrec) {
+        sgd_dist_gather(r->traj_x, loc->traj_x, n, nrec * dd, to_all);
+        sgd_dist_gather(r->traj_y, loc->traj_y, n, nrec * dd, to_all);
+    }
+    sgd_trials_result_free(loc);
+    return SGD_OK;
+}
+
+int sgd_trials_run_slice(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_progress_fn progress,
+                         void *progress_ctx)
+{
+    size_t lo, hi;
+    sgd_dist_slice(c->ntrials, &lo, &hi);
+    if (hi == lo && c->ntrials > 0) { /* more ranks than trials: nothing here */
+        memset(r, 0, sizeof *r);
+        r->d = c->f ? c->f->d : 0;
+        r->nstages = c->sched.nstages;
+        return SGD_OK;
+    }
+    sgd_trials_config cs = *c;
+    cs.ntrials = hi - lo;
+    cs.trial_offset = c->trial_offset + lo;
+    return sgd_trials_run_local(&cs, r, progress, progress_ctx);
+}
+
+int sgd_trials_run_dist(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_progress_fn progress,
+                        void *progress_ctx, int to_all)
+{
+    sgd_trials_result loc;
+    int rc = sgd_dist_agree(sgd_trials_run_slice(c, &loc, progress, progress_ctx));
+    if (rc) {
+        sgd_trials_result_free(&loc);
+        memset(r, 0, sizeof *r);
+        return rc;
+    }
+    size_t total = sgd_schedule_total_steps(&c->sched);
+    size_t nrec = c->record_every ? total / c->record_every + 1 : 0;
+    return sgd_trials_gather(&loc, c->ntrials, nrec, c->sched.nstages, r, to_all);
+}
+
+int sgd_trials_run(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_progress_fn progress,
+                   void *progress_ctx)
+{
+    int rc = sgd_trials_run_dist(c, r, progress, progress_ctx, 0);
+    return rc ? rc : sgd_dist_hand_off();
 }

@@ -1,4 +1,6 @@
 /* g and grad g at many points: the `smooth` experiment as a library call. */
+#include "smooth/smooth_internal.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 #include "sgdscape/smooth.h"
@@ -76,7 +78,13 @@ int sgd_smooth_points(const sgd_smooth_points_config *c, sgd_smooth_points_resul
     const sgd_landscape *f = c->f;
     size_t d = f->d, np = c->n, gd = c->want_grad ? d : 0, ga = np * (gd ? gd : 1);
     int threads = c->threads > 0 ? c->threads : omp_get_max_threads();
-    int outer_par = np >= 2 * (size_t)threads && np > 1, nws = outer_par ? threads : 1;
+    /* Under MPI: this rank's points, gathered below; with fewer points than
+     * ranks every rank takes every point and Monte Carlo splits its chunks
+     * instead (smooth_mc_dist.c). The count here sets the parallel loop. */
+    size_t lo = 0, hi = np;
+    const int split_mc = sgd_dist_size() > 1 && np < (size_t)sgd_dist_size();
+    if (!split_mc) sgd_dist_slice(np, &lo, &hi);
+    int outer_par = !split_mc && hi - lo >= 2 * (size_t)threads && hi - lo > 1, nws = outer_par ? threads : 1;
     r->n = np;
     r->d = d;
     r->gd = gd;
@@ -96,9 +104,11 @@ int sgd_smooth_points(const sgd_smooth_points_config *c, sgd_smooth_points_resul
     spx.method = SGD_SMOOTH_EXACT;
     double t0 = sgd_now(), c0 = cpu_now();
     size_t done = 0;
+    double method0 = -1; /* the method at point 0, wherever it is */
+    smooth_mc_split = split_mc;
     if (!rc) {
         #pragma omp parallel for schedule(dynamic, 1) if (outer_par) num_threads(nws)
-        for (size_t j = 0; j < np; j++) {
+        for (size_t j = lo; j < hi; j++) {
             sgd_smooth_workspace *w = ws[outer_par ? omp_get_thread_num() : 0];
             const double *y = c->y + j * d;
             sgd_smooth_point *p = &r->pt[j];
@@ -127,17 +137,27 @@ int sgd_smooth_points(const sgd_smooth_points_config *c, sgd_smooth_points_resul
             size_t now;
             #pragma omp atomic capture
             now = ++done;
-            if (progress && omp_get_thread_num() == 0) progress(ctx, (double)now, (double)np);
+            if (progress && omp_get_thread_num() == 0) progress(ctx, (double)now, (double)(hi - lo));
             p->n = v.n;
             p->range_from_sample = v.range_from_sample;
             p->quad_status = v.quad_status;
-            if (j == 0) r->method = v.method;
+            if (j == 0) method0 = (double)v.method;
         }
-        for (size_t j = 0; j < np && !rc; j++)
+        for (size_t j = lo; j < hi && !rc; j++)
             if (status[j]) rc = sgd_error(status[j], "%s", errmsg);
     }
-    r->seconds = sgd_now() - t0;
-    r->cpu_seconds = cpu_now() - c0;
+    smooth_mc_split = 0;
+    r->cpu_seconds = cpu_now() - c0; /* this rank's */
+    if (!(rc = sgd_dist_agree(rc)) && sgd_dist_size() > 1 && !split_mc) {
+        sgd_dist_gather_inplace(r->pt, np, sizeof *r->pt, 0);
+        for (double *a[3] = {r->grad, r->grad_err, r->grad_exact}, **p = a; gd && p < a + 3; p++)
+            sgd_dist_gather_inplace(*p, np, gd * sizeof(double), 0);
+        sgd_dist_max(&method0, 1);
+        if (sgd_dist_rank() != 0) rc = sgd_dist_hand_off();
+    }
+    if (!rc && split_mc && sgd_dist_rank() != 0) rc = sgd_dist_hand_off();
+    r->seconds = sgd_now() - t0; /* the job's: up to the last rank's points gathered */
+    if (!rc && method0 >= 0) r->method = (sgd_smooth_method)method0;
     /* f(y) beside g(y): outside the timed estimate */
     for (size_t j = 0; j < np && !rc; j++) r->pt[j].f = f->fg(f, c->y + j * d, NULL);
     if (!rc) points_stats(c, r);
@@ -145,7 +165,7 @@ int sgd_smooth_points(const sgd_smooth_points_config *c, sgd_smooth_points_resul
     free(ws);
     free(status);
     if (rc) sgd_smooth_points_free(r);
-    return rc;
+    return rc ? rc : sgd_dist_hand_off();
 }
 
 static int write_csv(const char *dir, const sgd_smooth_points_config *c, const sgd_smooth_points_result *r)

@@ -207,6 +207,27 @@ size_t smooth_sep_cols_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, m
 size_t smooth_sep_rows_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, mc_chunk *c);
 int smooth_mc_run_sep_big(const mc_job *J, mc_acc *res, size_t *bad);
 
+/* Monte Carlo over MPI ranks (smooth_mc_dist.c, docs/mpi.md). While
+ * smooth_mc_split is set (sgd_smooth_points, when there are fewer points
+ * than ranks, sets it around a loop every rank runs over every point), a
+ * Monte Carlo call is collective: each rank computes its slice of the fixed
+ * chunks, rank 0 folds every chunk in chunk order (the one-process bits) and
+ * broadcasts the totals. */
+extern _Thread_local int smooth_mc_split;
+/* One chunk's outcome: its status, the sample at fault, its statistics. */
+typedef struct {
+    int st;
+    size_t where;
+    mc_vstat v;
+} mc_chunk_rec;
+/* The number of chunks of a call (fixed by n and d). */
+size_t smooth_mc_nchunks(size_t n, size_t d);
+/* Chunks ka .. kb-1 in parallel: rec[k - ka], and with gradients their
+ * vectors at vec + (k - ka) nv d (mean, m2, then lo, hi when nv = 4). */
+int smooth_mc_chunks_local(const mc_job *J, size_t K, size_t ka, size_t kb, mc_chunk_rec *rec, double *vec, size_t nv);
+/* mc_run_chunks across the ranks: the same status, *bad and totals on every rank. */
+int smooth_mc_run_chunks_dist(const mc_job *J, mc_acc *res, size_t *bad);
+
 /* The methods behind sgd_smooth_eval; arguments already checked. */
 int smooth_quad(const sgd_landscape *f, const sgd_noise *W, double eta, const double *y,
                 const sgd_smooth_params *p, sgd_smooth_workspace *w, sgd_smooth_value *out);

@@ -38,8 +38,8 @@ static void stat_merge(mc_stat *a, const mc_stat *b)
 }
 
 
-/* Chunks are fixed by (n, d): never by the thread count. */
-static size_t mc_nchunks(size_t n, size_t d)
+/* Chunks are fixed by (n, d): never by the thread count, nor the rank count. */
+size_t smooth_mc_nchunks(size_t n, size_t d)
 {
     /* at least ~64K coordinate evaluations per chunk, at most one chunk per sample, at most 64 */
     double work = (double)n * (double)d / 65536.0;
@@ -260,7 +260,8 @@ static int chunk_run_one(chunk_run *R, size_t k, size_t *where)
  * and landscape; separable f under cube noise goes tile by tile. */
 static int mc_run_chunks(const mc_job *J, mc_acc *res, size_t *badp)
 {
-    const size_t n = J->n, d = J->d, K = mc_nchunks(n, d);
+    if (smooth_mc_split) return smooth_mc_run_chunks_dist(J, res, badp);
+    const size_t n = J->n, d = J->d, K = smooth_mc_nchunks(n, d);
     int status = SGD_OK;
     size_t bad = 0;
     /* values alone: each chunk's statistics (a few numbers) kept, merged after */
@@ -326,6 +327,33 @@ static int mc_run_chunks(const mc_job *J, mc_acc *res, size_t *badp)
     free(rec);
     *badp = bad;
     return status;
+}
+
+int smooth_mc_chunks_local(const mc_job *J, size_t K, size_t ka, size_t kb, mc_chunk_rec *rec, double *vec, size_t nv)
+{
+    const size_t d = J->d;
+    chunk_run shared;
+    memset(&shared, 0, sizeof shared);
+    shared.J = J;
+    shared.K = K;
+    shared.S = mc_block(d);
+    #pragma omp parallel if (!omp_in_parallel() && kb - ka > 1)
+    {
+        chunk_run R;
+        chunk_run_alloc(&R, &shared);
+        #pragma omp for schedule(dynamic, 1)
+        for (size_t k = ka; k < kb; k++) {
+            mc_chunk_rec *q = &rec[k - ka];
+            q->where = 0;
+            q->st = chunk_run_one(&R, k, &q->where);
+            q->v = R.c.v;
+            double *o = vec ? vec + (k - ka) * nv * d : NULL;
+            for (size_t t = 0; o && !q->st && t < nv; t++)
+                memcpy(o + t * d, (t == 0 ? R.c.mean : t == 1 ? R.c.m2 : t == 2 ? R.c.lo : R.c.hi), d * sizeof(double));
+        }
+        chunk_run_free(&R);
+    }
+    return SGD_OK;
 }
 
 /* Half-width of the interval for one component. */

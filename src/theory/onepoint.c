@@ -3,7 +3,9 @@
  * at sampled or grid points, with grad g from sgd_smooth_eval and its error
  * carried into a one-sided bound on c. Also estimates of L and r. */
 #include "sgdscape/theory.h"
+#include "theory/theory_internal.h"
 
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 #include "sgdscape/rng.h"
@@ -103,7 +105,11 @@ static void domain_point(const sgd_onepoint_config *c, size_t j, double *x)
     }
 }
 
-int sgd_onepoint_check(const sgd_onepoint_config *c, sgd_onepoint_result *res)
+/* The check; under MPI each rank computes its slice of the points, and the
+ * per-point results are gathered (to rank 0, or every rank with to_all)
+ * before the reductions over points, which run in point order as in one
+ * process. */
+static int check_run(const sgd_onepoint_config *c, sgd_onepoint_result *res, int to_all)
 {
     double t0 = sgd_now();
     memset(res, 0, sizeof *res);
@@ -156,25 +162,23 @@ int sgd_onepoint_check(const sgd_onepoint_config *c, sgd_onepoint_result *res)
     char errmsg[512] = "";
     size_t errj = (size_t)-1;
     if (!res->x || !res->y || !res->ratio || !res->ratio_err || !res->f_ratio || !gfx || !Lpt || !Llow || !st ||
-        !ns || !meth || !rfs || !ws || !tbuf) {
+        !ns || !meth || !rfs || !ws || !tbuf)
         rc = sgd_error(SGD_ENOMEM, "Assumption 1 check: out of memory");
-        goto out;
-    }
-    for (int t = 0; t < nthreads; t++) {
+    for (int t = 0; !rc && t < nthreads; t++) {
         ws[t] = sgd_smooth_workspace_alloc(d, c->sp.limit);
         tbuf[t] = malloc(4 * d * sizeof(double) + (use_hess ? d * d * sizeof(double) : 0));
-        if (!ws[t] || !tbuf[t]) {
-            rc = SGD_ENOMEM;
-            goto out;
-        }
+        if (!ws[t] || !tbuf[t]) rc = sgd_error(SGD_ENOMEM, "Assumption 1 check: out of memory");
     }
+    size_t lo, hi; /* this rank's points */
+    sgd_dist_slice(n, &lo, &hi);
+    if (rc) lo = hi;
     /* Bonferroni: every coordinate interval of every point at 1 - alpha/(n d),
      * so the bound on c holds for all points at once at `confidence`. */
     res->point_confidence = 1.0 - (1.0 - c->confidence) / ((double)n * (double)d);
     res->r = sgd_noise_max_norm(&c->W, d);
 
     #pragma omp parallel for schedule(dynamic, 4) num_threads(nthreads)
-    for (size_t j = 0; j < n; j++) {
+    for (size_t j = lo; j < hi; j++) {
         int tid = omp_get_thread_num();
         sgd_smooth_workspace *w = ws[tid];
         double *x = res->x + j * d, *y = res->y + j * d, *gx = gfx + j * d;
@@ -256,12 +260,28 @@ int sgd_onepoint_check(const sgd_onepoint_config *c, sgd_onepoint_result *res)
         meth[j] = (int)v.method;
         rfs[j] = v.range_from_sample;
     }
-    for (size_t j = 0; j < n; j++)
-        if (st[j]) {
-            rc = sgd_error(st[j], "Assumption 1 check at point %zu: %s", j,
-                           j == errj ? errmsg : "out of memory");
+    for (size_t j = lo; j < hi && !rc; j++)
+        if (st[j]) rc = sgd_error(st[j], "Assumption 1 check at point %zu: %s", j, j == errj ? errmsg : "out of memory");
+    /* the lowest failing rank holds the lowest failing point: the message of one process */
+    if ((rc = sgd_dist_agree(rc))) goto out;
+    if (sgd_dist_size() > 1) {
+        const size_t dd = d * sizeof(double);
+        sgd_dist_gather_inplace(res->x, n, dd, to_all);
+        sgd_dist_gather_inplace(res->y, n, dd, to_all);
+        sgd_dist_gather_inplace(gfx, n, dd, to_all);
+        sgd_dist_gather_inplace(res->ratio, n, sizeof(double), to_all);
+        sgd_dist_gather_inplace(res->ratio_err, n, sizeof(double), to_all);
+        sgd_dist_gather_inplace(res->f_ratio, n, sizeof(double), to_all);
+        sgd_dist_gather_inplace(Lpt, n, sizeof(double), to_all);
+        sgd_dist_gather_inplace(Llow, n, sizeof(double), to_all);
+        sgd_dist_gather_inplace(ns, n, sizeof(size_t), to_all);
+        sgd_dist_gather_inplace(meth, n, sizeof(int), to_all);
+        sgd_dist_gather_inplace(rfs, n, sizeof(int), to_all);
+        if (!to_all && sgd_dist_rank() != 0) {
+            rc = sgd_dist_hand_off();
             goto out;
         }
+    }
     res->c_hat = INFINITY;
     res->c_lower = INFINITY;
     res->c_upper = INFINITY;
@@ -338,3 +358,11 @@ out:
     else res->seconds = sgd_now() - t0;
     return rc;
 }
+
+int sgd_onepoint_check(const sgd_onepoint_config *c, sgd_onepoint_result *res)
+{
+    int rc = check_run(c, res, 0);
+    return rc ? rc : sgd_dist_hand_off();
+}
+
+int sgd_onepoint_check_all(const sgd_onepoint_config *c, sgd_onepoint_result *res) { return check_run(c, res, 1); }

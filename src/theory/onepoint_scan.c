@@ -1,8 +1,10 @@
 /* Assumption 1 as an experiment: one check's files, and the check repeated
  * over eta or the noise level (the window where it holds). */
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 #include "sgdscape/theory.h"
+#include "theory/theory_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -176,7 +178,7 @@ int sgd_onepoint_scan(const sgd_onepoint_scan_config *c, sgd_onepoint_scan_resul
         ck.eta = c->kind == SGD_SCAN_ETA ? v : eta0;
         ck.W.scale = c->kind == SGD_SCAN_ETA ? r0 : v / eta0;
         sgd_onepoint_result res;
-        int rc = sgd_onepoint_check(&ck, &res);
+        int rc = sgd_onepoint_check_all(&ck, &res); /* MPI: the rows on every rank, written by rank 0 */
         if (rc) {
             sgd_onepoint_scan_free(r);
             return rc;
@@ -209,7 +211,8 @@ int sgd_onepoint_scan(const sgd_onepoint_scan_config *c, sgd_onepoint_scan_resul
         sgd_onepoint_result_free(&res);
         if (progress) progress(ctx, (double)(k + 1), (double)c->n);
     }
-    return SGD_OK;
+    if (sgd_dist_rank() != 0) sgd_onepoint_scan_free(r); /* rank 0 alone writes the rows */
+    return sgd_dist_hand_off();
 }
 
 static int scan_table(const char *dir, const sgd_onepoint_scan_result *r)

@@ -1,10 +1,13 @@
 /* Theorem 1 against simulated SGD: its promises (the radius at T1, staying
  * within delta up to T1 + T2) next to what the trials do, and Theorem 3's
  * step above and below its threshold. */
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 #include "sgdscape/optim.h"
 #include "sgdscape/theory.h"
+#include "optim/trials_internal.h"
+#include "theory/theory_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -94,7 +97,7 @@ static int check_c(const sgd_verify_config *c, sgd_verify_result *r)
     oc.D.hi = c->x0 ? xhi + m : c->start_hi;
     oc.D.n = 1000;
     sgd_onepoint_result res;
-    int rc = sgd_onepoint_check(&oc, &res);
+    int rc = sgd_onepoint_check_all(&oc, &res); /* every rank needs c for T1 */
     if (rc) return rc;
     r->c = res.c_lower;
     if (isnan(r->L)) r->L = res.L_hess;
@@ -131,13 +134,17 @@ static int y0_dist2(const sgd_verify_config *c, double *out)
     sgd_trials_config t;
     trials_config(c, &t);
     t.record_every = 1;
-    sgd_trials_result r0;
+    sgd_trials_result r0 = {0};
+    /* this rank's starts, then the max over ranks (exact, so the same bits) */
     int rc = sgd_schedule_parse("const", c->eta, c->W.scale, 1, &t.sched);
-    if (!rc) rc = sgd_trials_run(&t, &r0, NULL, NULL);
-    if (rc) return rc;
-    for (size_t j = 0; j < c->trials; j++) *out = fmax(*out, dist2(d, r0.traj_y + (j * r0.nrec) * d, c->x_star));
+    if (!rc) rc = sgd_trials_run_slice(&t, &r0, NULL, NULL);
+    if ((rc = sgd_dist_agree(rc))) {
+        sgd_trials_result_free(&r0);
+        return rc;
+    }
+    for (size_t j = 0; j < r0.ntrials; j++) *out = fmax(*out, dist2(d, r0.traj_y + (j * r0.nrec) * d, c->x_star));
     sgd_trials_result_free(&r0);
-    return SGD_OK;
+    return sgd_dist_max(out, 1);
 }
 
 int sgd_verify_prepare(const sgd_verify_config *c, sgd_verify_result *r)
@@ -161,10 +168,23 @@ int sgd_verify_prepare(const sgd_verify_config *c, sgd_verify_result *r)
     return SGD_OK;
 }
 
-/* Per recorded row: mean and quantiles of ||y_t - x*||^2; per trial: at T1 and the max over the window. */
-static int trial_stats(const sgd_verify_config *c, const sgd_trials_result *tr, sgd_verify_result *r)
+/* ||y_t - x*||^2 of every trial (rows) at every record (columns) into D, inf where not finite. */
+static void trial_dist2(const sgd_verify_config *c, const sgd_trials_result *tr, double *D)
 {
-    size_t n = c->trials, d = c->f->d, nrec = tr->nrec, k = r->record_every;
+    size_t d = c->f->d, nrec = tr->nrec;
+    for (size_t j = 0; j < tr->ntrials; j++)
+        for (size_t q = 0; q < nrec; q++) {
+            double s = dist2(d, tr->traj_y + (j * nrec + q) * d, c->x_star);
+            D[j * nrec + q] = isfinite(s) ? s : INFINITY;
+        }
+}
+
+/* Per recorded row: mean and quantiles of ||y_t - x*||^2; per trial: at T1
+ * and the max over the window. D: trial_dist2 of all trials (n x nrec). */
+static int trial_stats(const sgd_verify_config *c, const double *D, const int *status, size_t nrec,
+                       sgd_verify_result *r)
+{
+    size_t n = c->trials, k = r->record_every;
     size_t q1 = r->T1 / k, qe = (r->T1 + c->T2) / k;
     if (qe >= nrec) qe = nrec - 1;
     r->nrec = nrec;
@@ -178,8 +198,7 @@ static int trial_stats(const sgd_verify_config *c, const sgd_trials_result *tr, 
     double delta2 = r->thm.delta * r->thm.delta;
     for (size_t q = 0; !rc && q < nrec; q++) {
         for (size_t j = 0; j < n; j++) {
-            double s = dist2(d, tr->traj_y + (j * nrec + q) * d, c->x_star);
-            if (!isfinite(s)) s = INFINITY;
+            double s = D[j * nrec + q];
             col[j] = s;
             r->mean[q] += s / (double)n;
             if (q == q1) D1[j] = Dmax[j] = s;
@@ -195,7 +214,7 @@ static int trial_stats(const sgd_verify_config *c, const sgd_trials_result *tr, 
         r->in_radius += a;
         r->stay += b;
         r->joint += a && b;
-        r->diverged += tr->status[j] == SGD_TRIAL_DIVERGED;
+        r->diverged += status[j] == SGD_TRIAL_DIVERGED;
         r->mean_T1 += D1[j] / (double)n;
     }
     if (!rc) {
@@ -254,14 +273,34 @@ int sgd_verify_theorem1(const sgd_verify_config *c, sgd_verify_result *r, sgd_th
     sgd_trials_config t;
     trials_config(c, &t);
     t.record_every = r->record_every;
-    sgd_trials_result tr;
+    sgd_trials_result tr = {0};
+    /* Under MPI: each rank's slice of the trials, reduced to its rows of
+     * ||y_t - x*||^2 (not the d-dimensional trajectories), gathered to rank 0
+     * in trial order for the statistics. */
     int rc = sgd_schedule_parse("const", c->eta, c->W.scale, total, &t.sched);
-    if (!rc) rc = sgd_trials_run(&t, &tr, progress, ctx);
-    if (rc) return rc;
-    rc = trial_stats(c, &tr, r);
+    if (!rc) rc = sgd_trials_run_slice(&t, &tr, progress, ctx);
+    size_t n = c->trials, nrec = total / r->record_every + 1, lo, hi;
+    sgd_dist_slice(n, &lo, &hi);
+    const int root = sgd_dist_rank() == 0;
+    double *D = malloc((root ? n : hi - lo) * nrec * sizeof(double) + 1);
+    int *status = malloc((root ? n : hi - lo) * sizeof(int) + 1);
+    if (!rc && (!D || !status)) rc = sgd_error(SGD_ENOMEM, "verify: out of memory for %zu x %zu distances", n, nrec);
+    if (!rc) {
+        double *mine = root ? D + lo * nrec : D;
+        trial_dist2(c, &tr, mine);
+        if (hi > lo) memcpy(root ? status + lo : status, tr.status, (hi - lo) * sizeof(int));
+    }
     sgd_trials_result_free(&tr);
-    if (!rc) rc = theorem3(c, r);
-    return rc;
+    rc = sgd_dist_agree(rc);
+    if (!rc) {
+        sgd_dist_gather(D, root ? D + lo * nrec : D, n, nrec * sizeof(double), 0);
+        sgd_dist_gather(status, root ? status + lo : status, n, sizeof(int), 0);
+    }
+    if (!rc && root) rc = trial_stats(c, D, status, nrec, r);
+    free(D);
+    free(status);
+    if (!rc && root) rc = theorem3(c, r);
+    return rc ? rc : sgd_dist_hand_off();
 }
 
 void sgd_verify_result_free(sgd_verify_result *r)

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# MPI (docs/mpi.md): the landscape-lab commands under mpirun -np 3 (and -np 1,
+# 2, 4 and 2 ranks x 2 threads for some) write the bytes of the plain single-process run: CSV, .npy,
+# .dat, .gp, figures, summary.json and manifest.json but for timing fields and
+# the manifest's "ranks" and "threads"; stdout the same but for timings. A bad input on one
+# rank and a killed rank end the whole job with one message and no run
+# directory. Skips (exit 0) without mpirun or when the binary has no MPI.
+# Usage: cli_mpi.sh path/to/sgdscape
+set -u
+B=$1
+command -v mpirun >/dev/null || { echo "cli_mpi: skipped: no mpirun"; exit 0; }
+ldd "$B" 2>/dev/null | grep -q libmpi || { echo "cli_mpi: skipped: $B built without MPI (SGD_MPI=OFF or no MPI found)"; exit 0; }
+T=$(mktemp -d /tmp/sgd_mpi_XXXXXX)
+trap 'rm -rf "$T"' EXIT
+export SGD_QUIET=1
+# an ASan build: Open MPI does not free all it allocates by MPI_Finalize (not ours to fix)
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+MPI=(mpirun -q --oversubscribe --allow-run-as-root) # -q: no banner of mpirun's own
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+# The files of run directory $2 against those of $1: every file byte for byte,
+# the JSON files without timing fields and "ranks". Prints what differs.
+cmp_dirs() {
+    local a=$1 b=$2 f rc=0
+    [ -d "$b" ] || { echo "no $b"; return 1; }
+    [ "$(cd "$a" && find . -type f | sort)" = "$(cd "$b" && find . -type f | sort)" ] || { echo "file lists differ"; rc=1; }
+    for f in $(cd "$a" && find . -type f | sort); do
+        case "$f" in
+        *.json)
+            /usr/bin/python3 - "$a/$f" "$b/$f" <<'PY' || { echo "$f differs"; rc=1; }
+import json, sys
+SKIP = ("time", "second", "elapsed", "wall", "date", "host", "version", "command", "rate", "argv", "out",
+        "created", "ranks", "threads")
+def strip(o):
+    if isinstance(o, dict): return {k: strip(v) for k, v in o.items() if not any(w in k for w in SKIP)}
+    if isinstance(o, list): return [strip(v) for v in o]
+    return o
+sys.exit(0 if strip(json.load(open(sys.argv[1]))) == strip(json.load(open(sys.argv[2]))) else 1)
+PY
+            ;;
+        *) cmp -s "$a/$f" "$b/$f" || { echo "$f differs"; rc=1; } ;;
+        esac
+    done
+    return $rc
+}
+norm() { sed -E 's/[0-9.]+ ?(s|ms)\b//g; s#'"$T"'/[a-z0-9_]+#DIR#g' "$1"; }
+
+# each under np 3; "+": also np 2 x 2 threads (hybrid); the first also np 1 and 2
+cmds=(
+    "+run --f spiky --trials 13 --steps 300 --level 0.1 --record-every 50"
+    "run --f rastrigin --d 3 --noise cube --trials 10 --steps 200 --schedule stages:100@0.05,100@0.01"
+    "run --f quadratic --d 2 --noise gauss --trials 7 --steps 150 --momentum 0.5 --level 0.05 --stop-radius 0.01"
+    "fig3 --trials 7 --steps 300"
+    "+verify --f quadratic --d 2 --noise cube --trials 9 --T2 50 --start -1:1"
+    "smooth --f spiky --n 23"
+    "+smooth --f rastrigin --d 3 --method mc --samples 800 --at 0.1;0.5;0.3"
+    "+smooth --f rastrigin --d 50 --noise cube --method mc --samples 20000 --at 0.1 --interval hoeffding"
+    "smooth --f spiky --d 3 --noise ball --method mc --tol 0.02 --at 0.2"
+    "check --f rastrigin --d 2 --method mc --samples 200 --points 17"
+    "+check --f spiky --points 30 --scan-eta 0.005,0.01,0.02"
+)
+i=0
+for c in "${cmds[@]}"; do
+    i=$((i + 1))
+    runs=("3 1") # mpirun starts in ~1.5 s here: a few K per command
+    [ $i = 1 ] && runs+=("1 1" "2 1")
+    [ "${c:0:1}" = + ] && runs+=("2 2") && c=${c:1}
+    read -ra args <<<"$c"
+    "$B" "${args[@]}" --threads 1 --out "$T/p$i" >"$T/p$i.out" 2>"$T/p$i.err" || { bad "plain: $c: $(head -2 "$T/p$i.err")"; continue; }
+    for run in "${runs[@]}"; do
+        set -- $run
+        np=$1 th=$2 o="$T/m${i}_${np}_$th"
+        if ! "${MPI[@]}" -np "$np" "$B" "${args[@]}" --threads "$th" --out "$o" >"$o.out" 2>"$o.err"; then
+            bad "np $np x $th threads: $c: $(head -3 "$o.err")"
+            continue
+        fi
+        if d=$(cmp_dirs "$T/p$i" "$o"); then ok; else bad "np $np x $th threads: $c: $d"; fi
+        cmp -s <(norm "$T/p$i.out") <(norm "$o.out") && ok || bad "np $np: stdout differs: $c"
+        [ ! -s "$o.err" ] && ok || bad "np $np: stderr not empty: $c: $(head -2 "$o.err")"
+        grep -Eq "\"ranks\":[[:space:]]*$np,?\$" "$o/manifest.json" && ok || bad "np $np: manifest lacks ranks $np: $c"
+    done
+done
+# K = 4, once
+"${MPI[@]}" -np 4 "$B" run --f spiky --trials 13 --steps 300 --level 0.1 --record-every 50 --threads 1 \
+    --out "$T/k4" >/dev/null 2>&1 && cmp_dirs "$T/p1" "$T/k4" >/dev/null && ok || bad "np 4: run differs"
+# More ranks than items: ranks with nothing to do
+"$B" verify --trials 2 --T2 30 --threads 1 --out "$T/few" >/dev/null 2>&1
+"${MPI[@]}" -np 3 "$B" verify --trials 2 --T2 30 --threads 1 --out "$T/few3" >/dev/null 2>&1 &&
+    cmp_dirs "$T/few" "$T/few3" >/dev/null && ok || bad "np 3, 2 trials: verify differs"
+
+# ---- faults -------------------------------------------------------------------
+A=(run --f spiky --trials 30 --steps 200 --level 0.1 --threads 1)
+# bad input on one rank (MPMD: rank 2 gets a plugin that does not exist)
+"${MPI[@]}" -np 2 "$B" "${A[@]}" --out "$T/f1" : -np 1 "$B" "${A[@]}" --f plugin:/nonexistent/p.so --out "$T/f1" \
+    >"$T/f1.out" 2>"$T/f1.err"
+rc=$?
+[ $rc -ne 0 ] && ok || bad "bad input on rank 2: exit 0"
+[ "$(grep -c '^sgdscape ' "$T/f1.err")" = 1 ] && ok || bad "bad input on rank 2: not one message: $(cat "$T/f1.err")"
+grep -q "^sgdscape run: rank 2: .*nonexistent" "$T/f1.err" && ok || bad "bad input on rank 2: message: $(head -3 "$T/f1.err")"
+[ ! -e "$T/f1" ] && [ ! -e "$T/f1.partial" ] && ok || bad "bad input on rank 2: left a run directory"
+# a usage error every rank sees: one message, exit 2
+"${MPI[@]}" -np 3 "$B" run --trials x --out "$T/f2" >/dev/null 2>"$T/f2.err"
+rc=$?
+[ $rc -eq 2 ] && ok || bad "usage error under mpirun: exit $rc"
+[ "$(grep -c '^sgdscape ' "$T/f2.err")" = 1 ] && ok || bad "usage error: not one message: $(cat "$T/f2.err")"
+# a failure inside one rank's slice (point 2 of 4 is rank 2's: sqrt of negative numbers): the
+# message a single process gives
+P=(smooth --f "sqrt(x)" --method mc --samples 100 --at "1;2;-5;3" --threads 1)
+"$B" "${P[@]}" --out "$T/f3p" >/dev/null 2>"$T/f3p.err"
+"${MPI[@]}" -np 3 "$B" "${P[@]}" --out "$T/f3" >/dev/null 2>"$T/f3.err"
+rc=$?
+[ $rc -ne 0 ] && ok || bad "diverging point: exit 0"
+cmp -s "$T/f3p.err" "$T/f3.err" && ok || bad "diverging point: message differs: $(cat "$T/f3p.err") vs $(cat "$T/f3.err")"
+[ ! -e "$T/f3" ] && [ ! -e "$T/f3.partial" ] && ok || bad "diverging point: left a run directory"
+# ... and a single point whose Monte Carlo chunks are split over the ranks
+P=(smooth --f "sqrt(x)" --method mc --samples 300000 --at 0.59999 --level 0.6 --threads 1) # sample 287644: chunk 3 of 4, rank 2
+"$B" "${P[@]}" --out "$T/f5p" >/dev/null 2>"$T/f5p.err"
+"${MPI[@]}" -np 3 "$B" "${P[@]}" --out "$T/f5" >/dev/null 2>"$T/f5.err"
+rc=$?
+[ $rc -ne 0 ] && [ -s "$T/f5p.err" ] && ok || bad "diverging chunk: exit $rc"
+cmp -s "$T/f5p.err" "$T/f5.err" && ok || bad "diverging chunk: message differs: $(cat "$T/f5p.err") vs $(cat "$T/f5.err")"
+# a rank killed mid-run: the job ends, no run directory (DIR.partial at most)
+timeout 60 "${MPI[@]}" -np 2 "$B" "${A[@]}" --out "$T/f4" : -np 1 timeout -s KILL 2 "$B" run --f spiky --trials 30 \
+    --steps 1e9 --level 0.1 --threads 1 --force --out "$T/f4" >/dev/null 2>"$T/f4.err"
+rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] && ok || bad "killed rank: exit $rc"
+[ ! -e "$T/f4" ] && ok || bad "killed rank: left a run directory"
+# a plain start of the MPI binary never touches MPI: no launcher variables, same as before
+env | grep -q '^OMPI_COMM_WORLD' && bad "test runs inside mpirun" || ok
+
+echo "cli_mpi: $pass passed, $fail failed"
+[ $fail -eq 0 ]
