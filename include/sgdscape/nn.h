@@ -151,7 +151,17 @@ typedef struct sgd_train_config {
     size_t x0_count;             /* ... and their number, which must be the network's p */
     const char *x0_name;         /* where x0 came from, for messages (NULL: "initial weights") */
     const float *buf0;           /* optional initial BN buffers */
+    const float *m0;             /* optional initial momentum (p values; needs momentum > 0):
+                                  * a run that continues another's SGD state (branch) */
     int quiet;                   /* 1: no progress line */
+    /* optional: called after every step with (batches done, batches of the
+     * run), counting from epoch 0, in place of the progress line */
+    void (*progress)(void *ctx, double done, double total);
+    void *progress_ctx;
+    /* optional: polled at every epoch start once its checkpoint is written;
+     * nonzero stops the run there (SGD_EINVAL "interrupted"), resumable */
+    int (*stop)(void *ctx);
+    void *stop_ctx;
     int argc; char **argv;       /* for the manifest */
 } sgd_train_config;
 
@@ -171,6 +181,29 @@ void sgd_train_defaults(sgd_train_config *c);
  * with SGD_EDIVERGED naming the epoch and step; the last good checkpoint
  * stays. */
 int sgd_train_run(const sgd_train_config *c, const char *dir, int resume);
+
+/* ---- the data of a training run, as `train` loads it -------------------- */
+typedef struct sgd_train_data_spec {
+    const char *data;         /* data set spec (data.h) */
+    size_t val;               /* V > 0: hold out V training images as validation (else the test split) */
+    size_t subset;            /* train on the first K images (0: all) */
+    size_t val_subset;        /* validate on the first K images (0: all) */
+    int crop, flip;           /* -1: 4 px and on for 3x32x32 inputs, else off */
+    int normalize;            /* 1: per-channel mean/std of the training split; 0: none */
+} sgd_train_data_spec;
+
+typedef struct sgd_train_data {
+    sgd_dataset train, val;
+    int have_val;             /* 0 only for an npy spec without a test split (and no V) */
+    sgd_data_loader_opts aug; /* crop, flip, normalisation: sgd_train_config.aug */
+} sgd_train_data;
+
+/* Loads the splits (one read of the training files when V > 0) and resolves
+ * crop, flip and normalisation. On failure *d is empty. */
+int sgd_train_data_load(const sgd_train_data_spec *s, sgd_train_data *d);
+/* Points c->train, c->val, c->aug and c->data at d (borrowed: d outlives the run). */
+void sgd_train_config_data(sgd_train_config *c, const sgd_train_data *d, const char *data_spec);
+void sgd_train_data_free(sgd_train_data *d);
 
 #ifdef __cplusplus
 }

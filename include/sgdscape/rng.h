@@ -29,6 +29,7 @@ enum {
     SGD_RNG_AUGMENT = 7,  /* data augmentation */
     SGD_RNG_WEIGHTS = 8,  /* network initialisation */
     SGD_RNG_PROBE = 9,    /* probe sample points */
+    SGD_RNG_BRANCH = 10,  /* seeds of the SGD branches (branch.h) */
     SGD_RNG_USER = 100    /* first value free for users */
 };
 

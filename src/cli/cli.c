@@ -344,6 +344,20 @@ int cli_rundir_commit(const char *cmd, sgd_rundir *rd)
 
 int cli_interrupted(void) { return got_signal != 0; }
 
+/* Resumable commands (probe, branch, spectrum, paper5): the first SIGINT or
+ * SIGTERM asks the library to stop at its next checkpoint, keeping
+ * DIR.partial; a second one exits at once (the checkpoints stay). */
+static volatile sig_atomic_t stop_sig;
+static void on_stop(int sig)
+{
+    if (stop_sig) _exit(128 + sig);
+    stop_sig = sig;
+}
+void cli_stop_signals(void) { cli_on_signals(on_stop); }
+int cli_stop_requested(void *ctx) { return (void)ctx, stop_sig != 0; }
+int cli_stop_signal(void) { return stop_sig; }
+const char *cli_stop_name(void) { return stop_sig == SIGINT ? "SIGINT" : "SIGTERM"; }
+
 void cli_rundir_abort(sgd_rundir *rd)
 {
     if (rd->path[0]) sgd_rundir_abort(rd);

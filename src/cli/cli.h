@@ -92,6 +92,13 @@ void cli_rundir_abort(sgd_rundir *rd);
 /* A signal is waiting (files were being written): loops that write as they
  * go stop early and let cli_rundir_commit report it. */
 int cli_interrupted(void);
+/* For resumable commands: after cli_stop_signals(), the first SIGINT/SIGTERM
+ * makes cli_stop_requested (a library `stop` callback) return nonzero, and
+ * cli_stop_signal() the signal (0: none); a second signal exits at once. */
+void cli_stop_signals(void);
+int cli_stop_requested(void *ctx);
+int cli_stop_signal(void);
+const char *cli_stop_name(void); /* "SIGINT" or "SIGTERM" */
 
 /* The tail of a subcommand's option switch, shared by the landscape-lab
  * commands: --out (short code 'o') into *out, --seed ('z') into *seed,

@@ -54,13 +54,6 @@ static const char help[] =
     "manifest.json and fig5a, fig5b, fig5c (.png, .svg, .gp, .dat). Finished rows are kept\n"
     "in DIR.partial/rows while it runs: Ctrl-C or a kill leaves them for --resume.\n";
 
-static volatile sig_atomic_t stop_sig;
-static void on_stop(int sig)
-{
-    if (stop_sig) _exit(128 + sig); /* a second signal: stop now, rows stay */
-    stop_sig = sig;
-}
-static int stop_requested(void *ctx) { return (void)ctx, stop_sig != 0; }
 
 /* The output directory, made once every input has passed its checks. */
 typedef struct probe_out {
@@ -81,7 +74,7 @@ static int on_ready(void *ctx, const char **rows_dir)
     snprintf(o->rows, sizeof o->rows, "%s/rows", o->rd.path);
     *rows_dir = o->rows;
     /* from here a signal stops between rows and keeps DIR.partial for --resume */
-    cli_on_signals(on_stop);
+    cli_stop_signals();
     return SGD_OK;
 }
 
@@ -91,18 +84,18 @@ static int probe(sgd_probe_config *cfg, const char *C, const char *out, int resu
     probe_out po = {C, out, resume, 0, 0, {{0}, {0}, 0}, {0}};
     cfg->ready = on_ready;
     cfg->ready_ctx = &po;
-    cfg->stop = stop_requested;
+    cfg->stop = cli_stop_requested;
     sgd_rundir *rd = &po.rd;
     sgd_progress pg;
     sgd_progress_start(&pg, "probe");
     sgd_probe_result res;
     int rc = sgd_probe_run(cfg, &res, cli_progress_cb, &pg);
     sgd_progress_end(&pg);
-    const char *sig = stop_sig == SIGINT ? "SIGINT" : "SIGTERM";
-    if (rc && stop_sig) {
+    const char *sig = cli_stop_name();
+    if (rc && cli_stop_signal()) {
         fprintf(stderr, "sgdscape probe: interrupted (%s); finished rows kept in %s: continue with --resume\n", sig,
                 rd->path);
-        return 128 + stop_sig;
+        return 128 + cli_stop_signal();
     }
     if (rc) {
         rc = po.failed ? 1 : cli_lib_fail(C);
@@ -112,10 +105,10 @@ static int probe(sgd_probe_config *cfg, const char *C, const char *out, int resu
     if (sgd_probe_write(rd->path, cfg, &res)) {
         rc = cli_lib_fail(C);
         cli_rundir_abort(rd);
-    } else if (stop_sig) {
+    } else if (cli_stop_signal()) {
         cli_rundir_abort(rd);
         fprintf(stderr, "sgdscape probe: interrupted (%s); removed %s\n", sig, rd->path);
-        rc = 128 + stop_sig;
+        rc = 128 + cli_stop_signal();
     } else {
         rc = cli_rundir_commit(C, rd);
         if (rc && !resume) cli_rundir_abort(rd); /* the final rename failed: as any failure */

@@ -154,34 +154,11 @@ int sgd_cmd_train(int argc, char **argv)
     sgd_net_free(probe);
     sgd_error_clear();
 
-    sgd_dataset tr = {0}, va = {0};
-    sgd_data_opts dopt = {0};
-    dopt.val = val;
-    dopt.subset = subset;
-    dopt.min_classes = 2; /* the training labels, not the validation ones */
-    int have_val = 1;
-    if (val) { /* one read of the training files for both splits */
-        if (sgd_data_load_train_val(data, &dopt, valsub, &tr, &va)) return cli_lib_fail(C);
-    } else {
-        if (sgd_data_load(data, SGD_DATA_TRAIN, &dopt, &tr)) return cli_lib_fail(C);
-        dopt.subset = valsub;
-        dopt.min_classes = 0;
-        /* no validation only when the spec has no test split (npy with two
-         * files); a test split that is there but damaged is an error */
-        have_val = sgd_data_has_test(data);
-        if (have_val && sgd_data_load(data, SGD_DATA_TEST, &dopt, &va)) {
-            sgd_data_free(&tr);
-            return cli_lib_fail(C);
-        }
-    }
-    int rgb32 = tr.c == 3 && tr.h == 32 && tr.w == 32;
-    cfg.aug.crop_pad = crop >= 0 ? crop : (rgb32 ? 4 : 0);
-    cfg.aug.flip = flip >= 0 ? flip : rgb32;
+    sgd_train_data_spec ds = {data, val, subset, valsub, crop, flip, normalize};
+    sgd_train_data D;
+    if (sgd_train_data_load(&ds, &D)) return cli_lib_fail(C);
+    sgd_train_config_data(&cfg, &D, data);
     int rc = 0;
-    if (normalize && sgd_data_loader_opts_normalize_from(&cfg.aug, &tr)) {
-        rc = cli_lib_fail(C);
-        goto done;
-    }
     float *x0 = NULL;
     sgd_npy W = {0};
     if (init) {
@@ -201,9 +178,6 @@ int sgd_cmd_train(int argc, char **argv)
     snprintf(x0_name, sizeof x0_name, "--init %s", init ? init : "");
     cfg.x0_name = x0_name;
     cfg.spec = model;
-    cfg.data = data;
-    cfg.train = &tr;
-    cfg.val = have_val ? &va : NULL;
     cfg.seed = seed;
     cfg.epochs = epochs;
     cfg.batch = batch;
@@ -219,7 +193,6 @@ int sgd_cmd_train(int argc, char **argv)
     else if (!quiet) printf("trained %s for %d epochs into %s\n", model, epochs, out);
     if (init) sgd_npy_free(&W);
 done:
-    sgd_data_free(&tr);
-    if (have_val) sgd_data_free(&va);
+    sgd_train_data_free(&D);
     return rc;
 }

@@ -308,6 +308,7 @@ static int write_manifest(const trainer *T, int resumed_at)
     sgd_json_str(j, "loss", "mean softmax cross-entropy");
     sgd_json_bool(j, "save_every_x", c->save_every_x);
     sgd_json_bool(j, "initial_weights_given", c->x0 != NULL);
+    if (c->m0) sgd_json_bool(j, "initial_momentum_given", 1);
     if (resumed_at >= 0) sgd_json_int(j, "resumed_at_epoch", resumed_at);
     char path[4400];
     sgd_rundir_file(&T->rd, "manifest.json", path, sizeof path);
@@ -481,6 +482,9 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
                          c->spec, T.p);
     }
     int rc = c->x0 ? sgd_net_check_finite(T.net, c->x0, 0, c->x0_name ? c->x0_name : "initial weights") : 0;
+    if (!rc && c->m0 && !(c->momentum > 0))
+        rc = sgd_error(SGD_EINVAL, "train: an initial momentum needs momentum > 0");
+    if (!rc && c->m0) rc = sgd_net_check_finite(T.net, c->m0, 0, "the initial momentum");
     if (rc) {
         sgd_net_free(T.net);
         return rc;
@@ -536,6 +540,7 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
         sgd_net_init(T.net, c->seed, T.x, T.buf);
         if (c->x0) memcpy(T.x, c->x0, sizeof(float) * T.p);
         if (c->buf0) memcpy(T.buf, c->buf0, sizeof(float) * T.net->nbuf);
+        if (c->m0) memcpy(T.m, c->m0, sizeof(float) * T.p);
     }
     sgd_rundir_file(&T.rd, "checkpoint", path, sizeof path);
     if ((rc = sgd_mkdirs(path))) goto out;
@@ -550,7 +555,7 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
 
     size_t nb = sgd_data_loader_batches(&L);
     sgd_progress pr;
-    if (!c->quiet) sgd_progress_start(&pr, "train");
+    if (!c->quiet && !c->progress) sgd_progress_start(&pr, "train");
     double vl = NAN, va = NAN;
     for (int e = start; e < c->epochs; e++) {
         if ((rc = checkpoint(&T, e))) goto out;
@@ -558,6 +563,10 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
             char name[64];
             snprintf(name, sizeof name, "x/x_%04d.npy", e);
             if ((rc = save_vec(&T, name, T.x, T.p))) goto out;
+        }
+        if (c->stop && c->stop(c->stop_ctx)) {
+            rc = sgd_error(SGD_EINVAL, "interrupted at epoch %d; the checkpoint in %s continues it (--resume)", e, dir);
+            goto out;
         }
         double lr = sgd_lr_at(&c->lr, e), t0 = sgd_now(), ls = 0, gn = 0;
         size_t hits = 0, seen = 0;
@@ -581,7 +590,8 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
             hits += cor;
             seen += cnt;
             gn += sqrt(g2);
-            if (!c->quiet) sgd_progress_update(&pr, (double)(e - start) * nb + b + 1, (double)(c->epochs - start) * nb);
+            if (c->progress) c->progress(c->progress_ctx, (double)e * nb + b + 1, (double)c->epochs * nb);
+            else if (!c->quiet) sgd_progress_update(&pr, (double)(e - start) * nb + b + 1, (double)(c->epochs - start) * nb);
         }
         double secs = sgd_now() - t0;
         if (haveV && (rc = evaluate(&T, &V, &vl, &va))) goto out;
@@ -593,7 +603,7 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
         sgd_rundir_file(&T.rd, "train.csv", path, sizeof path);
         if ((rc = sgd_write_file(path, T.csv, T.csv_n))) goto out;
     }
-    if (!c->quiet) sgd_progress_end(&pr);
+    if (!c->quiet && !c->progress) sgd_progress_end(&pr);
     if ((rc = checkpoint(&T, c->epochs))) goto out;
     if ((rc = save_vec(&T, "x.npy", T.x, T.p))) goto out;
     if ((rc = save_vec(&T, "buffers.npy", T.buf, T.net->nbuf))) goto out;

@@ -127,9 +127,7 @@ static int row_load(const char *dir, size_t trial, int epoch, sgd_probe_row *r, 
     return ok;
 }
 
-/* rows_dir/config.txt names the configuration its rows belong to: rows of
- * another one are refused, not mixed in. */
-static int rows_claim(const char *dir, const char *fp)
+int probe_claim(const char *dir, const char *fp, const char *what)
 {
     char path[4400], *old;
     size_t n;
@@ -140,8 +138,8 @@ static int rows_claim(const char *dir, const char *fp)
     int same = n == strlen(fp) && !memcmp(old, fp, n);
     free(old);
     if (!same)
-        return sgd_error(SGD_EINVAL, "%s: the rows there come from a probe with other inputs or options; "
-                         "rerun without --resume to start afresh", dir);
+        return sgd_error(SGD_EINVAL, "%s: the %s with other inputs or options; rerun without --resume to start "
+                         "afresh", dir, what);
     return SGD_OK;
 }
 
@@ -321,7 +319,7 @@ int sgd_probe_run(const sgd_probe_config *c, sgd_probe_result *R, sgd_probe_prog
             rc = sgd_error(SGD_ENOMEM, "out of memory");
             goto out;
         }
-        if ((rc = sgd_mkdirs(rows_dir)) || (rc = rows_claim(rows_dir, fp))) goto out;
+        if ((rc = sgd_mkdirs(rows_dir)) || (rc = probe_claim(rows_dir, fp, "rows there come from a probe"))) goto out;
     }
     W.progress = progress;
     W.ctx = ctx;

@@ -223,20 +223,26 @@ void probe_x_path(const probe_plan *P, size_t trial, int epoch, char *out, size_
     snprintf(out, n, "%s/x_%04d.npy", P->t[trial].xdir, epoch);
 }
 
-int probe_load_x(const probe_plan *P, const char *path, float *x)
+int probe_read_x(sgd_net *net, const char *model, int classes, const char *path, float *x)
 {
     struct stat st;
     if (stat(path, &st) != 0) return sgd_error(SGD_EIO, "%s: missing", path);
     sgd_npy a;
     int rc = sgd_npy_read(path, &a);
     if (rc) return rc;
-    if (a.dtype != SGD_NPY_F32 || a.count != P->p)
+    size_t p = sgd_net_nparams(net);
+    if (a.dtype != SGD_NPY_F32 || a.count != p)
         rc = sgd_error(SGD_EFORMAT, "%s: %zu %s values, but model %s with %d classes has p = %zu float32 weights", path,
-                       a.count, a.dtype == SGD_NPY_F32 ? "float32" : "non-float32", P->model, P->classes, P->p);
-    else rc = sgd_net_check_finite(P->net, a.data, 0, path);
-    if (!rc && x) memcpy(x, a.data, P->p * sizeof *x);
+                       a.count, a.dtype == SGD_NPY_F32 ? "float32" : "non-float32", model, classes, p);
+    else rc = sgd_net_check_finite(net, a.data, 0, path);
+    if (!rc && x) memcpy(x, a.data, p * sizeof *x);
     sgd_npy_free(&a);
     return rc;
+}
+
+int probe_load_x(const probe_plan *P, const char *path, float *x)
+{
+    return probe_read_x(P->net, P->model, P->classes, path, x);
 }
 
 double probe_lr_at(const probe_plan *P, size_t trial, int epoch)

@@ -1,5 +1,6 @@
 /* Files of a probe run: probe.csv, neighbors.npy, summary.json,
  * manifest.json and Figures 5a, 5b, 5c. */
+#include "probes/probe_internal.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 #include "sgdscape/probes.h"
@@ -78,7 +79,7 @@ static int write_dat(const char *dir, const char *name, const sgd_probe_result *
     return sgd_afile_commit(&af);
 }
 
-static int figure(const char *dir, const char *name, const char *title, const char *ylabel, const char *plot)
+int probe_figure(const char *dir, const char *name, const char *title, const char *ylabel, const char *plot)
 {
     char gp[4096];
     int off = sgd_figure_preamble(gp, sizeof gp, 900, 560, SGD_FIGURE_FONTS);
@@ -96,12 +97,12 @@ static int write_figures(const char *dir, const sgd_probe_result *R)
     const size_t b[3] = {COL(nb_mean), COL(nb_min), COL(nb_max)};
     const size_t c[4] = {COL(sg_mean), COL(sg_min), COL(sg_max), COL(step_bound)};
     int rc = write_dat(dir, "fig5a", R, a, 1, "epoch, inner: min mean max over trials");
-    if (!rc) rc = figure(dir, "fig5a", "Fig. 5a: <-grad f(x_t), x_T - x_t>, minimum over trials", "inner product",
+    if (!rc) rc = probe_figure(dir, "fig5a", "Fig. 5a: <-grad f(x_t), x_T - x_t>, minimum over trials", "inner product",
                          "plot 'fig5a.dat' using 1:2 with linespoints lw 2 pt 7 ps 0.5 lc rgb '#c03030' "
                          "title 'min over trials', 0 with lines dt 2 lc rgb 'black' notitle");
     if (!rc) rc = write_dat(dir, "fig5b", R, b, 3, "epoch, nb_mean, nb_min, nb_max: each min mean max over trials");
     if (!rc)
-        rc = figure(dir, "fig5b", "Fig. 5b: <-grad f(w), x_T - x_t>, w uniform in the ball around x_t",
+        rc = probe_figure(dir, "fig5b", "Fig. 5b: <-grad f(w), x_T - x_t>, w uniform in the ball around x_t",
                     "inner product",
                     "set style fill transparent solid 0.3 noborder\n"
                     "plot 'fig5b.dat' using 1:5:10 with filledcurves lc rgb '#3060c0' title 'min-max', "
@@ -111,7 +112,7 @@ static int write_figures(const char *dir, const sgd_probe_result *R)
         rc = write_dat(dir, "fig5c", R, c, 4,
                        "epoch, sg_mean, sg_min, sg_max, step_bound: each min mean max over trials");
     if (!rc)
-        rc = figure(dir, "fig5c", "Fig. 5c: norm of the stochastic gradient", "|g|",
+        rc = probe_figure(dir, "fig5c", "Fig. 5c: norm of the stochastic gradient", "|g|",
                     "set style fill transparent solid 0.3 noborder\nset y2label 'lr_t max |g|'\nset y2tics\n"
                     "plot 'fig5c.dat' using 1:5:10 with filledcurves lc rgb '#30a040' title 'min-max', "
                     "'' using 1:3 with lines lw 2 lc rgb '#30a040' title 'mean', "
@@ -194,7 +195,7 @@ static int write_manifest(const char *dir, const sgd_probe_config *c, const sgd_
 }
 
 /* The rows kept for a resume are not part of the result. */
-static void remove_rows(const char *rows)
+void probe_remove_rows(const char *rows)
 {
     DIR *d = opendir(rows);
     if (!d) return;
@@ -219,6 +220,6 @@ int sgd_probe_write(const char *dir, const sgd_probe_config *c, const sgd_probe_
     if (!rc) rc = write_summary(dir, R);
     if (!rc) rc = write_manifest(dir, c, R);
     if (!rc) rc = write_figures(dir, R);
-    if (!rc && R->rows_dir[0]) remove_rows(R->rows_dir);
+    if (!rc && R->rows_dir[0]) probe_remove_rows(R->rows_dir);
     return rc;
 }

@@ -1,0 +1,116 @@
+#!/bin/bash
+# sgdscape branch end to end on 300 random 28x28 images: the files and
+# columns; 1 and 2 threads give the same bytes; --run of a train run with the
+# prefix's settings gives the same branches; a run killed (SIGKILL) or
+# stopped (SIGINT) while training resumes to the same bytes; bad input gives
+# one line, a nonzero exit and no output directory.
+set -u
+CLI="$1"
+# gnuplot takes most of the time of these tiny runs (every train run draws
+# train.png): only the first run renders figures
+fast() { PATH=/nonexistent "$CLI" "$@"; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fail=1; }
+
+npyhdr() { # DESCR SHAPE: a .npy header
+    local h="{'descr': '$1', 'fortran_order': False, 'shape': ($2), }"
+    local pad=$(((64 - (10 + ${#h} + 1) % 64) % 64)) n
+    n=$((${#h} + pad + 1))
+    printf '\x93NUMPY\x01\x00'
+    printf "\\x$(printf %02x $((n % 256)))\\x$(printf %02x $((n / 256)))"
+    printf '%s%*s\n' "$h" $pad ''
+}
+{ npyhdr '|u1' '300, 28, 28'; head -c $((300 * 784)) /dev/urandom; } >"$T/X.npy"
+{ npyhdr '|u1' '300,'; for i in $(seq 0 299); do printf "\\x$(printf %02x $((i % 10)))"; done; } >"$T/y.npy"
+DATA="npy:$T/X.npy,$T/y.npy"
+small=(--data "$DATA" --branches 3 --shared-epochs 1 --epochs 2 --batches 2)
+OUTS="branch.csv inner.npy distances.csv distances.npy finals.csv summary.json branch_hist.dat branch_heat.dat"
+same_outputs() { # A B WHAT
+    local f
+    for f in $OUTS branches/b000/x.npy branches/b002/x/x_0001.npy; do
+        cmp -s "$1/$f" "$2/$f" || { bad "$3: $f differs"; return; }
+    done
+    ok "$3: same bytes"
+}
+
+"$CLI" branch --model mlp:w=8,d=1 "${small[@]}" --threads 2 --out "$T/b2" >"$T/b2.out" || bad "branch"
+hdr='branch,epoch,loss,grad_norm,inner_self,inner_min,inner_mean,inner_max,nonpositive,nonpositive_others'
+[ "$(head -1 "$T/b2/branch.csv")" = "$hdr" ] && ok "columns" || bad "columns: $(head -1 "$T/b2/branch.csv")"
+[ "$(wc -l <"$T/b2/branch.csv")" -eq 7 ] && ok "3 branches x 2 epochs" || bad "rows"
+head -c 128 "$T/b2/inner.npy" | grep -q "'shape': (3, 2, 3)" && ok "inner.npy (B, E1, B)" || bad "inner.npy shape"
+[ "$(wc -l <"$T/b2/distances.csv")" -eq 4 ] && ok "3 pairs" || bad "distances.csv"
+for f in $OUTS manifest.json branch_hist.gp branch_heat.gp prefix/x.npy branches/b001/x/x_0000.npy; do
+    [ -s "$T/b2/$f" ] || bad "missing $f"
+done
+if command -v gnuplot >/dev/null; then
+    [ -s "$T/b2/branch_hist.png" ] && [ -s "$T/b2/branch_heat.svg" ] && ok figures || bad figures
+fi
+grep -q '"inner_count_others":	12' "$T/b2/summary.json" && grep -q '"min_pairwise_distance"' "$T/b2/summary.json" &&
+    ok "summary claims" || bad "summary claims"
+[ ! -e "$T/b2/rows" ] && [ ! -e "$T/b2.partial" ] && ok "no leftovers" || bad "leftovers"
+# epoch 0 is the shared point: the same loss in every branch
+[ "$(awk -F, '$2 == 0 { print $3 }' "$T/b2/branch.csv" | sort -u | wc -l)" -eq 1 ] && ok "shared branch point" ||
+    bad "epoch 0 differs between branches"
+
+fast branch --model mlp:w=8,d=1 "${small[@]}" --threads 1 --out "$T/b1" >/dev/null || bad "branch 1 thread"
+same_outputs "$T/b1" "$T/b2" "threads 1 vs 2"
+
+# a train run with the prefix's settings as --run: the same branches
+fast train --model mlp:w=8,d=1 --data "$DATA" --epochs 1 --quiet --out "$T/run" >/dev/null || bad "train"
+fast branch --run "$T/run" --branches 3 --shared-epochs 1 --epochs 2 --batches 2 --out "$T/br" >/dev/null ||
+    bad "branch --run"
+same_outputs "$T/br" "$T/b2" "--run = own prefix"
+
+# killed or interrupted while a branch trains, then --resume: the same bytes
+long=(--model mlp:w=8,d=1 --data "$DATA" --branches 3 --shared-epochs 1 --epochs 6 --batches 2 --threads 1)
+fast branch "${long[@]}" --out "$T/full" >/dev/null || bad "full run"
+stopped() { # SIGNAL NAME
+    rm -rf "$T/$2" "$T/$2.partial"
+    PATH=/nonexistent "$CLI" branch "${long[@]}" --out "$T/$2" >/dev/null 2>"$T/$2.err" &
+    local pid=$! i=0
+    while [ $i -lt 3000 ] && ! ls "$T/$2.partial/branches/b001"*/x/x_0002.npy >/dev/null 2>&1; do
+        sleep 0.01
+        i=$((i + 1))
+    done
+    kill -"$1" $pid 2>/dev/null
+    wait $pid
+    local rc=$?
+    if [ -d "$T/$2" ]; then
+        echo "skip: the run finished before SIG$1"
+        return
+    fi
+    [ -f "$T/$2.partial/config.txt" ] && ok "SIG$1 (exit $rc) keeps $2.partial" || bad "SIG$1: nothing kept"
+    fast branch "${long[@]}" --resume --out "$T/$2" >"$T/$2.out" || bad "resume after SIG$1"
+    [ ! -e "$T/$2.partial" ] && ok "resumed run committed" || bad "resume leftovers"
+    grep -q resumed "$T/$2.out" && ok "reported as resumed" || bad "not reported as resumed"
+    same_outputs "$T/$2" "$T/full" "resume after SIG$1"
+}
+stopped KILL sigkill
+stopped INT sigint
+grep -q -- "--resume" "$T/sigint.err" 2>/dev/null && ok "SIGINT message" || echo "note: $(cat "$T/sigint.err")"
+
+# errors: one line, nonzero exit, nothing written
+expect_error() { # WHAT PATTERN ARGS...
+    local what=$1 pat=$2
+    shift 2
+    rm -rf "$T/e" "$T/e.partial"
+    err=$(fast branch "$@" --out "$T/e" 2>&1 >/dev/null); rc=$?
+    if [ $rc -ne 0 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q -- "$pat" && [ ! -e "$T/e" ] &&
+        [ ! -e "$T/e.partial" ]; then ok "$what: $err"; else bad "$what: rc=$rc '$err'"; fi
+}
+expect_error "unknown model" "unknown model" --model nope "${small[@]}"
+expect_error "no model" "--model" "${small[@]}"
+expect_error "no branches" "--branches" --model mlp:d=0 --data "$DATA" --branches 0
+expect_error "too many batches" "--batches 99" --model mlp:d=0 --data "$DATA" --batches 99
+expect_error "crop too wide" "crop padding 40" --model mlp:d=0 --data "$DATA" --crop 40 --batches 2
+expect_error "bad data" "nothere.npy" --model mlp:d=0 --data "npy:$T/nothere.npy,$T/y.npy"
+expect_error "run not a directory" "nothere" --run "$T/nothere"
+expect_error "run and model" "--model" --run "$T/run" --model mlp:d=0
+expect_error "epoch not in the run" "x_0005.npy: missing" --run "$T/run" --shared-epochs 5 --batches 2
+rm "$T/run/checkpoint/momentum_000001.npy"
+expect_error "no momentum at E0" "fresh-momentum" --run "$T/run" --shared-epochs 1 --batches 2
+expect_error "resume without a run" "no branch run" --model mlp:d=0 --data "$DATA" --batches 2 --resume
+exit $fail
