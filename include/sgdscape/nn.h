@@ -205,6 +205,39 @@ int sgd_train_data_load(const sgd_train_data_spec *s, sgd_train_data *d);
 void sgd_train_config_data(sgd_train_config *c, const sgd_train_data *d, const char *data_spec);
 void sgd_train_data_free(sgd_train_data *d);
 
+/* ---- f(x) and grad f(x) at given weights (`sgdscape grad`) ---------------- */
+typedef struct sgd_grad_config {
+    const char *model;        /* network spec (required) */
+    const char *weights;      /* x: float32 .npy of p values (required) */
+    const char *buffers;      /* BN running statistics .npy (NULL: none; needed with eval) */
+    const char *data;         /* data set spec ("fashion-mnist"); the training split */
+    size_t batches;           /* K batches from `first` (1; 0 = all from first) */
+    size_t first;             /* first batch (0) */
+    size_t batch;             /* batch size (128) */
+    size_t subset;            /* the first K training images (0: all) */
+    uint64_t epoch;           /* whose shuffle (0) */
+    uint64_t seed;            /* of the shuffle (1) */
+    int classes;              /* 0: the labels' */
+    int eval;                 /* 1: BN running statistics; 0: batch statistics */
+    int normalize;            /* 1: the split's per-channel mean/std */
+    int threads;              /* for the manifest */
+    int argc; char **argv;    /* for the manifest */
+} sgd_grad_config;
+
+typedef struct sgd_grad_result {
+    size_t p, batches;        /* parameters; batches averaged */
+    double loss, accuracy, grad_norm;
+    double *grad;             /* p values */
+} sgd_grad_result;
+
+void sgd_grad_defaults(sgd_grad_config *c);
+/* Reads the weights, buffers and data, checks them against the network,
+ * and computes f and grad f (sgd_net_loss_grad). */
+int sgd_grad_run(const sgd_grad_config *c, sgd_grad_result *r);
+/* grad.npy (float64), summary.json, manifest.json into dir. */
+int sgd_grad_write(const char *dir, const sgd_grad_config *c, const sgd_grad_result *r);
+void sgd_grad_result_free(sgd_grad_result *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -56,11 +56,10 @@ int sgd_cmd_grad(int argc, char **argv)
                                    CLI_OUT_OPTION,
                                    CLI_HELP_OPTION,
                                    {0, 0, 0, 0}};
-    const char *C = "grad", *model = NULL, *weights = NULL, *bufpath = NULL, *data = "fashion-mnist",
-               *out = NULL;
-    size_t K = 1, first = 0, batch = 128, subset = 0;
-    uint64_t epoch = 0, seed = 1;
-    int eval = 0, normalize = 1, threads = 0, classes = 0;
+    const char *C = "grad", *out = NULL;
+    sgd_grad_config c;
+    sgd_grad_defaults(&c);
+    int threads = 0;
     const char *model_opt = NULL;
     optind = 1;
     opterr = 0;
@@ -69,166 +68,45 @@ int sgd_cmd_grad(int argc, char **argv)
         if (o == 'm' && nn_cli_once(C, &model_opt, opts[li].name)) return 2;
         li = -1;
         switch (o) {
-        case 'm': model = optarg; break;
-        case 'W': weights = optarg; break;
-        case O_BUF: bufpath = optarg; break;
-        case 'd': data = optarg; break;
-        case 'K': if (cli_size(C, "--batches", optarg, &K)) return 2; break;
-        case O_FIRST: if (cli_size(C, "--first", optarg, &first)) return 2; break;
-        case 'e': if (cli_u64(C, "--epoch", optarg, &epoch)) return 2; break;
+        case 'm': c.model = optarg; break;
+        case 'W': c.weights = optarg; break;
+        case O_BUF: c.buffers = optarg; break;
+        case 'd': c.data = optarg; break;
+        case 'K': if (cli_size(C, "--batches", optarg, &c.batches)) return 2; break;
+        case O_FIRST: if (cli_size(C, "--first", optarg, &c.first)) return 2; break;
+        case 'e': if (cli_u64(C, "--epoch", optarg, &c.epoch)) return 2; break;
         case 'b':
-            if (cli_size(C, "--batch", optarg, &batch)) return 2;
-            if (batch < 1) return cli_usage(C, "--batch: must be >= 1");
+            if (cli_size(C, "--batch", optarg, &c.batch)) return 2;
+            if (c.batch < 1) return cli_usage(C, "--batch: must be >= 1");
             break;
-        case 'k': if (cli_size(C, "--subset", optarg, &subset)) return 2; break;
+        case 'k': if (cli_size(C, "--subset", optarg, &c.subset)) return 2; break;
         case O_CLASSES:
-            if (nn_cli_classes(C, optarg, &classes)) return 2;
+            if (nn_cli_classes(C, optarg, &c.classes)) return 2;
             break;
-        case O_EVAL: eval = 1; break;
-        case O_NONORM: normalize = 0; break;
+        case O_EVAL: c.eval = 1; break;
+        case O_NONORM: c.normalize = 0; break;
         default: {
-            int e = cli_common_opt(C, o, help, argv, &out, &seed, &threads);
+            int e = cli_common_opt(C, o, help, argv, &out, &c.seed, &threads);
             if (e >= 0) return e;
         }
         }
     }
     if (cli_no_operands(C, argc, argv)) return 2;
-    if (!model || !weights || !out) return cli_usage(C, "--model, --weights and --out are required");
-    if (eval && !bufpath) return cli_usage(C, "--eval needs --buffers B.npy (BN running statistics)");
-    threads = cli_threads(threads);
-
-    int rc = 0;
-    sgd_dataset tr = {0};
-    sgd_npy W = {0}, Bf = {0};
-    sgd_net *net = NULL;
-    double *grad = NULL;
-    sgd_data_loader L = {0};
-    int haveL = 0;
-    sgd_data_opts dopt = {0};
-    dopt.subset = subset;
-    dopt.classes = classes;   /* npy: a label at or above it is an error */
-    dopt.min_classes = 2;
-    if (sgd_npy_read(weights, &W)) return cli_lib_fail(C);
-    if (bufpath && sgd_npy_read(bufpath, &Bf)) {
-        rc = cli_lib_fail(C);
-        goto done;
-    }
-    if (sgd_data_load(data, SGD_DATA_TRAIN, &dopt, &tr)) {
-        rc = cli_lib_fail(C);
-        goto done;
-    }
-    if (classes && tr.classes > classes) {
-        rc = cli_fail(C, "--classes %d: the labels of %s need %d", classes, tr.name, tr.classes);
-        goto done;
-    }
-    net = sgd_net_create(model, tr.c, tr.h, tr.w, classes ? classes : tr.classes);
-    if (!net) {
-        rc = cli_lib_fail(C);
-        goto done;
-    }
-    size_t p = sgd_net_nparams(net);
-    if (W.dtype != SGD_NPY_F32) {
-        rc = cli_fail(C, "--weights %s: want float32 values", weights);
-        goto done;
-    }
-    if (W.count != p) {
-        /* the class count comes from the labels unless given, and sizes the last layer */
-        rc = cli_fail(C, "--weights %s: weights have %zu parameters, model %s with %d classes needs %zu%s", weights,
-                      W.count, model, sgd_net_classes(net), p, classes ? "" : "; pass --classes?");
-        goto done;
-    }
-    if (bufpath && (Bf.dtype != SGD_NPY_F32 || Bf.count != sgd_net_nbuffers(net))) {
-        rc = cli_fail(C, "--buffers %s: %zu values, but model %s has %zu float32 BN buffer values",
-                      bufpath, Bf.count, model, sgd_net_nbuffers(net));
-        goto done;
-    }
-    {
-        char what[4200];
-        snprintf(what, sizeof what, "--weights %s", weights);
-        int bad = sgd_net_check_finite(net, W.data, 0, what);
-        snprintf(what, sizeof what, "--buffers %s", bufpath ? bufpath : "");
-        if (!bad && bufpath) bad = sgd_net_check_finite(net, Bf.data, 1, what);
-        if (bad) {
-            rc = cli_lib_fail(C);
-            goto done;
-        }
-    }
-    sgd_data_loader_opts lo = {0};
-    lo.batch = batch;
-    lo.shuffle = 1;
-    lo.seed = seed;
-    if (normalize && sgd_data_loader_opts_normalize_from(&lo, &tr)) {
-        rc = cli_lib_fail(C);
-        goto done;
-    }
-    if (sgd_data_loader_init(&L, &tr, &lo)) {
-        rc = cli_lib_fail(C);
-        goto done;
-    }
-    haveL = 1;
-    grad = malloc(sizeof(double) * p);
-    double loss = 0, acc = 0;
-    if (!grad) {
-        rc = cli_fail(C, "out of memory for the gradient (%zu doubles)", p);
-        goto done;
-    }
-    if (sgd_net_loss_grad(net, W.data, bufpath ? Bf.data : NULL, eval ? SGD_NN_EVAL : SGD_NN_TRAIN, &L,
-                          epoch, first, K, &loss, grad, &acc)) {
-        rc = cli_lib_fail(C);
-        goto done;
-    }
-    double gn = 0;
-    for (size_t i = 0; i < p; i++) gn += grad[i] * grad[i];
-    gn = sqrt(gn);
+    if (!c.model || !c.weights || !out) return cli_usage(C, "--model, --weights and --out are required");
+    if (c.eval && !c.buffers) return cli_usage(C, "--eval needs --buffers B.npy (BN running statistics)");
+    c.threads = cli_threads(threads);
+    c.argc = argc;
+    c.argv = argv;
+    sgd_grad_result r;
+    if (sgd_grad_run(&c, &r)) return cli_lib_fail(C);
     sgd_rundir rd;
-    if (sgd_rundir_open(&rd, out)) {
-        rc = cli_lib_fail(C);
-        goto done;
-    }
-    char path[4400];
-    size_t shape[1] = {p};
-    int wrc = sgd_rundir_file(&rd, "grad.npy", path, sizeof path);
-    if (!wrc) wrc = sgd_npy_write(path, SGD_NPY_F64, grad, 1, shape);
-    sgd_json *s = sgd_json_new();
-    sgd_json_num(s, "loss", loss);
-    sgd_json_num(s, "accuracy", acc);
-    sgd_json_num(s, "grad_norm", gn);
-    sgd_json_int(s, "parameters", (long long)p);
-    if (!wrc) wrc = sgd_rundir_file(&rd, "summary.json", path, sizeof path);
-    if (!wrc) wrc = sgd_json_write(s, path);
-    sgd_json_free(s);
-    sgd_json *m = sgd_json_new();
-    sgd_json_manifest_header(m, argc, argv, threads);
-    sgd_json_str(m, "command", "grad");
-    sgd_json_str(m, "model", model);
-    sgd_json_str(m, "weights", weights);
-    sgd_json_str(m, "buffers", bufpath ? bufpath : "");
-    sgd_json_str(m, "data", data);
-    sgd_json_str(m, "bn_mode", eval ? "eval (running statistics)" : "train (batch statistics)");
-    sgd_json_int(m, "batch", (long long)batch);
-    sgd_json_int(m, "first_batch", (long long)first);
-    sgd_json_int(m, "batches", (long long)(K ? K : sgd_data_loader_batches(&L) - first));
-    sgd_json_int(m, "epoch", (long long)epoch);
-    char sd[32];
-    snprintf(sd, sizeof sd, "%llu", (unsigned long long)seed);
-    sgd_json_str(m, "seed", sd);
-    sgd_json_bool(m, "normalize", normalize);
-    if (!wrc) wrc = sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
-    if (!wrc) wrc = sgd_json_write(m, path);
-    sgd_json_free(m);
-    if (!wrc) wrc = sgd_rundir_commit(&rd);
-    if (wrc) {
-        sgd_rundir_abort(&rd);
-        rc = cli_lib_fail(C);
-        goto done;
-    }
-    printf("loss %.17g  accuracy %.6g  |grad| %.10g  (p = %zu) -> %s/grad.npy\n", loss, acc, gn, p, out);
-done:
-    free(grad);
-    if (haveL) sgd_data_loader_free(&L);
-    sgd_net_free(net);
-    sgd_data_free(&tr);
-    sgd_npy_free(&W);
-    if (bufpath) sgd_npy_free(&Bf);
+    int rc = sgd_rundir_open(&rd, out);
+    if (!rc && (rc = sgd_grad_write(rd.path, &c, &r))) sgd_rundir_abort(&rd);
+    if (!rc && (rc = sgd_rundir_commit(&rd))) sgd_rundir_abort(&rd);
+    if (rc) rc = cli_lib_fail(C);
+    else
+        printf("loss %.17g  accuracy %.6g  |grad| %.10g  (p = %zu) -> %s/grad.npy\n", r.loss, r.accuracy, r.grad_norm,
+               r.p, out);
+    sgd_grad_result_free(&r);
     return rc;
 }
