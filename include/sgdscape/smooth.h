@@ -129,6 +129,9 @@ typedef struct sgd_smooth_points_result {
 
 /* n points per axis on [lo, hi]^d (d = 1, 2; x fastest) into a malloc'ed *y. */
 int sgd_smooth_grid(size_t d, double lo, double hi, size_t n, double **y, size_t *npoints);
+/* Under MPI (dist.h) the points, or one point's Monte Carlo chunks, are
+ * split over the ranks: rank 0 gets the whole result, the others
+ * SGD_DIST_ELSEWHERE and none. */
 int sgd_smooth_points(const sgd_smooth_points_config *c, sgd_smooth_points_result *r,
                       void (*progress)(void *ctx, double done, double total), void *ctx);
 /* smooth.csv, summary.json and, for a grid, smooth.{dat,gp,png,svg} into dir. */

@@ -5,7 +5,11 @@
  *   sgd_bounds_*     Theorem 1, Corollary 2 and Theorem 3 with the paper's
  *                    exact constants
  *
- * Names follow the paper: eta, r, c, L, lambda, b, T1, T2, delta, mu, x_star. */
+ * Names follow the paper: eta, r, c, L, lambda, b, T1, T2, delta, mu, x_star.
+ *
+ * Under MPI (dist.h) sgd_onepoint_check, sgd_onepoint_scan and
+ * sgd_verify_theorem1 split their points or trials over the ranks: rank 0
+ * gets the whole result, the others SGD_DIST_ELSEWHERE and none. */
 #ifndef SGDSCAPE_THEORY_H
 #define SGDSCAPE_THEORY_H
 
