@@ -65,10 +65,11 @@ int paper5_exists(const char *dir, const char *name)
     return !paper5_path(path, sizeof path, dir, name) && stat(path, &st) == 0;
 }
 
-/* "resnet:n=1,w=6" -> "resnet_n1_w6": a directory name from a spec. */
-void paper5_slug(const char *spec, const char *sched, char *out, size_t n)
+/* ("s53", "resnet:n=1,w=6", NULL) -> "s53_resnet_n1_w6": a stage's directory
+ * name, the one place the stages and the report take it from. */
+void paper5_stage_name(const char *stage, const char *spec, const char *sched, char *out, size_t n)
 {
-    size_t k = 0;
+    size_t k = (size_t)snprintf(out, n, "%s_", stage);
     for (const char *s = spec; *s && k + 1 < n; s++)
         if (*s == ':' || *s == ',') out[k++] = '_';
         else if (*s != '=') out[k++] = *s;
@@ -131,9 +132,9 @@ static int train_trial(const sgd_paper5_config *c, const sgd_paper5_preset *P, c
 static int stage51(const sgd_paper5_config *c, const sgd_paper5_preset *P, const sgd_train_data *D, const char *work,
                    const char *model, const char *sched, stage_ctx *S)
 {
-    char slug[200], dir[4400], path[4600], rows[4600];
-    paper5_slug(model, sched, slug, sizeof slug);
-    snprintf(dir, sizeof dir, "%s/s51_%s", work, slug);
+    char name[200], dir[4400], path[4600], rows[4600];
+    paper5_stage_name("s51", model, sched, name, sizeof name);
+    snprintf(dir, sizeof dir, "%s/%s", work, name);
     if (paper5_exists(dir, ".done")) return 1;
     int rc = sgd_mkdirs(dir);
     char **runs = calloc((size_t)P->trials, sizeof *runs);
@@ -185,9 +186,9 @@ static int stage51(const sgd_paper5_config *c, const sgd_paper5_preset *P, const
 static int stage53(const sgd_paper5_config *c, const sgd_paper5_preset *P, const char *work, const char *model,
                    stage_ctx *S)
 {
-    char slug[200], dir[4400];
-    paper5_slug(model, NULL, slug, sizeof slug);
-    snprintf(dir, sizeof dir, "%s/s53_%s", work, slug);
+    char name[200], dir[4400];
+    paper5_stage_name("s53", model, NULL, name, sizeof name);
+    snprintf(dir, sizeof dir, "%s/%s", work, name);
     if (paper5_exists(dir, ".done")) return 1;
     sgd_branch_config b;
     sgd_branch_defaults(&b);
@@ -220,9 +221,9 @@ static int stage53(const sgd_paper5_config *c, const sgd_paper5_preset *P, const
 static int stage54(const sgd_paper5_config *c, const sgd_paper5_preset *P, const char *work, const char *model,
                    stage_ctx *S)
 {
-    char slug[200], dir[4400];
-    paper5_slug(model, NULL, slug, sizeof slug);
-    snprintf(dir, sizeof dir, "%s/s54_%s", work, slug);
+    char name[200], dir[4400];
+    paper5_stage_name("s54", model, NULL, name, sizeof name);
+    snprintf(dir, sizeof dir, "%s/%s", work, name);
     if (paper5_exists(dir, ".done")) return 1;
     sgd_spectrum_config s;
     sgd_spectrum_defaults(&s);

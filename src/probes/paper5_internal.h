@@ -12,8 +12,9 @@
 /* out = dir/name, or an error when it does not fit */
 int paper5_path(char *out, size_t n, const char *dir, const char *name);
 int paper5_exists(const char *dir, const char *name);
-/* A directory name from a model spec and (may be NULL) a schedule. */
-void paper5_slug(const char *spec, const char *sched, char *out, size_t n);
+/* A stage's directory name ("s53_resnet_n1_w6") from its stage, model spec
+ * and (may be NULL) schedule. */
+void paper5_stage_name(const char *stage, const char *spec, const char *sched, char *out, size_t n);
 /* Reads every stage's summary.json under work into r->claim. */
 int paper5_claims(const char *work, const sgd_paper5_preset *P, sgd_paper5_result *r);
 

@@ -47,9 +47,8 @@ static sgd_json *load(const char *work, const char *stage, const char *file)
 
 static int claims51(const char *work, const char *model, const char *sched, sgd_paper5_result *r)
 {
-    char slug[200], stage[256], setting[96];
-    paper5_slug(model, sched, slug, sizeof slug);
-    snprintf(stage, sizeof stage, "s51_%s", slug);
+    char stage[256], setting[96];
+    paper5_stage_name("s51", model, sched, stage, sizeof stage);
     snprintf(setting, sizeof setting, "%s, %s", model, sched);
     sgd_json *j = load(work, stage, "probe/summary.json");
     double a = get(j, "claims.fraction_epochs_ge5_min_inner_positive");
@@ -71,9 +70,8 @@ static int claims51(const char *work, const char *model, const char *sched, sgd_
 
 static int claims53(const char *work, const char *model, sgd_paper5_result *r)
 {
-    char slug[200], stage[256];
-    paper5_slug(model, NULL, slug, sizeof slug);
-    snprintf(stage, sizeof stage, "s53_%s", slug);
+    char stage[256];
+    paper5_stage_name("s53", model, NULL, stage, sizeof stage);
     sgd_json *j = load(work, stage, "summary.json");
     double f = get(j, "claims.fraction_nonpositive_others"), d = get(j, "claims.min_pairwise_distance");
     sgd_json_free(j);
@@ -87,9 +85,8 @@ static int claims53(const char *work, const char *model, sgd_paper5_result *r)
 
 static int claims54(const char *work, const char *model, sgd_paper5_result *r)
 {
-    char slug[200], stage[256];
-    paper5_slug(model, NULL, slug, sizeof slug);
-    snprintf(stage, sizeof stage, "s54_%s", slug);
+    char stage[256];
+    paper5_stage_name("s54", model, NULL, stage, sizeof stage);
     sgd_json *j = load(work, stage, "summary.json");
     double tl = get(j, "claims.spearman_start_train_loss"), vl = get(j, "claims.spearman_start_val_loss");
     double di = get(j, "claims.spearman_start_dist_init"), op = get(j, "claims.fraction_minima_onepoint");
@@ -222,13 +219,13 @@ static int write_html(const char *dir, const sgd_paper5_config *c, const sgd_pap
     for (int m = 0; m < SGD_PAPER5_MAX_MODELS; m++)
         for (int s = 0; s < SGD_PAPER5_MAX_SCHEDULES && P->models[m]; s++) {
             if (!P->schedules[s]) continue;
-            paper5_slug(P->models[m], P->schedules[s], slug, sizeof slug);
+            paper5_stage_name("s51", P->models[m], P->schedules[s], slug, sizeof slug);
             static const char *const F[4][2] = {{"probe/fig5a.png", "Fig. 5a"},
                                                 {"probe/fig5b.png", "Fig. 5b"},
                                                 {"probe/fig5c.png", "Fig. 5c"},
                                                 {"trial0/train.png", "trial 0's training"}};
             for (int k = 0; k < 4; k++) {
-                snprintf(rel, sizeof rel, "s51_%s/%s", slug, F[k][0]);
+                snprintf(rel, sizeof rel, "%s/%s", slug, F[k][0]);
                 snprintf(cap, sizeof cap, "%s: %s, %s", F[k][1], P->models[m], P->schedules[s]);
                 html_figure(fp, dir, rel, cap);
             }
@@ -236,15 +233,17 @@ static int write_html(const char *dir, const sgd_paper5_config *c, const sgd_pap
     fputs("<h2>5.3: the loss surface is locally a slope; 5.4, Figure 6: the spectrum of local minima</h2>\n", fp);
     for (int m = 0; m < SGD_PAPER5_MAX_MODELS; m++) {
         if (!P->small[m]) continue;
-        paper5_slug(P->small[m], NULL, slug, sizeof slug);
-        static const char *const F[6][2] = {{"s53_%s/branch_hist.png", "5.3 inner products"},
-                                            {"s53_%s/branch_heat.png", "5.3 min over epochs, branch x final"},
-                                            {"s54_%s/fig6a.png", "Fig. 6a"},
-                                            {"s54_%s/fig6b.png", "Fig. 6b"},
-                                            {"s54_%s/fig6c.png", "Fig. 6c"},
-                                            {"s54_%s/fig6d.png", "Fig. 6d"}};
+        char s53[200], s54[200];
+        paper5_stage_name("s53", P->small[m], NULL, s53, sizeof s53);
+        paper5_stage_name("s54", P->small[m], NULL, s54, sizeof s54);
+        static const char *const F[6][2] = {{"branch_hist.png", "5.3 inner products"},
+                                            {"branch_heat.png", "5.3 min over epochs, branch x final"},
+                                            {"fig6a.png", "Fig. 6a"},
+                                            {"fig6b.png", "Fig. 6b"},
+                                            {"fig6c.png", "Fig. 6c"},
+                                            {"fig6d.png", "Fig. 6d"}};
         for (int k = 0; k < 6; k++) {
-            snprintf(rel, sizeof rel, F[k][0], slug);
+            snprintf(rel, sizeof rel, "%s/%s", k < 2 ? s53 : s54, F[k][0]);
             snprintf(cap, sizeof cap, "%s: %s", F[k][1], P->small[m]);
             html_figure(fp, dir, rel, cap);
         }
