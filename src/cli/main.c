@@ -3,6 +3,7 @@
 #include "sgdscape/dist.h"
 #include "sgdscape/version.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,5 +68,10 @@ int main(int argc, char **argv)
      * reach rank 0 through the agreement on failure */
     if (sgd_dist_rank() != 0) (void)!freopen("/dev/null", "w", stdout);
     int rc = dispatch(argc, argv);
+    /* The command is over and its run directory committed or removed. Once a
+     * failing rank exits, mpirun sends SIGTERM to the others: a rank still
+     * agreeing or finalizing must neither print "interrupted" nor die before
+     * rank 0 has printed the failing rank's message. */
+    if (sgd_dist_size() > 1) cli_on_signals(SIG_IGN);
     return sgd_dist_finish(rc, "sgdscape");
 }
