@@ -21,7 +21,7 @@ ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 
 # The files of run directory $2 against those of $1: every file byte for byte,
-# the JSON files without timing fields and "ranks". Prints what differs.
+# the JSON files without timing fields and "ranks", train.csv/.dat without timings. Prints what differs.
 cmp_dirs() {
     local a=$1 b=$2 f rc=0
     [ -d "$b" ] || { echo "no $b"; return 1; }
@@ -40,6 +40,9 @@ def strip(o):
 sys.exit(0 if strip(json.load(open(sys.argv[1]))) == strip(json.load(open(sys.argv[2]))) else 1)
 PY
             ;;
+        *train.csv | *train.dat) # a train run's last two columns (img_per_s, seconds) are timings
+            cmp -s <(sed -E 's/[ ,][^ ,]*[ ,][^ ,]*$//' "$a/$f") <(sed -E 's/[ ,][^ ,]*[ ,][^ ,]*$//' "$b/$f") ||
+                { echo "$f differs"; rc=1; } ;;
         *) cmp -s "$a/$f" "$b/$f" || { echo "$f differs"; rc=1; } ;;
         esac
     done
@@ -129,6 +132,58 @@ rc=$?
 [ ! -e "$T/f4" ] && ok || bad "killed rank: left a run directory"
 # a plain start of the MPI binary never touches MPI: no launcher variables, same as before
 env | grep -q '^OMPI_COMM_WORLD' && bad "test runs inside mpirun" || ok
+
+# ---- Section 5: probe, branch, spectrum, paper5 over ranks; kill -9 of mpirun, then --resume ----
+. "$(dirname "$0")/lib_data.sh"
+DATA=$(tiny_images "$T")
+"$B" train --model mlp:w=8,d=1 --data "$DATA" --epochs 3 --quiet --threads 1 --out "$T/tr" >/dev/null || bad "train"
+PR=(probe --run "$T/tr" --run "$T/tr" --batches 2 --points 5 --sg-batches 3)
+BR=(branch --model mlp:w=8,d=1 --data "$DATA" --branches 3 --shared-epochs 1 --epochs 2 --batches 2)
+SP=(spectrum --model mlp:w=8,d=1 --data "$DATA" --epochs 3 --starts 0,1,2 --epochs-fine 2 --batches 2 --quiet)
+for name in PR BR SP; do
+    eval "args=(\"\${$name[@]}\")"
+    "$B" "${args[@]}" --threads 1 --out "$T/${name}p" >/dev/null 2>&1 || { bad "$name: plain run"; continue; }
+    for np in 2 3; do
+        "${MPI[@]}" -np $np "$B" "${args[@]}" --threads 1 --out "$T/${name}$np" >/dev/null 2>"$T/${name}$np.err" ||
+            { bad "$name np $np: $(head -2 "$T/${name}$np.err")"; continue; }
+        if d=$(cmp_dirs "$T/${name}p" "$T/${name}$np"); then ok; else bad "$name np $np: $d"; fi
+        [ ! -s "$T/${name}$np.err" ] && ok || bad "$name np $np: stderr: $(head -2 "$T/${name}$np.err")"
+    done
+done
+# kill -9 of mpirun once WAITFOR exists in DIR.partial, its orphaned ranks too; the same
+# command with --resume under mpirun gives the files FILES of an uninterrupted plain run
+killed() { # NAME WAITFOR FILES ARGS...
+    local name=$1 wait=$2 files=$3 i=0 f
+    shift 3
+    "$B" "$@" --threads 1 --out "$T/${name}_full" >/dev/null 2>&1 || { bad "$name: plain run"; return; }
+    "${MPI[@]}" -np 2 "$B" "$@" --threads 1 --out "$T/$name" >/dev/null 2>&1 &
+    local pid=$!
+    while [ $i -lt 3000 ] && ! ls "$T/$name.partial/"$wait >/dev/null 2>&1; do
+        sleep 0.01
+        i=$((i + 1))
+    done
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    pkill -9 -f "$T/$name( |\$)" 2>/dev/null
+    sleep 0.3
+    if [ -d "$T/$name" ]; then
+        echo "cli_mpi: note: $name finished before the kill"
+        return
+    fi
+    [ -d "$T/$name.partial" ] && ok || bad "$name: kill -9 of mpirun kept no $name.partial"
+    "${MPI[@]}" -np 2 "$B" "$@" --resume --threads 1 --out "$T/$name" >/dev/null 2>"$T/$name.err" ||
+        { bad "$name: --resume under mpirun: $(head -2 "$T/$name.err")"; return; }
+    [ ! -e "$T/$name.partial" ] && ok || bad "$name: resumed run left $name.partial"
+    for f in $files; do
+        cmp -s "$T/${name}_full/$f" "$T/$name/$f" && ok || bad "$name: after kill -9 and --resume: $f differs"
+    done
+}
+killed k_train 'x/x_0010.npy' 'x.npy x/x_0020.npy x/x_0039.npy' \
+    train --model mlp:w=8,d=1 --data "$DATA" --epochs 40 --quiet
+killed k_probe 'rows/row_0000_000001.bin' 'probe.csv neighbors.npy summary.json' \
+    probe --run "$T/tr" --run "$T/tr" --batches 2 --points 300 --sg-batches 3
+killed k_branch 'branches/b001/x/x_0002.npy' 'branch.csv inner.npy distances.csv finals.csv branches/b002/x.npy' \
+    branch --model mlp:w=8,d=1 --data "$DATA" --branches 3 --shared-epochs 1 --epochs 8 --batches 2
 
 echo "cli_mpi: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -211,7 +211,7 @@ static void test_convex(void)
     snprintf(rows, sizeof rows, "%s/rows", T);
     c.rows_dir = rows;
     c.stop = stop_cb;
-    stop_after = 2;
+    stop_after = 2 * (int)(1 + c.points + c.sg_batches); /* asked before each gradient of a row */
     CHECK(sgd_probe_run(&c, &R1, NULL, NULL) != SGD_OK);
     c.stop = NULL;
     CHECK(sgd_probe_run(&c, &R1, NULL, NULL) == SGD_OK);

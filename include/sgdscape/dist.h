@@ -39,6 +39,13 @@ int sgd_dist_rank(void);   /* 0 .. size-1 */
 int sgd_dist_size(void);   /* 1 without MPI */
 int sgd_dist_mpi_built(void); /* 1 if the library was built with MPI */
 
+/* Between sgd_dist_local(1) and sgd_dist_local(0) this process acts as a
+ * job of one rank (rank 0 of 1; agreements, gathers and broadcasts do
+ * nothing): an experiment called there runs whole on this rank. For work a
+ * rank owns inside a split experiment: the probe of the one fine-tune
+ * (spectrum), a stage that rank 0 runs alone (paper5's train). Nests. */
+void sgd_dist_local(int on);
+
 /* This rank's contiguous slice [*lo, *hi) of n items: rank k of K has
  * [floor(n k / K), floor(n (k+1) / K)). */
 void sgd_dist_slice(size_t n, size_t *lo, size_t *hi);

@@ -1,5 +1,6 @@
 /* sgdscape branch: Section 5.3, SGD branches from one point. */
 #include "cli.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/branch.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
@@ -59,6 +60,11 @@ static int on_ready(void *ctx, const char **work)
     branch_out *o = ctx;
     char cfg[4400];
     struct stat st;
+    if (sgd_dist_rank() != 0) { /* rank 0's directory: the library passes its path on */
+        *work = NULL;
+        cli_stop_signals();
+        return SGD_OK;
+    }
     if (o->resume) {
         memset(&o->rd, 0, sizeof o->rd);
         snprintf(o->rd.final, sizeof o->rd.final, "%s", o->out);
@@ -146,7 +152,8 @@ int sgd_cmd_branch(int argc, char **argv)
     int rc = sgd_branch_run(&cfg, &res, cli_progress_cb, &pg);
     sgd_progress_end(&pg);
     if (rc && cli_stop_signal()) {
-        fprintf(stderr, "sgdscape branch: interrupted (%s); kept in %s: continue with --resume\n",
+        if (sgd_dist_rank() == 0)
+            fprintf(stderr, "sgdscape branch: interrupted (%s); kept in %s: continue with --resume\n",
                 cli_stop_name(), bo.rd.path);
         return 128 + cli_stop_signal();
     }

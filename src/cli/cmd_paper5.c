@@ -1,5 +1,6 @@
 /* sgdscape paper5: all of Section 5 (5.1-5.4) in one command, one report. */
 #include "cli.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 #include "sgdscape/paper5.h"
@@ -51,6 +52,11 @@ typedef struct paper5_out {
 static int on_ready(void *ctx, const char **work)
 {
     paper5_out *o = ctx;
+    if (sgd_dist_rank() != 0) { /* rank 0's directory: the library passes its path on */
+        *work = NULL;
+        cli_stop_signals();
+        return SGD_OK;
+    }
     char path[4400], *have = NULL;
     size_t n = 0;
     snprintf(path, sizeof path, "%s/config.txt", o->partial);
@@ -135,7 +141,8 @@ int sgd_cmd_paper5(int argc, char **argv)
     int rc = sgd_paper5_run(&cfg, &res, cfg.quiet ? NULL : on_progress, &pg);
     if (!cfg.quiet && pg.label[0]) sgd_progress_end(&pg);
     if (rc && cli_stop_signal()) {
-        fprintf(stderr, "sgdscape paper5: interrupted (%s); %s keeps every finished stage: run the same command "
+        if (sgd_dist_rank() == 0)
+            fprintf(stderr, "sgdscape paper5: interrupted (%s); %s keeps every finished stage: run the same command "
                         "to continue\n",
                 cli_stop_name(), po.partial);
         sgd_paper5_result_free(&res);

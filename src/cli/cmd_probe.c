@@ -1,5 +1,6 @@
 /* sgdscape probe: Figures 5a, 5b, 5c on stored trajectories. */
 #include "cli.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 #include "sgdscape/probes.h"
@@ -66,6 +67,11 @@ typedef struct probe_out {
 static int on_ready(void *ctx, const char **rows_dir)
 {
     probe_out *o = ctx;
+    if (sgd_dist_rank() != 0) { /* rank 0 alone keeps rows and writes (docs/mpi.md) */
+        *rows_dir = NULL;
+        cli_stop_signals();
+        return SGD_OK;
+    }
     if (o->resume ? sgd_probe_reopen(&o->rd, o->out) && cli_lib_fail(o->C) : cli_rundir_open(o->C, &o->rd, o->out)) {
         o->failed = 1; /* the message is out already */
         return SGD_EIO;
@@ -93,7 +99,8 @@ static int probe(sgd_probe_config *cfg, const char *C, const char *out, int resu
     sgd_progress_end(&pg);
     const char *sig = cli_stop_name();
     if (rc && cli_stop_signal()) {
-        fprintf(stderr, "sgdscape probe: interrupted (%s); finished rows kept in %s: continue with --resume\n", sig,
+        if (sgd_dist_rank() == 0)
+            fprintf(stderr, "sgdscape probe: interrupted (%s); finished rows kept in %s: continue with --resume\n", sig,
                 rd->path);
         return 128 + cli_stop_signal();
     }

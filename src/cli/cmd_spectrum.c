@@ -1,5 +1,6 @@
 /* sgdscape spectrum: Section 5.4, Figure 6, the spectrum of local minima. */
 #include "cli.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 #include "sgdscape/spectrum.h"
@@ -57,6 +58,11 @@ typedef struct spec_out {
 static int on_ready(void *ctx, const char **work)
 {
     spec_out *o = ctx;
+    if (sgd_dist_rank() != 0) { /* rank 0's directory: the library passes its path on */
+        *work = NULL;
+        cli_stop_signals();
+        return SGD_OK;
+    }
     if (o->resume) {
         memset(&o->rd, 0, sizeof o->rd);
         snprintf(o->rd.final, sizeof o->rd.final, "%s", o->out);
@@ -160,7 +166,8 @@ int sgd_cmd_spectrum(int argc, char **argv)
     int rc = sgd_spectrum_run(&cfg, &res, cli_progress_cb, &pg);
     sgd_progress_end(&pg);
     if (rc && cli_stop_signal()) {
-        fprintf(stderr, "sgdscape spectrum: interrupted (%s); %s kept: continue with --resume\n",
+        if (sgd_dist_rank() == 0)
+            fprintf(stderr, "sgdscape spectrum: interrupted (%s); %s kept: continue with --resume\n",
                 cli_stop_name(), so.rd.path);
         return 128 + cli_stop_signal();
     }

@@ -24,7 +24,8 @@ static void usage(FILE *fp)
  * others run on rank 0 alone while the other ranks wait. */
 static int distributed(const char *name)
 {
-    static const char *const split[] = {"run", "fig3", "verify", "smooth", "check"};
+    static const char *const split[] = {"run",   "fig3",     "verify", "smooth", "check",  "probe",
+                                        "branch", "spectrum", "paper5", "interp", "surface"};
     for (size_t i = 0; i < sizeof split / sizeof split[0]; i++)
         if (!strcmp(name, split[i])) return 1;
     return 0;

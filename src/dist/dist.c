@@ -17,9 +17,12 @@
 
 static int g_rank = 0, g_size = 1; /* the job */
 static int g_handed;               /* this rank's results went to rank 0 */
+static int g_local;                /* depth of sgd_dist_local(1): a job of one rank */
 
-int sgd_dist_rank(void) { return g_rank; }
-int sgd_dist_size(void) { return g_size; }
+int sgd_dist_rank(void) { return g_local ? 0 : g_rank; }
+int sgd_dist_size(void) { return g_local ? 1 : g_size; }
+
+void sgd_dist_local(int on) { g_local += on ? 1 : (g_local > 0 ? -1 : 0); }
 
 int sgd_dist_mpi_built(void)
 {
@@ -38,7 +41,7 @@ void sgd_dist_slice_of(size_t n, int rank, int size, size_t *lo, size_t *hi)
     *hi = q * (k + 1) + m * (k + 1) / K;
 }
 
-void sgd_dist_slice(size_t n, size_t *lo, size_t *hi) { sgd_dist_slice_of(n, g_rank, g_size, lo, hi); }
+void sgd_dist_slice(size_t n, size_t *lo, size_t *hi) { sgd_dist_slice_of(n, sgd_dist_rank(), sgd_dist_size(), lo, hi); }
 
 void sgd_dist_hold(const char *msg) { sgd_error(SGD_EINVAL, "%s", msg); }
 
@@ -46,7 +49,7 @@ int sgd_dist_handed_off(void) { return g_handed; }
 
 int sgd_dist_hand_off(void)
 {
-    if (g_rank == 0) return SGD_OK;
+    if (sgd_dist_rank() == 0) return SGD_OK;
     g_handed = 1;
     return sgd_error(SGD_DIST_ELSEWHERE, "the results of rank %d went to rank 0", g_rank);
 }
@@ -191,7 +194,7 @@ static void agree_round(int tag, int failed, int code, int *tmax, int *tmin, int
 
 int sgd_dist_agree(int status)
 {
-    if (g_size == 1) return status;
+    if (sgd_dist_size() == 1) return status;
     int tmax, tmin, fail;
     dist_msg m;
     agree_round(++g_seq, status != SGD_OK, status, &tmax, &tmin, &fail, &m);
@@ -252,7 +255,7 @@ int sgd_dist_recv(void *buf, size_t n, int from)
 
 int sgd_dist_bcast(void *buf, size_t n)
 {
-    if (g_size == 1) return SGD_OK;
+    if (sgd_dist_size() == 1) return SGD_OK;
     for (size_t o = 0; o < n; o += PIECE)
         MPI_Bcast((char *)buf + o, (int)(n - o < PIECE ? n - o : PIECE), MPI_BYTE, 0, MPI_COMM_WORLD);
     return SGD_OK;
@@ -260,6 +263,10 @@ int sgd_dist_bcast(void *buf, size_t n)
 
 int sgd_dist_gather(void *full, const void *mine, size_t n, size_t item, int to_all)
 {
+    if (sgd_dist_size() == 1) {
+        if (full && mine && full != mine && n) memmove(full, mine, n * item);
+        return SGD_OK;
+    }
     size_t lo, hi;
     sgd_dist_slice(n, &lo, &hi);
     if (g_rank == 0) {
@@ -280,7 +287,7 @@ int sgd_dist_gather(void *full, const void *mine, size_t n, size_t item, int to_
 
 int sgd_dist_max(double *v, size_t n)
 {
-    if (g_size == 1) return SGD_OK;
+    if (sgd_dist_size() == 1) return SGD_OK;
     /* every rank's values in rank order, folded with fmax's rules (NaN loses) */
     double *all = malloc((size_t)g_size * n * sizeof(double));
     if (!all) return sgd_error(SGD_ENOMEM, "out of memory");

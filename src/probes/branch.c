@@ -2,6 +2,7 @@
  * the inner products are branch_measure.c's). */
 #include "probes/branch_internal.h"
 #include "probes/probe_internal.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 #include "sgdscape/rng.h"
@@ -328,6 +329,7 @@ int sgd_branch_run(const sgd_branch_config *c, sgd_branch_result *R, sgd_branch_
     branch_setup S;
     memset(&S, 0, sizeof S);
     char *fp = NULL;
+    int *epochs = NULL;
     int rc = setup(c, &S, R);
     if (rc) goto out;
     size_t B = (size_t)c->branches, E1 = (size_t)c->epochs;
@@ -340,31 +342,34 @@ int sgd_branch_run(const sgd_branch_config *c, sgd_branch_result *R, sgd_branch_
         goto out;
     }
     for (size_t i = 0; i < B; i++) R->branch_seed[i] = sgd_branch_seed(c->seed, i);
+    /* Rank 0 opens the work directory and claims it; the others learn its
+     * path (branches are trained by every rank into it: a shared file system). */
     const char *work = c->work;
     if (c->ready && (rc = c->ready(c->ready_ctx, &work))) goto out;
-    if (!work || !*work || strlen(work) >= sizeof S.work - 64) {
-        rc = sgd_error(SGD_EINVAL, "branch: no work directory, or its path is too long");
-        goto out;
-    }
-    snprintf(S.work, sizeof S.work, "%s", work);
-    snprintf(R->work, sizeof R->work, "%s", work);
-    if (!(fp = fingerprint(c, R, &S))) {
-        rc = sgd_error(SGD_ENOMEM, "out of memory");
-        goto out;
-    }
     char path[4400];
-    snprintf(path, sizeof path, "%s/branches", work);
-    if ((rc = sgd_mkdirs(path)) || (rc = probe_claim(work, fp, "branch run there was made"))) goto out;
+    if (sgd_dist_rank() == 0) {
+        if (!work || !*work || strlen(work) >= sizeof S.work - 64)
+            rc = sgd_error(SGD_EINVAL, "branch: no work directory, or its path is too long");
+        else {
+            snprintf(S.work, sizeof S.work, "%s", work);
+            snprintf(path, sizeof path, "%s/branches", work);
+            if (!(fp = fingerprint(c, R, &S))) rc = sgd_error(SGD_ENOMEM, "out of memory");
+            else if (!(rc = sgd_mkdirs(path))) rc = probe_claim(work, fp, "branch run there was made");
+        }
+    }
+    if ((rc = sgd_dist_agree(rc)) || (rc = sgd_dist_bcast(S.work, sizeof S.work))) goto out;
+    snprintf(R->work, sizeof R->work, "%s", S.work);
     S.progress = progress;
     S.ctx = ctx;
     double prefix_units = c->run ? 0 : (double)c->shared_epochs * (double)S.nb, branch_units = (double)E1 * (double)S.nb;
     S.total = prefix_units + (double)B * branch_units + (double)(B * E1 + B) * (double)S.probe_batches;
     double tt = sgd_now();
     int trained;
-    if (!c->run) {
-        snprintf(path, sizeof path, "%s/prefix", work);
+    if (!c->run) { /* rank 0 trains the prefix; every rank branches from it */
+        snprintf(path, sizeof path, "%s/prefix", S.work);
         snprintf(R->source, sizeof R->source, "%s", path);
-        if ((rc = train_one(c, &S, R, path, c->seed, c->shared_epochs, 0, &trained))) goto out;
+        if (sgd_dist_rank() == 0) rc = train_one(c, &S, R, path, c->seed, c->shared_epochs, 0, &trained);
+        if ((rc = sgd_dist_agree(rc))) goto out;
         sgd_net *net = sgd_net_create(R->model, S.td.train.c, S.td.train.h, S.td.train.w, R->classes);
         if (!net) {
             rc = SGD_EINVAL;
@@ -372,24 +377,38 @@ int sgd_branch_run(const sgd_branch_config *c, sgd_branch_result *R, sgd_branch_
         }
         rc = load_branch_point(c, net, &S, path, R);
         sgd_net_free(net);
-        if (rc) goto out;
+        if ((rc = sgd_dist_agree(rc))) goto out;
     }
-    for (size_t i = 0; i < B; i++) {
-        if ((rc = interrupted(c))) goto out;
+    /* the branches: a contiguous slice per rank; epochs[i] trained now, -1 if it was finished */
+    if (!(epochs = calloc(B, sizeof *epochs))) {
+        rc = sgd_error(SGD_ENOMEM, "out of memory");
+        goto out;
+    }
+    size_t lo, hi;
+    sgd_dist_slice(B, &lo, &hi);
+    for (size_t i = lo; i < hi; i++) {
+        if ((rc = interrupted(c))) break;
         branch_dir(&S, i, path, sizeof path);
         double off = prefix_units + (double)i * branch_units;
-        if ((rc = train_one(c, &S, R, path, R->branch_seed[i], c->epochs, off, &trained))) goto out;
-        if (trained) R->branch_epochs_trained += (size_t)trained;
-        else R->resumed_branches++;
+        if ((rc = train_one(c, &S, R, path, R->branch_seed[i], c->epochs, off, &trained))) break;
+        epochs[i] = trained ? trained : -1;
         if (progress) progress(ctx, off + branch_units, S.total);
+    }
+    if ((rc = sgd_dist_agree(rc))) goto out;
+    sgd_dist_gather_inplace(epochs, B, sizeof *epochs, 0);
+    for (size_t i = 0; i < B; i++) {
+        if (epochs[i] > 0) R->branch_epochs_trained += (size_t)epochs[i];
+        else R->resumed_branches++;
     }
     R->train_seconds = sgd_now() - tt;
     S.offset = prefix_units + (double)B * branch_units;
     tt = sgd_now();
     rc = branch_measure(c, &S, R);
     R->measure_seconds = sgd_now() - tt;
+    if (!rc && sgd_dist_rank() != 0) rc = sgd_dist_hand_off();
 out:
     free(fp);
+    free(epochs);
     free(S.x0);
     free(S.m0);
     free(S.buf0);

@@ -4,6 +4,7 @@
  * branches as the trials of a probe). */
 #include "probes/branch_internal.h"
 #include "probes/probe_internal.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 
@@ -61,6 +62,14 @@ static int measure_row(measure *M, size_t B, const float *xt, double *v)
         v[2 + j] = -s;
     }
     return SGD_OK;
+}
+
+/* Row q = (i, t) of R from v = loss, |g|, B inner products. */
+static void keep_row(sgd_branch_result *R, size_t q, const double *v)
+{
+    R->row[q].loss = v[0];
+    R->row[q].grad_norm = v[1];
+    memcpy(R->inner + q * R->branches, v + 2, R->branches * sizeof *v);
 }
 
 static double distance(const float *a, const float *b, size_t p)
@@ -181,38 +190,59 @@ int branch_measure(const sgd_branch_config *c, branch_setup *S, sgd_branch_resul
     if (!rc && (!R->row || !R->inner || !R->dist || !R->final_loss || !R->dist_start))
         rc = sgd_error(SGD_ENOMEM, "out of memory for %zu x %zu x %zu inner products", B, E1, B);
     snprintf(R->rows_dir, sizeof R->rows_dir, "%s/rows", S->work);
-    if (!rc) rc = sgd_mkdirs(R->rows_dir);
+    if (!rc && sgd_dist_rank() == 0) rc = sgd_mkdirs(R->rows_dir);
     double done = S->offset, K = (double)S->probe_batches;
     char path[4400];
-    for (size_t i = 0; !rc && i < B; i++)
-        for (size_t t = 0; !rc && t < E1; t++) {
-            sgd_branch_row *r = &R->row[i * E1 + t];
-            r->branch = (int)i;
-            r->epoch = (int)t;
-            if (row_reuse(R->rows_dir, i, t, B, M.v)) R->resumed_rows++;
-            else {
-                if (c->stop && c->stop(c->stop_ctx)) {
-                    rc = sgd_error(SGD_EINVAL, "interrupted");
-                    break;
-                }
-                probe_x_path(&M.P, i, (int)t, path, sizeof path);
-                if ((rc = probe_load_x(&M.P, path, M.xt))) break;
-                if ((rc = measure_row(&M, B, M.xt, M.v))) {
-                    char why[512];
-                    snprintf(why, sizeof why, "%s", sgd_errmsg());
-                    rc = sgd_error(rc, "branch %zu epoch %zu (%s): %s", i, t, path, why);
-                    break;
-                }
-                size_t shape[1] = {2 + B};
-                row_path(R->rows_dir, i, t, path, sizeof path);
-                if ((rc = sgd_npy_write(path, SGD_NPY_F64, M.v, 1, shape))) break;
-            }
-            r->loss = M.v[0];
-            r->grad_norm = M.v[1];
-            memcpy(R->inner + (i * E1 + t) * B, M.v + 2, B * sizeof(double));
+    size_t n = B * E1, w = 2 + B, nr = (size_t)sgd_dist_size(), npend = 0;
+    /* Rows a killed run kept: rank 0 reads them, every rank learns which;
+     * then waves of one pending row per rank, gathered to rank 0, which
+     * keeps them. */
+    unsigned char *done_row = calloc(n + 1, 1);
+    size_t *pend = malloc((n + 1) * sizeof *pend);
+    double *wave = malloc(nr * w * sizeof *wave);
+    if (!rc && (!done_row || !pend || !wave)) rc = sgd_error(SGD_ENOMEM, "out of memory");
+    for (size_t q = 0; !rc && q < n; q++) {
+        R->row[q].branch = (int)(q / E1);
+        R->row[q].epoch = (int)(q % E1);
+        if (sgd_dist_rank() == 0 && row_reuse(R->rows_dir, q / E1, q % E1, B, M.v)) {
+            keep_row(R, q, M.v);
+            R->resumed_rows++;
+            done_row[q] = 1;
             done += K;
-            if (S->progress) S->progress(S->ctx, done, S->total);
         }
+    }
+    if ((rc = sgd_dist_agree(rc)) || (rc = sgd_dist_bcast(done_row, n))) goto out;
+    for (size_t q = 0; q < n; q++)
+        if (!done_row[q]) pend[npend++] = q;
+    for (size_t a = 0; !rc && a < npend; a += nr) {
+        size_t m = npend - a < nr ? npend - a : nr, lo, hi;
+        sgd_dist_slice(m, &lo, &hi);
+        for (size_t k = lo; k < hi && !rc; k++) {
+            size_t i = pend[a + k] / E1, t = pend[a + k] % E1;
+            if (c->stop && c->stop(c->stop_ctx)) {
+                rc = sgd_error(SGD_EINVAL, "interrupted");
+                break;
+            }
+            probe_x_path(&M.P, i, (int)t, path, sizeof path);
+            if ((rc = probe_load_x(&M.P, path, M.xt))) break;
+            if ((rc = measure_row(&M, B, M.xt, wave + (k - lo) * w))) {
+                char why[512];
+                snprintf(why, sizeof why, "%s", sgd_errmsg());
+                rc = sgd_error(rc, "branch %zu epoch %zu (%s): %s", i, t, path, why);
+            }
+        }
+        if ((rc = sgd_dist_agree(rc))) break;
+        sgd_dist_gather(wave, wave, m, w * sizeof *wave, 0);
+        for (size_t k = 0; k < m && !rc && sgd_dist_rank() == 0; k++) {
+            size_t q = pend[a + k], shape[1] = {w};
+            row_path(R->rows_dir, q / E1, q % E1, path, sizeof path);
+            if (!(rc = sgd_npy_write(path, SGD_NPY_F64, wave + k * w, 1, shape))) keep_row(R, q, wave + k * w);
+        }
+        done += K * (double)m;
+        if (S->progress) S->progress(S->ctx, done, S->total);
+    }
+    /* the rest on rank 0 alone */
+    if (rc || sgd_dist_rank() != 0) goto out;
     /* the finals: f(x_T^(j)), distances between them and to the branch point */
     for (size_t j = 0; !rc && j < B; j++) {
         rc = sgd_net_loss_grad(M.P.net, M.finals + j * p, NULL, SGD_NN_TRAIN, &M.L, 0, 0, M.P.batches,
@@ -224,6 +254,10 @@ int branch_measure(const sgd_branch_config *c, branch_setup *S, sgd_branch_resul
         if (S->progress) S->progress(S->ctx, done, S->total);
     }
     if (!rc) summarize(R);
+out:
+    free(done_row);
+    free(pend);
+    free(wave);
     measure_close(&M);
     return rc;
 }

@@ -5,6 +5,7 @@
  * so a finished stage is never rerun. */
 #include "probes/paper5_internal.h"
 #include "sgdscape/branch.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/io.h"
 #include "sgdscape/nn.h"
 #include "sgdscape/probes.h"
@@ -100,6 +101,30 @@ static int mark_done(const char *dir)
     return rc ? rc : sgd_write_file(path, "done\n", 5);
 }
 
+/* Under MPI every rank goes through the stages in step: rank 0 decides
+ * whether a stage is done, and each stage ends in an agreement, so that a
+ * failure on one rank (rank 0 writing, say) ends all of them. */
+static int stage_done(const char *dir)
+{
+    int d = sgd_dist_rank() == 0 && paper5_exists(dir, ".done");
+    sgd_dist_bcast(&d, sizeof d);
+    return d;
+}
+
+/* A stage's directory, made by rank 0. */
+static int stage_dir(const char *dir) { return sgd_dist_agree(sgd_dist_rank() == 0 ? sgd_mkdirs(dir) : SGD_OK); }
+
+/* The end of a split experiment: ranks other than 0 handed their part on. */
+static int mine(int rc) { return rc == SGD_DIST_ELSEWHERE ? SGD_OK : rc; }
+
+/* Rank 0 writes a stage's results (write(dir, ...) done by the caller when
+ * rc is 0 here) and marks it done; every rank learns the outcome. */
+static int stage_end(int rc, const char *dir)
+{
+    if (!rc && sgd_dist_rank() == 0) rc = mark_done(dir);
+    return sgd_dist_agree(rc);
+}
+
 /* One `train` run: skipped when finished, continued when killed. */
 static int train_trial(const sgd_paper5_config *c, const sgd_paper5_preset *P, const sgd_train_data *D,
                        const char *model, const char *sched, uint64_t seed, const char *dir, stage_ctx *S)
@@ -135,17 +160,22 @@ static int stage51(const sgd_paper5_config *c, const sgd_paper5_preset *P, const
     char name[200], dir[4400], path[4600], rows[4600];
     paper5_stage_name("s51", model, sched, name, sizeof name);
     snprintf(dir, sizeof dir, "%s/%s", work, name);
-    if (paper5_exists(dir, ".done")) return 1;
-    int rc = sgd_mkdirs(dir);
+    if (stage_done(dir)) return 1;
+    int rc = stage_dir(dir);
+    if (rc) return rc;
     char **runs = calloc((size_t)P->trials, sizeof *runs);
     if (!runs) return sgd_error(SGD_ENOMEM, "out of memory");
     for (int k = 0; k < P->trials && !rc; k++) {
         snprintf(path, sizeof path, "%s/trial%d", dir, k);
-        runs[k] = strdup(path);
-        if (!runs[k]) rc = sgd_error(SGD_ENOMEM, "out of memory");
-        /* trial k: its own initialisation and order (seed + k), as the paper's 5 trials */
-        else rc = train_trial(c, P, D, model, sched, c->seed + (uint64_t)k, path, S);
+        if (!(runs[k] = strdup(path))) rc = sgd_error(SGD_ENOMEM, "out of memory");
     }
+    /* trial k: its own initialisation and order (seed + k), as the paper's 5
+     * trials; under MPI each rank trains a slice of them */
+    size_t lo, hi;
+    sgd_dist_slice((size_t)P->trials, &lo, &hi);
+    for (size_t k = lo; k < hi && !rc; k++)
+        rc = train_trial(c, P, D, model, sched, c->seed + (uint64_t)k, runs[k], S);
+    rc = sgd_dist_agree(rc);
     sgd_probe_config q;
     sgd_probe_defaults(&q);
     char epochs[64];
@@ -168,10 +198,9 @@ static int stage51(const sgd_paper5_config *c, const sgd_paper5_preset *P, const
     memset(&r, 0, sizeof r);
     sgd_rundir rd;
     snprintf(path, sizeof path, "%s/probe", dir);
-    if (!rc) rc = sgd_mkdirs(rows);
-    if (!rc) rc = sgd_probe_run(&q, &r, on_progress, S);
-    if (!rc) rc = sgd_rundir_open(&rd, path);
-    if (!rc) {
+    if (!rc) rc = stage_dir(rows);
+    if (!rc) rc = mine(sgd_probe_run(&q, &r, on_progress, S));
+    if (!rc && sgd_dist_rank() == 0 && !(rc = sgd_rundir_open(&rd, path))) {
         rc = sgd_probe_write(rd.path, &q, &r);
         if (!rc) rc = sgd_rundir_commit(&rd);
         else sgd_rundir_abort(&rd);
@@ -179,7 +208,7 @@ static int stage51(const sgd_paper5_config *c, const sgd_paper5_preset *P, const
     sgd_probe_result_free(&r);
     for (int k = 0; k < P->trials; k++) free(runs[k]);
     free(runs);
-    return rc ? rc : mark_done(dir);
+    return stage_end(rc, dir);
 }
 
 /* 5.3 for one small net: the branch experiment, written into its own work directory. */
@@ -189,7 +218,7 @@ static int stage53(const sgd_paper5_config *c, const sgd_paper5_preset *P, const
     char name[200], dir[4400];
     paper5_stage_name("s53", model, NULL, name, sizeof name);
     snprintf(dir, sizeof dir, "%s/%s", work, name);
-    if (paper5_exists(dir, ".done")) return 1;
+    if (stage_done(dir)) return 1;
     sgd_branch_config b;
     sgd_branch_defaults(&b);
     b.model = model;
@@ -208,13 +237,13 @@ static int stage53(const sgd_paper5_config *c, const sgd_paper5_preset *P, const
     b.stop_ctx = c->stop_ctx;
     b.argc = c->argc;
     b.argv = c->argv;
-    int rc = sgd_mkdirs(dir);
+    int rc = stage_dir(dir);
     sgd_branch_result r;
     memset(&r, 0, sizeof r);
-    if (!rc) rc = sgd_branch_run(&b, &r, on_progress, S);
-    if (!rc) rc = sgd_branch_write(dir, &b, &r);
+    if (!rc) rc = mine(sgd_branch_run(&b, &r, on_progress, S));
+    if (!rc && sgd_dist_rank() == 0) rc = sgd_branch_write(dir, &b, &r);
     sgd_branch_result_free(&r);
-    return rc ? rc : mark_done(dir);
+    return stage_end(rc, dir);
 }
 
 /* 5.4 for one small net: the spectrum experiment. */
@@ -224,7 +253,7 @@ static int stage54(const sgd_paper5_config *c, const sgd_paper5_preset *P, const
     char name[200], dir[4400];
     paper5_stage_name("s54", model, NULL, name, sizeof name);
     snprintf(dir, sizeof dir, "%s/%s", work, name);
-    if (paper5_exists(dir, ".done")) return 1;
+    if (stage_done(dir)) return 1;
     sgd_spectrum_config s;
     sgd_spectrum_defaults(&s);
     s.model = model;
@@ -243,13 +272,13 @@ static int stage54(const sgd_paper5_config *c, const sgd_paper5_preset *P, const
     s.work = dir;
     s.argc = c->argc;
     s.argv = c->argv;
-    int rc = sgd_mkdirs(dir);
+    int rc = stage_dir(dir);
     sgd_spectrum_result r;
     memset(&r, 0, sizeof r);
-    if (!rc) rc = sgd_spectrum_run(&s, &r, on_progress, S);
-    if (!rc) rc = sgd_spectrum_write(dir, &s, &r);
+    if (!rc) rc = mine(sgd_spectrum_run(&s, &r, on_progress, S));
+    if (!rc && sgd_dist_rank() == 0) rc = sgd_spectrum_write(dir, &s, &r);
     sgd_spectrum_result_free(&r);
-    return rc ? rc : mark_done(dir);
+    return stage_end(rc, dir);
 }
 
 static int count(int rc, sgd_paper5_result *r)
@@ -279,14 +308,19 @@ int sgd_paper5_run(const sgd_paper5_config *c, sgd_paper5_result *r, sgd_paper5_
     sgd_train_data D;
     int rc = sgd_train_data_load(&ds, &D);
     if (rc) return rc;
+    /* rank 0 opens the work directory; the others learn its path */
     const char *work = c->work;
     if (c->ready && (rc = c->ready(c->ready_ctx, &work))) goto out;
-    if (!work || !*work || strlen(work) >= 4000) {
-        rc = sgd_error(SGD_EINVAL, "paper5: no work directory, or its path is too long");
-        goto out;
+    if (sgd_dist_rank() == 0) {
+        if (!work || !*work || strlen(work) >= 4000)
+            rc = sgd_error(SGD_EINVAL, "paper5: no work directory, or its path is too long");
+        else {
+            snprintf(r->work, sizeof r->work, "%s", work);
+            rc = sgd_mkdirs(work);
+        }
     }
-    snprintf(r->work, sizeof r->work, "%s", work);
-    if ((rc = sgd_mkdirs(work))) goto out;
+    if ((rc = sgd_dist_agree(rc)) || (rc = sgd_dist_bcast(r->work, sizeof r->work))) goto out;
+    work = r->work;
     stage_ctx S = {c, progress, ctx, ""};
     char name[256];
     for (int m = 0; m < SGD_PAPER5_MAX_MODELS && !rc; m++)
@@ -305,7 +339,7 @@ int sgd_paper5_run(const sgd_paper5_config *c, sgd_paper5_result *r, sgd_paper5_
         S.name = name;
         if (!rc) rc = count(stage54(c, P, work, P->small[m], &S), r);
     }
-    if (!rc) rc = paper5_claims(work, P, r);
+    if (!rc) rc = sgd_dist_rank() == 0 ? paper5_claims(work, P, r) : sgd_dist_hand_off();
 out:
     sgd_train_data_free(&D);
     r->seconds = sgd_now() - t0;

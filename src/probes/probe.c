@@ -1,11 +1,13 @@
 /* The probes of Section 5 (Figures 5a, 5b, 5c) on a stored trajectory. */
 #include "probes/probe_internal.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 #include "sgdscape/rng.h"
 
 #include <gsl/gsl_cdf.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,33 +169,59 @@ static double dot(const double *a, const double *b, size_t p)
     return s;
 }
 
-static int probe_row(const sgd_probe_config *c, probe_plan *P, probe_work *W, size_t trial, int epoch,
-                     const float *xt, const float *xT, sgd_probe_row *r, double *nb)
+/* A row's work items, each one gradient: j = 0 at x_t (5.1), 1..N at points
+ * of the ball around x_t (5.2), N+1..N+M on mini-batches (5c). Items are
+ * independent, so MPI ranks take contiguous slices of them; an item's
+ * record is PROBE_REC doubles. */
+#define PROBE_REC 4
+
+static size_t row_items(const sgd_probe_config *c) { return 1 + c->points + c->sg_batches; }
+
+static int probe_item(const sgd_probe_config *c, probe_plan *P, probe_work *W, size_t trial, int epoch, size_t j,
+                      const float *xt, double *rec)
 {
-    size_t p = P->p, N = c->points, M = c->sg_batches;
+    size_t p = P->p, N = c->points;
     int rc;
-    r->trial = (int)trial;
-    r->epoch = epoch;
-    r->lr = probe_lr_at(P, trial, epoch);
-    for (size_t i = 0; i < p; i++) W->d[i] = (double)xT[i] - (double)xt[i];
-    r->dist = sqrt(dot(W->d, W->d, p));
-    /* 5.1 */
-    if ((rc = sgd_net_loss_grad(P->net, xt, NULL, SGD_NN_TRAIN, &W->probe, 0, 0, P->batches, &r->loss, W->g, NULL)))
-        return rc;
-    tick(W);
-    r->grad_norm = sqrt(dot(W->g, W->g, p));
-    r->inner = -dot(W->g, W->d, p);
-    r->cos = r->grad_norm > 0 && r->dist > 0 ? r->inner / (r->grad_norm * r->dist) : NAN;
-    /* 5.2: <-grad f(w), x_T - x_t> at points w of the ball around x_t */
-    for (size_t j = 0; j < N; j++) {
-        sgd_probe_ball_offset(c->seed, trial, epoch, j, p, c->radius, W->u);
+    if (j == 0) { /* 5.1 */
+        if ((rc = sgd_net_loss_grad(P->net, xt, NULL, SGD_NN_TRAIN, &W->probe, 0, 0, P->batches, &rec[0], W->g,
+                                    NULL)))
+            return rc;
+        rec[1] = sqrt(dot(W->g, W->g, p));
+        rec[2] = -dot(W->g, W->d, p);
+        rec[3] = sqrt(dot(W->d, W->d, p));
+    } else if (j <= N) { /* 5.2: <-grad f(w), x_T - x_t> at a point w of the ball around x_t */
+        sgd_probe_ball_offset(c->seed, trial, epoch, j - 1, p, c->radius, W->u);
         for (size_t i = 0; i < p; i++) W->w[i] = (float)((double)xt[i] + W->u[i]);
         if ((rc = sgd_net_loss_grad(P->net, W->w, NULL, SGD_NN_TRAIN, &W->probe, 0, 0, P->batches, NULL, W->g,
                                     NULL)))
             return rc;
-        nb[j] = -dot(W->g, W->d, p);
-        tick(W);
+        rec[0] = -dot(W->g, W->d, p);
+    } else { /* 5c: mini-batch m of the 5c loader's epoch 1 + t + m/nb (epoch 0 is the probe set's shuffle) */
+        size_t m = j - 1 - N, nbat = sgd_data_loader_batches(&W->sg);
+        if ((rc = sgd_net_loss_grad(P->net, xt, NULL, SGD_NN_TRAIN, &W->sg, 1 + (uint64_t)epoch + m / nbat, m % nbat,
+                                    1, NULL, W->g, NULL)))
+            return rc;
+        rec[0] = sqrt(dot(W->g, W->g, p));
     }
+    tick(W);
+    return SGD_OK;
+}
+
+/* The row (trial, epoch) from its items' records. */
+static int probe_assemble(const sgd_probe_config *c, probe_plan *P, probe_work *W, size_t trial, int epoch,
+                          const double *rec, sgd_probe_row *r, double *nb)
+{
+    size_t N = c->points, M = c->sg_batches;
+    int rc;
+    r->trial = (int)trial;
+    r->epoch = epoch;
+    r->lr = probe_lr_at(P, trial, epoch);
+    r->loss = rec[0];
+    r->grad_norm = rec[1];
+    r->inner = rec[2];
+    r->dist = rec[3];
+    r->cos = r->grad_norm > 0 && r->dist > 0 ? r->inner / (r->grad_norm * r->dist) : NAN;
+    for (size_t j = 0; j < N; j++) nb[j] = rec[(1 + j) * PROBE_REC];
     sgd_probe_stats st;
     if ((rc = sgd_probe_stats_of(nb, N, c->confidence, &st))) return rc;
     r->nb_mean = st.mean;
@@ -202,15 +230,7 @@ static int probe_row(const sgd_probe_config *c, probe_plan *P, probe_work *W, si
     r->nb_std = st.std;
     r->nb_hoeffding_lower = st.hoeffding_lower;
     r->nb_clt_lower = st.clt_lower;
-    /* 5c: mini-batch j of the 5c loader's epoch 1 + t + j/nb (epoch 0 is the probe set's shuffle) */
-    size_t nbat = sgd_data_loader_batches(&W->sg);
-    for (size_t j = 0; j < M; j++) {
-        if ((rc = sgd_net_loss_grad(P->net, xt, NULL, SGD_NN_TRAIN, &W->sg, 1 + (uint64_t)epoch + j / nbat, j % nbat,
-                                    1, NULL, W->g, NULL)))
-            return rc;
-        W->sgn[j] = sqrt(dot(W->g, W->g, p));
-        tick(W);
-    }
+    for (size_t m = 0; m < M; m++) W->sgn[m] = rec[(1 + N + m) * PROBE_REC];
     if ((rc = sgd_probe_stats_of(W->sgn, M, c->confidence, &st))) return rc;
     r->sg_mean = st.mean;
     r->sg_min = st.min;
@@ -273,6 +293,9 @@ int sgd_probe_run(const sgd_probe_config *c, sgd_probe_result *R, sgd_probe_prog
     memset(&W, 0, sizeof W);
     float *xt = NULL, *xT = NULL;
     char *fp = NULL;
+    unsigned char *done = NULL;
+    size_t *pend = NULL;
+    double *rec = NULL;
     int rc = probe_plan_open(c, &P, 1);
     if (rc) goto out;
     size_t p = P.p, N = c->points, M = c->sg_batches;
@@ -313,6 +336,7 @@ int sgd_probe_run(const sgd_probe_config *c, sgd_probe_result *R, sgd_probe_prog
     R->batches = P.batches ? P.batches : nb;
     const char *rows_dir = c->rows_dir;
     if (c->ready && (rc = c->ready(c->ready_ctx, &rows_dir))) goto out;
+    if (sgd_dist_rank() != 0) rows_dir = NULL; /* rank 0 alone keeps rows */
     if (rows_dir) {
         snprintf(R->rows_dir, sizeof R->rows_dir, "%s", rows_dir);
         if (!(fp = probe_fingerprint(c, &P))) {
@@ -323,37 +347,77 @@ int sgd_probe_run(const sgd_probe_config *c, sgd_probe_result *R, sgd_probe_prog
     }
     W.progress = progress;
     W.ctx = ctx;
-    W.total = (double)(P.trials * P.nepochs) * (double)(1 + N + M);
-    char path[4300];
-    for (size_t i = 0; i < P.trials && !rc; i++) {
-        int have_T = 0;
-        for (size_t k = 0; k < P.nepochs && !rc; k++) {
-            sgd_probe_row *r = &R->row[i * P.nepochs + k];
-            double *nbv = R->neighbors + (i * P.nepochs + k) * N;
-            if (rows_dir && row_load(rows_dir, i, P.epoch[k], r, nbv, N)) {
-                r->trial = (int)i;
-                r->epoch = P.epoch[k];
-                R->resumed_rows++;
-                W.done += (double)(1 + N + M);
-                continue;
-            }
+    size_t nrows = P.trials * P.nepochs, ipr = row_items(c);
+    W.total = (double)nrows * (double)ipr;
+    /* Rows an interrupted run kept: rank 0 reads them, every rank learns which. */
+    if (!(done = calloc(nrows + 1, 1)) || !(pend = malloc((nrows + 1) * sizeof *pend))) {
+        rc = sgd_error(SGD_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t q = 0; q < nrows && rows_dir; q++) {
+        size_t i = q / P.nepochs, k = q % P.nepochs;
+        if (!row_load(rows_dir, i, P.epoch[k], &R->row[q], R->neighbors + q * N, N)) continue;
+        R->row[q].trial = (int)i;
+        R->row[q].epoch = P.epoch[k];
+        R->resumed_rows++;
+        done[q] = 1;
+    }
+    W.done = (double)R->resumed_rows * (double)ipr;
+    /* every rank is here (one that failed above is found out now) */
+    if ((rc = sgd_dist_agree(SGD_OK)) || (rc = sgd_dist_bcast(done, nrows))) goto out;
+    size_t npend = 0;
+    for (size_t q = 0; q < nrows; q++)
+        if (!done[q]) pend[npend++] = q;
+    /* Waves of rows, their items split over the ranks: one row at a time
+     * unless there are more ranks than items in a row. */
+    size_t K = (size_t)sgd_dist_size(), wr = (K + ipr - 1) / ipr;
+    if (!(rec = malloc(wr * ipr * PROBE_REC * sizeof *rec))) {
+        rc = sgd_error(SGD_ENOMEM, "out of memory");
+        goto out;
+    }
+    char path[4300] = "";
+    size_t cur_T = SIZE_MAX, cur_x = SIZE_MAX;
+    for (size_t a = 0; a < npend && !rc; a += wr) {
+        size_t nr = npend - a < wr ? npend - a : wr, n = nr * ipr, lo, hi;
+        sgd_dist_slice(n, &lo, &hi);
+        for (size_t it = lo; it < hi && !rc; it++) {
+            size_t q = pend[a + it / ipr], i = q / P.nepochs;
+            int epoch = P.epoch[q % P.nepochs];
             if (c->stop && c->stop(c->stop_ctx)) {
                 rc = sgd_error(SGD_EINVAL, "interrupted");
                 break;
             }
-            if (!have_T && (rc = probe_load_x(&P, P.t[i].target, xT))) break;
-            have_T = 1;
-            probe_x_path(&P, i, P.epoch[k], path, sizeof path);
-            if ((rc = probe_load_x(&P, path, xt))) break;
-            if ((rc = probe_row(c, &P, &W, i, P.epoch[k], xt, xT, r, nbv))) {
+            if (i != cur_T) {
+                if ((rc = probe_load_x(&P, P.t[i].target, xT))) break;
+                cur_T = i;
+                cur_x = SIZE_MAX;
+            }
+            if (q != cur_x) {
+                probe_x_path(&P, i, epoch, path, sizeof path);
+                if ((rc = probe_load_x(&P, path, xt))) break;
+                for (size_t e = 0; e < p; e++) W.d[e] = (double)xT[e] - (double)xt[e];
+                cur_x = q;
+            }
+            if ((rc = probe_item(c, &P, &W, i, epoch, it % ipr, xt, rec + (it - lo) * PROBE_REC))) {
                 char why[512];
                 snprintf(why, sizeof why, "%s", sgd_errmsg());
-                rc = sgd_error(rc, "trial %zu epoch %d (%s): %s", i, P.epoch[k], path, why);
-                break;
+                rc = sgd_error(rc, "trial %zu epoch %d (%s): %s", i, epoch, path, why);
             }
-            if (rows_dir) rc = row_save(rows_dir, i, P.epoch[k], r, nbv, N);
         }
+        if ((rc = sgd_dist_agree(rc))) break;
+        sgd_dist_gather(rec, rec, n, PROBE_REC * sizeof *rec, 0);
+        if (sgd_dist_rank() != 0) continue;
+        for (size_t b = 0; b < nr && !rc; b++) {
+            size_t q = pend[a + b], i = q / P.nepochs;
+            int epoch = P.epoch[q % P.nepochs];
+            double *nbv = R->neighbors + q * N;
+            if (!(rc = probe_assemble(c, &P, &W, i, epoch, rec + b * ipr * PROBE_REC, &R->row[q], nbv)) && rows_dir)
+                rc = row_save(rows_dir, i, epoch, &R->row[q], nbv, N);
+        }
+        W.done = (double)(R->resumed_rows + a + nr) * (double)ipr;
+        if (progress) progress(ctx, W.done, W.total);
     }
+    if (!rc && sgd_dist_rank() != 0) rc = sgd_dist_hand_off();
     if (!rc) summarize(R);
 out:
     if (W.probe.d) sgd_data_loader_free(&W.probe);
@@ -366,6 +430,9 @@ out:
     free(xt);
     free(xT);
     free(fp);
+    free(done);
+    free(pend);
+    free(rec);
     probe_plan_free(&P);
     R->seconds = sgd_now() - t0;
     if (rc) sgd_probe_result_free(R);

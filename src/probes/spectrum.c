@@ -2,6 +2,7 @@
  * step from several of its epochs, and the local minima they reach. */
 #include "probes/probe_internal.h"
 #include "probes/spectrum_internal.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 
@@ -312,6 +313,7 @@ int sgd_spectrum_run(const sgd_spectrum_config *c, sgd_spectrum_result *R, sgd_s
     P.c = c;
     P.R = R;
     float *x0 = NULL, *xs = NULL;
+    int *how = NULL;
     int rc = resolve(&P);
     if (rc) goto out;
     size_t p = R->p, F = (size_t)c->epochs_fine;
@@ -325,43 +327,68 @@ int sgd_spectrum_run(const sgd_spectrum_config *c, sgd_spectrum_result *R, sgd_s
         rc = sgd_error(SGD_ENOMEM, "out of memory for %zu starts x %zu epochs (p = %zu)", P.nstarts, F, p);
         goto out;
     }
+    /* Rank 0 opens the work directory and claims it; the others learn its
+     * path: the fine-tunes are split over the ranks, each trained into it. */
     const char *work = c->work;
     if (c->ready && (rc = c->ready(c->ready_ctx, &work))) goto out;
-    if (!work || strlen(work) >= sizeof P.work) {
-        rc = sgd_error(SGD_EINVAL, "spectrum: no work directory, or its path is too long");
-        goto out;
-    }
-    snprintf(P.work, sizeof P.work, "%s", work);
     char dir[4400], path[4400], name[64];
-    snprintf(dir, sizeof dir, "%s/fine", P.work);
-    if ((rc = sgd_mkdirs(dir)) || (rc = claim(&P))) goto out;
+    if (sgd_dist_rank() == 0) {
+        if (!work || strlen(work) >= sizeof P.work)
+            rc = sgd_error(SGD_EINVAL, "spectrum: no work directory, or its path is too long");
+        else {
+            snprintf(P.work, sizeof P.work, "%s", work);
+            snprintf(dir, sizeof dir, "%s/fine", P.work);
+            if (!(rc = sgd_mkdirs(dir))) rc = claim(&P);
+        }
+    }
+    if ((rc = sgd_dist_agree(rc)) || (rc = sgd_dist_bcast(P.work, sizeof P.work))) goto out;
     spectrum_tick k = {progress, ctx, 0, 0, (c->run ? 0 : R->epochs) + (double)(P.nstarts * F)};
-    int reused, resumed;
-    if (!c->run) {
+    int reused = 0, resumed = 0;
+    if (!c->run) { /* rank 0 trains the base */
         snprintf(R->base, sizeof R->base, "%s/base", P.work);
-        if ((rc = train_into(&P, R->base, R->epochs, R->lr, NULL, NULL, &k, &reused, &resumed))) goto out;
-        R->base_trained = !reused;
-        k.before += R->epochs;
+        if (sgd_dist_rank() == 0) rc = train_into(&P, R->base, R->epochs, R->lr, NULL, NULL, &k, &reused, &resumed);
+        if ((rc = sgd_dist_agree(rc))) goto out;
+        R->base_trained = sgd_dist_rank() == 0 && !reused;
     }
     snprintf(path, sizeof path, "%s/x/x_0000.npy", R->base);
     if ((rc = spectrum_load_x(&P, path, x0))) goto out;
-    for (size_t i = 0; i < P.nstarts; i++) {
+    /* the fine-tunes: a contiguous slice of the starts per rank; how[i]: reused, resumed */
+    if (!(how = calloc(2 * P.nstarts + 1, sizeof *how))) {
+        rc = sgd_error(SGD_ENOMEM, "out of memory");
+        goto out;
+    }
+    size_t lo, hi;
+    sgd_dist_slice(P.nstarts, &lo, &hi);
+    for (size_t i = lo; i < hi && !rc; i++) {
+        k.before = (c->run ? 0 : R->epochs) + (double)(i * F);
         spectrum_start_path(&P, P.start[i], path, sizeof path);
-        if ((rc = spectrum_load_x(&P, path, xs))) goto out;
+        if ((rc = spectrum_load_x(&P, path, xs))) break;
         snprintf(name, sizeof name, "/fine/s%04d", P.start[i]);
         snprintf(dir, sizeof dir, "%s%s", P.work, name);
-        if ((rc = train_into(&P, dir, c->epochs_fine, c->lr_fine, xs, path, &k, &reused, &resumed))) goto out;
-        R->fine_reused += reused;
-        R->fine_resumed += resumed;
-        R->fine_trained += !reused;
-        if ((rc = spectrum_measure(&P, i, dir, x0, xs))) goto out;
-        k.before += (double)F;
-        if (progress) progress(ctx, k.before, k.total);
+        if ((rc = train_into(&P, dir, c->epochs_fine, c->lr_fine, xs, path, &k, &reused, &resumed))) break;
+        how[2 * i] = reused;
+        how[2 * i + 1] = resumed;
+        if ((rc = spectrum_measure(&P, i, dir, x0, xs))) break;
+        if (progress) progress(ctx, k.before + (double)F, k.total);
+    }
+    if ((rc = sgd_dist_agree(rc))) goto out;
+    sgd_dist_gather_inplace(R->row, P.nstarts, sizeof *R->row, 0);
+    sgd_dist_gather_inplace(R->inner, P.nstarts, F * sizeof *R->inner, 0);
+    sgd_dist_gather_inplace(how, P.nstarts, 2 * sizeof *how, 0);
+    if (sgd_dist_rank() != 0) {
+        rc = sgd_dist_hand_off();
+        goto out;
+    }
+    for (size_t i = 0; i < P.nstarts; i++) {
+        R->fine_reused += how[2 * i];
+        R->fine_resumed += how[2 * i + 1];
+        R->fine_trained += !how[2 * i];
     }
     rc = spectrum_claims(&P);
 out:
     free(x0);
     free(xs);
+    free(how);
     free_plan(&P);
     R->seconds = sgd_now() - t0;
     if (rc) sgd_spectrum_result_free(R);

@@ -1,6 +1,7 @@
 /* One local minimum of the spectrum: its losses, distances and one-point
  * convexity; and the paper's claims over all of them. */
 #include "probes/spectrum_internal.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 #include "sgdscape/probes.h"
@@ -102,7 +103,9 @@ static int onepoint(spectrum_plan *P, size_t k, const char *dir, sgd_spectrum_ro
     pc.stop = c->stop;
     pc.stop_ctx = c->stop_ctx;
     sgd_probe_result pr;
+    sgd_dist_local(1); /* this rank's fine-tune: its probe runs here whole */
     int rc = sgd_probe_run(&pc, &pr, NULL, NULL);
+    sgd_dist_local(0);
     if (rc) return rc;
     if (pr.nepochs != F) {
         sgd_probe_result_free(&pr);
