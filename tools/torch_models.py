@@ -1,6 +1,6 @@
 """PyTorch modules with the same layer order, tensor names and state_dict order
 as sgdscape's C engine (src/nn/models.c): the reference for the PyTorch
-fixtures (tools/torch_fixtures.py) and the peer in the training benchmark
+fixtures (tools/torch_fixtures.py, tools/torch_hvp_fixtures.py) and the peer in the training benchmark
 (bench/nn_bench.py). One definition, so both compare against the same nets.
 """
 import torch
@@ -109,11 +109,47 @@ class DenseNet(nn.Module):
         return self.fc(F.relu(self.bn(x)).mean((2, 3)))
 
 
+class MLP(nn.Module):
+    def __init__(self, nin, w, d, classes):
+        super().__init__()
+        self.d = d
+        c = nin
+        for i in range(d):
+            setattr(self, "fc%d" % (i + 1), nn.Linear(c, w))
+            c = w
+        self.fc = nn.Linear(c, classes)
+
+    def forward(self, x):
+        x = x.flatten(1)
+        for i in range(self.d):
+            x = F.relu(getattr(self, "fc%d" % (i + 1))(x))
+        return self.fc(x)
+
+
+class ConvNet(nn.Module):
+    def __init__(self, cin, w, classes):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, w, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(w)
+        self.conv2 = nn.Conv2d(w, 2 * w, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(2 * w)
+        self.conv3 = nn.Conv2d(2 * w, 4 * w, 3, 1, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(4 * w)
+        self.fc = nn.Linear(4 * w, classes)
+
+    def forward(self, x):
+        x = F.avg_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        x = F.avg_pool2d(F.relu(self.bn2(self.conv2(x))), 2)
+        x = F.relu(self.bn3(self.conv3(x)))
+        return self.fc(x.mean((2, 3)))
+
+
 CIFAR_N = {"resnet20": 3, "resnet32": 5, "resnet44": 7, "resnet56": 9, "resnet110": 18}
 
 
-def build(spec, cin=3, classes=10):
-    """The PyTorch module for an sgdscape model spec (include/sgdscape/nn.h)."""
+def build(spec, cin=3, classes=10, hw=(32, 32)):
+    """The PyTorch module for an sgdscape model spec (include/sgdscape/nn.h);
+    hw: the input's height and width (the MLP's input size)."""
     name, _, rest = spec.partition(":")
     kv = {}
     for item in filter(None, rest.split(",")):
@@ -135,6 +171,10 @@ def build(spec, cin=3, classes=10):
         k = int(kv.pop("k", 12))
         red = float(kv.pop("reduction", 0.5))
         model = DenseNet(cin, depth, k, classes, red)
+    elif name == "mlp":
+        model = MLP(cin * hw[0] * hw[1], int(kv.pop("w", 128)), int(kv.pop("d", 2)), classes)
+    elif name == "convnet":
+        model = ConvNet(cin, int(kv.pop("w", 16)), classes)
     else:
         raise SystemExit("torch_models.py: no PyTorch equivalent for model '%s'" % name)
     if kv:

@@ -25,9 +25,14 @@
 typedef void (*sgemm_fn)(const char *, const char *, const int *, const int *, const int *, const float *,
                          const float *, const int *, const float *, const int *, const float *, float *,
                          const int *);
+typedef void (*dgemm_fn)(const char *, const char *, const int *, const int *, const int *, const double *,
+                         const double *, const int *, const double *, const int *, const double *, double *,
+                         const int *);
 
 static struct {
     sgemm_fn sgemm;
+    dgemm_fn dgemm;   /* the float64 Hessian-vector executor's (hvp.c) */
+    void *handle;     /* OpenBLAS, kept open: its LAPACK too (nn_lapack_sym) */
     char err[256];
 } blas;
 
@@ -44,9 +49,11 @@ static void blas_load(void)
                  dlerror());
         return;
     }
+    blas.handle = h;
     blas.sgemm = (sgemm_fn)dlsym(h, "sgemm_");
-    if (!blas.sgemm) {
-        snprintf(blas.err, sizeof blas.err, "libopenblas.so.0 has no symbol sgemm_");
+    blas.dgemm = (dgemm_fn)dlsym(h, "dgemm_");
+    if (!blas.sgemm || !blas.dgemm) {
+        snprintf(blas.err, sizeof blas.err, "libopenblas.so.0 has no symbol %s", blas.sgemm ? "dgemm_" : "sgemm_");
         return;
     }
     /* Already loaded with a pool (the host program linked it): make the pthread
@@ -62,7 +69,15 @@ static void blas_load(void)
 int nn_blas_load(void)
 {
     pthread_once(&blas_once, blas_load);
-    return blas.sgemm ? SGD_OK : sgd_error(SGD_EUNSUPPORTED, "%s", blas.err);
+    return blas.sgemm && blas.dgemm ? SGD_OK : sgd_error(SGD_EUNSUPPORTED, "%s", blas.err);
+}
+
+void *nn_lapack_sym(const char *name)
+{
+    if (nn_blas_load()) return NULL;
+    void *f = dlsym(blas.handle, name);
+    if (!f) sgd_error(SGD_EUNSUPPORTED, "LAPACK %s not found in OpenBLAS (libopenblas.so.0)", name);
+    return f;
 }
 
 /* Row-major C = op(A) op(B) as column-major C^T = op(B)^T op(A)^T.
@@ -84,4 +99,13 @@ void nn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
             for (int k = 0; k < K; k++) s += (ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
             C[i * ldc + j] = alpha * s + (beta == 0 ? 0.0f : beta * C[i * ldc + j]);
         }
+}
+
+/* nn_sgemm in float64, for the Hessian-vector executor (hvp.c), which runs
+ * only on a network, i.e. with OpenBLAS loaded (nn_blas_load): no fallback. */
+void nn_dgemm(int ta, int tb, int M, int N, int K, double alpha, const double *A, int lda, const double *B,
+              int ldb, double beta, double *C, int ldc)
+{
+    const char *cta = ta ? "T" : "N", *ctb = tb ? "T" : "N";
+    blas.dgemm(ctb, cta, &N, &M, &K, &alpha, B, &ldb, A, &lda, &beta, C, &ldc);
 }

@@ -19,6 +19,7 @@ void sgd_net_free(sgd_net *net)
 {
     if (!net) return;
     nn_dnnl_free(net);
+    nn_hvp_free(net);
     for (size_t i = 0; i < net->nops; i++) {
         free(net->ops[i].mean);
         free(net->ops[i].invstd);

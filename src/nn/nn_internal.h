@@ -121,6 +121,7 @@ struct sgd_net {
     unsigned char *gclear;    /* per block: zero its gradient before backward
                                * (NULL: none) */
     void *dnnl;               /* oneDNN state (dnnl.c), NULL until used */
+    struct nn_hvp_state *hvp; /* float64 Hessian-vector executor's storage (hvp.c), NULL until used */
 };
 
 /* Builder (models.c). */
@@ -163,6 +164,18 @@ nn_view nn_grad(const sgd_net *net, int t);
 int nn_blas_load(void);
 void nn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
               float beta, float *C, int ldc);
+void nn_dgemm(int ta, int tb, int M, int N, int K, double alpha, const double *A, int lda, const double *B,
+              int ldb, double beta, double *C, int ldc);
+/* A LAPACK routine (dsyevd_, dstev_, ...) of the OpenBLAS nn_blas_load loaded
+ * with one thread: its address, or NULL with an sgd_error naming it. Linking
+ * LAPACK(E) instead would start OpenBLAS's thread pool in every process. */
+void *nn_lapack_sym(const char *name);
+
+/* sgd_net_hvp (hvp.h) at float64 weights x (finite differences need them);
+ * v = hv = NULL: loss and grad only. nn_hvp_free: sgd_net_free's. */
+int nn_hvp(sgd_net *net, const double *x, const float *buffers, int mode, const float *input,
+           const int32_t *labels, size_t n, const double *v, double *hv, double *loss, double *grad);
+void nn_hvp_free(sgd_net *net);
 
 void nn_conv_fwd(const nn_view *x, const float *w, int k, int stride, int pad, nn_view *y,
                  size_t n, float **scratch);
