@@ -7,6 +7,8 @@ BIN=${1:?usage: cli_formula.sh SGDSCAPE}
 BUILD=${SGD_BUILD_DIR:-.}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+export XDG_CACHE_HOME=$TMP/cache # compiled formulas go here, not into ~/.cache
+unset SGD_NO_JIT CC
 pass=0
 fail=0
 
@@ -64,6 +66,36 @@ if "$BIN" run --f "plugin:$BUILD/plugin_quartic.so" --d 2 --trials 4 --steps 200
 else
     bad "plugin run failed: $(cat "$TMP/i.log")"
 fi
+
+# Compiled (the default), --no-jit, SGD_NO_JIT=1 and no compiler at all: the
+# same trials to the byte. Without a compiler the run goes on interpreted
+# after one line that says why; otherwise nothing is said.
+F='x^2 + (1-cos(6*x))*x^2/(x^2+1) + 0.05*(1-cos(60*x))'
+jrun() { # jrun NAME ARGS...: the run, its stderr in NAME.err
+    local name=$1
+    shift
+    "$BIN" run --f "$F" --level 0.13 --trials 70 --steps 3000 --seed 5 --threads 2 --out "$TMP/$name" "$@" \
+        >/dev/null 2>"$TMP/$name.err" && ok || bad "formula run $name failed: $(cat "$TMP/$name.err")"
+}
+jrun jit
+jrun nojit --no-jit
+SGD_NO_JIT=1 jrun envoff
+CC=/nonexistent/sgd-no-cc jrun nocc
+ls "$XDG_CACHE_HOME"/sgdscape/formula-*.so >/dev/null 2>&1 && ok || bad "no compiled object in the cache"
+[ ! -s "$TMP/jit.err" ] && [ ! -s "$TMP/nojit.err" ] && ok || bad "compiled run printed: $(cat "$TMP/jit.err")"
+[ "$(wc -l <"$TMP/nocc.err")" = 1 ] && grep -q "note: the formula runs interpreted: no C compiler" "$TMP/nocc.err" \
+    && ok || bad "no-compiler note: $(cat "$TMP/nocc.err")"
+for v in nojit envoff nocc; do
+    cmp -s "$TMP/jit/trials.csv" "$TMP/$v/trials.csv" && ok || bad "trials differ: compiled vs $v"
+done
+# A cached object is used as it is (a second run compiles nothing new).
+before=$(ls "$XDG_CACHE_HOME"/sgdscape)
+jrun jit2
+[ "$(ls "$XDG_CACHE_HOME"/sgdscape)" = "$before" ] && ok || bad "cache changed: $(ls "$XDG_CACHE_HOME"/sgdscape)"
+cmp -s "$TMP/jit/trials.csv" "$TMP/jit2/trials.csv" && ok || bad "trials differ between compiled runs"
+for c in run check smooth verify fig3; do
+    "$BIN" "$c" --help | grep -q -- "--no-jit" && ok || bad "$c --help does not list --no-jit"
+done
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

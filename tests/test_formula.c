@@ -547,7 +547,7 @@ static void test_batch(void)
         }
         sgd_landscape_free(f);
     }
-    /* Beyond the batch tape limit the batch falls back to fg. */
+    /* A long formula: the batch works on the heap, with fg's bits. */
     char expr[8200];
     size_t len = 0;
     for (int j = 0; j < 300; j++) len += (size_t)snprintf(expr + len, sizeof expr - len, "%ssin(x%d)", j ? "+" : "", j % 2 + 1);

@@ -76,6 +76,15 @@ sgd_landscape *sgd_landscape_catalog(const char *name, const char *params, size_
  * to each x_i. A parse error names the column. */
 sgd_landscape *sgd_landscape_formula(const char *expr, size_t d);
 
+/* Runs a formula landscape compiled: its f and gradient written out as C,
+ * compiled with $CC (default cc) into a shared object cached under
+ * $XDG_CACHE_HOME/sgdscape (or ~/.cache/sgdscape), and loaded. Values and
+ * gradients are bit-identical to the interpreter's. SGD_OK, or an error code
+ * with a one-line reason in note[0..len) (no compiler, a compile error,
+ * SGD_NO_JIT=1 in the environment, ...): f then keeps its interpreter and
+ * stays usable. Call before the landscape is shared between threads. */
+int sgd_landscape_formula_jit(sgd_landscape *f, char *note, size_t len);
+
 /* Shared object exporting the interface in sgdscape/plugin.h. */
 sgd_landscape *sgd_landscape_plugin(const char *path, size_t d);
 

@@ -433,6 +433,7 @@ int cli_problem_opt(const char *cmd, int ch, cli_problem *P, const char *help, c
     case 'e': bad = cli_positive(cmd, "--eta", optarg, &P->eta); P->have_eta = 1; break;
     case 'r': bad = noise_size(cmd, "--r", optarg, P->positive, &P->r); break;
     case 'l': bad = noise_size(cmd, "--level", optarg, P->positive, &P->level); break;
+    case CLI_OPT_NO_JIT: P->no_jit = 1; break;
     default: return cli_common_opt(cmd, ch, help, argv, out, seed, threads);
     }
     return bad ? 2 : -1;
@@ -450,6 +451,16 @@ int cli_problem_noise(const char *cmd, const cli_problem *P, double def_r, sgd_n
     if (cli_problem_conflict(cmd, P)) return 1;
     *r = !isnan(P->level) ? P->level / P->eta : !isnan(P->r) ? P->r : def_r;
     return 0;
+}
+
+sgd_landscape *cli_landscape(const char *cmd, const char *fspec, size_t d, int no_jit)
+{
+    sgd_landscape *f = sgd_landscape_create(fspec, d);
+    if (!f || no_jit || strcmp(f->name, "formula") != 0) return f;
+    char note[512];
+    if (sgd_landscape_formula_jit(f, note, sizeof note) != SGD_OK)
+        fprintf(stderr, "%s: note: the formula runs interpreted: %s\n", cmd, note);
+    return f;
 }
 
 int cli_problem_xstar(const char *cmd, size_t d, const char *xstar_s, const sgd_landscape *f, double *xs)

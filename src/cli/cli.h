@@ -114,6 +114,7 @@ int cli_common_opt(const char *cmd, int ch, const char *help, char **argv, const
  * commands that take only some (the network commands), or all of them.
  * Commands' own long-only codes start at CLI_OPT_OWN. */
 #define CLI_OPT_FORCE 0x100
+#define CLI_OPT_NO_JIT 0x101 /* --no-jit (CLI_PROBLEM_OPTIONS, fig3) */
 #define CLI_OPT_OWN 0x200
 #define CLI_OUT_OPTION {"out", 1, 0, 'o'}
 #define CLI_SEED_OPTION {"seed", 1, 0, 'z'}
@@ -141,11 +142,13 @@ typedef struct cli_problem {
     double r, level;        /* --r, --level: NAN until given */
     int have_eta;           /* --eta was given */
     int positive;           /* --r and --level must be > 0, not just >= 0 */
+    int no_jit;             /* --no-jit: a formula stays interpreted */
 } cli_problem;
 
 /* Option-table entries; --x-star apart, as smooth has no target. */
 #define CLI_PROBLEM_OPTIONS \
-    {"f", 1, 0, 'f'}, {"d", 1, 0, 'd'}, {"noise", 1, 0, 'n'}, {"eta", 1, 0, 'e'}, {"r", 1, 0, 'r'}, {"level", 1, 0, 'l'}
+    {"f", 1, 0, 'f'}, {"d", 1, 0, 'd'}, {"noise", 1, 0, 'n'}, {"eta", 1, 0, 'e'}, {"r", 1, 0, 'r'}, {"level", 1, 0, 'l'}, \
+        {"no-jit", 0, 0, CLI_OPT_NO_JIT}
 #define CLI_XSTAR_OPTION {"x-star", 1, 0, 'X'}
 
 /* Defaults: landscape fspec, d = 1, noise ball, step eta, no --r / --level,
@@ -162,6 +165,11 @@ int cli_problem_conflict(const char *cmd, const cli_problem *P);
  * --level / eta, else --r, else def_r (both given: refused). 0, or 1 after
  * the message. */
 int cli_problem_noise(const char *cmd, const cli_problem *P, double def_r, sgd_noise_kind *kind, double *r);
+/* The landscape of --f: sgd_landscape_create, and a formula compiled
+ * (sgd_landscape_formula_jit) unless no_jit; when it cannot be, one line on
+ * stderr says why and the formula runs interpreted (the same bits). NULL
+ * after sgd_error (report it with cli_lib_fail). */
+sgd_landscape *cli_landscape(const char *cmd, const char *fspec, size_t d, int no_jit);
 /* x* into xs[d]: xstar_s (the value of --x-star, or NULL), else the
  * landscape's own; 0, or the exit code after the message (a landscape without
  * a known x* needs --x-star). */

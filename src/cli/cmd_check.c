@@ -24,6 +24,7 @@ static const char help[] =
     "landscape and noise:\n"
     "  --f SPEC              landscape (default spiky)\n"
     "  --d N                 dimension (default 1)\n"
+    "  --no-jit              a formula runs interpreted, not compiled (same bits)\n"
     "  --x-star V[,V...]     target x* (default: the landscape's)\n"
     "  --noise KIND          ball | cube | gauss (default ball)\n"
     "  --eta ETA             step size (default 0.01)\n"
@@ -129,7 +130,7 @@ int sgd_cmd_check(int argc, char **argv)
         return 2;
     sc.n = (size_t)nscan;
 
-    sgd_landscape *f = sgd_landscape_create(P.fspec, d);
+    sgd_landscape *f = cli_landscape(C, P.fspec, d, P.no_jit);
     if (!f) return cli_lib_fail(C);
     int rc = 0;
     double *xst = malloc(2 * d * sizeof(double)), *ctr = xst + d;

@@ -20,6 +20,7 @@ static const char help[] =
     "  Row 3: f and its convolutions near 0, then SGD in stages: stage 1 restarts in\n"
     "         [-1.5, 1.5] at the first stage level, stages 2 and 3 continue at smaller levels.\n\n"
     "  --f SPEC            1-D landscape (default spiky; see sgdscape list)\n"
+    "  --no-jit            a formula runs interpreted, not compiled (same bits)\n"
     "  --eta ETA           step size of every panel (default 0.01)\n"
     "  --levels A,B,C      row 2 noise levels eta*r (default 0.04,0.13,0.8)\n"
     "  --stage-levels A,B,C row 3 levels (default 0.04,0.02,0.01)\n"
@@ -44,9 +45,10 @@ int sgd_cmd_fig3(int argc, char **argv)
     const char *C = "fig3", *fspec = "spiky", *out = "runs/fig3";
     sgd_fig3_config cfg;
     sgd_fig3_defaults(&cfg, NULL);
-    int threads = 0;
+    int threads = 0, no_jit = 0;
     static const struct option opts[] = {
-        {"f", 1, 0, 'f'}, {"eta", 1, 0, 'e'}, {"levels", 1, 0, 'l'}, {"stage-levels", 1, 0, 'L'},
+        {"f", 1, 0, 'f'}, {"no-jit", 0, 0, CLI_OPT_NO_JIT}, {"eta", 1, 0, 'e'}, {"levels", 1, 0, 'l'},
+        {"stage-levels", 1, 0, 'L'},
         {"stage-start", 1, 0, 'B'}, {"start", 1, 0, 'b'}, {"steps", 1, 0, 's'}, {"trials", 1, 0, 'N'},
         CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     optind = 1;
@@ -56,6 +58,7 @@ int sgd_cmd_fig3(int argc, char **argv)
         int bad = 0;
         switch (ch) {
         case 'f': fspec = optarg; break;
+        case CLI_OPT_NO_JIT: no_jit = 1; break;
         case 'e': bad = cli_positive(C, "--eta", optarg, &cfg.eta); break;
         case 'l': bad = three(C, "--levels", optarg, cfg.level); break;
         case 'L': bad = three(C, "--stage-levels", optarg, cfg.stage_level); break;
@@ -72,7 +75,7 @@ int sgd_cmd_fig3(int argc, char **argv)
     }
     if (cli_no_operands(C, argc, argv)) return 2;
     cfg.threads = cli_threads(threads);
-    sgd_landscape *f = sgd_landscape_create(fspec, 1);
+    sgd_landscape *f = cli_landscape(C, fspec, 1, no_jit);
     if (!f) return cli_lib_fail(C);
     cfg.f = f;
     /* row 2: four panels of --steps; row 3: three stages of --steps/3 */

@@ -21,6 +21,7 @@ static const char help[] =
     "landscape:\n"
     "  --f SPEC            catalog name[:k=v,...] | formula | plugin:PATH.so   (default spiky)\n"
     "  --d N               dimension (default 1)\n"
+    "  --no-jit            a formula runs interpreted, not compiled (same bits)\n"
     "  --x-star V[,V..]    target x*: one value for every coordinate, or d values\n"
     "noise and step size (give the level, or eta and r):\n"
     "  --noise KIND        none | ball | cube | gauss   (default ball)\n"
@@ -91,7 +92,7 @@ int sgd_cmd_run(int argc, char **argv)
     const double eta = P.eta;
     threads = cli_threads(threads);
 
-    sgd_landscape *f = sgd_landscape_create(P.fspec, d);
+    sgd_landscape *f = cli_landscape(C, P.fspec, d, P.no_jit);
     if (!f) return cli_lib_fail(C);
     if (P.xstar_s) { /* replaces the landscape's own x*; a bad one is a usage error (2) */
         double *xs = malloc(d * sizeof(double));

@@ -18,6 +18,7 @@ static const char help[] =
     "landscape and noise:\n"
     "  --f SPEC              catalog name[:k=v,...] | formula | plugin:PATH.so (default spiky)\n"
     "  --d N                 dimension (default 1)\n"
+    "  --no-jit              a formula runs interpreted, not compiled (same bits)\n"
     "  --noise KIND          ball | cube | gauss | none (default ball; ball = interval in 1-D)\n"
     "  --eta ETA             step size (default 0.1)\n"
     "  --r R | --level S     noise radius r, or the kernel width S = eta*r (default level 0.15)\n"
@@ -129,7 +130,7 @@ int sgd_cmd_smooth(int argc, char **argv)
     pc.eta = P.eta;
     pc.threads = threads = cli_threads(threads);
 
-    sgd_landscape *f = sgd_landscape_create(P.fspec, d);
+    sgd_landscape *f = cli_landscape(C, P.fspec, d, P.no_jit);
     if (!f) return cli_lib_fail(C);
     pc.f = f;
     double *pts = NULL;

@@ -23,6 +23,7 @@ static const char help[] =
     "2 c' ||x - x*||^2/||grad f(x)||^2, with the distance to x* before and after.\n\n"
     "  --f SPEC              landscape (default quadratic)\n"
     "  --d N                 dimension (default 1)\n"
+    "  --no-jit              a formula runs interpreted, not compiled (same bits)\n"
     "  --x-star V[,V...]     target (default: the landscape's x*)\n"
     "  --noise KIND          ball | cube (bounded noise; default ball)\n"
     "  --eta ETA             step size (default 0.1)\n"
@@ -122,7 +123,7 @@ int sgd_cmd_verify(int argc, char **argv)
     vc.threads = threads = cli_threads(threads);
     vc.eta = P.eta;
 
-    sgd_landscape *f = sgd_landscape_create(P.fspec, d);
+    sgd_landscape *f = cli_landscape(C, P.fspec, d, P.no_jit);
     if (!f) return cli_lib_fail(C);
     vc.f = f;
     double *xst = malloc(4 * d * sizeof(double)), *x0 = xst + d, *x3 = xst + 2 * d, *g = xst + 3 * d;

@@ -34,6 +34,7 @@ static void formula_destroy(sgd_landscape *f)
 {
     formula_prog *g = f->params;
     if (g) {
+        formula_jit_free(g->jit);
         free(g->tape);
         free(g->seg);
         free(g);

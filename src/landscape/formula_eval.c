@@ -7,6 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+void formula_sincos_slow(double a, double *s, double *c)
+{
+    *s = sin(a);
+    *c = cos(a);
+}
+
+void formula_sincos_lanes(int n, const double *a, double *s, double *c)
+{
+    int slow = 0;
+#pragma omp simd reduction(| : slow)
+    for (int q = 0; q < n; q++) {
+        sgd_sincos(a[q], &s[q], &c[q]);
+        slow |= !(fabs(a[q]) < FORMULA_SINCOS_LIM);
+    }
+    if (slow)
+        for (int q = 0; q < n; q++)
+            if (!(fabs(a[q]) < FORMULA_SINCOS_LIM)) formula_sincos_slow(a[q], &s[q], &c[q]);
+}
+
 /* Every sweep sees v[n] = 0 in the sink slot that unused operands point at. */
 
 /* Values only: f without its gradient, and sum/prod bodies on the way in. */
@@ -36,6 +55,14 @@ FORMULA_INLINE void sweep_partials(const fins *T, int s, int e, const double *x,
         case OP_VAR: v[j] = x[I->a]; break;
         case OP_CUR: v[j] = x[cur]; break;
         case OP_IDX: v[j] = (double)(cur + 1); pa[j] = pb[j] = 0.0; break;
+        case OP_SIN: formula_sincos(v[I->a], &v[j], &pa[j]); pb[j] = 0.0; break;
+        case OP_COS: {
+            double sn;
+            formula_sincos(v[I->a], &sn, &v[j]);
+            pa[j] = -sn;
+            pb[j] = 0.0;
+            break;
+        }
         default:
             v[j] = op_value(I->op, v[I->a], v[I->b], I->k);
             op_d1(I->op, v[I->a], v[I->b], v[j], I->k, &pa[j], &pb[j]);
@@ -187,9 +214,9 @@ double formula_fg(const sgd_landscape *f, const double *x, double *grad)
  * at once. Sweeping each instruction across FB points at a time pays the
  * dispatch once per FB points and lets the compiler vectorise the
  * arithmetic. Per point the operations and their order are those of
- * formula_fg, so both give the same bits. Long tapes (more stack than is
- * reasonable at FB lanes) go through formula_fg one point at a time. */
-enum { FB = 8, FORMULA_BATCH_MAX_TAPE = 512 };
+ * formula_fg, so both give the same bits. The lanes' workspace is on the
+ * stack up to 128 instructions, on the heap beyond. */
+enum { FB = 32, FORMULA_BATCH_STACK = 16384 /* doubles: 128 KiB */ };
 
 /* Lane q of instruction j lives at [j * FB + q]. */
 #define LANE(arr, j) ((arr) + (size_t)(j) * FB)
@@ -198,7 +225,7 @@ enum { FB = 8, FORMULA_BATCH_MAX_TAPE = 512 };
  * reduce to the operation itself inside the lane loop. */
 #define BATCH_OPS(X)                                                                           \
     X(OP_NEG) X(OP_SQR) X(OP_POWC) X(OP_ADDK) X(OP_SUBK) X(OP_KSUB) X(OP_MULK) X(OP_DIVK)       \
-    X(OP_KDIV) X(OP_SIN) X(OP_COS) X(OP_TAN) X(OP_EXP) X(OP_LOG) X(OP_SQRT) X(OP_ABS)          \
+    X(OP_KDIV) X(OP_TAN) X(OP_EXP) X(OP_LOG) X(OP_SQRT) X(OP_ABS)                              \
     X(OP_TANH) X(OP_SINH) X(OP_COSH) X(OP_ATAN) X(OP_SIGMOID) X(OP_SOFTPLUS) X(OP_ADD)         \
     X(OP_SUB) X(OP_MUL) X(OP_DIV) X(OP_POW) X(OP_MIN) X(OP_MAX)
 
@@ -228,6 +255,20 @@ static void bsweep_forward(const fins *T, int s, int e, const double *xs, size_t
         case OP_CUR:
             for (int q = 0; q < np; q++) R[q] = xs[(size_t)q * d + cur];
             break;
+        case OP_SIN:
+        case OP_COS: {
+            /* One kernel call for the value and the partial: sin, cos. */
+            double sn[FB], cs[FB];
+            formula_sincos_lanes(np, A, sn, cs);
+            const int is_sin = I->op == OP_SIN;
+            for (int q = 0; q < np; q++) R[q] = is_sin ? sn[q] : cs[q];
+            if (pa)
+                for (int q = 0; q < np; q++) {
+                    LANE(pa, j)[q] = is_sin ? cs[q] : -sn[q];
+                    LANE(pb, j)[q] = 0.0;
+                }
+            break;
+        }
 #define BATCH_CASE(OP)                                                                 \
     case OP:                                                                           \
         if (pa) {                                                                      \
@@ -273,14 +314,15 @@ static void bseed(const fins *I, int np, double *adj, const double *w)
     for (int q = 0; q < np; q++) LANE(adj, I->b - 1)[q] = w[q];
 }
 
-/* Gradients of np <= FB points xs (row-major, d each) into gs. */
-static void formula_grad_lanes(const sgd_landscape *f, int np, const double *xs, double *gs)
+/* Gradients of np <= FB points xs (row-major, d each) into gs; ws holds
+ * 4 (n+1) FB doubles. */
+static void formula_grad_lanes(const sgd_landscape *f, int np, const double *xs, double *gs, double *ws)
 {
     const formula_prog *g = f->params;
     const fins *T = g->tape;
     size_t d = g->d;
     int n = g->n;
-    double v[(n + 1) * FB], pa[(n + 1) * FB], pb[(n + 1) * FB], adj[(n + 1) * FB];
+    double *v = ws, *pa = v + (n + 1) * FB, *pb = pa + (n + 1) * FB, *adj = pb + (n + 1) * FB;
     int redo[FB] = {0};
     memset(LANE(v, n), 0, FB * sizeof *v);
     memset(gs, 0, (size_t)np * d * sizeof *gs);
@@ -377,13 +419,16 @@ static void formula_grad_lanes(const sgd_landscape *f, int np, const double *xs,
 void formula_grad_batch(const sgd_landscape *f, size_t n, const double *x, double *grad)
 {
     const formula_prog *g = f->params;
-    size_t d = g->d;
-    if (g->n > FORMULA_BATCH_MAX_TAPE) {
+    size_t d = g->d, nws = 4 * (size_t)(g->n + 1) * FB;
+    double *heap = nws > FORMULA_BATCH_STACK ? malloc(nws * sizeof *heap) : NULL;
+    if (nws > FORMULA_BATCH_STACK && !heap) { /* one point at a time needs no memory */
         for (size_t p = 0; p < n; p++) formula_fg(f, x + p * d, grad + p * d);
         return;
     }
+    double stack[heap ? 1 : nws];
     for (size_t p = 0; p < n; p += FB) {
         int np = n - p < FB ? (int)(n - p) : FB;
-        formula_grad_lanes(f, np, x + p * d, grad + p * d);
+        formula_grad_lanes(f, np, x + p * d, grad + p * d, heap ? heap : stack);
     }
+    free(heap);
 }

@@ -32,7 +32,7 @@ static void op_d2(int op, double a, double b, double v, double k, double *da, do
     }
     case OP_SIGMOID: *daa = v * (1.0 - v) * (1.0 - 2.0 * v); break;
     case OP_SOFTPLUS: {
-        double s = sigmoid(a);
+        double s = formula_sigmoid(a);
         *daa = s * (1.0 - s);
         break;
     }

@@ -6,6 +6,8 @@
 
 #include "sgdscape/landscape.h"
 
+#include "core/fastmath.h"
+
 #include <math.h>
 #include <stddef.h>
 
@@ -58,6 +60,8 @@ typedef struct {
     double w;
 } fseg;
 
+typedef struct formula_jit formula_jit;
+
 typedef struct {
     fins *tape;
     int n;      /* tape length */
@@ -65,6 +69,7 @@ typedef struct {
     int nseg;
     int root;   /* the instruction holding f(x) */
     size_t d;
+    formula_jit *jit; /* the compiled form (formula_jit.c), or NULL */
 } formula_prog;
 
 /* The evaluator's per-instruction helpers must inline into the sweeps: a
@@ -81,52 +86,85 @@ typedef struct {
     double k;
 } fnode;
 
-/* ---- values and first partials, inlined into every sweep ---------------- */
+/* ---- values and first partials ------------------------------------------
+ * One table, two uses: the interpreter's op_value/op_d1 below are generated
+ * from it, and the compiler of formula_jit.c writes the same expressions
+ * into its C source by stringifying them, so the compiled form computes what
+ * the interpreter computes, operation for operation (the same bits).
+ * X(op, value, d value/da, d value/db) in terms of the operands a, b, the
+ * constant k and the value v; unary ops have b = 0. sin and cos are not in
+ * it: both paths take them from formula_sincos (below). */
+#define FORMULA_OPS(X)                                                                              \
+    X(OP_NEG, -a, -1.0, 0.0)                                                                        \
+    X(OP_SQR, a * a, 2.0 * a, 0.0)                                                                  \
+    X(OP_POWC, pow(a, k), k * pow(a, k - 1.0), 0.0)                                                 \
+    X(OP_ADDK, a + k, 1.0, 0.0)                                                                     \
+    X(OP_SUBK, a - k, 1.0, 0.0)                                                                     \
+    X(OP_KSUB, k - a, -1.0, 0.0)                                                                    \
+    X(OP_MULK, a * k, k, 0.0)                                                                       \
+    X(OP_DIVK, a / k, 1.0 / k, 0.0)                                                                 \
+    X(OP_KDIV, k / a, -v / a, 0.0)                                                                  \
+    X(OP_TAN, tan(a), 1.0 + v * v, 0.0)                                                             \
+    X(OP_EXP, exp(a), v, 0.0)                                                                       \
+    /* no slope where log is undefined */                                                           \
+    X(OP_LOG, log(a), a >= 0 ? 1.0 / a : NAN, 0.0)                                                  \
+    X(OP_SQRT, sqrt(a), 0.5 / v, 0.0)                                                               \
+    X(OP_ABS, fabs(a), a > 0 ? 1.0 : a < 0 ? -1.0 : 0.0, 0.0)                                       \
+    X(OP_TANH, tanh(a), 1.0 - v * v, 0.0)                                                           \
+    X(OP_SINH, sinh(a), cosh(a), 0.0)                                                               \
+    X(OP_COSH, cosh(a), sinh(a), 0.0)                                                               \
+    X(OP_ATAN, atan(a), 1.0 / (1.0 + a * a), 0.0)                                                   \
+    X(OP_SIGMOID, formula_sigmoid(a), v * (1.0 - v), 0.0)                                           \
+    X(OP_SOFTPLUS, (a > 0 ? a : 0.0) + log1p(exp(-fabs(a))), formula_sigmoid(a), 0.0)               \
+    X(OP_ADD, a + b, 1.0, 1.0)                                                                      \
+    X(OP_SUB, a - b, 1.0, -1.0)                                                                     \
+    X(OP_MUL, a * b, b, a)                                                                          \
+    X(OP_DIV, a / b, 1.0 / b, -v / b)                                                               \
+    /* d/db a^b = a^b log a; where a^b = 0 the limit is 0, not 0*log 0 */                           \
+    X(OP_POW, pow(a, b), b * pow(a, b - 1.0), v == 0.0 ? 0.0 : v * log(a))                          \
+    /* NaN in either argument propagates, so a diverging trial stays visible; a tie takes a */     \
+    X(OP_MIN, (a <= b || isnan(a)) ? a : b, (double)(a <= b || isnan(a)),                           \
+      1.0 - (double)(a <= b || isnan(a)))                                                           \
+    X(OP_MAX, (a >= b || isnan(a)) ? a : b, (double)(a >= b || isnan(a)),                           \
+      1.0 - (double)(a >= b || isnan(a)))
 
-/* sigmoid without overflow for either sign of a. */
-FORMULA_INLINE double sigmoid(double a)
+/* Helpers the table calls, as code here and as text in compiled formulas.
+ * sigmoid without overflow for either sign of a. */
+#define FORMULA_HELPERS(X)                                                                           \
+    X(static inline double formula_sigmoid(double a) {                                              \
+        if (a >= 0) return 1.0 / (1.0 + exp(-a));                                                    \
+        double t = exp(a);                                                                           \
+        return t / (1.0 + t);                                                                        \
+    })
+#define FORMULA_AS_CODE(...) __VA_ARGS__
+#define FORMULA_AS_TEXT(...) #__VA_ARGS__
+FORMULA_HELPERS(FORMULA_AS_CODE)
+
+/* sin and cos of one argument: the library's vectorisable kernel
+ * (core/fastmath.h, within 4e-16 of libm) where |a| < FORMULA_SINCOS_LIM,
+ * libm beyond (and for NaN/Inf). The kernel is what lets a block of trials
+ * take sin/cos in vector lanes; the interpreter and compiled formulas both
+ * call these two functions, so they agree to the bit. */
+#define FORMULA_SINCOS_LIM 1e5
+void formula_sincos_slow(double a, double *s, double *c);
+/* s[q], c[q] = sin, cos of a[q] for q < n (c may alias nothing, s neither). */
+void formula_sincos_lanes(int n, const double *a, double *s, double *c);
+FORMULA_INLINE void formula_sincos(double a, double *s, double *c)
 {
-    if (a >= 0) return 1.0 / (1.0 + exp(-a));
-    double t = exp(a);
-    return t / (1.0 + t);
+    if (fabs(a) < FORMULA_SINCOS_LIM) sgd_sincos(a, s, c);
+    else formula_sincos_slow(a, s, c);
 }
-
-/* NaN in either argument propagates, so a diverging trial stays visible. */
-FORMULA_INLINE int min_takes_a(double a, double b) { return a <= b || isnan(a); }
-FORMULA_INLINE int max_takes_a(double a, double b) { return a >= b || isnan(a); }
 
 FORMULA_INLINE double op_value(int op, double a, double b, double k)
 {
+    double s, c;
     switch (op) {
-    case OP_NEG: return -a;
-    case OP_SQR: return a * a;
-    case OP_POWC: return pow(a, k);
-    case OP_ADDK: return a + k;
-    case OP_SUBK: return a - k;
-    case OP_KSUB: return k - a;
-    case OP_MULK: return a * k;
-    case OP_DIVK: return a / k;
-    case OP_KDIV: return k / a;
-    case OP_SIN: return sin(a);
-    case OP_COS: return cos(a);
-    case OP_TAN: return tan(a);
-    case OP_EXP: return exp(a);
-    case OP_LOG: return log(a);
-    case OP_SQRT: return sqrt(a);
-    case OP_ABS: return fabs(a);
-    case OP_TANH: return tanh(a);
-    case OP_SINH: return sinh(a);
-    case OP_COSH: return cosh(a);
-    case OP_ATAN: return atan(a);
-    case OP_SIGMOID: return sigmoid(a);
-    case OP_SOFTPLUS: return (a > 0 ? a : 0.0) + log1p(exp(-fabs(a)));
-    case OP_ADD: return a + b;
-    case OP_SUB: return a - b;
-    case OP_MUL: return a * b;
-    case OP_DIV: return a / b;
-    case OP_POW: return pow(a, b);
-    case OP_MIN: return min_takes_a(a, b) ? a : b;
-    case OP_MAX: return max_takes_a(a, b) ? a : b;
+#define FORMULA_VALUE_CASE(OP, VAL, DA, DB) \
+    case OP: return VAL;
+        FORMULA_OPS(FORMULA_VALUE_CASE)
+#undef FORMULA_VALUE_CASE
+    case OP_SIN: formula_sincos(a, &s, &c); return s;
+    case OP_COS: formula_sincos(a, &s, &c); return c;
     default: return NAN;
     }
 }
@@ -134,42 +172,16 @@ FORMULA_INLINE double op_value(int op, double a, double b, double k)
 /* First partial derivatives of v = op(a, b) (v already computed). */
 FORMULA_INLINE void op_d1(int op, double a, double b, double v, double k, double *da, double *db)
 {
-    *db = 0.0;
+    double s, c;
+    (void)b;
     switch (op) {
-    case OP_NEG: *da = -1.0; break;
-    case OP_SQR: *da = 2.0 * a; break;
-    case OP_POWC: *da = k * pow(a, k - 1.0); break;
-    case OP_ADDK:
-    case OP_SUBK: *da = 1.0; break;
-    case OP_KSUB: *da = -1.0; break;
-    case OP_MULK: *da = k; break;
-    case OP_DIVK: *da = 1.0 / k; break;
-    case OP_KDIV: *da = -v / a; break;
-    case OP_SIN: *da = cos(a); break;
-    case OP_COS: *da = -sin(a); break;
-    case OP_TAN: *da = 1.0 + v * v; break;
-    case OP_EXP: *da = v; break;
-    case OP_LOG: *da = a >= 0 ? 1.0 / a : NAN; break; /* no slope where log is undefined */
-    case OP_SQRT: *da = 0.5 / v; break;
-    case OP_ABS: *da = a > 0 ? 1.0 : a < 0 ? -1.0 : 0.0; break;
-    case OP_TANH: *da = 1.0 - v * v; break;
-    case OP_SINH: *da = cosh(a); break;
-    case OP_COSH: *da = sinh(a); break;
-    case OP_ATAN: *da = 1.0 / (1.0 + a * a); break;
-    case OP_SIGMOID: *da = v * (1.0 - v); break;
-    case OP_SOFTPLUS: *da = sigmoid(a); break;
-    case OP_ADD: *da = 1.0; *db = 1.0; break;
-    case OP_SUB: *da = 1.0; *db = -1.0; break;
-    case OP_MUL: *da = b; *db = a; break;
-    case OP_DIV: *da = 1.0 / b; *db = -v / b; break;
-    case OP_POW:
-        *da = b * pow(a, b - 1.0);
-        /* d/db a^b = a^b log a; where a^b = 0 the limit is 0, not 0*log 0. */
-        *db = v == 0.0 ? 0.0 : v * log(a);
-        break;
-    case OP_MIN: *da = min_takes_a(a, b); *db = 1.0 - *da; break;
-    case OP_MAX: *da = max_takes_a(a, b); *db = 1.0 - *da; break;
-    default: *da = NAN; break;
+#define FORMULA_D1_CASE(OP, VAL, DA, DB) \
+    case OP: *da = DA; *db = DB; break;
+        FORMULA_OPS(FORMULA_D1_CASE)
+#undef FORMULA_D1_CASE
+    case OP_SIN: formula_sincos(a, &s, &c); *da = c; *db = 0.0; break;
+    case OP_COS: formula_sincos(a, &s, &c); *da = -s; *db = 0.0; break;
+    default: *da = NAN; *db = 0.0; break;
     }
 }
 
@@ -182,5 +194,35 @@ int formula_compile(formula_prog *g, const fnode *nodes, int root);
 double formula_fg(const sgd_landscape *f, const double *x, double *grad);
 void formula_grad_batch(const sgd_landscape *f, size_t n, const double *x, double *grad);
 int formula_hess(const sgd_landscape *f, const double *x, double *H);
+/* Unloads a compiled form (formula_jit.c); NULL is fine. */
+void formula_jit_free(formula_jit *J);
+
+/* ---- compiled formulas (formula_emit.c writes the C, formula_jit.c
+ * compiles and runs it) ---------------------------------------------------- */
+
+/* Points per call of the compiled function: the block of values stays in L1. */
+#define FORMULA_JIT_LANES 32
+
+/* What the compiled code receives: the constants (tape constants, then the
+ * eager sums' adjoints) and the sin/cos kernel. Declared once, compiled in
+ * formula_jit.c and written into the emitted C. */
+#define FORMULA_JIT_CTX(X)                                                          \
+    X(typedef struct {                                                              \
+        const double *K;                                                            \
+        void (*sincos_lanes)(int n, const double *a, double *s, double *c);        \
+    } formula_jit_ctx;)
+
+/* A growing string (oom set, and further output dropped, when memory runs out). */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int oom;
+} formula_sbuf;
+void formula_put(formula_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The C source of g's compiled form, defining
+ *   unsigned long long sgd_formula_lanes(const formula_jit_ctx *ctx, const double *xs,
+ *                                        double *gs, double *ws)
+ * (formula_jit.c says what it computes). 0, or -1 out of memory. */
+int formula_emit(const formula_prog *g, formula_sbuf *out);
 
 #endif

@@ -1,0 +1,350 @@
+/* Formula landscapes at compiled speed: the tape written out as C, compiled
+ * by the system compiler into a shared object, cached, and loaded with
+ * dlopen (docs/formula.md, "COMPILED FORMULAS").
+ *
+ * The C (formula_emit.c) is formula_grad_lanes (formula_eval.c) with the
+ * tape unrolled over a block of JB points, so the interpreter's dispatch is
+ * gone and the loops vectorise. Each operation is the interpreter's own
+ * expression (FORMULA_OPS, stringified), sin/cos come from the library's
+ * kernel through a function pointer, the constants are read from an array
+ * at run time (a literal could let the compiler rewrite pow(a, 2.0)), and
+ * the object is compiled with -ffp-contract=off -fno-fast-math: values and
+ * gradients equal the interpreter's to the last bit (tests/test_formula_jit.c).
+ *
+ * The cache key is a hash of the emitted C and the compiler command, so an
+ * edit of the formula's structure, of the library's op table or of the flags
+ * compiles afresh, while formulas that differ only in their constants share
+ * one object. Objects are written to a temporary name and renamed, so
+ * processes and MPI ranks compiling the same formula at once never see half
+ * a file. Nothing is printed: a failure is a status and a one-line note, and
+ * the landscape keeps its interpreter. */
+#include "landscape/formula_internal.h"
+#include "sgdscape/error.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+enum { JB = FORMULA_JIT_LANES, JIT_MAX_TAPE = 1024, JIT_STACK_DOUBLES = 8192 };
+FORMULA_JIT_CTX(FORMULA_AS_CODE)
+
+/* Gradients of JB points, xs and gs by coordinate (x_i of point q at
+ * [i JB + q]); ws holds 4 (n+1) JB doubles, and afterwards row `root` of
+ * it holds f of each point.
+ * Returns the lanes (bit q) that formula_fg must redo (prod() with two
+ * vanishing factors, as in formula_grad_lanes). */
+typedef unsigned long long (*formula_lanes_fn)(const formula_jit_ctx *ctx, const double *xs, double *gs,
+                                               double *ws);
+
+struct formula_jit {
+    void *handle;
+    formula_lanes_fn lanes;
+    formula_jit_ctx ctx;
+    double *K;
+};
+
+/* ------------------------------------------------------- compile and load */
+
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* The object is compiled for this CPU (-march=native): the CPU's feature
+ * list is part of the key, so a cache shared by several machines (a home
+ * directory on a cluster) never hands one an object it cannot run. */
+static uint64_t cpu_key(void)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    FILE *fp = fopen("/proc/cpuinfo", "r");
+    if (!fp) return h;
+    char line[4096];
+    while (fgets(line, sizeof line, fp))
+        if (!strncmp(line, "flags", 5) || !strncmp(line, "model name", 10)) {
+            h = fnv1a(h, line, strlen(line));
+            if (!strncmp(line, "flags", 5)) break;
+        }
+    fclose(fp);
+    return h;
+}
+
+/* The compiler flags that keep the bits: no contraction into FMAs, no
+ * value-changing math; errno and traps are never read (as in the library). */
+#define JIT_CFLAGS "-O3 -ffp-contract=off -fno-fast-math -fno-math-errno -fno-trapping-math -march=native -fPIC -shared"
+
+static int cache_dir(char *dir, size_t len, char *note, size_t nlen)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int k;
+    if (xdg && xdg[0] == '/') k = snprintf(dir, len, "%s", xdg);
+    else if (home && home[0]) k = snprintf(dir, len, "%s/.cache", home);
+    else {
+        snprintf(note, nlen, "no cache directory (neither XDG_CACHE_HOME nor HOME is set)");
+        return -1;
+    }
+    if (k < 0 || (size_t)k + 16 >= len) {
+        snprintf(note, nlen, "cache directory path too long");
+        return -1;
+    }
+    /* mkdir -p: each existing level fails with EEXIST, the last one says */
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(dir, 0700);
+            *p = '/';
+        }
+    mkdir(dir, 0700);
+    strcat(dir, "/sgdscape");
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(note, nlen, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* 'path' for sh -c, quotes escaped. */
+static void put_quoted(formula_sbuf *b, const char *path)
+{
+    formula_put(b, "'");
+    for (const char *p = path; *p; p++)
+        if (*p == '\'') formula_put(b, "'\\''");
+        else formula_put(b, "%c", *p);
+    formula_put(b, "'");
+}
+
+/* The compiler's first error line (else its first line), for the note. */
+static void first_line(const char *path, char *out, size_t len)
+{
+    out[0] = '\0';
+    FILE *fp = fopen(path, "r");
+    if (!fp) return;
+    char line[1024];
+    while (fgets(line, sizeof line, fp)) {
+        line[strcspn(line, "\n")] = '\0';
+        int err = strstr(line, "error") != NULL;
+        if (err || !out[0]) snprintf(out, len, "%s", line);
+        if (err) break;
+    }
+    fclose(fp);
+}
+
+/* Compiles src into final (through a temporary name). */
+static int compile(const char *cc, const char *dir, const char *final, const formula_sbuf *src, char *note,
+                   size_t nlen)
+{
+    char cpath[4200], opath[4200], lpath[4200];
+    snprintf(cpath, sizeof cpath, "%s/tmp-XXXXXX.c", dir);
+    int fd = mkstemps(cpath, 2);
+    if (fd < 0) {
+        snprintf(note, nlen, "cannot write in %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    FILE *fp = fdopen(fd, "w");
+    int ok = fp && fwrite(src->s, 1, src->len, fp) == src->len;
+    if (fp) ok &= fclose(fp) == 0;
+    else close(fd);
+    size_t base = strlen(cpath) - 2;
+    snprintf(opath, sizeof opath, "%.*s.so", (int)base, cpath);
+    snprintf(lpath, sizeof lpath, "%.*s.log", (int)base, cpath);
+    formula_sbuf cmd = {0};
+    formula_put(&cmd, "%s " JIT_CFLAGS " -o ", cc);
+    put_quoted(&cmd, opath);
+    formula_put(&cmd, " ");
+    put_quoted(&cmd, cpath);
+    formula_put(&cmd, " -lm 2>");
+    put_quoted(&cmd, lpath);
+    int rc = -1;
+    if (!ok) snprintf(note, nlen, "cannot write %s", cpath);
+    else if (cmd.oom) snprintf(note, nlen, "out of memory");
+    else {
+        /* posix_spawn, not fork: no atfork handlers run (an MPI library
+         * may warn about fork), nothing of the parent is copied */
+        char *argv[] = {"sh", "-c", cmd.s, NULL};
+        pid_t pid;
+        int st = 0, e = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ);
+        while (e == 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        if (e) snprintf(note, nlen, "cannot start the compiler: %s", strerror(e));
+        else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            char msg[1024];
+            first_line(lpath, msg, sizeof msg);
+            if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+                snprintf(note, nlen, "no C compiler ('%s' not found; set CC)", cc);
+            else snprintf(note, nlen, "'%s' failed: %.300s", cc, msg[0] ? msg : "no message");
+        } else if (rename(opath, final) != 0)
+            snprintf(note, nlen, "cannot rename into %s: %s", final, strerror(errno));
+        else rc = 0;
+    }
+    free(cmd.s);
+    unlink(cpath);
+    unlink(opath);
+    unlink(lpath);
+    return rc;
+}
+
+static int load(formula_jit *J, const char *path)
+{
+    J->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!J->handle) return -1;
+    /* dlsym returns an object pointer; POSIX guarantees the conversion. */
+    J->lanes = (formula_lanes_fn)dlsym(J->handle, "sgd_formula_lanes");
+    if (J->lanes) return 0;
+    dlclose(J->handle);
+    J->handle = NULL;
+    return -1;
+}
+
+void formula_jit_free(formula_jit *J)
+{
+    if (!J) return;
+    if (J->handle) dlclose(J->handle);
+    free(J->K);
+    free(J);
+}
+
+/* ------------------------------------------------------------ evaluation */
+
+/* The compiled function's rows, then JB points and gradients by coordinate. */
+static size_t ws_doubles(const formula_prog *g) { return (4 * (size_t)(g->n + 1) + 2 * g->d) * JB; }
+
+/* Gradients of np <= JB points, and f of each into fx (may be NULL). The
+ * compiled code takes the block by coordinate ([i][q], so that a sum()
+ * body reads and writes consecutive lanes): in 1-D a whole block is that
+ * already, otherwise it goes through transposed copies (zeros beyond np).
+ * Moving numbers changes no operation, so no bit. */
+static void jit_block(const sgd_landscape *f, int np, const double *x, double *grad, double *fx, double *ws)
+{
+    const formula_prog *g = f->params;
+    const formula_jit *J = g->jit;
+    size_t d = g->d, nrows = 4 * (size_t)(g->n + 1) * JB;
+    double *xt = ws + nrows, *gt = xt + JB * d;
+    int direct = d == 1 && np == JB;
+    if (!direct) {
+        memset(xt, 0, JB * d * sizeof *xt);
+        for (int q = 0; q < np; q++)
+            for (size_t i = 0; i < d; i++) xt[i * JB + (size_t)q] = x[(size_t)q * d + i];
+    }
+    unsigned long long redo = J->lanes(&J->ctx, direct ? x : xt, direct ? grad : gt, ws);
+    if (!direct)
+        for (int q = 0; q < np; q++)
+            for (size_t i = 0; i < d; i++) grad[(size_t)q * d + i] = gt[i * JB + (size_t)q];
+    for (int q = 0; q < np; q++) {
+        if (fx) fx[q] = ws[(size_t)g->root * JB + (size_t)q];
+        if (redo >> q & 1) {
+            double v = formula_fg(f, x + (size_t)q * d, grad + (size_t)q * d);
+            if (fx) fx[q] = v;
+        }
+    }
+}
+
+/* n points in blocks of JB, the workspace on the stack when it is small. */
+static void jit_points(const sgd_landscape *f, size_t n, const double *x, double *grad, double *fx)
+{
+    const formula_prog *g = f->params;
+    size_t d = g->d, nws = ws_doubles(g);
+    double *heap = nws > JIT_STACK_DOUBLES ? malloc(nws * sizeof *heap) : NULL;
+    if (nws > JIT_STACK_DOUBLES && !heap) { /* the interpreter needs no memory */
+        for (size_t p = 0; p < n; p++) {
+            double v = formula_fg(f, x + p * d, grad + p * d);
+            if (fx) fx[p] = v;
+        }
+        return;
+    }
+    double stack[heap ? 1 : nws];
+    double *ws = heap ? heap : stack;
+    for (size_t p = 0; p < n; p += JB) {
+        int np = n - p < JB ? (int)(n - p) : JB;
+        jit_block(f, np, x + p * d, grad + p * d, fx ? fx + p : NULL, ws);
+    }
+    free(heap);
+}
+
+static double jit_fg(const sgd_landscape *f, const double *x, double *grad)
+{
+    if (!grad) return formula_fg(f, x, NULL);
+    double fx;
+    jit_points(f, 1, x, grad, &fx);
+    return fx;
+}
+
+static void jit_grad_batch(const sgd_landscape *f, size_t n, const double *x, double *grad)
+{
+    jit_points(f, n, x, grad, NULL);
+}
+
+/* ------------------------------------------------------------------- API */
+
+static int fail(int code, char *note, size_t nlen, const char *why)
+{
+    if (note && nlen && note[0] == '\0') snprintf(note, nlen, "%s", why);
+    return sgd_error(code, "formula: not compiled (%s); the interpreter runs it", note && nlen ? note : why);
+}
+
+int sgd_landscape_formula_jit(sgd_landscape *f, char *note, size_t nlen)
+{
+    char local[512];
+    if (!note || nlen == 0) {
+        note = local;
+        nlen = sizeof local;
+    }
+    note[0] = '\0';
+    if (!f || f->fg != formula_fg) {
+        if (f && f->fg == jit_fg) return SGD_OK;
+        return fail(SGD_EINVAL, note, nlen, "not a formula landscape");
+    }
+    const char *off = getenv("SGD_NO_JIT");
+    if (off && off[0] && strcmp(off, "0") != 0) return fail(SGD_EUNSUPPORTED, note, nlen, "SGD_NO_JIT is set");
+    formula_prog *g = f->params;
+    if (g->n > JIT_MAX_TAPE) return fail(SGD_EUNSUPPORTED, note, nlen, "too long to compile");
+
+    formula_jit *J = calloc(1, sizeof *J);
+    formula_sbuf src = {0}, key = {0};
+    if (J) J->K = malloc((size_t)(g->n + g->nseg) * sizeof *J->K);
+    if (!J || !J->K) {
+        formula_jit_free(J);
+        return fail(SGD_ENOMEM, note, nlen, "out of memory");
+    }
+    for (int j = 0; j < g->n; j++) J->K[j] = g->tape[j].k;
+    for (int m = 0; m < g->nseg; m++) J->K[g->n + m] = g->seg[m].w;
+    J->ctx.K = J->K;
+    J->ctx.sincos_lanes = formula_sincos_lanes;
+
+    const char *cc = getenv("CC");
+    if (!cc || !cc[0]) cc = "cc";
+    formula_emit(g, &src);
+    formula_put(&key, "%s\n%s " JIT_CFLAGS "\n", src.s ? src.s : "", cc);
+    char dir[4096], final[4200];
+    int rc = src.oom || key.oom ? (snprintf(note, nlen, "out of memory"), -1) : cache_dir(dir, sizeof dir, note, nlen);
+    if (rc == 0) {
+        uint64_t h = fnv1a(cpu_key(), key.s, key.len);
+        snprintf(final, sizeof final, "%s/formula-%016llx.so", dir, (unsigned long long)h);
+        /* A cached object, else (or if it does not load) a fresh one. */
+        if (load(J, final) != 0) {
+            rc = compile(cc, dir, final, &src, note, nlen);
+            if (rc == 0 && load(J, final) != 0) {
+                snprintf(note, nlen, "cannot load %s: %s", final, dlerror());
+                rc = -1;
+            }
+        }
+    }
+    free(src.s);
+    free(key.s);
+    if (rc != 0) {
+        formula_jit_free(J);
+        return fail(SGD_EUNSUPPORTED, note, nlen, "compile failed");
+    }
+    g->jit = J;
+    f->fg = jit_fg;
+    f->grad_batch = jit_grad_batch;
+    return SGD_OK;
+}
