@@ -2,17 +2,19 @@
 # Figure-3 throughput: sgdscape against the same experiment in numpy, in the
 # same run on the same machine. Prints medians and the ratio.
 #   bench/fig3_bench.sh [REPEATS]      (needs python3-numpy: apt-get install python3-numpy)
+# BUILD=DIR picks the build (default build); SGD_ISA=baseline|avx2|avx512 a kernel variant.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${1:-5}
-[ -x build/bench_fig3 ] || { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build -j2 >/dev/null; }
+B=${BUILD:-build}
+[ -x "$B/bench_fig3" ] || { cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build "$B" -j2 >/dev/null; }
 PY=/usr/bin/python3
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(nproc) cores"
-echo "sgdscape kernel: $(gcc -march=native -Q --help=target 2>/dev/null | awk '/-march=/{print $2; exit}'), branch-free sincos + Philox vectorised over trials (src/core/fastmath.h)"
+echo "sgdscape kernels: $("$B/sgdscape" isa | head -n 1) variant (sgdscape isa), branch-free sincos + Philox vectorised over trials (src/core/fastmath.h)"
 printf "%-16s %14s %14s %12s %8s %10s\n" "trials x steps" "sgdscape/s" "numpy/s" "ratio" "ns/ts" "ns/grad"
 for cfg in "100 20000" "10000 2000"; do
     set -- $cfg
-    c=$(./build/bench_fig3 "$1" "$2" 2 "$REPS")
+    c=$("$B/bench_fig3" "$1" "$2" 2 "$REPS")
     p=$($PY bench/fig3_bench.py "$1" "$2" "$REPS")
     $PY - "$c" "$p" <<'PY'
 import json, sys

@@ -15,17 +15,8 @@ fail=0
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
 
-npyhdr() { # DESCR SHAPE: a .npy header
-    local h="{'descr': '$1', 'fortran_order': False, 'shape': ($2), }"
-    local pad=$(((64 - (10 + ${#h} + 1) % 64) % 64)) n
-    n=$((${#h} + pad + 1))
-    printf '\x93NUMPY\x01\x00'
-    printf "\\x$(printf %02x $((n % 256)))\\x$(printf %02x $((n / 256)))"
-    printf '%s%*s\n' "$h" $pad ''
-}
-{ npyhdr '|u1' '300, 28, 28'; head -c $((300 * 784)) /dev/urandom; } >"$T/X.npy"
-{ npyhdr '|u1' '300,'; for i in $(seq 0 299); do printf "\\x$(printf %02x $((i % 10)))"; done; } >"$T/y.npy"
-DATA="npy:$T/X.npy,$T/y.npy"
+. "$(dirname "$0")/lib_data.sh" # npyhdr, tiny_images
+DATA=$(tiny_images "$T")
 small=(--data "$DATA" --branches 3 --shared-epochs 1 --epochs 2 --batches 2)
 OUTS="branch.csv inner.npy distances.csv distances.npy finals.csv summary.json branch_hist.dat branch_heat.dat"
 same_outputs() { # A B WHAT
@@ -57,6 +48,15 @@ grep -q '"inner_count_others":	12' "$T/b2/summary.json" && grep -q '"min_pairwis
 
 fast branch --model mlp:w=8,d=1 "${small[@]}" --threads 1 --out "$T/b1" >/dev/null || bad "branch 1 thread"
 same_outputs "$T/b1" "$T/b2" "threads 1 vs 2"
+
+# --sharpness: each final's top Hessian eigenvalue is hessian's on that branch's run
+fast branch --model mlp:w=8,d=1 "${small[@]}" --sharpness 4 --threads 2 --out "$T/bs" >/dev/null || bad "--sharpness"
+[ "$(head -1 "$T/bs/finals.csv")" = "branch,seed,loss,dist_start,dist_nearest,sharpness,sharpness_resid" ] &&
+    ok "finals.csv sharpness columns" || bad "finals.csv: $(head -1 "$T/bs/finals.csv")"
+fast hessian "$T/bs/branches/b001" --batches 2 --top 1 --lanczos-steps 4 --tol 1e-6 --quiet --out "$T/hs" >/dev/null ||
+    bad "hessian of a branch"
+[ "$(awk -F, 'NR == 3 { print $6 }' "$T/bs/finals.csv")" = "$(awk -F, 'NR == 2 { print $3 }' "$T/hs/eigenvalues.csv")" ] &&
+    ok "sharpness = hessian's top eigenvalue" || bad "sharpness vs hessian: $(sed -n 3p "$T/bs/finals.csv")"
 
 # a train run with the prefix's settings as --run: the same branches
 fast train --model mlp:w=8,d=1 --data "$DATA" --epochs 1 --quiet --out "$T/run" >/dev/null || bad "train"

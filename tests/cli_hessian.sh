@@ -59,14 +59,7 @@ done
 [ $same = 1 ] && ok "--threads 1 and 2: identical files"
 
 # a network: the run directory and its weights file give the same spectrum
-npyhdr() {
-    local h="{'descr': '$1', 'fortran_order': False, 'shape': ($2), }"
-    local pad=$(((64 - (10 + ${#h} + 1) % 64) % 64)) n
-    n=$((${#h} + pad + 1))
-    printf '\x93NUMPY\x01\x00'
-    printf "\\x$(printf %02x $((n % 256)))\\x$(printf %02x $((n / 256)))"
-    printf '%s%*s\n' "$h" $pad ''
-}
+. "$(dirname "$0")/lib_data.sh" # npyhdr
 # fixed pseudo-random images (an LCG), so the spectrum is the same on every run
 { npyhdr '|u1' '300, 28, 28'
   LC_ALL=C awk 'BEGIN { s = 7; for (i = 0; i < 300 * 784; i++) { s = (s * 1103515245 + 12345) % 2147483648; printf "%c", int(s / 8388608) } }'

@@ -12,15 +12,7 @@ fail=0
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
 
-# a .npy header: DESCR SHAPE (e.g. '<f4' '6370,')
-npyhdr() {
-    local h="{'descr': '$1', 'fortran_order': False, 'shape': ($2), }"
-    local pad=$(((64 - (10 + ${#h} + 1) % 64) % 64)) n
-    n=$((${#h} + pad + 1))
-    printf '\x93NUMPY\x01\x00'
-    printf "\\x$(printf %02x $((n % 256)))\\x$(printf %02x $((n / 256)))"
-    printf '%s%*s\n' "$h" $pad ''
-}
+. "$(dirname "$0")/lib_data.sh" # npyhdr, tiny_images
 npy() { # COUNT FILE [NAN_AT]: a float32 vector of zeros
     { npyhdr '<f4' "$1,"
       if [ $# -ge 3 ]; then
@@ -28,9 +20,7 @@ npy() { # COUNT FILE [NAN_AT]: a float32 vector of zeros
       else head -c $(($1 * 4)) /dev/zero; fi; } >"$2"
 }
 # 300 random 28x28 images, labels i mod 10 (Fashion-MNIST takes a second to load, every call)
-{ npyhdr '|u1' '300, 28, 28'; head -c $((300 * 784)) /dev/urandom; } >"$T/X.npy"
-{ npyhdr '|u1' '300,'; for i in $(seq 0 299); do printf "\\x$(printf %02x $((i % 10)))"; done; } >"$T/y.npy"
-DATA="npy:$T/X.npy,$T/y.npy"
+DATA=$(tiny_images "$T")
 "$CLI" train --model mlp:w=8,d=1 --data "$DATA" --epochs 3 --quiet --out "$T/run" >/dev/null || bad "train"
 common=(--run "$T/run" --run "$T/run" --batches 2 --points 6 --sg-batches 3)
 

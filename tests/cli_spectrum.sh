@@ -13,18 +13,8 @@ fail=0
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
 
-# a .npy header: DESCR SHAPE (e.g. '<f4' '6370,')
-npyhdr() {
-    local h="{'descr': '$1', 'fortran_order': False, 'shape': ($2), }"
-    local pad=$(((64 - (10 + ${#h} + 1) % 64) % 64)) n
-    n=$((${#h} + pad + 1))
-    printf '\x93NUMPY\x01\x00'
-    printf "\\x$(printf %02x $((n % 256)))\\x$(printf %02x $((n / 256)))"
-    printf '%s%*s\n' "$h" $pad ''
-}
-{ npyhdr '|u1' '300, 28, 28'; head -c $((300 * 784)) /dev/urandom; } >"$T/X.npy"
-{ npyhdr '|u1' '300,'; for i in $(seq 0 299); do printf "\\x$(printf %02x $((i % 10)))"; done; } >"$T/y.npy"
-DATA="npy:$T/X.npy,$T/y.npy"
+. "$(dirname "$0")/lib_data.sh" # npyhdr, tiny_images
+DATA=$(tiny_images "$T")
 # gnuplot renders the figures of the first run only (8 renders take seconds); the others
 # write the same .gp and .dat files
 nofig() { PATH=/nonexistent "$CLI" "$@"; }
@@ -58,6 +48,20 @@ same() { # A B: the result files of two spectrum runs are the same bytes
     done
 }
 same "$T/s1" "$T/s2" && ok "threads 1 = threads 2" || bad "threads 1 vs 2"
+
+# --sharpness: each minimum's top Hessian eigenvalue is hessian's on that fine-tune (the same
+# f, Lanczos start and steps), and the other columns are those of the run without it
+nofig spectrum "${common[@]}" --threads 2 --sharpness 4 --out "$T/sh" >"$T/sh.out" || bad "spectrum --sharpness"
+[ "$(head -1 "$T/sh/spectrum.csv")" = "$hdr,sharpness,sharpness_resid" ] && ok "sharpness columns" ||
+    bad "sharpness columns: $(head -1 "$T/sh/spectrum.csv")"
+[ "$(cut -d, -f1-12 "$T/sh/spectrum.csv")" = "$(cat "$T/s2/spectrum.csv")" ] && ok "other columns unchanged" ||
+    bad "--sharpness changed other columns"
+nofig hessian "$T/sh/fine/s0002" --batches 2 --top 1 --lanczos-steps 4 --tol 1e-6 --quiet --out "$T/hs" >/dev/null ||
+    bad "hessian of a fine-tune"
+[ "$(awk -F, 'NR == 3 { print $13 }' "$T/sh/spectrum.csv")" = "$(awk -F, 'NR == 2 { print $3 }' "$T/hs/eigenvalues.csv")" ] &&
+    ok "sharpness = hessian's top eigenvalue" ||
+    bad "sharpness $(awk -F, 'NR == 3 { print $13 }' "$T/sh/spectrum.csv") vs hessian's $(cat "$T/hs/eigenvalues.csv")"
+grep -q '"spearman_start_sharpness"' "$T/sh/summary.json" && ok "sharpness in summary" || bad "sharpness summary"
 nofig spectrum --run "$T/s2/base" --starts 0,2 --epochs-fine 2 --batches 2 --quiet --out "$T/r" >/dev/null || bad "--run"
 same "$T/r" "$T/s2" && [ ! -e "$T/r/base" ] && ok "--run reuses the base: same minima" || bad "--run differs"
 

@@ -51,6 +51,8 @@ typedef struct sgd_branch_config {
     double lr;                /* constant learning rate of the prefix and the branches (0.1) */
     int fresh_momentum;       /* 1: branches start with zero momentum; 0: with the prefix's */
     size_t batches;           /* K: probe-set batches of f (10); 0 = the whole training split */
+    size_t sharpness_steps;   /* > 0: each final's top Hessian eigenvalue of f by Lanczos of at most
+                               * this many steps (hessian.h; finals.csv); 0: not measured */
     uint64_t seed;            /* prefix init and order, branch seeds, probe set (1) */
     int threads;              /* for the manifest; the caller sets OpenMP */
     /* where prefix/, branches/ and rows/ go; what is there already from the
@@ -89,6 +91,8 @@ typedef struct sgd_branch_result {
     double *dist;             /* B x B: |x_T^(i) - x_T^(j)| */
     double *final_loss;       /* B: f(x_T^(i)) */
     double *dist_start;       /* B: |x_T^(i) - x_0|, how far each branch went */
+    double *sharpness;        /* B: top Hessian eigenvalue of f at x_T^(i) (NULL unless sharpness_steps) */
+    double *sharpness_resid;  /* B: |H y - lambda y| of its Ritz pair */
     uint64_t *branch_seed;    /* B */
     /* the paper's claims as numbers (NaN when nothing to count) */
     size_t count, nonpositive;               /* all (i, t, j) */

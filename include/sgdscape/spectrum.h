@@ -66,6 +66,8 @@ typedef struct sgd_spectrum_config {
     double lr_fine;           /* constant (0.01) */
     int epochs_fine;          /* F (150) */
     size_t probe_batches;     /* K of the one-point probe (probes.h; 10, 0 = the whole split) */
+    size_t sharpness_steps;   /* > 0: each minimum's top Hessian eigenvalue on the probe's f, by
+                               * Lanczos of at most this many steps (hessian.h); 0: not measured */
     uint64_t seed;            /* base init and every run's shuffle/augmentation; the probe set (1) */
     int threads;              /* for the manifests */
     int quiet;                /* no effect: the runs never print, they report through progress */
@@ -96,6 +98,8 @@ typedef struct sgd_spectrum_row {
     double start_dist_init;       /* |x_s - x_0| */
     double onepoint_frac;         /* fraction of fine-tune epochs t with inner > 0 */
     double inner_min;             /* smallest inner over those epochs */
+    double sharpness;             /* top Hessian eigenvalue at x_min (NaN unless sharpness_steps) */
+    double sharpness_resid;       /* |H y - lambda y| of its Ritz pair */
     double epoch_seconds;         /* mean of train.csv's seconds per fine-tune epoch */
 } sgd_spectrum_row;
 
@@ -107,6 +111,7 @@ typedef struct sgd_spectrum_result {
     double spearman_train_loss;   /* rank correlation with the start epoch (paper: < 0) */
     double spearman_val_loss;     /* (paper: < 0) */
     double spearman_dist_init;    /* (paper: > 0) */
+    double spearman_sharpness;    /* with the start epoch: are later minima flatter (< 0)? NaN unmeasured */
     double frac_onepoint;         /* minima whose every fine-tune epoch has inner > 0 (paper: all) */
     double min_onepoint_frac;
     double min_pair_dist, mean_pair_dist;  /* between the minima ("not from the same region") */

@@ -37,6 +37,9 @@ static const char help[] =
     "  --fresh-momentum   branches start with zero momentum (default: the prefix's at E0)\n"
     "  --crop P / --flip / --no-flip / --no-normalize   as for train\n"
     "  --batches K        probe-set mini-batches of f (default 10; 0 = the whole split)\n"
+    "  --sharpness M      also each final's top Hessian eigenvalue of f (exact Hessian-vector\n"
+    "                     products, Lanczos of at most M steps, e.g. 30): finals.csv's sharpness\n"
+    "                     column; not a claim of the paper (off by default)\n"
     "  --resume           continue a killed or interrupted run in DIR.partial (same options)\n"
     "  --out DIR          run directory (default runs/branch)\n"
     "  --seed N           prefix, branch seeds and probe set (default 1)\n"
@@ -83,7 +86,8 @@ int sgd_cmd_branch(int argc, char **argv)
 {
     enum {
         O_RUN = CLI_OPT_OWN, O_MODEL, O_DATA, O_SUBSET, O_E0, O_B, O_E1, O_LR, O_BATCH, O_MOM, O_NOMOM, O_WD, O_NOWD,
-        O_FRESH, O_CROP, O_FLIP, O_NOFLIP, O_NONORM, O_BATCHES, O_RESUME
+        O_FRESH, O_CROP, O_FLIP, O_NOFLIP, O_NONORM, O_BATCHES, O_RESUME,
+        O_SHARP
     };
     static const struct option opts[] = {
         {"run", 1, 0, O_RUN},           {"model", 1, 0, O_MODEL},      {"data", 1, 0, O_DATA},
@@ -92,7 +96,7 @@ int sgd_cmd_branch(int argc, char **argv)
         {"momentum", 1, 0, O_MOM},      {"no-momentum", 0, 0, O_NOMOM}, {"wd", 1, 0, O_WD},
         {"no-wd", 0, 0, O_NOWD},        {"fresh-momentum", 0, 0, O_FRESH}, {"crop", 1, 0, O_CROP},
         {"flip", 0, 0, O_FLIP},         {"no-flip", 0, 0, O_NOFLIP},   {"no-normalize", 0, 0, O_NONORM},
-        {"batches", 1, 0, O_BATCHES},   {"resume", 0, 0, O_RESUME},    CLI_OUT_OPTION, CLI_SEED_OPTION,
+        {"batches", 1, 0, O_BATCHES},   {"resume", 0, 0, O_RESUME},    {"sharpness", 1, 0, O_SHARP}, CLI_OUT_OPTION, CLI_SEED_OPTION,
         CLI_THREADS_OPTION,             CLI_HELP_OPTION,               {0, 0, 0, 0}};
     const char *C = "branch", *out = "runs/branch", *training = NULL;
     sgd_branch_config cfg;
@@ -125,6 +129,10 @@ int sgd_cmd_branch(int argc, char **argv)
         case O_NOFLIP: cfg.flip = 0; break;
         case O_NONORM: cfg.normalize = 0; break;
         case O_BATCHES: bad = cli_count(C, "--batches", optarg, &cfg.batches); break;
+        case O_SHARP:
+            bad = cli_count(C, "--sharpness", optarg, &cfg.sharpness_steps) ||
+                  (cfg.sharpness_steps < 1 && cli_usage(C, "--sharpness: at least 1 Lanczos step"));
+            break;
         case O_RESUME: resume = 1; break;
         default: {
             int e = cli_common_opt(C, ch, help, argv, &out, &cfg.seed, &threads);

@@ -35,6 +35,9 @@ static const char help[] =
     "  --lr-fine LR       fine-tune learning rate, constant (default 0.01)\n"
     "  --epochs-fine F    fine-tune epochs (default 150)\n"
     "  --batches K        probe-set mini-batches of the one-point check (default 10; 0 = all)\n"
+    "  --sharpness M      also each minimum's top Hessian eigenvalue on the probe's f (exact\n"
+    "                     Hessian-vector products, Lanczos of at most M steps, e.g. 30): spectrum.csv's\n"
+    "                     sharpness column; not a claim of the paper (off by default)\n"
     "  --resume           continue a killed spectrum in DIR.partial (same options)\n"
     "  --quiet            no progress line\n"
     "  --out DIR          run directory (default runs/spectrum)\n"
@@ -88,7 +91,8 @@ static int on_ready(void *ctx, const char **work)
 int sgd_cmd_spectrum(int argc, char **argv)
 {
     enum { O_MODEL = CLI_OPT_OWN, O_DATA, O_VAL, O_SUBSET, O_VALSUB, O_EPOCHS, O_LR, O_BATCH, O_MOM, O_WD, O_CROP,
-           O_FLIP, O_NOFLIP, O_NONORM, O_RUN, O_STARTS, O_LRF, O_EF, O_BATCHES, O_RESUME, O_QUIET };
+           O_FLIP, O_NOFLIP, O_NONORM, O_RUN, O_STARTS, O_LRF, O_EF, O_BATCHES, O_RESUME, O_QUIET,
+           O_SHARP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL},     {"data", 1, 0, O_DATA},           {"val", 1, 0, O_VAL},
         {"subset", 1, 0, O_SUBSET},   {"val-subset", 1, 0, O_VALSUB},   {"epochs", 1, 0, O_EPOCHS},
@@ -97,6 +101,7 @@ int sgd_cmd_spectrum(int argc, char **argv)
         {"no-flip", 0, 0, O_NOFLIP},  {"no-normalize", 0, 0, O_NONORM}, {"run", 1, 0, O_RUN},
         {"starts", 1, 0, O_STARTS},   {"lr-fine", 1, 0, O_LRF},         {"epochs-fine", 1, 0, O_EF},
         {"batches", 1, 0, O_BATCHES}, {"resume", 0, 0, O_RESUME},       {"quiet", 0, 0, O_QUIET},
+        {"sharpness", 1, 0, O_SHARP},
         CLI_OUT_OPTION, CLI_SEED_OPTION, CLI_THREADS_OPTION, CLI_HELP_OPTION, {0, 0, 0, 0}};
     const char *C = "spectrum", *out = "runs/spectrum";
     sgd_spectrum_config cfg;
@@ -141,6 +146,10 @@ int sgd_cmd_spectrum(int argc, char **argv)
                   (cfg.epochs_fine < 1 && cli_fail(C, "--epochs-fine: must be >= 1"));
             break;
         case O_BATCHES: bad = cli_count(C, "--batches", optarg, &cfg.probe_batches); break;
+        case O_SHARP:
+            bad = cli_count(C, "--sharpness", optarg, &cfg.sharpness_steps) ||
+                  (cfg.sharpness_steps < 1 && cli_usage(C, "--sharpness: at least 1 Lanczos step"));
+            break;
         case O_RESUME: resume = 1; break;
         case O_QUIET: quiet = 1; break;
         default: {
@@ -185,6 +194,9 @@ int sgd_cmd_spectrum(int argc, char **argv)
                res.spearman_val_loss);
         printf("  Spearman(start, |x_min - x_0|) %.3g  (paper: > 0)\n", res.spearman_dist_init);
         printf("  minima whose fine-tune is one-point convex at every epoch: %.3g  (paper: all)\n", res.frac_onepoint);
+        if (cfg.sharpness_steps)
+            printf("  Spearman(start, sharpness) %.3g  (top Hessian eigenvalue; < 0: later minima flatter; not a "
+                   "claim of the paper)\n", res.spearman_sharpness);
         printf("wrote %s/ (spectrum.csv, inner.npy, summary.json, fig6a-d, base/, fine/)\n", out);
     }
     sgd_spectrum_result_free(&res);

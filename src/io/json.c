@@ -3,6 +3,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "sgdscape/isa.h"
 #include "sgdscape/dist.h"
 #include "sgdscape/io.h"
 #include "sgdscape/error.h"
@@ -102,6 +103,7 @@ void sgd_json_manifest_header(sgd_json *j, int argc, char **argv, int threads)
     sgd_json_str(j, "created", buf);
     sgd_json_int(j, "threads", threads); /* per rank */
     sgd_json_int(j, "ranks", sgd_dist_size()); /* MPI ranks the work was split over (1: one process) */
+    sgd_json_str(j, "kernels", sgd_isa_label(sgd_isa_current())); /* the variant that ran (sgdscape/isa.h) */
     cJSON *a = cJSON_CreateArray();
     for (int i = 0; i < argc; i++) cJSON_AddItemToArray(a, cJSON_CreateString(argv[i]));
     put(j, "command_line", a);

@@ -1,36 +1,34 @@
 /* The catalog's separable entries, f(x) = sum_i phi(x_i) (the table and
- * what they share are in catalog.c): each phi once, as one inline core, with
- * the scalar op and the batched kernels built from it. */
+ * what they share are in catalog.c): each phi once, as one inline core
+ * (catalog_sep.h), with the scalar op here and the batched kernels in
+ * catalog_sep_kern.c built from it. */
 #include "sgdscape/landscape.h"
 #include "sgdscape/error.h"
 #include "core/rng_internal.h"
 #include "core/fastmath.h"
 #include "landscape/catalog_internal.h"
+#include "landscape/catalog_sep.h"
+#include "core/isa.h"
 #include "landscape/landscape_internal.h"
 #include "landscape/spiky.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-/* The scalar op and the batched kernels of a separable entry, all from its
- * one inline phi, NAME##_core(b, x, d1, d2) (b: the parameter block; d1, d2
- * may be NULL, and the inlined core then computes only what is asked). The
- * loops read like the math and vectorise across points (gradients) or
- * coordinates (values). */
+/* The scalar op of a separable entry from its one inline phi,
+ * NAME##_core(b, x, d1, d2) (b: the parameter block; catalog_sep.h has the
+ * cores, and catalog_sep_kern.c the batched kernels built from them, in
+ * every kernel variant). */
 #define SEP_PHI_OP(NAME)                                                                    \
     static double NAME##_phi(const void *p, size_t i, double x, double *d1, double *d2)     \
     {                                                                                       \
         (void)i;                                                                            \
         return NAME##_core(((const sep_params *)p)->buf, x, d1, d2);                        \
     }
-#define SEP_BATCH_KERNELS(NAME)                                                             \
-    static inline double NAME##_val(const double *b, double x) { return NAME##_core(b, x, NULL, NULL); } \
-    static inline double NAME##_grad(const double *b, double x)                             \
-    {                                                                                       \
-        double d1_;                                                                         \
-        NAME##_core(b, x, &d1_, NULL);                                                      \
-        return d1_;                                                                         \
-    }                                                                                       \
+/* f at n points, the values summed over coordinates by an `omp simd`
+ * reduction: its order follows the vector width, so it is compiled once,
+ * here, not per kernel variant. */
+#define SEP_VALUE_BATCH(NAME)                                                               \
     static void NAME##_value_batch(const sgd_landscape *f, size_t n, const double *x, double *fx) \
     {                                                                                       \
         const sep_params *sp = f->params;                                                   \
@@ -39,53 +37,20 @@
         for (size_t j = 0; j < n; j++) {                                                    \
             const double *xj = x + j * d;                                                   \
             double s = 0;                                                                   \
-            _Pragma("omp simd reduction(+ : s)") for (size_t i = 0; i < d; i++) s += NAME##_val(b, xj[i]); \
+            _Pragma("omp simd reduction(+ : s)") for (size_t i = 0; i < d; i++) s += NAME##_core(b, xj[i], NULL, NULL); \
             fx[j] = sp->c0 + s;                                                             \
         }                                                                                   \
-    }                                                                                       \
-    static void NAME##_grad_batch(const sgd_landscape *f, size_t n, const double *x, double *g) \
-    {                                                                                       \
-        const double *b = ((const sep_params *)f->params)->buf;                             \
-        size_t m = n * f->d;                                                                \
-        _Pragma("omp simd") for (size_t e = 0; e < m; e++) g[e] = NAME##_grad(b, x[e]);     \
-    }                                                                                       \
-    static void NAME##_phi_batch(const sgd_landscape *f, size_t n, const double *x, double *phi, \
-                                 double *dphi)                                              \
-    {                                                                                       \
-        const double *b = ((const sep_params *)f->params)->buf;                             \
-        if (phi) _Pragma("omp simd") for (size_t k = 0; k < n; k++) phi[k] = NAME##_val(b, x[k]); \
-        if (dphi) _Pragma("omp simd") for (size_t k = 0; k < n; k++) dphi[k] = NAME##_grad(b, x[k]); \
-    }                                                                                       \
-    static double NAME##_phi_sum(const sgd_landscape *f, size_t n, const double *x)         \
-    {                                                                                       \
-        const double *b = ((const sep_params *)f->params)->buf;                             \
-        double s_;                                                                          \
-        SGD_SUM16(s_, n, NAME##_val(b, x[k_]));                                             \
-        return s_;                                                                          \
-    }                                                                                       \
-    static double NAME##_phi_cube_sum(const sgd_landscape *f, size_t n, const double *y, double eta, \
-                                      double r2, const uint32_t *w)                         \
-    {                                                                                       \
-        const double *b = ((const sep_params *)f->params)->buf;                             \
-        double s_;                                                                          \
-        SGD_SUM16(s_, n, NAME##_val(b, y[k_] - eta * sgd_sym32_scaled(w[k_], r2)));         \
-        return s_;                                                                          \
-    }                                                                                       \
-    static void NAME##_phi_cube_acc(const sgd_landscape *f, size_t n, double y, double eta, double r2, \
-                                    const uint32_t *w, double *acc)                         \
-    {                                                                                       \
-        const double *b = ((const sep_params *)f->params)->buf;                             \
-        _Pragma("omp simd") for (size_t k = 0; k < n; k++) acc[k] += NAME##_val(b, y - eta * sgd_sym32_scaled(w[k], r2)); \
-    }                                                                                       \
-    static const struct sgd_landscape_fast NAME##_fast = {NAME##_phi_batch, NAME##_phi_sum, \
-                                                          NAME##_phi_cube_sum, NAME##_phi_cube_acc};
+    }
 
-/* Every batched kernel of SEP_BATCH_KERNELS(NAME) into f. */
-#define SEP_USE_BATCH_KERNELS(f, NAME)          \
-    do {                                        \
-        (f)->grad_batch = NAME##_grad_batch;    \
-        (f)->value_batch = NAME##_value_batch;  \
-        (f)->fast = &NAME##_fast;               \
+/* The batched kernels into f: the values from SEP_VALUE_BATCH(NAME), the
+ * rest from the kernel variant in use (the landscape keeps the variant it
+ * was made under). */
+#define SEP_USE_BATCH_KERNELS(f, NAME, ID)                                  \
+    do {                                                                    \
+        const sep_kernels *k_ = sgd_kern()->catalog_sep_kernels(ID);        \
+        (f)->grad_batch = k_->grad_batch;                                   \
+        (f)->value_batch = NAME##_value_batch;                              \
+        (f)->fast = k_->fast;                                               \
     } while (0)
 
 /* ---- quadratic: phi_i = a_i x^2 / 2 -------------------------------------- */
@@ -93,13 +58,6 @@ static double quadratic_a(const void *p, size_t i)
 {
     const sep_params *sp = p;
     return sp->a ? sp->a[i] : sp->buf[0];
-}
-/* b[0] = a: the batched kernels serve the isotropic case only. */
-static inline double quadratic_core(const double *b, double x, double *d1, double *d2)
-{
-    if (d1) *d1 = b[0] * x;
-    if (d2) *d2 = b[0];
-    return 0.5 * b[0] * x * x;
 }
 static double quadratic_phi(const void *p, size_t i, double x, double *d1, double *d2)
 {
@@ -114,7 +72,7 @@ static double quadratic_gauss(const void *p, size_t i, double y, double s, doubl
     return 0.5 * a * (y * y + s * s);
 }
 static const sep_ops quadratic_ops = {quadratic_phi, quadratic_Phi, quadratic_gauss};
-SEP_BATCH_KERNELS(quadratic)
+SEP_VALUE_BATCH(quadratic)
 
 /* The uniform ball in d > 1 is not separable, but for a quadratic
  * E f(y - eta w) = f(y) + eta^2/2 sum a_i E w_i^2 with E w_i^2 = r^2/(d+2). */
@@ -158,7 +116,7 @@ sgd_landscape *catalog_quadratic(kvlist *kl, size_t d)
     }
     f->smooth = quadratic_smooth;
     if (!sp->a) { /* isotropic: the vectorised kernels apply */
-        SEP_USE_BATCH_KERNELS(f, quadratic);
+        SEP_USE_BATCH_KERNELS(f, quadratic, SEP_K_QUADRATIC);
     }
     f->lo = -5;
     f->hi = 5;
@@ -166,21 +124,6 @@ sgd_landscape *catalog_quadratic(kvlist *kl, size_t d)
 }
 
 /* ---- Rastrigin: phi = x^2 - A cos(2 pi x) + A ------------------------------ */
-/* The value alone needs only cos(2 pi x): sgd_cos2pi reduces to one period
- * exactly and evaluates one polynomial (about 40% fewer operations than
- * sgd_sincos). With a derivative the value takes the sincos's cosine; the two
- * agree to ~1e-16 (tests/test_landscape.c), so fg and the batched values
- * differ in the last bits. */
-static inline double rast_core(const double *b, double x, double *d1, double *d2)
-{
-    const double A = b[0], w = 2 * PI;
-    if (!d1 && !d2) return x * x - A * sgd_cos2pi(x) + A;
-    double s, c;
-    sgd_sincos(w * x, &s, &c);
-    if (d1) *d1 = 2 * x + A * w * s;
-    if (d2) *d2 = 2 + A * w * w * c;
-    return x * x - A * c + A;
-}
 SEP_PHI_OP(rast)
 static double rast_Phi(const void *p, size_t i, double x)
 {
@@ -196,7 +139,7 @@ static double rast_gauss(const void *p, size_t i, double y, double s, double *dg
     return y * y + s * s - A * cos(w * y) * damp + A;
 }
 static const sep_ops rast_ops = {rast_phi, rast_Phi, rast_gauss};
-SEP_BATCH_KERNELS(rast)
+SEP_VALUE_BATCH(rast)
 
 sgd_landscape *catalog_rastrigin(kvlist *kl, size_t d)
 {
@@ -207,21 +150,13 @@ sgd_landscape *catalog_rastrigin(kvlist *kl, size_t d)
     if (!f) return NULL;
     sp->buf[0] = catalog_param(kl, "A", 10.0);
     f->L = 2 + 4 * PI * PI * fabs(sp->buf[0]);
-    SEP_USE_BATCH_KERNELS(f, rast);
+    SEP_USE_BATCH_KERNELS(f, rast, SEP_K_RAST);
     f->lo = -5.12;
     f->hi = 5.12;
     return catalog_with_xstar(f, 0.0);
 }
 
 /* ---- Styblinski-Tang: phi = (x^4 - 16 x^2 + 5 x)/2 -------------------------- */
-static inline double st_core(const double *b, double x, double *d1, double *d2)
-{
-    (void)b;
-    double x2 = x * x;
-    if (d1) *d1 = (4 * x2 * x - 32 * x + 5) / 2;
-    if (d2) *d2 = (12 * x2 - 32) / 2;
-    return (x2 * x2 - 16 * x2 + 5 * x) / 2;
-}
 SEP_PHI_OP(st)
 static double st_Phi(const void *p, size_t i, double x)
 {
@@ -238,7 +173,7 @@ static double st_gauss(const void *p, size_t i, double y, double s, double *dg)
     return (y2 * y2 + 6 * y2 * s2 + 3 * s2 * s2 - 16 * (y2 + s2) + 5 * y) / 2;
 }
 static const sep_ops st_ops = {st_phi, st_Phi, st_gauss};
-SEP_BATCH_KERNELS(st)
+SEP_VALUE_BATCH(st)
 
 sgd_landscape *catalog_styblinski(kvlist *kl, size_t d)
 {
@@ -251,18 +186,11 @@ sgd_landscape *catalog_styblinski(kvlist *kl, size_t d)
     f->lo = -5;
     f->hi = 5;
     f->L = (12 * 25 - 32) / 2.0;
-    SEP_USE_BATCH_KERNELS(f, st);
+    SEP_USE_BATCH_KERNELS(f, st, SEP_K_ST);
     return catalog_with_xstar(f, catalog_argmin(sp, -2.9));
 }
 
 /* ---- tilted double well: phi = (x^2 - 1)^2 + tilt x ------------------------ */
-static inline double dw_core(const double *b, double x, double *d1, double *d2)
-{
-    double t = b[0], x2 = x * x;
-    if (d1) *d1 = 4 * x * (x2 - 1) + t;
-    if (d2) *d2 = 12 * x2 - 4;
-    return (x2 - 1) * (x2 - 1) + t * x;
-}
 SEP_PHI_OP(dw)
 static double dw_Phi(const void *p, size_t i, double x)
 {
@@ -279,7 +207,7 @@ static double dw_gauss(const void *p, size_t i, double y, double s, double *dg)
     return y2 * y2 + 6 * y2 * s2 + 3 * s2 * s2 - 2 * (y2 + s2) + 1 + t * y;
 }
 static const sep_ops dw_ops = {dw_phi, dw_Phi, dw_gauss};
-SEP_BATCH_KERNELS(dw)
+SEP_VALUE_BATCH(dw)
 
 sgd_landscape *catalog_double_well(kvlist *kl, size_t d)
 {
@@ -292,7 +220,7 @@ sgd_landscape *catalog_double_well(kvlist *kl, size_t d)
     f->lo = -2;
     f->hi = 2;
     f->L = 44;
-    SEP_USE_BATCH_KERNELS(f, dw);
+    SEP_USE_BATCH_KERNELS(f, dw, SEP_K_DW);
     return catalog_with_xstar(f, catalog_argmin(sp, sp->buf[0] >= 0 ? -1.0 : 1.0));
 }
 

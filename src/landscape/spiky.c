@@ -14,7 +14,7 @@
  * The exact convolution with uniform noise is (Phi(y+s) - Phi(y-s))/(2s),
  * where Phi is the closed-form antiderivative below. */
 #include "landscape/spiky.h"
-#include "core/fastmath.h"
+#include "core/isa.h"
 
 #include <complex.h>
 #include <math.h>
@@ -27,38 +27,6 @@ void spiky_defaults(double *p)
     p[SPIKY_W2] = 20.0;
     p[SPIKY_EA] = 1.5;
     p[SPIKY_EB] = 2.0;
-}
-
-/* phi and its derivatives, written branch-free (clamped smoothstep, sincos
- * kernel) so the batch gradient below vectorises across trials. The scalar
- * and batch paths share this code, so they give the same bits. */
-static inline double spiky_core(double A1, double w1, double A2, double w2, double a, double w, int nested,
-                                double x, double *d1, double *d2)
-{
-    double ax = x < 0 ? -x : x, sg = x < 0 ? -1.0 : 1.0;
-    double u = (ax - a) / w;
-    u = u < 0 ? 0 : (u > 1 ? 1 : u);
-    double u2 = u * u, v = 1 - u;
-    double e = u2 * u * (10 - 15 * u + 6 * u2);   /* quintic smoothstep S(u) */
-    double de = sg * 30 * u2 * v * v / w;          /* dS/dx */
-    double s1, c1, s2, c2;
-    sgd_sincos(w2 * x, &s2, &c2);
-    if (nested) {
-        /* w1 = 4 w2 (the default design: spikes nest in the ripples). Two
-         * double-angle steps give the spikes' cos and sin at exactly w1 x
-         * (scaling by 4 commutes with rounding) for a fifth of a sincos. */
-        double c = c2 * c2 - s2 * s2, sn = 2 * s2 * c2;
-        c1 = c * c - sn * sn;
-        s1 = 2 * sn * c;
-    } else
-        sgd_sincos(w1 * x, &s1, &c1);
-    double rip = 1 - c2;
-    *d1 = x + A1 * w1 * s1 + A2 * (de * rip + e * w2 * s2);
-    if (d2) {
-        double dde = 60 * u * v * (1 - 2 * u) / (w * w);
-        *d2 = 1 + A1 * w1 * w1 * c1 + A2 * (dde * rip + 2 * de * w2 * s2 + e * w2 * w2 * c2);
-    }
-    return 0.5 * x * x + A1 * (1 - c1) + A2 * e * rip;
 }
 
 double spiky_phi(const double *p, double x, double *d1, double *d2)
@@ -113,72 +81,21 @@ double spiky_Phi(const double *p, double x)
     return x * x * x / 6 + A1 * (x - sin(w1 * x) / w1) + sg * ripple_integral(p, fabs(x));
 }
 
-/* The batched kernels take the spikes' form (nested: w1 = 4 w2, sines by
- * double angles) as a literal from one dispatch each: with nested known
- * only at run time the compiler could not unswitch these loops and computed
- * both forms in every lane. */
-#define SPIKY_UNPACK                                                                                           \
-    const double A1 = p[SPIKY_A1], w1 = p[SPIKY_W1], A2 = p[SPIKY_A2], w2 = p[SPIKY_W2]; \
-    const double a = p[SPIKY_EA], w = p[SPIKY_EB] - a
-#define SPIKY_DISPATCH(body, ...) (p[SPIKY_W1] == 4 * p[SPIKY_W2] ? body(__VA_ARGS__, 1) : body(__VA_ARGS__, 0))
-
-static inline __attribute__((always_inline)) void grad_batch_q(const double *p, size_t n, const double *x,
-                                                               double *g, const int nested)
-{
-    SPIKY_UNPACK;
-    double gk;
-#pragma omp simd simdlen(8) private(gk)
-    for (size_t k = 0; k < n; k++) {
-        spiky_core(A1, w1, A2, w2, a, w, nested, x[k], &gk, NULL);
-        g[k] = gk;
-    }
-}
-
+/* The batched kernels run in the variant chosen at start-up (spiky_kern.c). */
 void spiky_grad_batch(const double *p, size_t n, const double *x, double *g)
 {
-    SPIKY_DISPATCH(grad_batch_q, p, n, x, g);
-}
-
-static inline __attribute__((always_inline)) void phi_batch_q(const double *p, size_t n, const double *x,
-                                                              double *phi, double *dphi, const int nested)
-{
-    SPIKY_UNPACK;
-    double gk;
-    if (dphi) {
-#pragma omp simd simdlen(8) private(gk)
-        for (size_t k = 0; k < n; k++) {
-            phi[k] = spiky_core(A1, w1, A2, w2, a, w, nested, x[k], &gk, NULL);
-            dphi[k] = gk;
-        }
-    } else {
-#pragma omp simd simdlen(8) private(gk)
-        for (size_t k = 0; k < n; k++) phi[k] = spiky_core(A1, w1, A2, w2, a, w, nested, x[k], &gk, NULL);
-    }
+    sgd_kern()->spiky_grad_batch(p, n, x, g);
 }
 
 void spiky_phi_batch(const double *p, size_t n, const double *x, double *phi, double *dphi)
 {
-    if (!phi) {
-        if (dphi) spiky_grad_batch(p, n, x, dphi);
-        return;
-    }
-    SPIKY_DISPATCH(phi_batch_q, p, n, x, phi, dphi);
+    sgd_kern()->spiky_phi_batch(p, n, x, phi, dphi);
 }
 
-static inline __attribute__((always_inline)) double phi_sum_q(const double *p, size_t n, const double *x,
-                                                              const int nested)
-{
-    SPIKY_UNPACK;
-    double gk, v;
-    SGD_SUM16(v, n, spiky_core(A1, w1, A2, w2, a, w, nested, x[k_], &gk, NULL));
-    return v;
-}
+double spiky_phi_sum(const double *p, size_t n, const double *x) { return sgd_kern()->spiky_phi_sum(p, n, x); }
 
-double spiky_phi_sum(const double *p, size_t n, const double *x)
-{
-    return SPIKY_DISPATCH(phi_sum_q, p, n, x);
-}
-
+/* Not dispatched: its sum over coordinates is an `omp simd` reduction, whose
+ * order follows the vector width. */
 static inline __attribute__((always_inline)) void value_batch_q(const double *p, size_t n, size_t d,
                                                                 const double *x, double *fx, const int nested)
 {

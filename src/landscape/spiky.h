@@ -2,6 +2,8 @@
  * SPIKY_NPARAM parameters. */
 #ifndef SGD_LANDSCAPE_SPIKY_H
 #define SGD_LANDSCAPE_SPIKY_H
+#include "core/fastmath.h"
+
 #include <stddef.h>
 
 enum { SPIKY_A1, SPIKY_W1, SPIKY_A2, SPIKY_W2, SPIKY_EA, SPIKY_EB, SPIKY_NPARAM };
@@ -23,5 +25,47 @@ void spiky_phi_batch(const double *p, size_t n, const double *x, double *phi, do
 double spiky_phi_sum(const double *p, size_t n, const double *x);
 /* f of n points of dimension d (sum of phi over coordinates). */
 void spiky_value_batch(const double *p, size_t n, size_t d, const double *x, double *fx);
+
+/* phi and its derivatives, written branch-free (clamped smoothstep, sincos
+ * kernel) so the batch kernels (spiky_kern.c) vectorise across trials. The scalar
+ * and batch paths share this code, so they give the same bits. */
+static inline double spiky_core(double A1, double w1, double A2, double w2, double a, double w, int nested,
+                                double x, double *d1, double *d2)
+{
+    double ax = x < 0 ? -x : x, sg = x < 0 ? -1.0 : 1.0;
+    double u = (ax - a) / w;
+    u = u < 0 ? 0 : (u > 1 ? 1 : u);
+    double u2 = u * u, v = 1 - u;
+    double e = u2 * u * (10 - 15 * u + 6 * u2);   /* quintic smoothstep S(u) */
+    double de = sg * 30 * u2 * v * v / w;          /* dS/dx */
+    double s1, c1, s2, c2;
+    sgd_sincos(w2 * x, &s2, &c2);
+    if (nested) {
+        /* w1 = 4 w2 (the default design: spikes nest in the ripples). Two
+         * double-angle steps give the spikes' cos and sin at exactly w1 x
+         * (scaling by 4 commutes with rounding) for a fifth of a sincos. */
+        double c = c2 * c2 - s2 * s2, sn = 2 * s2 * c2;
+        c1 = c * c - sn * sn;
+        s1 = 2 * sn * c;
+    } else
+        sgd_sincos(w1 * x, &s1, &c1);
+    double rip = 1 - c2;
+    *d1 = x + A1 * w1 * s1 + A2 * (de * rip + e * w2 * s2);
+    if (d2) {
+        double dde = 60 * u * v * (1 - 2 * u) / (w * w);
+        *d2 = 1 + A1 * w1 * w1 * c1 + A2 * (dde * rip + 2 * de * w2 * s2 + e * w2 * w2 * c2);
+    }
+    return 0.5 * x * x + A1 * (1 - c1) + A2 * e * rip;
+}
+
+/* The batched kernels take the spikes' form (nested: w1 = 4 w2, sines by
+ * double angles) as a literal from one dispatch each: with nested known
+ * only at run time the compiler could not unswitch these loops and computed
+ * both forms in every lane. */
+#define SPIKY_UNPACK                                                                                           \
+    const double A1 = p[SPIKY_A1], w1 = p[SPIKY_W1], A2 = p[SPIKY_A2], w2 = p[SPIKY_W2]; \
+    const double a = p[SPIKY_EA], w = p[SPIKY_EB] - a
+#define SPIKY_DISPATCH(body, ...) (p[SPIKY_W1] == 4 * p[SPIKY_W2] ? body(__VA_ARGS__, 1) : body(__VA_ARGS__, 0))
+
 
 #endif

@@ -26,7 +26,14 @@
  *                    dyf = dy on the flat grid, zero at thrown-away positions.
  *
  * Products and sums are separate operations (the build has FP contraction
- * off), the order of every sum is fixed by the shape alone.
+ * off), the order of every sum is fixed by the shape alone. Long sums are
+ * blocked (issue 12): a float32 sum of n terms in one accumulator is off by
+ * up to ~n ulp of its running magnitude, so at batch 128 of 32x32 images
+ * (131072 products per weight) the direct kernels were further from float64
+ * than oneDNN. Now gg sums up to KB columns per register partial and adds
+ * the partials; weight gradients sum up to JBLK vectors of j per partial,
+ * the blocks of one sample, the samples of a chunk, the 8 lanes pairwise,
+ * then the chunks pairwise (nn_chunk_sum).
  *
  * Determinism: forward and backward data are per sample. Weight gradients
  * keep 8-lane accumulators per fixed chunk of NN_CHUNK samples (samples in
@@ -42,8 +49,10 @@
  * time inside its chunked executor.
  *
  * net_plan.c asks nn_direct_conv_ok() first; SGD_NN_DIRECT=0 in the environment
- * disables this path (A/B timing, tests). */
+ * disables this path (A/B timing, tests), SGD_NN_DIRECT=2 sends it every
+ * convolution of at most 16 channels (tests). */
 #include "nn/nn_internal.h"
+#include "core/isa.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -55,6 +64,8 @@
 #define TAPS (KMAX * KMAX)
 #define OB 4                  /* output channels per register block */
 #define JB 2                  /* vectors of j per register block */
+#define KB 48                 /* most columns per register-held partial sum */
+#define JBLK 64               /* most vectors of j per weight-gradient partial */
 
 typedef float v8f __attribute__((vector_size(32)));
 /* Only the static helpers below take or return a v8f by value, so GCC's note
@@ -192,6 +203,10 @@ static int geo(dgeo *g, int cin, int cout, int h, int w, int k, int s, int p)
     return 1;
 }
 
+/* The selection rule, the scratch size and the entry points (which run
+ * the variant chosen at start-up) once, in the baseline variant's object;
+ * the kernels below in every variant (src/core/isa.h). */
+#ifdef SGD_ISA_PRIMARY
 /* Per-thread scratch, in floats, laid out by the functions below. */
 static size_t fwd_floats(const dgeo *g)
 {
@@ -205,7 +220,7 @@ static size_t bwd_floats(const dgeo *g)
            + (size_t)g->cout * g->dcs          /* dy padded for backward data */
            + (size_t)g->cin * g->dm8           /* one phase of dx */
            + (size_t)g->cin * g->cout * TAPS   /* phase weights */
-           + K * g->cout * VL                  /* dW lane accumulators */
+           + 2 * K * g->cout * VL              /* dW lane accumulators: chunk, sample */
            + K + (size_t)g->cout * TAPS        /* column offsets (ints) */
            + 8 * VL;
 }
@@ -218,20 +233,24 @@ size_t nn_direct_scratch(int cin, int cout, int h, int w, int k, int stride, int
     return a > b ? a : b;
 }
 
-static int direct_enabled(void)
+/* SGD_NN_DIRECT: 0 never, 2 every shape of at most 16 channels (tests of
+ * the kernels on shapes the rule below gives oneDNN), else the rule. */
+static int direct_mode(void)
 {
     const char *e = getenv("SGD_NN_DIRECT");
-    return !(e && e[0] == '0');
+    return e && (e[0] == '0' || e[0] == '2') ? e[0] - '0' : 1;
 }
 
 /* Selection rule (measured, docs/nn.md): at most 16 channels on both sides,
  * and a channel count that oneDNN would pad to 8, or both at most 8. */
 int nn_direct_conv_ok(int cin, int cout, int h, int w, int k, int stride, int pad)
 {
-    if (!direct_enabled()) return 0;
+    int mode = direct_mode();
+    if (!mode) return 0;
     dgeo g;
     if (!geo(&g, cin, cout, h, w, k, stride, pad)) return 0;
     if (cin > 16 || cout > 16) return 0;
+    if (mode == 2) return 1;
     /* oneDNN pads channels to a multiple of 8: direct wins where it pads,
      * and on 8 -> 8; on 16 -> 16 at 32x32 (ResNet-20's first stage) oneDNN
      * was ~5% faster, and 8 <-> 16 measured even there. On inputs of at
@@ -240,6 +259,20 @@ int nn_direct_conv_ok(int cin, int cout, int h, int w, int k, int stride, int pa
      * reorders dominate and a oneDNN call splits net_exec.c's team region. */
     return cin % 8 || cout % 8 || (cin <= 8 && cout <= 8) || h * w <= 16 * 16;
 }
+
+void nn_direct_conv_fwd(const nn_view *x, const float *wt, int k, int stride, int pad, nn_view *y,
+                        size_t n, float **scratch)
+{
+    sgd_kern()->nn_direct_conv_fwd(x, wt, k, stride, pad, y, n, scratch);
+}
+
+void nn_direct_conv_bwd(const nn_view *x, const float *wt, int k, int stride, int pad,
+                        const nn_view *dy, nn_view *dx, float *dw, size_t n, float **scratch,
+                        float *wpart)
+{
+    sgd_kern()->nn_direct_conv_bwd(x, wt, k, stride, pad, dy, dx, dw, n, scratch, wpart);
+}
+#endif
 
 /* ---- copies in and out --------------------------------------------------- */
 
@@ -299,27 +332,44 @@ static void dy_pad(const dgeo *g, const float *dy, float *d)
 
 /* ---- the two inner kernels ------------------------------------------------ */
 
+/* Split n into the fewest parts of at most most: parts of ceil(n / parts)
+ * (equal, so that no short part costs a pass of its own). */
+static inline int part_len(int n, int most)
+{
+    int parts = (n + most - 1) / most;
+    return parts > 1 ? (n + parts - 1) / parts : n;
+}
+
 /* out[o][j] = sum_kc W[o * K + kc] * src[col[kc] + j] for one block of
  * NO <= OB output channels and NJ <= JB vectors of j: the accumulators stay
- * in registers across all K columns. Inlined with constant NO, NJ. */
+ * in registers across kb <= KB columns at a time; the partials are added
+ * into out in column order, so a sum of K = 16 channels x 9 taps is 48 + 2
+ * additions deep instead of 144 (precision, issue 12). Inlined with
+ * constant NO, NJ. */
 static inline __attribute__((always_inline)) void
-gg_block(const float *src, const int *col, int K, const float *W, float *out, size_t os, int j,
-         int NO, int NJ)
+gg_block(const float *src, const int *col, int K, int kb, const float *W, float *out, size_t os,
+         int j, int NO, int NJ)
 {
-    v8f acc[OB][JB];
-    for (int o = 0; o < NO; o++)
-        for (int b = 0; b < NJ; b++) acc[o][b] = (v8f){0};
-    for (int kc = 0; kc < K; kc++) {
-        const float *p = src + col[kc] + j;
-        v8f xv[JB];
-        for (int b = 0; b < NJ; b++) xv[b] = ld(p + b * VL);
-        for (int o = 0; o < NO; o++) {
-            float wv = W[(size_t)o * K + kc];
-            for (int b = 0; b < NJ; b++) acc[o][b] += xv[b] * wv;
+    for (int k0 = 0; k0 < K; k0 += kb) {
+        int k1 = K - k0 < kb ? K : k0 + kb;
+        v8f acc[OB][JB];
+        for (int o = 0; o < NO; o++)
+            for (int b = 0; b < NJ; b++) acc[o][b] = (v8f){0};
+        for (int kc = k0; kc < k1; kc++) {
+            const float *p = src + col[kc] + j;
+            v8f xv[JB];
+            for (int b = 0; b < NJ; b++) xv[b] = ld(p + b * VL);
+            for (int o = 0; o < NO; o++) {
+                float wv = W[(size_t)o * K + kc];
+                for (int b = 0; b < NJ; b++) acc[o][b] += xv[b] * wv;
+            }
         }
+        for (int o = 0; o < NO; o++)
+            for (int b = 0; b < NJ; b++) {
+                float *q = out + o * os + j + b * VL;
+                st(q, k0 ? ld(q) + acc[o][b] : acc[o][b]);
+            }
     }
-    for (int o = 0; o < NO; o++)
-        for (int b = 0; b < NJ; b++) st(out + o * os + j + b * VL, acc[o][b]);
 }
 
 /* out (nout rows of os floats, m8 used) = W (nout x K) applied to the
@@ -327,6 +377,7 @@ gg_block(const float *src, const int *col, int K, const float *W, float *out, si
 static void gg(const float *src, const int *col, int K, const float *W, int nout, float *out,
                size_t os, int m8)
 {
+    int kb = part_len(K, KB);
     for (int o = 0; o < nout; o += OB) {
         int no = nout - o < OB ? nout - o : OB;
         const float *Wo = W + (size_t)o * K;
@@ -335,8 +386,8 @@ static void gg(const float *src, const int *col, int K, const float *W, int nout
 #define GG_CASE(NO_)                                                      \
     case NO_:                                                             \
         for (; j + JB * VL <= m8; j += JB * VL)                           \
-            gg_block(src, col, K, Wo, oo, os, j, NO_, JB);                \
-        for (; j < m8; j += VL) gg_block(src, col, K, Wo, oo, os, j, NO_, 1); \
+            gg_block(src, col, K, kb, Wo, oo, os, j, NO_, JB);            \
+        for (; j < m8; j += VL) gg_block(src, col, K, kb, Wo, oo, os, j, NO_, 1); \
         break;
         switch (no) {
             GG_CASE(1)
@@ -348,17 +399,33 @@ static void gg(const float *src, const int *col, int K, const float *W, int nout
     }
 }
 
-/* acc[o][kc] (8 lanes each) += sum_j dyf[o][j] * src[col[kc] + j], for one
- * block of NO <= OB output channels and NC <= 2 columns. */
+/* Where a weight-gradient block's register partial over one block of j
+ * (at most JBLK vectors) goes: the first block of a sample stores into
+ * sacc, the middle ones add to it, the last adds the sample's sum (sacc +
+ * partial) into the chunk accumulator acc (a sample with one block adds
+ * straight into acc).
+ * So a sum over a 32x32 image (132 vectors) is 44 + 3 additions deep per
+ * lane, then one per sample of the chunk (precision, issue 12). */
+static inline __attribute__((always_inline)) void dw_put(float *acc, float *sacc, size_t at, v8f a,
+                                                         int first, int last)
+{
+    if (!first) a = ld(sacc + at) + a;
+    if (last) st(acc + at, ld(acc + at) + a);
+    else st(sacc + at, a);
+}
+
+/* acc[o][kc] (8 lanes each) gets sum_j dyf[o][j] * src[col[kc] + j] over
+ * j in [j0, j1) (dw_put), for one block of NO <= OB output channels and
+ * NC <= 2 columns. */
 static inline __attribute__((always_inline)) void
-dw_block(const float *dyf, size_t ds, const float *src, const int *col, int K, int m8, float *acc,
-         int o0, int kc0, int NO, int NC)
+dw_block(const float *dyf, size_t ds, const float *src, const int *col, int K, int j0, int j1,
+         float *acc, float *sacc, int first, int last, int o0, int kc0, int NO, int NC)
 {
     v8f a[OB][2];
     for (int o = 0; o < NO; o++)
         for (int c = 0; c < NC; c++) a[o][c] = (v8f){0};
     const float *d0 = dyf + (size_t)o0 * ds;
-    for (int j = 0; j < m8; j += VL) {
+    for (int j = j0; j < j1; j += VL) {
         v8f dv[OB];
         for (int o = 0; o < NO; o++) dv[o] = ld(d0 + o * ds + j);
         for (int c = 0; c < NC; c++) {
@@ -367,22 +434,20 @@ dw_block(const float *dyf, size_t ds, const float *src, const int *col, int K, i
         }
     }
     for (int o = 0; o < NO; o++)
-        for (int c = 0; c < NC; c++) {
-            float *q = acc + ((size_t)(o0 + o) * K + kc0 + c) * VL;
-            st(q, ld(q) + a[o][c]);
-        }
+        for (int c = 0; c < NC; c++)
+            dw_put(acc, sacc, ((size_t)(o0 + o) * K + kc0 + c) * VL, a[o][c], first, last);
 }
 
 /* The common block, 4 output channels x 2 columns, spelled out: with the
  * generic block GCC reloaded every operand for each product (16 loads per
  * 8 products instead of 6), which made this loop load-bound. */
-static void dw_block42(const float *dyf, size_t ds, const float *src, const int *col, int K, int m8,
-                       float *acc, int o0, int kc0)
+static void dw_block42(const float *dyf, size_t ds, const float *src, const int *col, int K, int j0,
+                       int j1, float *acc, float *sacc, int first, int last, int o0, int kc0)
 {
     v8f a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
     const float *d0 = dyf + (size_t)o0 * ds, *d1 = d0 + ds, *d2 = d1 + ds, *d3 = d2 + ds;
     const float *x0 = src + col[kc0], *x1 = src + col[kc0 + 1];
-    for (int j = 0; j < m8; j += VL) {
+    for (int j = j0; j < j1; j += VL) {
         v8f y0 = ld(d0 + j), y1 = ld(d1 + j), y2 = ld(d2 + j), y3 = ld(d3 + j);
         v8f u = ld(x0 + j), v = ld(x1 + j);
         KEEP(y0);
@@ -402,32 +467,41 @@ static void dw_block42(const float *dyf, size_t ds, const float *src, const int 
     }
     v8f r[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
     for (int o = 0; o < 4; o++)
-        for (int c = 0; c < 2; c++) {
-            float *q = acc + ((size_t)(o0 + o) * K + kc0 + c) * VL;
-            st(q, ld(q) + r[o][c]);
-        }
+        for (int c = 0; c < 2; c++)
+            dw_put(acc, sacc, ((size_t)(o0 + o) * K + kc0 + c) * VL, r[o][c], first, last);
 }
 
+/* One sample's products added into the chunk accumulator acc, by blocks
+ * of j (dw_put; sacc holds the sample's running sum). */
 static void dw_acc(const float *dyf, int nout, size_t ds, const float *src, const int *col, int K,
-                   int m8, float *acc)
+                   int m8, float *acc, float *sacc)
 {
+    int jb = part_len(m8 / VL, JBLK) * VL;
     for (int o = 0; o < nout; o += OB) {
         int no = nout - o < OB ? nout - o : OB;
-        int kc = 0;
-#define DW_CASE(NO_)                                                              \
-    case NO_:                                                                     \
-        for (; kc + 2 <= K; kc += 2)                                              \
-            if (NO_ == 4) dw_block42(dyf, ds, src, col, K, m8, acc, o, kc);       \
-            else dw_block(dyf, ds, src, col, K, m8, acc, o, kc, NO_, 2);          \
-        if (kc < K) dw_block(dyf, ds, src, col, K, m8, acc, o, kc, NO_, 1);      \
+        for (int kc = 0; kc < K; kc += 2) {
+            int nc = K - kc < 2 ? 1 : 2;
+            for (int j0 = 0; j0 < m8; j0 += jb) {
+                int j1 = m8 - j0 < jb ? m8 : j0 + jb;
+                int first = j0 == 0, last = j1 == m8;
+#define DW_CASE(NO_)                                                                        \
+    case NO_:                                                                               \
+        if (NO_ == 4 && nc == 2)                                                            \
+            dw_block42(dyf, ds, src, col, K, j0, j1, acc, sacc, first, last, o, kc);        \
+        else if (nc == 2)                                                                   \
+            dw_block(dyf, ds, src, col, K, j0, j1, acc, sacc, first, last, o, kc, NO_, 2);  \
+        else                                                                                \
+            dw_block(dyf, ds, src, col, K, j0, j1, acc, sacc, first, last, o, kc, NO_, 1);  \
         break;
-        switch (no) {
-            DW_CASE(1)
-            DW_CASE(2)
-            DW_CASE(3)
-            DW_CASE(4)
-        }
+                switch (no) {
+                    DW_CASE(1)
+                    DW_CASE(2)
+                    DW_CASE(3)
+                    DW_CASE(4)
+                }
 #undef DW_CASE
+            }
+        }
     }
 }
 
@@ -443,8 +517,8 @@ static void fwd_columns(const dgeo *g, int *col)
 static void conv_fwd_team(const dgeo *gp, const nn_view *x, const float *wt, nn_view *y, size_t n,
                           float **scratch);
 
-void nn_direct_conv_fwd(const nn_view *x, const float *wt, int k, int stride, int pad, nn_view *y,
-                        size_t n, float **scratch)
+void SGD_KERN(nn_direct_conv_fwd)(const nn_view *x, const float *wt, int k, int stride, int pad, nn_view *y,
+                                  size_t n, float **scratch)
 {
     dgeo g;
     if (!geo(&g, x->c, y->c, x->h, x->w, k, stride, pad)) return;
@@ -534,9 +608,9 @@ static void phase_tables(const dgeo *g, const float *wt, float *wph, int *colp)
 static void conv_bwd_team(const dgeo *gp, const nn_view *x, const float *wt, const nn_view *dy,
                           nn_view *dx, float *dw, size_t n, float **scratch, float *wpart);
 
-void nn_direct_conv_bwd(const nn_view *x, const float *wt, int k, int stride, int pad,
-                        const nn_view *dy, nn_view *dx, float *dw, size_t n, float **scratch,
-                        float *wpart)
+void SGD_KERN(nn_direct_conv_bwd)(const nn_view *x, const float *wt, int k, int stride, int pad,
+                                  const nn_view *dy, nn_view *dx, float *dw, size_t n, float **scratch,
+                                  float *wpart)
 {
     dgeo g;
     if (!geo(&g, x->c, dy->c, x->h, x->w, k, stride, pad)) return;
@@ -562,7 +636,8 @@ static void conv_bwd_team(const dgeo *gp, const nn_view *x, const float *wt, con
         float *sub = dyp + (size_t)g.cout * g.dcs;
         float *wph = sub + (size_t)g.cin * g.dm8;             /* ss x cin x cout*TAPS */
         float *acc = wph + (size_t)g.cin * g.cout * TAPS;     /* cout x K x VL */
-        int *col = (int *)(acc + wsz * VL);                    /* K, then phase columns */
+        float *sacc = acc + wsz * VL;                          /* the same, one sample */
+        int *col = (int *)(sacc + wsz * VL);                   /* K, then phase columns */
         int *colp = col + K;
         fwd_columns(&g, col);
         phase_tables(&g, wt, wph, colp);
@@ -576,7 +651,7 @@ static void conv_bwd_team(const dgeo *gp, const nn_view *x, const float *wt, con
                 if (dw) {
                     x_in(&g, nn_smp(x, i), xp);
                     dy_flat(&g, nn_smp(dy, i), dyf);
-                    dw_acc(dyf, g.cout, (size_t)g.m8, xp, col, K, g.m8, acc);
+                    dw_acc(dyf, g.cout, (size_t)g.m8, xp, col, K, g.m8, acc, sacc);
                 }
                 if (dx) {
                     if (zero_first) memset(nn_smp(dx, i), 0, sizeof(float) * xsz);

@@ -6,8 +6,7 @@
 #include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/rng.h"
-#include "core/rng_internal.h"
-#include "core/fastmath.h"
+#include "core/isa.h"
 
 #include <float.h>
 #include <math.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #define BLOCK 64
+_Static_assert(BLOCK <= 64, "trials_noise_1d (trials_kern.c) draws at most 64 trials");
 
 void sgd_trials_defaults(sgd_trials_config *c, const sgd_landscape *f)
 {
@@ -67,33 +67,20 @@ static void draw_box(uint64_t seed, uint32_t domain, uint64_t trial, uint64_t st
 
 /* Uniform omega in [-r, r]^d for trials trial0 .. trial0+m-1 at step T: the
  * same numbers as sgd_noise_sample (cube, or the 1-D interval), drawn with
- * the inline Philox so the loop vectorises across trials. In 1-D one Philox
- * block serves steps 2k and 2k+1 (see noise.c), so `pair` keeps the second
- * half: pair[j] holds 2u-1 for step T+1 after an even T. */
+ * the inline Philox so the loop vectorises across trials (in 1-D, the
+ * variant's trials_noise_1d, trials_kern.c). In 1-D one Philox block serves
+ * steps 2k and 2k+1 (see noise.c), so `pair` keeps the second half:
+ * pair[j] holds 2u-1 for step T+1 after an even T. */
 static void uniform_noise(uint64_t seed, uint64_t trial0, uint64_t T, double r, size_t m, size_t d, double *om,
                           double *pair)
 {
-    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
     if (d == 1) {
         if (T & 1) {
             /* pair was filled at T-1 unless the block starts on an odd step */
             for (size_t j = 0; j < m; j++) om[j] = r * pair[j];
             return;
         }
-        uint64_t half = T >> 1;
-        uint32_t w0[BLOCK], w1[BLOCK], w2[BLOCK], w3[BLOCK];
-        for (size_t j = 0; j < m; j++) { /* sgd_rng_counter's layout */
-            uint64_t tr = trial0 + j;
-            w0[j] = 0;
-            w1[j] = (uint32_t)half;
-            w2[j] = (uint32_t)tr;
-            w3[j] = sgd_rng_counter_w3(SGD_RNG_NOISE, tr, half);
-        }
-        sgd_philox4x32_soa(m, w0, w1, w2, w3, key[0], key[1]);
-        for (size_t j = 0; j < m; j++) {
-            om[j] = r * (2.0 * sgd_u01(w0[j], w1[j]) - 1.0);
-            pair[j] = 2.0 * sgd_u01(w2[j], w3[j]) - 1.0;
-        }
+        sgd_kern()->trials_noise_1d(seed, trial0, T >> 1, r, m, om, pair);
         return;
     }
     const sgd_noise cube = {SGD_NOISE_CUBE, r, NULL, NULL};
@@ -130,25 +117,15 @@ static inline int trial_update(size_t d, double mu, double eta, double *x, doubl
 
 /* x_{t+1} = x_t - eta (grad f(x_t) + omega_t) for the m trials of a block;
  * stopped trials stay put. 1-D without momentum (Figure 3) runs one loop
- * across the trials, which vectorises: trial_update's arithmetic per lane.
+ * across the trials, which vectorises (the variant's trials_step_1d,
+ * trials_kern.c): trial_update's arithmetic per lane.
  * Returns nonzero when some x left the finite doubles. */
 static int block_update(const block_ws *w, size_t m, size_t d, double mu, double eta, int all_active)
 {
     int bad = 0;
-    if (d == 1 && !(mu > 0) && all_active) { /* the common case: no stopped trial to hold still */
-#pragma omp simd reduction(| : bad)
-        for (size_t j = 0; j < m; j++) {
-            w->x[j] -= eta * (w->g[j] + w->om[j]);
-            bad |= !(fabs(w->x[j]) <= DBL_MAX);
-        }
-    } else if (d == 1 && !(mu > 0)) {
-#pragma omp simd reduction(| : bad)
-        for (size_t j = 0; j < m; j++) {
-            double xn = w->x[j] - eta * (w->g[j] + w->om[j]);
-            w->x[j] = w->active[j] ? xn : w->x[j];
-            bad |= w->active[j] && !(fabs(xn) <= DBL_MAX);
-        }
-    } else
+    if (d == 1 && !(mu > 0))
+        bad = sgd_kern()->trials_step_1d(m, eta, w->x, w->g, w->om, w->active, all_active);
+    else
         for (size_t j = 0; j < m; j++)
             if (w->active[j])
                 bad |= trial_update(d, mu, eta, w->x + j * d, w->v + j * d, w->g + j * d, w->om + j * d);
@@ -172,6 +149,7 @@ int sgd_trials_run_local(const sgd_trials_config *c, sgd_trials_result *r, sgd_t
         return sgd_error(SGD_EINVAL, "--stop-radius: the landscape has no known x* (give --x-star)");
     if (c->noise.kind == SGD_NOISE_DATA && !c->noise.data)
         return sgd_error(SGD_EINVAL, "noise: data noise needs a sampling hook");
+    if ((rc = sgd_isa_init())) return rc; /* an SGD_ISA this CPU cannot run */
 
     size_t n = c->ntrials, d = f->d, total = sgd_schedule_total_steps(&c->sched);
     size_t ns = c->sched.nstages;

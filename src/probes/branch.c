@@ -313,6 +313,7 @@ void sgd_branch_result_free(sgd_branch_result *r)
     free(r->dist);
     free(r->final_loss);
     free(r->dist_start);
+    free(r->sharpness);
     free(r->branch_seed);
     memset(r, 0, sizeof *r);
 }

@@ -253,6 +253,14 @@ int branch_measure(const sgd_branch_config *c, branch_setup *S, sgd_branch_resul
         done += K;
         if (S->progress) S->progress(S->ctx, done, S->total);
     }
+    /* how sharp each final is (not a claim of the paper) */
+    if (!rc && c->sharpness_steps) {
+        if (!(R->sharpness = malloc(2 * B * sizeof *R->sharpness))) rc = sgd_error(SGD_ENOMEM, "out of memory");
+        else R->sharpness_resid = R->sharpness + B;
+    }
+    for (size_t j = 0; !rc && R->sharpness && j < B; j++)
+        rc = probe_sharpness(&M.P, M.finals + j * p, c->sharpness_steps, c->seed, &R->sharpness[j],
+                             &R->sharpness_resid[j]);
     if (!rc) summarize(R);
 out:
     free(done_row);

@@ -36,13 +36,15 @@ static int write_tables(const char *dir, const sgd_branch_result *R)
     for (size_t i = 0; i < B; i++)
         for (size_t j = i + 1; j < B; j++) fprintf(af.fp, "%zu,%zu,%.17g\n", i, j, R->dist[i * B + j]);
     if ((rc = sgd_afile_commit(&af)) || (rc = open_in(&af, dir, "finals.csv"))) return rc;
-    fputs("branch,seed,loss,dist_start,dist_nearest\n", af.fp);
+    fprintf(af.fp, "branch,seed,loss,dist_start,dist_nearest%s\n", R->sharpness ? ",sharpness,sharpness_resid" : "");
     for (size_t i = 0; i < B; i++) {
         double near = INFINITY;
         for (size_t j = 0; j < B; j++)
             if (j != i) near = fmin(near, R->dist[i * B + j]);
-        fprintf(af.fp, "%zu,%llu,%.17g,%.17g,%.17g\n", i, (unsigned long long)R->branch_seed[i], R->final_loss[i],
+        fprintf(af.fp, "%zu,%llu,%.17g,%.17g,%.17g", i, (unsigned long long)R->branch_seed[i], R->final_loss[i],
                 R->dist_start[i], B > 1 ? near : NAN);
+        if (R->sharpness) fprintf(af.fp, ",%.17g,%.17g", R->sharpness[i], R->sharpness_resid[i]);
+        fputc('\n', af.fp);
     }
     return sgd_afile_commit(&af);
 }
@@ -181,6 +183,7 @@ static int write_manifest(const char *dir, const sgd_branch_config *c, const sgd
     sgd_json_str(m, "branch_seeds", "seed_i = Philox words 0,1 of (seed, SGD_RNG_BRANCH, stream i, step 0, index 0); "
                                     "finals.csv lists them");
     sgd_json_int(m, "batches", (long long)R->batches);
+    sgd_json_int(m, "sharpness_steps", (long long)c->sharpness_steps);
     sgd_json_str(m, "probe_set", "batches 0..K-1 of epoch 0 of the training split shuffled with the seed, "
                                  "no augmentation, BN with batch statistics (= sgdscape probe, grad --epoch 0)");
     sgd_json_int(m, "resumed_branches", (long long)R->resumed_branches);

@@ -50,6 +50,10 @@ void probe_remove_rows(const char *rows);
 /* DIR/NAME.gp (900x560, x label 'epoch t': plot may set another first) and
  * its .png and .svg: a figure of probe_write.c's style (spectrum). */
 int probe_figure(const char *dir, const char *name, const char *title, const char *ylabel, const char *plot);
+/* The top Hessian eigenvalue of the probe's f at x (sharpness.c): Lanczos
+ * of at most `steps` steps from a Rademacher start of `seed`, stopped at a
+ * relative residual of 1e-6; *resid = |H y - lambda y| of its Ritz pair. */
+int probe_sharpness(probe_plan *P, const float *x, size_t steps, uint64_t seed, double *lambda, double *resid);
 /* A text that changes whenever anything that shapes the rows changes. */
 char *probe_fingerprint(const sgd_probe_config *c, const probe_plan *P);
 

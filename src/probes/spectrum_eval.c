@@ -1,5 +1,6 @@
 /* One local minimum of the spectrum: its losses, distances and one-point
  * convexity; and the paper's claims over all of them. */
+#include "probes/probe_internal.h"
 #include "probes/spectrum_internal.h"
 #include "sgdscape/dist.h"
 #include "sgdscape/error.h"
@@ -121,7 +122,22 @@ static int onepoint(spectrum_plan *P, size_t k, const char *dir, sgd_spectrum_ro
     }
     r->onepoint_frac = (double)pos / (double)F;
     sgd_probe_result_free(&pr);
-    return SGD_OK;
+    r->sharpness = r->sharpness_resid = NAN;
+    if (!c->sharpness_steps) return SGD_OK;
+    /* the same f as the probe's: its plan of this run directory */
+    probe_plan PP;
+    rc = probe_plan_open(&pc, &PP, 0);
+    if (!rc) {
+        float *xm = malloc(PP.p * sizeof *xm);
+        char path[4400];
+        snprintf(path, sizeof path, "%s/x.npy", dir);
+        if (!xm) rc = sgd_error(SGD_ENOMEM, "out of memory");
+        else if (!(rc = probe_load_x(&PP, path, xm)))
+            rc = probe_sharpness(&PP, xm, c->sharpness_steps, c->seed, &r->sharpness, &r->sharpness_resid);
+        free(xm);
+    }
+    probe_plan_free(&PP);
+    return rc;
 }
 
 int spectrum_measure(spectrum_plan *P, size_t k, const char *dir, const float *x0, const float *xs)
@@ -209,6 +225,7 @@ int spectrum_claims(spectrum_plan *P)
         R->spearman_train_loss = spearman(R, offsetof(sgd_spectrum_row, train_loss), a, a + 2 * n);
         R->spearman_val_loss = spearman(R, offsetof(sgd_spectrum_row, val_loss), a, a + 2 * n);
         R->spearman_dist_init = spearman(R, offsetof(sgd_spectrum_row, dist_init), a, a + 2 * n);
+        R->spearman_sharpness = spearman(R, offsetof(sgd_spectrum_row, sharpness), a, a + 2 * n);
     }
     size_t all = 0;
     R->min_onepoint_frac = INFINITY;

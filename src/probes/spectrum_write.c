@@ -17,11 +17,13 @@ static double col(const sgd_spectrum_row *r, size_t off) { return *(const double
 
 static const char *const CSV_NAMES[] = {"train_loss", "train_acc", "val_loss",        "val_acc",
                                         "fit_loss",   "fit_acc",   "dist_init",       "dist_start",
-                                        "start_dist_init", "onepoint_frac", "inner_min"};
+                                        "start_dist_init", "onepoint_frac", "inner_min",
+                                        "sharpness", "sharpness_resid"};
 static const size_t CSV_COLS[] = {COL(train_loss), COL(train_acc), COL(val_loss),        COL(val_acc),
                                   COL(fit_loss),   COL(fit_acc),   COL(dist_init),       COL(dist_start),
-                                  COL(start_dist_init), COL(onepoint_frac), COL(inner_min)};
-enum { NCOLS = sizeof CSV_COLS / sizeof CSV_COLS[0] };
+                                  COL(start_dist_init), COL(onepoint_frac), COL(inner_min),
+                                  COL(sharpness), COL(sharpness_resid)};
+enum { NCOLS = sizeof CSV_COLS / sizeof CSV_COLS[0] }; /* the last two with sharpness_steps only */
 
 static void put(FILE *fp, double v, const char *sep)
 {
@@ -97,6 +99,10 @@ static int write_summary(const char *dir, const sgd_spectrum_result *R)
     sgd_json_num(c, "fraction_minima_onepoint", R->frac_onepoint);
     sgd_json_num(c, "min_onepoint_fraction", R->min_onepoint_frac);
     sgd_json_str(c, "onepoint_paper", "every fine-tune trajectory is one point convex to its minimum (1)");
+    if (!isnan(R->spearman_sharpness)) {
+        sgd_json_num(c, "spearman_start_sharpness", R->spearman_sharpness);
+        sgd_json_str(c, "sharpness_note", "not a claim of the paper: are later minima also flatter (< 0)?");
+    }
     sgd_json_num(c, "min_pair_distance", R->min_pair_dist);
     sgd_json_num(c, "mean_pair_distance", R->mean_pair_dist);
     sgd_json_str(c, "pair_distance_paper", "the minima are not from the same region");
@@ -145,6 +151,7 @@ static int write_manifest(const char *dir, const sgd_spectrum_config *c, const s
         free(e);
     }
     sgd_json_int(m, "probe_batches", (long long)c->probe_batches);
+    sgd_json_int(m, "sharpness_steps", (long long)c->sharpness_steps);
     sgd_json_str(m, "onepoint", "sgd_probe_run (5.1) on each fine-tune: f on the probe set, x_T its final x");
     sgd_json_str(m, "train_eval", "train_loss/acc: whole training split at x_min, BN running statistics, no "
                                   "augmentation; fit_loss/acc: train.csv's last epoch");
@@ -161,7 +168,7 @@ static int write_manifest(const char *dir, const sgd_spectrum_config *c, const s
 int sgd_spectrum_write(const char *dir, const sgd_spectrum_config *c, const sgd_spectrum_result *R)
 {
     char path[4400];
-    int rc = write_table(dir, "spectrum.csv", R, CSV_COLS, NCOLS, CSV_NAMES, 0);
+    int rc = write_table(dir, "spectrum.csv", R, CSV_COLS, c->sharpness_steps ? NCOLS : NCOLS - 2, CSV_NAMES, 0);
     size_t shape[2] = {R->nstarts, R->epochs_fine};
     snprintf(path, sizeof path, "%s/inner.npy", dir);
     if (!rc) rc = sgd_npy_write(path, SGD_NPY_F64, R->inner, 2, shape);

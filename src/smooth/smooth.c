@@ -6,6 +6,7 @@
 #include "smooth/smooth_internal.h"
 
 #include "sgdscape/error.h"
+#include "sgdscape/isa.h"
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
@@ -165,6 +166,8 @@ int sgd_smooth_eval(const sgd_landscape *f, const sgd_noise *W, double eta, cons
         return sgd_error(SGD_EINVAL, "smoothing: noise radius r must be finite and >= 0");
     if (!(p->confidence > 0 && p->confidence < 1))
         return sgd_error(SGD_EINVAL, "smoothing: confidence must be in (0, 1)");
+    int isa_rc = sgd_isa_init(); /* an SGD_ISA this CPU cannot run */
+    if (isa_rc) return isa_rc;
     if (p->method == SGD_SMOOTH_MC && p->nsamples == 0 && !(p->tol > 0))
         return sgd_error(SGD_EINVAL, "smoothing: give a sample count or a tolerance tol > 0");
     for (size_t i = 0; i < d; i++)

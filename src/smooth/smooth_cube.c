@@ -8,6 +8,7 @@
 #include "sgdscape/error.h"
 #include "sgdscape/rng.h"
 #include "core/rng_internal.h"
+#include "core/isa.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -80,7 +81,7 @@ static void cube_x_runs(double r, double eta, const double *y, size_t d, size_t 
     }
 }
 
-void smooth_cube_x_block(double r, double eta, const double *y, size_t d, uint64_t seed, uint64_t stream,
+void SGD_KERN(smooth_cube_x_block)(double r, double eta, const double *y, size_t d, uint64_t seed, uint64_t stream,
                          uint64_t step0, size_t m, uint32_t *words, double *x)
 {
     const size_t h = (d + 3) / 4;
@@ -117,6 +118,10 @@ void smooth_cube_x_block(double r, double eta, const double *y, size_t d, uint64
  * once. The samples and their bits are those of the general path; only the
  * order of the sum over coordinates differs. */
 
+/* The scratch and the entry points (which run the variant chosen at
+ * start-up) once, in the baseline variant's object; the kernels in every
+ * variant (src/core/isa.h). */
+#ifdef SGD_ISA_PRIMARY
 int smooth_sep_tile_alloc(sep_tile *t)
 {
     uint32_t *w = malloc(4 * SGD_SMOOTH_TILE * sizeof(uint32_t));
@@ -137,6 +142,25 @@ void smooth_sep_tile_free(sep_tile *t)
     free(t->yb);
 }
 
+void smooth_cube_x_block(double r, double eta, const double *y, size_t d, uint64_t seed, uint64_t stream,
+                         uint64_t step0, size_t m, uint32_t *words, double *x)
+{
+    sgd_kern()->smooth_cube_x_block(r, eta, y, d, seed, stream, step0, m, words, x);
+}
+size_t smooth_sep_cols_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, mc_chunk *c)
+{
+    return sgd_kern()->smooth_sep_cols_chunk(J, a, b, T, c);
+}
+size_t smooth_sep_rows_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, mc_chunk *c)
+{
+    return sgd_kern()->smooth_sep_rows_chunk(J, a, b, T, c);
+}
+int smooth_mc_run_sep_big(const mc_job *J, mc_acc *res, size_t *bad)
+{
+    return sgd_kern()->smooth_mc_run_sep_big(J, res, bad);
+}
+#endif
+
 /* phi (when ph) and phi' (when dph) at x = ypat - eta r sym(w) for the nl
  * blocks of a coordinate tile; ypat[t * stride + k] is the y of word t of
  * block k. The values are laid out [t][k] with row length nl. */
@@ -155,7 +179,7 @@ static void sep_eval(const sgd_landscape *f, double r, double eta, const double 
 
 /* Samples a .. b-1 into c, a tile of columns at a time. Returns the first
  * non-finite sample + 1, or 0. */
-size_t smooth_sep_cols_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, mc_chunk *c)
+size_t SGD_KERN(smooth_sep_cols_chunk)(const mc_job *J, size_t a, size_t b, sep_tile *T, mc_chunk *c)
 {
     const size_t d = J->d, h = (d + 3) / 4, spt = SGD_SMOOTH_TILE / h;
     const double r2 = J->W->scale * 0x1.0p-31, eta = J->eta;
@@ -220,7 +244,7 @@ size_t smooth_sep_cols_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, m
  * words in coordinate order at W + 4 h s (cube_words_sample) and its points
  * at x + d s, so that one call covers a sample. Samples a .. b-1 into c.
  * Returns the first non-finite sample + 1, or 0. */
-size_t smooth_sep_rows_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, mc_chunk *c)
+size_t SGD_KERN(smooth_sep_rows_chunk)(const mc_job *J, size_t a, size_t b, sep_tile *T, mc_chunk *c)
 {
     const sgd_landscape *f = J->f;
     const size_t d = J->d, h = (d + 3) / 4, spt = SGD_SMOOTH_TILE / h;
@@ -235,7 +259,7 @@ size_t smooth_sep_rows_chunk(const mc_job *J, size_t a, size_t b, sep_tile *T, m
         if (draw)
             for (size_t s = 0; s < ns; s++) cube_words_sample(J->p->seed, J->p->stream, J->step0 + j + s, h, W + 4 * h * s);
         else {
-            smooth_cube_x_block(J->W->scale, eta, J->y, d, J->p->seed, J->p->stream, J->step0 + j, ns, W, T->x);
+            SGD_KERN(smooth_cube_x_block)(J->W->scale, eta, J->y, d, J->p->seed, J->p->stream, J->step0 + j, ns, W, T->x);
             if (!fused)
                 f->fast->phi_batch(f, ns * d, T->x, J->want_val ? T->ph : NULL, J->want_grad ? T->dph : NULL);
         }
@@ -300,7 +324,7 @@ static void sep_big_tile(const mc_job *J, size_t ti, size_t ntile, size_t j0, si
 /* Large d: samples run in order in batches; within a batch the coordinate
  * tiles run in parallel, each owning its coordinates' statistics, so no
  * merging is needed and the bits do not depend on the thread count. */
-int smooth_mc_run_sep_big(const mc_job *J, mc_acc *res, size_t *bad)
+int SGD_KERN(smooth_mc_run_sep_big)(const mc_job *J, mc_acc *res, size_t *bad)
 {
     const size_t d = J->d, h = (d + 3) / 4, ntile = (h + SGD_SMOOTH_BIG_TILE - 1) / SGD_SMOOTH_BIG_TILE;
     const size_t SB = 64; /* samples per batch */

@@ -67,7 +67,7 @@ typedef struct {
     double cnt, k, s[4], s2[4], lo, hi;
 } mc_vstat;
 
-typedef struct {
+typedef struct mc_chunk {
     size_t d;
     mc_vstat v;
     double *mean, *m2, *lo, *hi; /* d entries; lo, hi only for Hoeffding ranges */
@@ -76,7 +76,7 @@ typedef struct {
 /* The totals of a Monte Carlo call: the value's statistics, and the
  * gradient's per coordinate (every coordinate has gn samples) in the arrays
  * of an mc_chunk, so that merging a chunk is one vector loop. */
-typedef struct {
+typedef struct mc_acc {
     int want_grad, want_range;
     mc_stat g;
     double gn;
@@ -160,7 +160,7 @@ static inline size_t chunk_add(mc_chunk *c, int want_val, const double *vals, co
 }
 
 /* Per-thread scratch of one tile. */
-typedef struct {
+typedef struct sep_tile {
     uint32_t *w[4];
     double *x, *ph, *dph;
     double *yb;   /* 4 SGD_SMOOTH_TILE: large d, y of a tile whose last run passes d (zero-padded);
@@ -168,7 +168,7 @@ typedef struct {
 } sep_tile;
 
 /* The work of one Monte Carlo call; shared by the chunk runners. */
-typedef struct {
+typedef struct mc_job {
     const sgd_landscape *f;
     const sgd_noise *W;
     double eta;

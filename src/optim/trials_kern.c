@@ -1,0 +1,56 @@
+/* The trial runner's per-step kernels for one dimension without momentum
+ * (Figure 3), across a block of trials; compiled once per kernel variant
+ * (src/core/isa.h). trials.c calls them through sgd_kern(). */
+#include "core/isa.h"
+#include "core/fastmath.h"
+#include "core/rng_internal.h"
+#include "sgdscape/rng.h"
+
+#include <float.h>
+#include <math.h>
+
+/* Uniform omega_T = r (2u - 1) for trials trial0 .. trial0+m-1 (m <= 64) at
+ * an even step T = 2 half, and pair[j] = 2u' - 1 for step T+1: one Philox
+ * block serves both steps (noise.c's 1-D layout, sgd_rng_counter's words),
+ * drawn across trials so the loop vectorises. */
+void SGD_KERN(trials_noise_1d)(uint64_t seed, uint64_t trial0, uint64_t half, double r, size_t m, double *om,
+                               double *pair)
+{
+    uint32_t w0[64], w1[64], w2[64], w3[64];
+    for (size_t j = 0; j < m; j++) {
+        uint64_t tr = trial0 + j;
+        w0[j] = 0;
+        w1[j] = (uint32_t)half;
+        w2[j] = (uint32_t)tr;
+        w3[j] = sgd_rng_counter_w3(SGD_RNG_NOISE, tr, half);
+    }
+    sgd_philox4x32_soa(m, w0, w1, w2, w3, (uint32_t)seed, (uint32_t)(seed >> 32));
+    for (size_t j = 0; j < m; j++) {
+        om[j] = r * (2.0 * sgd_u01(w0[j], w1[j]) - 1.0);
+        pair[j] = 2.0 * sgd_u01(w2[j], w3[j]) - 1.0;
+    }
+}
+
+/* x_j -= eta (g_j + om_j) for the m trials, those with active[j] == 0
+ * held still (active is not read when all_active). Nonzero when some x left
+ * the finite doubles. */
+int SGD_KERN(trials_step_1d)(size_t m, double eta, double *x, const double *g, const double *om, const int *active,
+                             int all_active)
+{
+    int bad = 0;
+    if (all_active) {
+#pragma omp simd reduction(| : bad)
+        for (size_t j = 0; j < m; j++) {
+            x[j] -= eta * (g[j] + om[j]);
+            bad |= !(fabs(x[j]) <= DBL_MAX);
+        }
+    } else {
+#pragma omp simd reduction(| : bad)
+        for (size_t j = 0; j < m; j++) {
+            double xn = x[j] - eta * (g[j] + om[j]);
+            x[j] = active[j] ? xn : x[j];
+            bad |= active[j] && !(fabs(xn) <= DBL_MAX);
+        }
+    }
+    return bad;
+}
