@@ -93,7 +93,8 @@ static int write_density(const char *dir, const sgd_hessian_result *r)
     int o = sgd_figure_preamble(script, sizeof script, 800, 500, SGD_FIGURE_FONTS);
     snprintf(script + o, sizeof script - (size_t)o,
              "set title 'Hessian spectral density (SLQ: %zu runs x %zu steps, sigma %.3g)'\n"
-             "set autoscale xfix\nset xlabel 'eigenvalue'\nset ylabel 'density'\nset logscale y\nset grid\nunset key\n"
+             "set autoscale xfix\nset xlabel 'eigenvalue'\nset ylabel 'density'\n"
+             "set logscale y\nset format y '10^{%%L}'\nset grid\nunset key\n"
              "plot 'density.dat' using 1:2 with lines lw 2 lc rgb '#3060c0'\n",
              r->density_runs, r->density_steps, r->sigma);
     int rendered;
