@@ -4,7 +4,10 @@
 #ifndef SGD_CHECK_H
 #define SGD_CHECK_H
 
+#include "sgdscape/io.h"
+
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -47,6 +50,28 @@ static inline const char *check_source_dir(void)
 {
     const char *d = getenv("SGD_SOURCE_DIR");
     return d ? d : "..";
+}
+
+/* A small separable image set for the network tests: n 8x8 uint8 images, label
+ * i mod 3, class k lifting rows 3k..3k+2 by `lift` over LCG noise 0..89 from
+ * seed s; written as x (n, 8, 8) u8 and y (n,) i32 .npy. Nonzero on failure. */
+static inline int chk_write_set(const char *x, const char *y, int n, uint32_t s, int lift)
+{
+    uint8_t *X = malloc((size_t)n * 64);
+    int32_t *lab = malloc((size_t)n * sizeof *lab);
+    int rc = !X || !lab;
+    for (int i = 0; i < n && !rc; i++) {
+        lab[i] = i % 3;
+        for (int k = 0; k < 64; k++) {
+            s = s * 1664525u + 1013904223u;
+            X[i * 64 + k] = (uint8_t)((s >> 24) % 90 + (k / 8 / 3 == lab[i] ? lift : 0));
+        }
+    }
+    size_t xs[3] = {(size_t)n, 8, 8}, ys[1] = {(size_t)n};
+    if (!rc) rc = sgd_npy_write(x, SGD_NPY_U8, X, 3, xs) || sgd_npy_write(y, SGD_NPY_I32, lab, 1, ys);
+    free(X);
+    free(lab);
+    return rc;
 }
 
 #endif

@@ -22,17 +22,7 @@ enum { NTR = 96, NTE = 32, BATCH = 16 };
 
 static int write_set(const char *x, const char *y, int n, uint32_t s)
 {
-    static uint8_t X[NTR * 64];
-    int32_t lab[NTR];
-    for (int i = 0; i < n; i++) {
-        lab[i] = i % 3;
-        for (int k = 0; k < 64; k++) {
-            s = s * 1664525u + 1013904223u;
-            X[i * 64 + k] = (uint8_t)((s >> 24) % 90 + (k / 8 / 3 == lab[i] ? 40 : 0));
-        }
-    }
-    size_t xs[3] = {(size_t)n, 8, 8}, ys[1] = {(size_t)n};
-    return sgd_npy_write(x, SGD_NPY_U8, X, 3, xs) || sgd_npy_write(y, SGD_NPY_I32, lab, 1, ys);
+    return chk_write_set(x, y, n, s, 40);
 }
 
 static sgd_net *make_net(void) { return sgd_net_create(MODEL, 1, 8, 8, 3); }
