@@ -62,7 +62,42 @@ sgd_json *sgd_json_arr_obj(sgd_json *j, const char *key)
     return (sgd_json *)o;
 }
 
-char *sgd_json_print(const sgd_json *j) { return cJSON_Print(J(j)); }
+/* cJSON prints a double with 15 significant digits whenever that reads back
+ * within one epsilon, so the last bit can be lost (a manifest's mean then
+ * differs by 1 ulp from the same number in a CSV). Numbers are printed here
+ * with the fewest digits (15, 16 or 17) that read back exactly: a copy of the
+ * tree whose numbers are raw text, printed by cJSON as it is. */
+static int exact_numbers(cJSON *n)
+{
+    for (; n; n = n->next) {
+        if (cJSON_IsNumber(n) && isfinite(n->valuedouble)) { /* cJSON prints the rest as null */
+            char buf[32];
+            double d = n->valuedouble;
+            for (int prec = 15; prec <= 17; prec++) {
+                snprintf(buf, sizeof buf, "%.*g", prec, d);
+                if (strtod(buf, NULL) == d) break;
+            }
+            char *raw = strdup(buf);
+            if (!raw) return -1;
+            n->type = cJSON_Raw;
+            n->valuestring = raw;
+        } else if (n->child && exact_numbers(n->child)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static char *print_exact(const sgd_json *j)
+{
+    cJSON *c = cJSON_Duplicate(J(j), 1);
+    if (!c) return NULL;
+    char *s = exact_numbers(c) ? NULL : cJSON_Print(c);
+    cJSON_Delete(c);
+    return s;
+}
+
+char *sgd_json_print(const sgd_json *j) { return print_exact(j); }
 
 int sgd_json_write_free(sgd_json *j, const char *dir, const char *name)
 {
@@ -76,7 +111,7 @@ int sgd_json_write_free(sgd_json *j, const char *dir, const char *name)
 
 int sgd_json_write(const sgd_json *j, const char *path)
 {
-    char *s = cJSON_Print(J(j));
+    char *s = print_exact(j);
     if (!s) return sgd_error(SGD_ENOMEM, "%s: cannot format JSON", path);
     size_t n = strlen(s);
     char *t = realloc(s, n + 2);
