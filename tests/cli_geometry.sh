@@ -3,8 +3,10 @@
 # convnet on 200 random 12x12 images, 3 epochs): the files; interp at alpha
 # 0 and 1 and the surface at (0, 0) equal `sgdscape grad` at A, B and X;
 # the PCA ratios sum to 1 and x_T sits at the origin; 1 and 2 threads (and,
-# with MPI, 1 and 2 ranks) give the same bytes; SIGINT and bad input leave no
-# directory; bad input gives one line and a nonzero exit.
+# with MPI, 1 and 2 ranks) give the same bytes; a surface or interp stopped
+# (SIGINT) or killed (-9) resumes to the same bytes, and a --resume with other
+# options or with nothing to resume is refused; bad input leaves no directory
+# and gives one line and a nonzero exit.
 set -u
 CLI="$1"
 T=$(mktemp -d)
@@ -14,7 +16,7 @@ ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
 export SGD_QUIET=1
 
-. "$(dirname "$0")/lib_data.sh" # npyhdr
+. "$(dirname "$0")/lib_data.sh" # npyhdr, stop_when
 images() { # N NAME: N random 12x12 images and labels i mod 4
     { npyhdr '|u1' "$1, 12, 12"; head -c $(($1 * 144)) /dev/urandom; } >"$T/X$2.npy"
     { npyhdr '|u1' "$1,"; for i in $(seq 0 $(($1 - 1))); do printf "\\x$(printf %02x $((i % 4)))"; done; } >"$T/y$2.npy"
@@ -42,9 +44,9 @@ fa=$(gradloss "$T/run/x/x_0000.npy") fb=$(gradloss "$T/run/x.npy")
 py "
 import csv, json
 rows = {float(r['alpha']): r for r in csv.DictReader(open('$T/i2/interp.csv'))}
-# to 1e-13: grad computes the normalisation from the data, interp reads it from the run's manifest.json,
-# which can drop its last bit (cJSON prints %.15g when that reads back within an epsilon): 1 ulp in f
-close = lambda a, b: abs(a - b) <= 1e-13 * abs(b)
+# bit for bit: grad computes the normalisation from the data, interp reads it from the run's
+# manifest.json, whose numbers print with every digit needed to read back exactly (src/io/json.c)
+close = lambda a, b: a == b
 assert close(float(rows[0.0]['train_loss']), $fa), (rows[0.0]['train_loss'], $fa)
 assert close(float(rows[1.0]['train_loss']), $fb), (rows[1.0]['train_loss'], $fb)
 assert all(r['val_loss'] != 'nan' for r in rows.values())
@@ -76,7 +78,7 @@ fx=$(gradloss "$T/run/x.npy")
 py "
 import json, csv
 s = json.load(open('$T/s2/summary.json'))
-close = lambda a, b: abs(a - b) <= 1e-13 * abs(b) # as for interp above
+close = lambda a, b: a == b # as for interp above
 assert close(s['center_loss'], $fx), (s['center_loss'], $fx)
 rows = list(csv.DictReader(open('$T/s2/surface.csv')))
 assert len(rows) == 15
@@ -117,15 +119,59 @@ else
     echo "skip: no mpirun or no MPI in $CLI"
 fi
 
-# ---- SIGINT: no directory ---------------------------------------------------------
-PATH=/nonexistent "$CLI" surface --run "$T/run" --alpha -1:1:100 --beta -1:1:100 --batches 2 --threads 1 \
-    --out "$T/int" >/dev/null 2>&1 &
-pid=$!
-sleep 1
-kill -INT $pid 2>/dev/null
-wait $pid
-rc=$?
-[ $rc -ne 0 ] && [ ! -e "$T/int" ] && [ ! -e "$T/int.partial" ] && ok "SIGINT (exit $rc): no directory" || bad "SIGINT: rc $rc"
+# ---- stopped (SIGINT) or killed (-9), then --resume: the same bytes ----------------
+# resumed SIG NAME FULL SUB 'OPT VALUE' CMD ARGS...: CMD stopped by SIG once it has
+# kept a part in NAME.partial/SUB, a --resume with OPT VALUE refused (naming OPT),
+# then --resume: every file of the uninterrupted run FULL the same bytes (summary.json
+# but its seconds), manifest.json's resumed_SUB the parts that were kept
+resumed() {
+    local sig=$1 name=$2 full=$3 sub=$4 other=$5 cmd=$6 f rc n
+    shift 6
+    rm -rf "$T/$name" "$T/$name.partial"
+    PATH=/nonexistent "$CLI" "$cmd" "$@" --out "$T/$name" >/dev/null 2>"$T/$name.err1" &
+    stop_when "$sig" $! "$T/$name.partial/$sub/" '\.bin$'
+    rc=$?
+    if [ -d "$T/$name" ]; then
+        echo "skip: $cmd finished before SIG$sig (no resume to test)"
+        return
+    fi
+    n=$(ls "$T/$name.partial/$sub" 2>/dev/null | grep -c '\.bin$')
+    [ "$n" -gt 0 ] && ok "$cmd SIG$sig (exit $rc) keeps $n parts in $name.partial/$sub" || { bad "$cmd SIG$sig: none kept"; return; }
+    # shellcheck disable=SC2086 # OPT VALUE: two words
+    err=$("$CLI" "$cmd" "$@" $other --resume --out "$T/$name" 2>&1 >/dev/null)
+    [ $? -ne 0 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q -- "(${other%% *}: " && [ -d "$T/$name.partial" ] &&
+        ok "$cmd --resume with $other refused: $err" || bad "$cmd --resume with $other: '$err'"
+    PATH=/nonexistent "$CLI" "$cmd" "$@" --resume --out "$T/$name" >/dev/null 2>"$T/$name.err" ||
+        { bad "$cmd --resume after SIG$sig: $(cat "$T/$name.err")"; return; }
+    [ ! -e "$T/$name.partial" ] && [ ! -e "$T/$name/$sub" ] && ok "$cmd: resumed run committed" || bad "$cmd resume leftovers"
+    for f in $(ls "$T/$full"); do
+        case $f in summary.json | manifest.json) ;; *) cmp -s "$T/$full/$f" "$T/$name/$f" || bad "$cmd resume after SIG$sig: $f differs" ;; esac
+    done
+    py "
+import json
+a, b = (json.load(open(d + '/summary.json')) for d in ('$T/$full', '$T/$name'))
+a.pop('seconds', None); b.pop('seconds', None)
+assert a == b, (a, b)
+m = json.load(open('$T/$name/manifest.json'))
+assert m['resumed_$sub'] == $n, m['resumed_$sub']
+" && ok "$cmd resume after SIG$sig: every file the same ($(ls "$T/$full" | wc -l) files)" || bad "$cmd resume summary"
+}
+SARGS=(--run "$T/run" --alpha -1:1:21 --beta -1:1:21 --batches 2 --threads 1)
+nofig surface "${SARGS[@]}" --out "$T/sfull" >/dev/null || bad "surface 21 x 21"
+resumed KILL skill sfull points "--alpha -1:1:3" surface "${SARGS[@]}"
+resumed INT sint sfull points "--beta 0:1:3" surface "${SARGS[@]}"
+[ ! -e "$T/sint.err1" ] || grep -q "continue with --resume" "$T/sint.err1" && ok "SIGINT message" ||
+    bad "SIGINT message: $(cat "$T/sint.err1")"
+IARGS=(--run "$T/run" --alpha -0.5:1.5:201 --batches 2 --threads 1)
+nofig interp "${IARGS[@]}" --out "$T/ifull" >/dev/null || bad "interp 201"
+resumed KILL ikill ifull points "--batches 3" interp "${IARGS[@]}"
+# hessian: the Hutchinson samples and SLQ runs kept; the eigenvalue Lanczos starts over
+HARGS=("$T/run" --top 2 --trace 150 --density 15 --density-steps 20 --batches 2 --threads 1)
+nofig hessian "${HARGS[@]}" --out "$T/hfull" >/dev/null || bad "hessian"
+resumed KILL hkill hfull parts "--trace 149" hessian "${HARGS[@]}"
+err=$("$CLI" surface "${SARGS[@]}" --resume --out "$T/sfull" 2>&1 >/dev/null)
+[ $? -eq 1 ] && echo "$err" | grep -q "holds no surface to continue" && [ ! -e "$T/sfull.partial" ] &&
+    ok "--resume with nothing to continue: $err" || bad "--resume without DIR.partial: '$err'"
 
 # ---- errors: one line, nonzero exit, nothing written ------------------------------
 expect_error() { # WHAT CODE PATTERN ARGS...

@@ -12,7 +12,7 @@ fail=0
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
 
-. "$(dirname "$0")/lib_data.sh" # npyhdr, tiny_images
+. "$(dirname "$0")/lib_data.sh" # npyhdr, tiny_images, stop_when
 npy() { # COUNT FILE [NAN_AT]: a float32 vector of zeros
     { npyhdr '<f4' "$1,"
       if [ $# -ge 3 ]; then
@@ -51,13 +51,7 @@ ok "threads 1 = threads 2"
 stopped() { # SIGNAL NAME
     rm -rf "$T/$2" "$T/$2.partial"
     "$CLI" probe "${one[@]}" --out "$T/$2" >/dev/null 2>"$T/$2.err" &
-    local pid=$! i=0
-    while [ $i -lt 2000 ] && ! ls "$T/$2.partial/rows/" 2>/dev/null | grep -q '^row_'; do
-        sleep 0.01
-        i=$((i + 1))
-    done
-    kill -"$1" $pid 2>/dev/null
-    wait $pid
+    stop_when "$1" $! "$T/$2.partial/rows/" '^row_' 2000
     local rc=$?
     if [ -d "$T/$2" ]; then
         echo "skip: the probe finished before SIG$1"

@@ -19,3 +19,16 @@ tiny_images() {
     { npyhdr '|u1' "$n,"; for i in $(seq 0 $((n - 1))); do printf "\\x$(printf %02x $((i % 10)))"; done; } >"$1/y.npy"
     echo "npy:$1/X.npy,$1/y.npy"
 }
+
+# stop_when SIG PID DIR REGEX [TRIES]: once a file name in DIR matches REGEX (polled
+# every 10 ms, at most TRIES times, default 3000), send SIG to PID; wait for it and
+# return its exit status (the resume tests interrupt a run that has kept a part).
+stop_when() {
+    local sig=$1 pid=$2 dir=$3 re=$4 tries=${5:-3000} i=0
+    while [ $i -lt "$tries" ] && ! ls "$dir" 2>/dev/null | grep -q "$re"; do
+        sleep 0.01
+        i=$((i + 1))
+    done
+    kill -"$sig" "$pid" 2>/dev/null
+    wait "$pid"
+}

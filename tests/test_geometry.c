@@ -4,10 +4,14 @@
  * are sgd_net_loss_grad at A, B and X bit for bit; barrier and monotonicity
  * of closed-form curves; PCA of a trajectory built from two orthonormal
  * directions recovers their variances, directions and coordinates; the
- * surface is the same bits with 1 and 2 threads; errors name the file. */
+ * surface is the same bits with 1 and 2 threads; errors name the file; an
+ * interp and a Hessian trace stopped halfway resume to the same bits from
+ * the parts they kept, and a resume with other options is refused naming
+ * the option. */
 #include "check.h"
 #include "sgdscape/data.h"
 #include "sgdscape/geometry.h"
+#include "sgdscape/hessian.h"
 #include "sgdscape/io.h"
 #include "sgdscape/nn.h"
 
@@ -123,19 +127,25 @@ static double f_direct(const char *file, size_t K, double *acc)
     return loss;
 }
 
+/* A to B on the test set's first K batches, alphas -0.5:1.5:9 */
+static void interp_config(sgd_interp_config *c, size_t K)
+{
+    sgd_interp_defaults(c);
+    c->src.model = MODEL;
+    c->src.data = DATA;
+    c->src.batch = BATCH;
+    c->src.batches = K;
+    c->a = FA;
+    c->b = FB;
+    c->alpha_lo = -0.5;
+    c->alpha_hi = 1.5;
+    c->n = 9;
+}
+
 static void test_interp(void)
 {
     sgd_interp_config c;
-    sgd_interp_defaults(&c);
-    c.src.model = MODEL;
-    c.src.data = DATA;
-    c.src.batch = BATCH;
-    c.src.batches = 3;
-    c.a = FA;
-    c.b = FB;
-    c.alpha_lo = -0.5;
-    c.alpha_hi = 1.5;
-    c.n = 9;
+    interp_config(&c, 3);
     sgd_interp_result r;
     CHECK(sgd_interp_run(&c, &r, NULL, NULL) == SGD_OK);
     CHECK(r.n == 9 && r.alpha[2] == 0 && r.alpha[6] == 1 && r.have_val);
@@ -232,6 +242,69 @@ static void test_surface(void)
     CHECK(sgd_surface_run(&c, &r1, NULL, NULL) != SGD_OK && strstr(sgd_errmsg(), "X.npy") != NULL);
 }
 
+/* a stop callback: nonzero from its (limit + 1)-th call on */
+static int stop_after(void *ctx)
+{
+    int *left = ctx;
+    return (*left)-- <= 0;
+}
+
+static void test_resume(void)
+{
+    char keep[200], out[200];
+    snprintf(keep, sizeof keep, "%s/keep", T);
+    snprintf(out, sizeof out, "%s/interp", T);
+    sgd_interp_config c;
+    interp_config(&c, 2);
+    sgd_interp_result r0, r;
+    CHECK(sgd_interp_run(&c, &r0, NULL, NULL) == SGD_OK && r0.resumed == 0);
+    int left = 3;
+    c.keep = (sgd_geom_keep){keep, stop_after, &left};
+    CHECK(sgd_interp_run(&c, &r, NULL, NULL) != SGD_OK && strstr(sgd_errmsg(), "interrupted"));
+    c.keep.stop = NULL;
+    c.n = 5; /* another grid: refused, naming the option */
+    CHECK(sgd_interp_run(&c, &r, NULL, NULL) == SGD_EINVAL && strstr(sgd_errmsg(), "(--alpha: '-0.5:1.5:9' there"));
+    c.n = 9;
+    CHECK(sgd_interp_run(&c, &r, NULL, NULL) == SGD_OK && r.resumed == 3);
+    size_t nb = 9 * sizeof(double);
+    CHECK(!memcmp(r.train_loss, r0.train_loss, nb) && !memcmp(r.train_acc, r0.train_acc, nb) &&
+          !memcmp(r.val_loss, r0.val_loss, nb) && !memcmp(r.val_acc, r0.val_acc, nb));
+    CHECK(sgd_mkdirs(out) == SGD_OK && sgd_interp_write(out, &c, &r) == SGD_OK && access(keep, F_OK) != 0);
+    sgd_interp_result_free(&r0);
+    sgd_interp_result_free(&r);
+
+    /* a Hessian of varied curvature, diag(6 x_i^2 - 16): 25 Hutchinson samples
+     * and 3 SLQ runs of 6 steps, stopped after 10 products */
+    sgd_hessian_config h;
+    sgd_hessian_defaults(&h);
+    sgd_landscape *f = sgd_landscape_create("styblinski-tang", 40);
+    double x[40];
+    for (int i = 0; i < 40; i++) x[i] = -2 + 0.1 * i;
+    h.f = f;
+    h.x = x;
+    h.top = 0;
+    h.trace_samples = 25;
+    h.density_runs = 3;
+    h.density_steps = 6;
+    sgd_hessian_result q0, q;
+    CHECK(f && sgd_hessian_run(&h, &q0, NULL, NULL) == SGD_OK);
+    left = 10;
+    h.keep_dir = keep;
+    h.stop = stop_after;
+    h.stop_ctx = &left;
+    CHECK(sgd_hessian_run(&h, &q, NULL, NULL) != SGD_OK && strstr(sgd_errmsg(), "interrupted"));
+    h.stop = NULL;
+    CHECK(sgd_hessian_run(&h, &q, NULL, NULL) == SGD_OK && q.resumed == 10 && q.hvps == q0.hvps);
+    CHECK(!memcmp(q.trace_sample, q0.trace_sample, 25 * sizeof(double)) && q.trace == q0.trace &&
+          !memcmp(q.slq_nodes, q0.slq_nodes, 3 * 6 * sizeof(double)) &&
+          !memcmp(q.slq_weights, q0.slq_weights, 3 * 6 * sizeof(double)));
+    sgd_hessian_result_free(&q);
+    h.seed = 2;
+    CHECK(sgd_hessian_run(&h, &q, NULL, NULL) == SGD_EINVAL && strstr(sgd_errmsg(), "(--seed: '1' there, '2' now)"));
+    sgd_hessian_result_free(&q0);
+    sgd_landscape_free(f);
+}
+
 int main(void)
 {
     snprintf(T, sizeof T, "/tmp/sgd_geometry_XXXXXX");
@@ -241,6 +314,7 @@ int main(void)
     test_pca();
     test_interp();
     test_surface();
+    test_resume();
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", T);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", T);

@@ -58,6 +58,19 @@ int sgd_geom_parse_range(const char *opt, const char *s, double *lo, double *hi,
 
 typedef void (*sgd_geom_progress_fn)(void *ctx, double done, double total);
 
+/* Finished points kept for a resume (interp, surface): with dir set, rank 0
+ * keeps each point as it finishes in DIR/point_IIIIII.bin, under
+ * DIR/config.txt (the options that shape the points: another run's are
+ * refused, naming the first option that differs), and computes only the
+ * points missing there; the results are the same bytes. stop (may be NULL)
+ * is asked between points: nonzero ends the run with "interrupted", the
+ * kept points staying. sgd_interp_write and sgd_surface_write remove DIR. */
+typedef struct sgd_geom_keep {
+    const char *dir;          /* NULL: keep nothing */
+    int (*stop)(void *ctx);
+    void *stop_ctx;
+} sgd_geom_keep;
+
 /* ---- interp: f((1 - alpha) A + alpha B) ----------------------------------- */
 typedef struct sgd_interp_config {
     sgd_geom_source src;
@@ -65,6 +78,7 @@ typedef struct sgd_interp_config {
     double alpha_lo, alpha_hi; /* (-0.5, 1.5) */
     size_t n;                 /* points, ends included (41) */
     int val;                  /* 1: also the validation split (when there is one) */
+    sgd_geom_keep keep;       /* finished points kept for a resume (none) */
     int threads;              /* for the manifest */
     int argc; char **argv;    /* for the manifest */
 } sgd_interp_config;
@@ -90,6 +104,8 @@ typedef struct sgd_interp_result {
     int have_val;
     char model[256], data[1024], a[4200], b[4200];
     size_t batch, batches, train_images, val_images;
+    size_t resumed;           /* points found kept (keep.dir) */
+    char keep[4200];          /* keep.dir, removed by sgd_interp_write ("" none) */
     double seconds;
 } sgd_interp_result;
 
@@ -129,6 +145,7 @@ typedef struct sgd_surface_config {
     uint64_t dir_seed;        /* random directions (1) */
     double alpha_lo, alpha_hi, beta_lo, beta_hi; /* (-1, 1) each */
     size_t nalpha, nbeta;     /* (21 each) */
+    sgd_geom_keep keep;       /* finished points kept for a resume (none) */
     int threads;
     int argc; char **argv;
 } sgd_surface_config;
@@ -149,6 +166,8 @@ typedef struct sgd_surface_result {
     double *traj_resid;       /* ntraj: |x_t - X - a d1 - b d2| / |x_t - X| (0 at X) */
     char model[256], data[1024], x[4200];
     size_t batch, batches, train_images;
+    size_t resumed;           /* points found kept (keep.dir) */
+    char keep[4200];          /* keep.dir, removed by sgd_surface_write ("" none) */
     double seconds;
 } sgd_surface_result;
 

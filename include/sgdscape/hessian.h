@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -114,6 +115,18 @@ typedef struct sgd_hessian_config {
     size_t grid;               /* grid points (1001) */
 
     uint64_t seed;             /* random vectors; the data shuffle of a network (1) */
+
+    /* Resume: with keep_dir set, each Hutchinson sample and SLQ run is kept
+     * there as it finishes (under keep_dir/config.txt: a run with other
+     * options is refused, naming the first that differs), and those found
+     * there are not computed again; the eigenvalue Lanczos starts over (its
+     * basis is n x steps). The results are the same bytes. stop (may be
+     * NULL) is asked before each product: nonzero ends the run with
+     * "interrupted", the kept parts staying. sgd_hessian_write removes
+     * keep_dir. */
+    const char *keep_dir;
+    int (*stop)(void *ctx);
+    void *stop_ctx;
     int threads;               /* for the manifest */
     int argc; char **argv;     /* for the manifest */
 } sgd_hessian_config;
@@ -147,7 +160,9 @@ typedef struct sgd_hessian_result {
     double density_mass;       /* trapezoid integral over the grid (~1) */
     double density_mean;       /* sum of tau_i theta_i over runs / R (estimates tr H / n) */
 
-    size_t hvps;               /* products computed */
+    size_t hvps;               /* products the results rest on (kept parts' included) */
+    size_t resumed;            /* parts found kept (keep_dir) */
+    char keep[4200];           /* keep_dir, removed by sgd_hessian_write ("" none) */
     double seconds;
 } sgd_hessian_result;
 
@@ -161,6 +176,8 @@ int sgd_hessian_run(const sgd_hessian_config *c, sgd_hessian_result *r, sgd_hess
  * (grid x 2), slq_nodes.csv and density.{gp,dat,png,svg} into dir. */
 int sgd_hessian_write(const char *dir, const sgd_hessian_config *c, const sgd_hessian_result *r);
 void sgd_hessian_result_free(sgd_hessian_result *r);
+/* The lines `sgdscape hessian` prints: the values, and where they went (out). */
+void sgd_hessian_print(FILE *o, const sgd_hessian_result *r, const char *out);
 
 /* Hutchinson and SLQ on their own (sgd_hessian_run calls them). */
 int sgd_hutchinson(const sgd_linop *A, size_t samples, double confidence, uint64_t seed, double *sample, double *mean,

@@ -53,6 +53,25 @@ int sgd_rundir_open_inplace(sgd_rundir *rd, const char *dir);
 int sgd_rundir_file(const sgd_rundir *rd, const char *name, char *out, size_t outsz);
 int sgd_rundir_commit(sgd_rundir *rd);
 void sgd_rundir_abort(sgd_rundir *rd);
+/* Resumable runs keep their finished parts in DIR.partial until the result
+ * is written (probe, branch, spectrum, interp, surface, hessian): a kill
+ * leaves the directory, and `--resume` reopens it.
+ *
+ * Reopen DIR.partial of a killed or interrupted run: rd as sgd_rundir_open
+ * left it (committed by sgd_rundir_commit, its stale NAME.tmp.PID files
+ * swept), provided DIR.partial/MARKER exists (the file such a run writes
+ * first); else SGD_EIO "--resume: DIR.partial holds no WHAT to continue
+ * (no MARKER)". */
+int sgd_rundir_reopen(sgd_rundir *rd, const char *dir, const char *marker, const char *what);
+/* DIR/config.txt names the configuration of what DIR keeps: `text`, lines of
+ * "key value", written if absent, else compared. Another one is refused, not
+ * mixed in: SGD_EINVAL "DIR: the WHAT with other inputs or options (KEY: A
+ * there, B now); rerun without --resume to start afresh", KEY the first
+ * differing line's. */
+int sgd_rundir_claim(const char *dir, const char *text, const char *what);
+/* The kept parts are not part of the result: remove KEPT/PREFIX*, KEPT/config.txt
+ * and temporaries of dead processes, then the directory KEPT if empty. */
+void sgd_rundir_drop(const char *kept, const char *prefix);
 /* mkdir -p */
 int sgd_mkdirs(const char *dir);
 

@@ -61,19 +61,13 @@ typedef struct branch_out {
 static int on_ready(void *ctx, const char **work)
 {
     branch_out *o = ctx;
-    char cfg[4400];
-    struct stat st;
     if (sgd_dist_rank() != 0) { /* rank 0's directory: the library passes its path on */
         *work = NULL;
         cli_stop_signals();
         return SGD_OK;
     }
     if (o->resume) {
-        memset(&o->rd, 0, sizeof o->rd);
-        snprintf(o->rd.final, sizeof o->rd.final, "%s", o->out);
-        snprintf(o->rd.path, sizeof o->rd.path, "%s.partial", o->out);
-        snprintf(cfg, sizeof cfg, "%s/config.txt", o->rd.path);
-        if (stat(cfg, &st) != 0) o->failed = cli_fail(o->C, "--resume: %s holds no branch run to continue", o->rd.path);
+        if (sgd_rundir_reopen(&o->rd, o->out, "config.txt", "branch run")) o->failed = cli_lib_fail(o->C);
     } else if (cli_rundir_open(o->C, &o->rd, o->out)) o->failed = 1;
     if (o->failed) return SGD_EIO; /* the message is out already */
     o->opened = 1;

@@ -1,15 +1,13 @@
 /* sgdscape hessian: curvature at a point (hessian.h): top and bottom
  * eigenvalues, trace and spectral density, of a landscape or a network. */
-#include "cli.h"
+#include "geom_cli.h"
 #include "nn_cli.h"
 #include "sgdscape/error.h"
 #include "sgdscape/hessian.h"
 #include "sgdscape/io.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 const char sgd_cmd_hessian_summary[] = "Hessian at a point: top/bottom eigenvalues (Lanczos), trace (Hutchinson), "
                                        "spectral density (SLQ)";
@@ -68,49 +66,20 @@ static const char help[] =
     "  --seed N             random vectors and the batch shuffle (default 1)\n"
     "  --threads N          threads (default all cores); results do not depend on it\n"
     "  --quiet              no progress line\n"
+    "  --resume             continue a killed or interrupted run in DIR.partial (same options):\n"
+    "                       kept Hutchinson samples and SLQ runs are not computed again; the\n"
+    "                       eigenvalue Lanczos (--top, --bottom) starts over\n"
     "  --help               this text\n\n"
     "Writes eigenvalues.csv (end, k, eigenvalue, residual), eigvecs_*.npy (--vectors),\n"
     "trace.csv (sample, zHz, running mean), density.csv (t, density), density.npy (grid x 2),\n"
     "slq_nodes.csv (run, node, weight), density.{gp,dat,png,svg}, summary.json, manifest.json.\n"
     "Exit status: 0, 1 (the run failed), 2 (a usage error).\n";
 
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* --d absent: as many coordinates as --at has numbers. */
-static size_t count_values(const char *s)
-{
-    size_t n = 1;
-    for (; *s; s++) n += *s == ',';
-    return n;
-}
-
-static void print_result(const sgd_hessian_result *r, const char *out)
-{
-    printf("hessian: %s, n = %zu, f = %.10g\n", r->what, r->n, r->fx);
-    for (size_t i = 0; i < r->ntop; i++) printf("  top %zu     %.15g  (residual %.2e)\n", i + 1, r->top[i], r->top_resid[i]);
-    for (size_t i = 0; i < r->nbottom; i++)
-        printf("  bottom %zu  %.15g  (residual %.2e)\n", i + 1, r->bottom[i], r->bottom_resid[i]);
-    if (r->ntop + r->nbottom)
-        printf("  Lanczos: %zu steps, %s\n", r->lanczos_steps, r->converged ? "converged" : "NOT converged to --tol");
-    if (r->trace_samples)
-        printf("  trace     %.10g  (%g%% interval [%.10g, %.10g], %zu samples)\n", r->trace, 100 * r->confidence,
-               r->trace_lo, r->trace_hi, r->trace_samples);
-    if (r->density_runs)
-        printf("  density   %zu SLQ runs x %zu steps, sigma %.3g, mass %.6f, mean %.10g (n x mean %.10g)\n",
-               r->density_runs, r->density_steps, r->sigma, r->density_mass, r->density_mean,
-               r->density_mean * (double)r->n);
-    printf("  %zu Hessian-vector products, %.2f s -> %s/\n", r->hvps, r->seconds, out);
-}
-
 int sgd_cmd_hessian(int argc, char **argv)
 {
     enum { O_TOP = CLI_OPT_OWN, O_BOTTOM, O_STEPS, O_TOL, O_VEC, O_TRACE, O_CONF, O_DENS, O_DSTEPS, O_SIGMA, O_GRID,
            O_F, O_D, O_AT, O_FD, O_FDH, O_MODEL, O_BUF, O_DATA, O_BATCHES, O_BATCH, O_SUBSET, O_CLASSES, O_BN,
-           O_NONORM, O_QUIET };
+           O_NONORM, O_QUIET, O_RESUME };
     static const struct option opts[] = {
         {"top", 1, 0, O_TOP},         {"bottom", 1, 0, O_BOTTOM},       {"lanczos-steps", 1, 0, O_STEPS},
         {"tol", 1, 0, O_TOL},         {"vectors", 0, 0, O_VEC},         {"trace", 1, 0, O_TRACE},
@@ -120,14 +89,14 @@ int sgd_cmd_hessian(int argc, char **argv)
         {"fd-step", 1, 0, O_FDH},     {"model", 1, 0, O_MODEL},         {"buffers", 1, 0, O_BUF},
         {"data", 1, 0, O_DATA},       {"batches", 1, 0, O_BATCHES},     {"batch", 1, 0, O_BATCH},
         {"subset", 1, 0, O_SUBSET},   {"classes", 1, 0, O_CLASSES},     {"bn", 1, 0, O_BN},
-        {"no-normalize", 0, 0, O_NONORM}, {"quiet", 0, 0, O_QUIET},     CLI_OUT_OPTION,
+        {"no-normalize", 0, 0, O_NONORM}, {"quiet", 0, 0, O_QUIET},     {"resume", 0, 0, O_RESUME}, CLI_OUT_OPTION,
         CLI_SEED_OPTION,              CLI_THREADS_OPTION,               CLI_HELP_OPTION,
         {0, 0, 0, 0}};
     const char *C = "hessian", *out = "runs/hessian", *fspec = NULL, *at = NULL;
     sgd_hessian_config c;
     sgd_hessian_defaults(&c);
     size_t d = 0;
-    int threads = 0, quiet = 0, ch, bad, asked = 0, have_top = 0;
+    int threads = 0, quiet = 0, resume = 0, ch, bad, asked = 0, have_top = 0;
     optind = 1;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, CLI_OPTSTRING, opts, NULL)) != -1) {
@@ -176,6 +145,7 @@ int sgd_cmd_hessian(int argc, char **argv)
             break;
         case O_NONORM: c.normalize = 0; break;
         case O_QUIET: quiet = 1; break;
+        case O_RESUME: resume = 1; break;
         default: {
             int e = cli_common_opt(C, ch, help, argv, &out, &c.seed, &threads);
             if (e >= 0) return e;
@@ -190,57 +160,33 @@ int sgd_cmd_hessian(int argc, char **argv)
     if (!fspec && (at || d || c.fd)) return cli_usage(C, "--at, --d and --fd are for a landscape: give --f SPEC");
     if (fspec && !at) return cli_usage(C, "--f needs the point: --at X[,X...]");
     if (!fspec && !point) return cli_usage(C, "give --f SPEC --at X, or WEIGHTS.npy --model SPEC, or a run directory");
-    if (point && is_dir(point)) {
-        if (c.model) return cli_usage(C, "--model: a run directory names its own model");
-        c.run = point;
-    } else if (point) {
-        if (!c.model) return cli_usage(C, "%s: weights need --model SPEC", point);
-        c.weights = point;
-    }
+    if ((bad = geom_cli_weights(C, point, &c.model, &c.weights, &c.run))) return bad;
     if (c.bn_eval && !c.buffers && !c.run) return cli_usage(C, "--bn eval needs --buffers B.npy (BN running statistics)");
     c.threads = cli_threads(threads);
     c.argc = argc;
     c.argv = argv;
-
     sgd_landscape *f = NULL;
     double *x = NULL;
-    if (fspec) {
-        if (!d) d = count_values(at);
-        if (!(f = sgd_landscape_create(fspec, d))) return cli_lib_usage(C);
-        if (!(x = malloc(d * sizeof *x))) {
-            sgd_landscape_free(f);
-            return cli_fail(C, "out of memory");
-        }
-        int e = cli_point(C, "--at", at, d, x);
-        if (e) {
-            free(x);
-            sgd_landscape_free(f);
-            return e;
-        }
-        c.f = f;
-        c.x = x;
-    }
+    if (fspec && (bad = geom_cli_landscape(C, fspec, at, d, &f, &x))) return bad;
+    c.f = f;
+    c.x = x;
     sgd_progress pg;
-    sgd_progress_start(&pg, "hessian");
-    if (quiet) pg.enabled = 0;
+    sgd_rundir rd;
+    char keep[4400];
     sgd_hessian_result r;
-    int rc = sgd_hessian_run(&c, &r, cli_progress_cb, &pg);
-    sgd_progress_end(&pg);
-    if (rc) {
-        rc = rc == SGD_EINVAL ? cli_lib_usage(C) : cli_lib_fail(C);
-    } else {
-        sgd_rundir rd;
+    geom_cli_progress(&pg, C, quiet);
+    int rc = geom_cli_open(C, &rd, out, resume, "parts", keep, sizeof keep);
+    if (!rc) {
+        c.keep_dir = keep[0] ? keep : NULL;
+        c.stop = cli_stop_requested;
+        rc = sgd_hessian_run(&c, &r, cli_progress_cb, &pg);
+        sgd_progress_end(&pg);
         /* under MPI every rank computes the same; rank 0 alone writes (its rd.path is set) */
-        if ((rc = cli_rundir_open(C, &rd, out)) == 0 && rd.path[0]) {
-            if (sgd_hessian_write(rd.path, &c, &r)) {
-                rc = cli_lib_fail(C);
-                cli_rundir_abort(&rd);
-            } else {
-                rc = cli_rundir_commit(C, &rd);
-            }
+        if (!rc && !rd.path[0]) sgd_hessian_result_free(&r);
+        else if ((rc = geom_cli_ran(C, &rd, resume, rc, 1)) < 0) {
+            if (!(rc = geom_cli_commit(C, &rd, sgd_hessian_write(rd.path, &c, &r)))) sgd_hessian_print(stdout, &r, out);
+            sgd_hessian_result_free(&r);
         }
-        if (!rc && rd.path[0]) print_result(&r, out);
-        sgd_hessian_result_free(&r);
     }
     free(x);
     sgd_landscape_free(f);

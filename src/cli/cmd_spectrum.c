@@ -67,14 +67,8 @@ static int on_ready(void *ctx, const char **work)
         return SGD_OK;
     }
     if (o->resume) {
-        memset(&o->rd, 0, sizeof o->rd);
-        snprintf(o->rd.final, sizeof o->rd.final, "%s", o->out);
-        snprintf(o->rd.path, sizeof o->rd.path, "%s.partial", o->out);
-        char cfg[4400];
-        struct stat st;
-        snprintf(cfg, sizeof cfg, "%s/config.txt", o->rd.path);
-        if (strlen(o->out) + 16 >= sizeof o->rd.final || stat(cfg, &st) != 0) {
-            o->failed = cli_fail(o->C, "--resume: %s.partial holds no spectrum to continue", o->out);
+        if (sgd_rundir_reopen(&o->rd, o->out, "config.txt", "spectrum")) {
+            o->failed = cli_lib_fail(o->C);
             return SGD_EIO;
         }
     } else if (cli_rundir_open(o->C, &o->rd, o->out)) {

@@ -25,13 +25,16 @@ static const char help[] =
     "                     directions.npy rows, or files made in PyTorch)\n"
     "  --alpha LO:HI:N, --beta LO:HI:N   the grid (default -1:1:21 each)\n" GEOM_CLI_SOURCE_HELP
     "  --out DIR          run directory (default runs/surface)\n"
+    "  --resume           continue a killed or interrupted surface in DIR.partial (same options)\n"
     "  --threads N        threads (default all cores; results do not depend on it)\n\n"
     "Under mpirun the grid points are split over the ranks; the files are the same bytes.\n"
     "Writes surface.npy (nalpha x nbeta x 2: train loss, accuracy; float64), surface.csv and\n"
     "surface.dat (alpha, beta, train_loss, train_acc), directions.npy (2 x p float32),\n"
     "trajectory.csv/.dat (epoch (-1: x_T), alpha, beta, relative residual) with --run,\n"
     "summary.json, manifest.json, surface_contour and surface_3d (pm3d) .{gp,png,svg}.\n"
-    "Ctrl-C stops without leaving a directory.\n";
+    "Finished grid points are kept in DIR.partial/points while it runs: Ctrl-C (between\n"
+    "points) or a kill leaves them for --resume, which computes only the missing ones; the\n"
+    "files are the same bytes.\n";
 
 /* --dirs: random, pca, or D1.npy,D2.npy */
 static int parse_dirs(const char *C, char *v, sgd_surface_config *c)
@@ -52,15 +55,15 @@ static int parse_dirs(const char *C, char *v, sgd_surface_config *c)
 
 int sgd_cmd_surface(int argc, char **argv)
 {
-    enum { O_ALPHA = CLI_OPT_OWN, O_BETA, O_DIRS, O_KEEP, O_DSEED };
+    enum { O_ALPHA = CLI_OPT_OWN, O_BETA, O_DIRS, O_KEEP, O_DSEED, O_RESUME };
     static const struct option opts[] = {
         {"alpha", 1, 0, O_ALPHA}, {"beta", 1, 0, O_BETA},      {"dirs", 1, 0, O_DIRS},
-        {"keep-bias-bn", 0, 0, O_KEEP}, {"dir-seed", 1, 0, O_DSEED}, GEOM_CLI_SOURCE_OPTIONS,
+        {"keep-bias-bn", 0, 0, O_KEEP}, {"dir-seed", 1, 0, O_DSEED}, {"resume", 0, 0, O_RESUME}, GEOM_CLI_SOURCE_OPTIONS,
         CLI_OUT_OPTION, CLI_SEED_OPTION, CLI_THREADS_OPTION, CLI_HELP_OPTION, {0, 0, 0, 0}};
     const char *C = "surface", *out = "runs/surface";
     sgd_surface_config cfg;
     sgd_surface_defaults(&cfg);
-    int threads = 0, quiet = 0, ch, e;
+    int threads = 0, quiet = 0, resume = 0, ch, e;
     optind = 1;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, CLI_OPTSTRING, opts, NULL)) != -1) {
@@ -74,6 +77,7 @@ int sgd_cmd_surface(int argc, char **argv)
             break;
         case O_DIRS: e = parse_dirs(C, optarg, &cfg) ? 2 : -1; break;
         case O_KEEP: cfg.keep_bias_bn = 1; break;
+        case O_RESUME: resume = 1; break;
         case O_DSEED: e = cli_u64(C, "--dir-seed", optarg, &cfg.dir_seed) ? 2 : -1; break;
         default:
             if ((e = geom_cli_source_opt(C, ch, &cfg.src, &quiet)) < 0)
@@ -91,14 +95,16 @@ int sgd_cmd_surface(int argc, char **argv)
     cfg.argc = argc;
     cfg.argv = argv;
     sgd_progress pg;
+    sgd_rundir rd;
+    char keep[4400];
     geom_cli_progress(&pg, C, quiet);
+    if ((e = geom_cli_open(C, &rd, out, resume, "points", keep, sizeof keep))) return e;
+    cfg.keep = (sgd_geom_keep){keep[0] ? keep : NULL, cli_stop_requested, NULL};
     sgd_surface_result r;
     int rc = sgd_surface_run(&cfg, &r, cli_progress_cb, &pg);
     sgd_progress_end(&pg);
-    if (rc == SGD_DIST_ELSEWHERE) return 0;
-    if (rc) return cli_lib_fail(C);
-    sgd_rundir rd;
-    rc = cli_rundir_open(C, &rd, out) ? 1 : geom_cli_commit(C, &rd, sgd_surface_write(rd.path, &cfg, &r));
+    if ((e = geom_cli_ran(C, &rd, resume, rc, 0)) >= 0) return e;
+    rc = geom_cli_commit(C, &rd, sgd_surface_write(rd.path, &cfg, &r));
     if (!rc) {
         printf("surface: %s, %zu x %zu grid (%.1f s)\n", r.model, r.nalpha, r.nbeta, r.seconds);
         printf("  f(X) = %.6g (accuracy %.4g); smallest on the grid %.6g at alpha %.3g, beta %.3g\n", r.center_loss,

@@ -1,10 +1,13 @@
-/* Options shared by interp and surface (geom_cli.h). */
+/* What interp, surface and hessian share (geom_cli.h): the source options,
+ * the resumable run directory, the operands of hessian. */
 #include "geom_cli.h"
 #include "nn_cli.h"
 #include "sgdscape/dist.h"
 #include "sgdscape/nn.h"
 
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -61,6 +64,70 @@ void geom_cli_progress(sgd_progress *pg, const char *cmd, int quiet)
     interruptible(cmd);
     sgd_progress_start(pg, cmd);
     if (quiet || sgd_dist_rank() != 0) pg->enabled = 0;
+}
+
+int geom_cli_open(const char *cmd, sgd_rundir *rd, const char *out, int resume, const char *sub, char *keep,
+                  size_t n)
+{
+    keep[0] = '\0';
+    memset(rd, 0, sizeof *rd);
+    if (sgd_dist_rank() == 0) {
+        char marker[256];
+        snprintf(marker, sizeof marker, "%s/config.txt", sub);
+        if (resume ? sgd_rundir_reopen(rd, out, marker, cmd) && cli_lib_fail(cmd) : cli_rundir_open(cmd, rd, out))
+            return 1;
+        if (sgd_rundir_file(rd, sub, keep, n)) {
+            cli_rundir_abort(rd);
+            return cli_lib_fail(cmd);
+        }
+    }
+    cli_stop_signals();
+    return 0;
+}
+
+int geom_cli_ran(const char *cmd, sgd_rundir *rd, int resume, int run_rc, int usage)
+{
+    if (run_rc == SGD_OK) return -1;
+    if (run_rc == SGD_DIST_ELSEWHERE) return 0;
+    if (cli_stop_signal()) {
+        if (rd->path[0])
+            fprintf(stderr, "sgdscape %s: interrupted (%s); finished parts kept in %s: continue with --resume\n", cmd,
+                    cli_stop_name(), rd->path);
+        return 128 + cli_stop_signal();
+    }
+    int rc = usage && run_rc == SGD_EINVAL ? cli_lib_usage(cmd) : cli_lib_fail(cmd);
+    if (!resume) cli_rundir_abort(rd); /* a resumed one keeps what it had */
+    return rc;
+}
+
+int geom_cli_weights(const char *cmd, const char *point, const char **model, const char **weights, const char **run)
+{
+    struct stat st;
+    if (!point) return 0;
+    if (stat(point, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (*model) return cli_usage(cmd, "--model: a run directory names its own model");
+        *run = point;
+    } else {
+        if (!*model) return cli_usage(cmd, "%s: weights need --model SPEC", point);
+        *weights = point;
+    }
+    return 0;
+}
+
+int geom_cli_landscape(const char *cmd, const char *spec, const char *at, size_t d, sgd_landscape **f, double **x)
+{
+    if (!d) /* as many coordinates as --at has numbers */
+        for (const char *s = (d = 1, at); *s; s++) d += *s == ',';
+    *x = NULL;
+    if (!(*f = sgd_landscape_create(spec, d))) return cli_lib_usage(cmd);
+    int rc = (*x = malloc(d * sizeof **x)) ? cli_point(cmd, "--at", at, d, *x) : cli_fail(cmd, "out of memory");
+    if (rc) { /* nothing half made */
+        free(*x);
+        sgd_landscape_free(*f);
+        *x = NULL;
+        *f = NULL;
+    }
+    return rc;
 }
 
 int geom_cli_commit(const char *cmd, sgd_rundir *rd, int write_rc)

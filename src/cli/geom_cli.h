@@ -1,5 +1,6 @@
-/* The options interp and surface share: where f comes from (a run, or a
- * model and data set), its batches and the BN mode (sgd_geom_source). */
+/* What interp, surface and hessian share: where f comes from (a run, or a
+ * model and data set), its batches and the BN mode (sgd_geom_source); the
+ * run directory that --resume reopens; hessian's operands. */
 #ifndef SGD_GEOM_CLI_H
 #define SGD_GEOM_CLI_H
 
@@ -36,8 +37,28 @@ int geom_cli_source_opt(const char *cmd, int ch, sgd_geom_source *s, int *quiet)
  * quiet); until the run directory is opened, SIGINT/SIGTERM end the command
  * with one line and no files (exit 130/143). */
 void geom_cli_progress(sgd_progress *pg, const char *cmd, int quiet);
-/* After cli_rundir_open: write_rc is the writer's status in rd->path;
- * commits, or removes the directory. 0, or the exit code after the message. */
+/* The run directory of a resumable command (interp, surface, hessian), once
+ * parsed: with resume DIR.partial reopened (it must hold SUB/config.txt),
+ * else a fresh DIR.partial. From here the first SIGINT/SIGTERM stops the
+ * run between its parts and keeps DIR.partial (cli_stop_requested); a kill
+ * keeps it too. keep: DIR.partial/SUB, where the library keeps the finished
+ * parts (rank 0; "" on other ranks). 0, or the exit code after the message. */
+int geom_cli_open(const char *cmd, sgd_rundir *rd, const char *out, int resume, const char *sub, char *keep,
+                  size_t n);
+/* After the run: run_rc SGD_OK gives -1 (go on: write, then geom_cli_commit);
+ * else the exit code after the message: interrupted (128 + signal: what is
+ * kept stays for --resume), failed (1, or 2 for SGD_EINVAL with usage: a
+ * fresh DIR.partial is removed, a resumed one keeps its parts), or another
+ * rank's result (0). */
+int geom_cli_ran(const char *cmd, sgd_rundir *rd, int resume, int run_rc, int usage);
+/* The operand of hessian: a run directory (*run), or weights (*weights) that
+ * need *model. 0, or 2 after the message. */
+int geom_cli_weights(const char *cmd, const char *point, const char **model, const char **weights, const char **run);
+/* The landscape SPEC in dimension d (0: as many as --at has values) and the
+ * point --at into *x (malloc'ed). 0, or the exit code after the message. */
+int geom_cli_landscape(const char *cmd, const char *spec, const char *at, size_t d, sgd_landscape **f, double **x);
+/* write_rc is the writer's status in rd->path; commits, or removes the
+ * directory. 0, or the exit code after the message. */
 int geom_cli_commit(const char *cmd, sgd_rundir *rd, int write_rc);
 
 #endif

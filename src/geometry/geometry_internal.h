@@ -44,10 +44,22 @@ int geom_eval(geom_ctx *g, const float *x, int with_val, double *v);
 
 /* Fill x with point i of n (p floats). */
 typedef void (*geom_point_fn)(void *ctx, size_t i, float *x);
-/* f at n points, split over ranks; v (n x GEOM_NV) is complete on rank 0,
- * which returns SGD_OK; other ranks SGD_DIST_ELSEWHERE. */
-int geom_points(geom_ctx *g, size_t n, geom_point_fn at, void *at_ctx, int with_val, double *v,
-                sgd_geom_progress_fn progress, void *ctx);
+typedef struct geom_points_spec {
+    size_t n;                 /* points */
+    geom_point_fn at;
+    void *at_ctx;
+    int with_val;             /* also the validation split */
+    const sgd_geom_keep *keep; /* NULL, or keep->dir NULL: nothing kept */
+    const char *fingerprint;  /* keep->dir/config.txt ("key value" lines) */
+    const char *what;         /* its refusal: "points there come from an interp" */
+} geom_points_spec;
+/* f at S->n points, split over ranks; v (n x GEOM_NV) is complete on rank 0,
+ * which returns SGD_OK; other ranks SGD_DIST_ELSEWHERE. *resumed: the
+ * points found kept (rank 0). */
+int geom_points(geom_ctx *g, const geom_points_spec *S, double *v, size_t *resumed, sgd_geom_progress_fn progress,
+                void *ctx);
+/* The lines of a config.txt that every source option shapes: --run, --model, ... */
+int geom_source_fingerprint(const geom_ctx *g, char *out, size_t n);
 
 /* x (float32) = base + a d1 + b d2, each entry in double then rounded. */
 void geom_combine(const float *base, double a, const double *d1, double b, const double *d2, size_t p, float *x);

@@ -98,6 +98,16 @@ static void source_manifest(sgd_json *m, const sgd_geom_source *s, const char *m
     sgd_json_str(m, "seed", sd);
 }
 
+/* The manifest's tail, then the points kept for a resume go: they are not
+ * part of the result. */
+static int kept_done(sgd_json *m, const char *dir, size_t resumed, const char *keep)
+{
+    sgd_json_int(m, "resumed_points", (long long)resumed);
+    int rc = sgd_json_write_free(m, dir, "manifest.json");
+    if (!rc && keep[0]) sgd_rundir_drop(keep, "point_");
+    return rc;
+}
+
 static void path_json(sgd_json *j, const char *key, const sgd_interp_path *p)
 {
     sgd_json *o = sgd_json_obj(j, key);
@@ -149,7 +159,7 @@ int sgd_interp_write(const char *dir, const sgd_interp_config *c, const sgd_inte
     sgd_json_num(m, "alpha_hi", c->alpha_hi);
     sgd_json_int(m, "points", (long long)r->n);
     sgd_json_int(m, "parameters", (long long)r->p);
-    return sgd_json_write_free(m, dir, "manifest.json");
+    return kept_done(m, dir, r->resumed, r->keep);
 }
 
 static int surface_figures(const char *dir, const sgd_surface_result *r)
@@ -237,7 +247,7 @@ int sgd_surface_write(const char *dir, const sgd_surface_config *c, const sgd_su
     sgd_json_int(m, "nalpha", (long long)r->nalpha);
     sgd_json_int(m, "nbeta", (long long)r->nbeta);
     sgd_json_int(m, "parameters", (long long)r->p);
-    return sgd_json_write_free(m, dir, "manifest.json");
+    return kept_done(m, dir, r->resumed, r->keep);
 }
 
 int sgd_pca_write(const char *dir, const sgd_pca_config *c, const sgd_pca_result *r)

@@ -4,6 +4,7 @@
 #include "sgdscape/io.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,17 +31,19 @@ void sgd_hessian_result_free(sgd_hessian_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Counts the products and reports progress. */
+/* Counts the products, reports progress and stops when asked. */
 typedef struct counted {
     const sgd_linop *inner;
     size_t done, total;
     sgd_hessian_progress_fn progress;
     void *ctx;
+    const sgd_hessian_config *c;
 } counted;
 
 static int counted_apply(void *ctx, const double *v, double *hv)
 {
     counted *k = ctx;
+    if (k->c->stop && k->c->stop(k->c->stop_ctx)) return sgd_error(SGD_EINVAL, "interrupted");
     int rc = k->inner->apply(k->inner->ctx, v, hv);
     k->done++;
     if (k->progress) k->progress(k->ctx, (double)k->done, (double)(k->total > k->done ? k->total : k->done));
@@ -134,7 +137,57 @@ static int eigen(const sgd_hessian_config *c, const sgd_linop *A, size_t m, sgd_
     return rc;
 }
 
-static int density(const sgd_hessian_config *c, const sgd_linop *A, size_t m, sgd_hessian_result *r)
+/* f(x) as the latest product saw it (networks), for the kept parts */
+static double fx_now(const hess_op *o) { return o->loss ? *o->loss : o->fx; }
+
+/* Hutchinson, sample by sample: each kept, or taken from k. */
+static int trace(const sgd_hessian_config *c, const sgd_linop *A, counted *cnt, hess_keep *k, const hess_op *o,
+                 sgd_hessian_result *r)
+{
+    size_t N = c->trace_samples, used;
+    r->trace_samples = N;
+    r->trace_sample = malloc(N * sizeof(double));
+    double *z = malloc(2 * A->n * sizeof *z);
+    int rc = r->trace_sample && z ? SGD_OK : sgd_error(SGD_ENOMEM, "out of memory for two vectors of %zu entries", A->n);
+    for (size_t s = 0; s < N && !rc; s++) {
+        if (hess_keep_load(k, "trace", s, &r->trace_sample[s], 1, &used)) {
+            cnt->done += used;
+            continue;
+        }
+        size_t before = cnt->done;
+        if (!(rc = hess_trace_sample(A, c->seed, s, z, &r->trace_sample[s])))
+            rc = hess_keep_save(k, "trace", s, &r->trace_sample[s], 1, fx_now(o), cnt->done - before);
+    }
+    free(z);
+    return rc ? rc : hess_trace_stats(r->trace_sample, N, c->confidence, &r->trace, &r->trace_se, &r->trace_lo, &r->trace_hi);
+}
+
+/* SLQ, run by run (each kept, or taken from k), into r's nodes and weights. */
+static int slq(const sgd_hessian_config *c, const sgd_linop *A, size_t m, counted *cnt, hess_keep *k, const hess_op *o,
+               sgd_hessian_result *r)
+{
+    double *z = malloc(A->n * sizeof *z), *S = malloc(m * m * sizeof *S), *v = malloc(2 * m * sizeof *v);
+    int rc = z && S && v ? SGD_OK : sgd_error(SGD_ENOMEM, "out of memory for SLQ (%zu steps, n = %zu)", m, A->n);
+    for (size_t i = 0; i < c->density_runs && !rc; i++) {
+        double *nodes = r->slq_nodes + i * m, *weights = r->slq_weights + i * m;
+        size_t used, before = cnt->done;
+        if (hess_keep_load(k, "slq", i, v, 2 * m, &used)) {
+            cnt->done += used;
+        } else {
+            if ((rc = hess_slq_run(A, m, c->seed, i, z, S, v, v + m))) break;
+            rc = hess_keep_save(k, "slq", i, v, 2 * m, fx_now(o), cnt->done - before);
+        }
+        memcpy(nodes, v, m * sizeof *v);
+        memcpy(weights, v + m, m * sizeof *v);
+    }
+    free(z);
+    free(S);
+    free(v);
+    return rc;
+}
+
+static int density(const sgd_hessian_config *c, const sgd_linop *A, size_t m, counted *cnt, hess_keep *k,
+                   const hess_op *o, sgd_hessian_result *r)
 {
     size_t R = c->density_runs;
     r->density_runs = R;
@@ -146,7 +199,7 @@ static int density(const sgd_hessian_config *c, const sgd_linop *A, size_t m, sg
     if (!r->slq_nodes || !r->grid_t) return sgd_error(SGD_ENOMEM, "out of memory for the density");
     r->slq_weights = r->slq_nodes + R * m;
     r->density = r->grid_t + c->grid;
-    int rc = sgd_slq(A, R, m, c->seed, r->slq_nodes, r->slq_weights);
+    int rc = slq(c, A, m, cnt, k, o, r);
     if (!rc) rc = sgd_slq_density(r->slq_nodes, r->slq_weights, R, m, &r->sigma, c->grid, r->grid_t, r->density);
     if (rc) return rc;
     double mass = 0, mean = 0;
@@ -209,21 +262,18 @@ int sgd_hessian_run(const sgd_hessian_config *c, sgd_hessian_result *r, sgd_hess
     memcpy(r->hvp, o.hvp, sizeof r->hvp);
     memcpy(r->what, o.what, sizeof r->what);
     size_t k = c->top + c->bottom;
-    counted cnt = {&o.op, 0, (k ? m_eig + k : 0) + c->trace_samples + c->density_runs * m_slq, progress, ctx};
+    counted cnt = {&o.op, 0, (k ? m_eig + k : 0) + c->trace_samples + c->density_runs * m_slq, progress, ctx, c};
     sgd_linop A = {o.op.n, counted_apply, &cnt};
-    if (k) rc = eigen(c, &A, m_eig, r);
+    hess_keep kp = {c->keep_dir, 0, NAN};
+    rc = hess_keep_open(&kp, c, &o);
+    if (!rc && k) rc = eigen(c, &A, m_eig, r);
     r->confidence = c->confidence;
-    if (!rc && c->trace_samples) {
-        r->trace_samples = c->trace_samples;
-        if (!(r->trace_sample = malloc(c->trace_samples * sizeof(double))))
-            rc = sgd_error(SGD_ENOMEM, "out of memory");
-        else
-            rc = sgd_hutchinson(&A, c->trace_samples, c->confidence, c->seed, r->trace_sample, &r->trace,
-                                &r->trace_se, &r->trace_lo, &r->trace_hi);
-    }
-    if (!rc && c->density_runs) rc = density(c, &A, m_slq, r);
+    if (!rc && c->trace_samples) rc = trace(c, &A, &cnt, &kp, &o, r);
+    if (!rc && c->density_runs) rc = density(c, &A, m_slq, &cnt, &kp, &o, r);
     r->hvps = cnt.done;
-    if (o.loss) r->fx = *o.loss;
+    r->resumed = kp.resumed;
+    if (c->keep_dir) snprintf(r->keep, sizeof r->keep, "%s", c->keep_dir);
+    if (o.loss) r->fx = isnan(*o.loss) ? kp.fx : *o.loss; /* NaN: every product was kept */
     r->seconds = sgd_now() - t0;
     hess_op_free(&o);
     if (rc) sgd_hessian_result_free(r);

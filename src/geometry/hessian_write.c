@@ -180,6 +180,26 @@ static int write_summary(const char *dir, const sgd_hessian_result *r)
     return sgd_json_write_free(j, dir, "summary.json");
 }
 
+void sgd_hessian_print(FILE *o, const sgd_hessian_result *r, const char *out)
+{
+    fprintf(o, "hessian: %s, n = %zu, f = %.10g\n", r->what, r->n, r->fx);
+    for (size_t i = 0; i < r->ntop; i++)
+        fprintf(o, "  top %zu     %.15g  (residual %.2e)\n", i + 1, r->top[i], r->top_resid[i]);
+    for (size_t i = 0; i < r->nbottom; i++)
+        fprintf(o, "  bottom %zu  %.15g  (residual %.2e)\n", i + 1, r->bottom[i], r->bottom_resid[i]);
+    if (r->ntop + r->nbottom)
+        fprintf(o, "  Lanczos: %zu steps, %s\n", r->lanczos_steps, r->converged ? "converged" : "NOT converged to --tol");
+    if (r->trace_samples)
+        fprintf(o, "  trace     %.10g  (%g%% interval [%.10g, %.10g], %zu samples)\n", r->trace, 100 * r->confidence,
+                r->trace_lo, r->trace_hi, r->trace_samples);
+    if (r->density_runs)
+        fprintf(o, "  density   %zu SLQ runs x %zu steps, sigma %.3g, mass %.6f, mean %.10g (n x mean %.10g)\n",
+                r->density_runs, r->density_steps, r->sigma, r->density_mass, r->density_mean,
+                r->density_mean * (double)r->n);
+    fprintf(o, "  %zu Hessian-vector products, %.2f s%s -> %s/\n", r->hvps, r->seconds,
+            r->resumed ? " (resumed)" : "", out);
+}
+
 int sgd_hessian_write(const char *dir, const sgd_hessian_config *c, const sgd_hessian_result *r)
 {
     int rc = SGD_OK;
@@ -192,5 +212,11 @@ int sgd_hessian_write(const char *dir, const sgd_hessian_config *c, const sgd_he
     sgd_json_manifest_header(m, c->argc, c->argv, c->threads);
     put_config(m, c, r);
     sgd_json_num(m, "seconds", r->seconds);
-    return sgd_json_write_free(m, dir, "manifest.json");
+    sgd_json_int(m, "resumed_parts", (long long)r->resumed);
+    if ((rc = sgd_json_write_free(m, dir, "manifest.json"))) return rc;
+    if (r->keep[0]) { /* the kept parts are not part of the result */
+        sgd_rundir_drop(r->keep, "trace_");
+        sgd_rundir_drop(r->keep, "slq_");
+    }
+    return SGD_OK;
 }

@@ -112,7 +112,14 @@ int sgd_interp_run(const sgd_interp_config *c, sgd_interp_result *r, sgd_geom_pr
     for (size_t k = 0; k < g.p; k++) d2 += ((double)b[k] - a[k]) * ((double)b[k] - a[k]);
     r->dist = sqrt(d2);
     line L = {a, b, r, g.p};
-    if ((rc = geom_points(&g, c->n, line_at, &L, c->val, v, progress, ctx))) goto out;
+    char fp[24000];
+    if ((rc = geom_source_fingerprint(&g, fp, sizeof fp))) goto out;
+    size_t o = strlen(fp);
+    snprintf(fp + o, sizeof fp - o, "A %s\nB %s\n--alpha %.17g:%.17g:%zu\n--no-val %d\n", r->a, r->b,
+             c->alpha_lo, c->alpha_hi, c->n, !c->val);
+    geom_points_spec S = {c->n, line_at, &L, c->val, &c->keep, fp, "points there come from an interp"};
+    if ((rc = geom_points(&g, &S, v, &r->resumed, progress, ctx))) goto out;
+    if (c->keep.dir) snprintf(r->keep, sizeof r->keep, "%s", c->keep.dir);
     for (size_t i = 0; i < c->n; i++) {
         r->train_loss[i] = v[i * GEOM_NV];
         r->train_acc[i] = v[i * GEOM_NV + 1];

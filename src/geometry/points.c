@@ -1,26 +1,104 @@
-/* f at many independent points (the alphas of a line, the nodes of a grid):
- * each rank evaluates its contiguous slice one point after the other with
- * the engine's threads, and rank 0 gathers the values in order, so the
- * bytes do not depend on the rank or thread count. */
+/* f at many independent points (the alphas of a line, the nodes of a grid),
+ * in waves of one point per rank: each rank evaluates its point with the
+ * engine's threads and rank 0 gathers the wave, so the bytes do not depend
+ * on the rank or thread count. With a keep directory rank 0 keeps every
+ * finished point there (KEEP/point_IIIIII.bin), and a resumed run computes
+ * only the points missing from it. */
 #include "geometry/geometry_internal.h"
 #include "sgdscape/dist.h"
+#include "sgdscape/io.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
-int geom_points(geom_ctx *g, size_t n, geom_point_fn at, void *at_ctx, int with_val, double *v,
-                sgd_geom_progress_fn progress, void *ctx)
+static const char POINT_MAGIC[8] = "SGDGEO1";
+
+static int point_path(const char *dir, size_t i, char *out, size_t n)
 {
-    size_t lo, hi;
-    sgd_dist_slice(n, &lo, &hi);
-    float *x = malloc(g->p * sizeof *x);
-    int rc = x ? SGD_OK : sgd_error(SGD_ENOMEM, "out of memory");
-    for (size_t i = lo; i < hi && !rc; i++) {
-        at(at_ctx, i, x);
-        rc = geom_eval(g, x, with_val, v + i * GEOM_NV);
-        if (progress) progress(ctx, (double)(i - lo + 1), (double)(hi - lo));
+    int k = snprintf(out, n, "%s/point_%06zu.bin", dir, i);
+    return k > 0 && (size_t)k < n ? SGD_OK : sgd_error(SGD_EINVAL, "%s: path too long", dir);
+}
+
+static int point_save(const char *dir, size_t i, const double *v)
+{
+    char buf[sizeof POINT_MAGIC + GEOM_NV * sizeof(double)], path[4400];
+    memcpy(buf, POINT_MAGIC, sizeof POINT_MAGIC);
+    memcpy(buf + sizeof POINT_MAGIC, v, GEOM_NV * sizeof(double));
+    int rc = point_path(dir, i, path, sizeof path);
+    return rc ? rc : sgd_write_file(path, buf, sizeof buf);
+}
+
+/* 1 when a whole point was kept (a damaged one is computed again) */
+static int point_load(const char *dir, size_t i, double *v)
+{
+    char path[4400], *buf;
+    size_t n;
+    struct stat st;
+    if (point_path(dir, i, path, sizeof path) || stat(path, &st) != 0 || sgd_read_file(path, &buf, &n)) {
+        sgd_error_clear();
+        return 0;
     }
+    int ok = n == sizeof POINT_MAGIC + GEOM_NV * sizeof(double) && !memcmp(buf, POINT_MAGIC, sizeof POINT_MAGIC);
+    if (ok) memcpy(v, buf + sizeof POINT_MAGIC, GEOM_NV * sizeof(double));
+    free(buf);
+    return ok;
+}
+
+/* Rank 0: claim keep->dir for fp and read the points kept there into v. */
+static int points_kept(const sgd_geom_keep *keep, const char *fp, const char *what, size_t n, double *v,
+                       unsigned char *done, size_t *resumed)
+{
+    int rc = sgd_mkdirs(keep->dir);
+    if (!rc) rc = sgd_rundir_claim(keep->dir, fp, what);
+    for (size_t i = 0; i < n && !rc; i++)
+        if ((done[i] = (unsigned char)point_load(keep->dir, i, v + i * GEOM_NV))) ++*resumed;
+    return rc;
+}
+
+int geom_points(geom_ctx *g, const geom_points_spec *S, double *v, size_t *resumed, sgd_geom_progress_fn progress,
+                void *ctx)
+{
+    size_t n = S->n, K = (size_t)sgd_dist_size(), npend = 0;
+    const sgd_geom_keep *keep = S->keep;
+    const char *dir = keep && keep->dir && sgd_dist_rank() == 0 ? keep->dir : NULL;
+    float *x = malloc(g->p * sizeof *x);
+    unsigned char *done = calloc(n + 1, 1);
+    size_t *pend = malloc((n + 1) * sizeof *pend);
+    double *wave = malloc(K * GEOM_NV * sizeof *wave);
+    int rc = x && done && pend && wave ? SGD_OK : sgd_error(SGD_ENOMEM, "out of memory");
+    *resumed = 0;
+    if (!rc && dir) rc = points_kept(keep, S->fingerprint, S->what, n, v, done, resumed);
+    /* every rank is here (one that failed above is found out now) */
+    if ((rc = sgd_dist_agree(rc)) || (rc = sgd_dist_bcast(done, n))) goto out;
+    for (size_t i = 0; i < n; i++)
+        if (!done[i]) pend[npend++] = i;
+    size_t finished = n - npend;
+    for (size_t a = 0; a < npend; a += K) {
+        size_t nw = npend - a < K ? npend - a : K, lo, hi;
+        sgd_dist_slice(nw, &lo, &hi);
+        /* rc: rank 0's failure to keep the last wave, agreed on here */
+        if (!rc && keep && keep->stop && keep->stop(keep->stop_ctx)) rc = sgd_error(SGD_EINVAL, "interrupted");
+        for (size_t w = lo; w < hi && !rc; w++) {
+            S->at(S->at_ctx, pend[a + w], x);
+            rc = geom_eval(g, x, S->with_val, wave + w * GEOM_NV);
+        }
+        if ((rc = sgd_dist_agree(rc)) || (rc = sgd_dist_gather(wave, wave + lo * GEOM_NV, nw, GEOM_NV * sizeof *wave, 0)))
+            break;
+        finished += nw;
+        if (sgd_dist_rank() != 0) continue;
+        for (size_t w = 0; w < nw && !rc; w++) {
+            memcpy(v + pend[a + w] * GEOM_NV, wave + w * GEOM_NV, GEOM_NV * sizeof *v);
+            if (dir) rc = point_save(dir, pend[a + w], wave + w * GEOM_NV);
+        }
+        if (progress) progress(ctx, (double)finished, (double)n);
+    }
+    if (!(rc = sgd_dist_agree(rc)) && sgd_dist_rank() != 0) rc = sgd_dist_hand_off();
+out:
     free(x);
-    if ((rc = sgd_dist_agree(rc))) return rc;
-    if ((rc = sgd_dist_gather_inplace(v, n, GEOM_NV * sizeof *v, 0))) return rc;
-    return sgd_dist_rank() == 0 ? SGD_OK : sgd_dist_hand_off();
+    free(done);
+    free(pend);
+    free(wave);
+    return rc;
 }

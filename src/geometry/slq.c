@@ -9,25 +9,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+int hess_trace_sample(const sgd_linop *A, uint64_t seed, size_t s, double *z, double *q)
+{
+    size_t n = A->n;
+    double *hz = z + n, acc = 0;
+    sgd_rademacher_fill(seed, HESS_STREAM_TRACE + s, 0, z, n);
+    int rc = A->apply(A->ctx, z, hz);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) acc += z[i] * hz[i];
+    *q = acc;
+    return isfinite(acc) ? SGD_OK : sgd_error(SGD_EDIVERGED, "Hutchinson: z^T H z is not finite (sample %zu)", s + 1);
+}
+
 int sgd_hutchinson(const sgd_linop *A, size_t samples, double confidence, uint64_t seed, double *sample, double *mean,
                    double *se, double *lo, double *hi)
 {
     size_t n = A->n;
     if (samples < 1) return sgd_error(SGD_EINVAL, "Hutchinson: need at least one sample");
     if (!(confidence > 0 && confidence < 1)) return sgd_error(SGD_EINVAL, "Hutchinson: confidence must be in (0, 1)");
-    double *z = malloc(2 * n * sizeof *z), *hz = z + n;
+    double *z = malloc(2 * n * sizeof *z);
     if (!z) return sgd_error(SGD_ENOMEM, "out of memory for two vectors of %zu entries", n);
     int rc = SGD_OK;
-    for (size_t s = 0; s < samples && !rc; s++) {
-        sgd_rademacher_fill(seed, HESS_STREAM_TRACE + s, 0, z, n);
-        if ((rc = A->apply(A->ctx, z, hz))) break;
-        double q = 0;
-        for (size_t i = 0; i < n; i++) q += z[i] * hz[i];
-        if (!isfinite(q)) rc = sgd_error(SGD_EDIVERGED, "Hutchinson: z^T H z is not finite (sample %zu)", s + 1);
-        sample[s] = q;
-    }
+    for (size_t s = 0; s < samples && !rc; s++) rc = hess_trace_sample(A, seed, s, z, &sample[s]);
     free(z);
-    if (rc) return rc;
+    return rc ? rc : hess_trace_stats(sample, samples, confidence, mean, se, lo, hi);
+}
+
+int hess_trace_stats(const double *sample, size_t samples, double confidence, double *mean, double *se, double *lo,
+                     double *hi)
+{
     double m = 0, v = 0;
     for (size_t s = 0; s < samples; s++) m += sample[s];
     m /= (double)samples;
@@ -50,19 +60,25 @@ int sgd_slq(const sgd_linop *A, size_t runs, size_t steps, uint64_t seed, double
     if (runs < 1 || steps < 1) return sgd_error(SGD_EINVAL, "SLQ: need runs >= 1 and steps >= 1");
     double *z = malloc(n * sizeof *z), *S = malloc(steps * steps * sizeof *S);
     int rc = z && S ? SGD_OK : sgd_error(SGD_ENOMEM, "out of memory for SLQ (%zu steps, n = %zu)", steps, n);
-    for (size_t i = 0; i < runs * steps; i++) nodes[i] = weights[i] = NAN;
-    for (size_t r = 0; r < runs && !rc; r++) {
-        sgd_lanczos L;
-        sgd_rademacher_fill(seed, HESS_STREAM_SLQ + r, 0, z, n);
-        if ((rc = sgd_lanczos_run(A, z, steps, seed, HESS_STREAM_SLQ + r, NULL, NULL, &L))) break;
-        /* Gauss quadrature of the measure sum_i (q_1 . u_i)^2 delta(lambda_i): nodes
-         * the Ritz values, weights the squared first components */
-        rc = sgd_lanczos_ritz(&L, nodes + r * steps, S);
-        for (size_t i = 0; !rc && i < L.m; i++) weights[r * steps + i] = S[i * L.m] * S[i * L.m];
-        sgd_lanczos_free(&L);
-    }
+    for (size_t r = 0; r < runs && !rc; r++) rc = hess_slq_run(A, steps, seed, r, z, S, nodes + r * steps, weights + r * steps);
     free(z);
     free(S);
+    return rc;
+}
+
+int hess_slq_run(const sgd_linop *A, size_t steps, uint64_t seed, size_t r, double *z, double *S, double *nodes,
+                 double *weights)
+{
+    sgd_lanczos L;
+    for (size_t i = 0; i < steps; i++) nodes[i] = weights[i] = NAN;
+    sgd_rademacher_fill(seed, HESS_STREAM_SLQ + r, 0, z, A->n);
+    int rc = sgd_lanczos_run(A, z, steps, seed, HESS_STREAM_SLQ + r, NULL, NULL, &L);
+    if (rc) return rc;
+    /* Gauss quadrature of the measure sum_i (q_1 . u_i)^2 delta(lambda_i): nodes
+     * the Ritz values, weights the squared first components */
+    rc = sgd_lanczos_ritz(&L, nodes, S);
+    for (size_t i = 0; !rc && i < L.m; i++) weights[i] = S[i * L.m] * S[i * L.m];
+    sgd_lanczos_free(&L);
     return rc;
 }
 

@@ -55,6 +55,18 @@ void geom_combine(const float *base, double a, const double *d1, double b, const
     for (size_t i = 0; i < p; i++) x[i] = (float)((double)base[i] + a * d1[i] + (d2 ? b * d2[i] : 0.0));
 }
 
+int geom_source_fingerprint(const geom_ctx *g, char *out, size_t n)
+{
+    const sgd_geom_source *s = g->s;
+    int k = snprintf(out, n,
+                     "sgdscape geometry points v1\n--run %s\n--model %s\n--data %s\n--classes %d\n--subset %zu\n"
+                     "--batch %zu\n--batches %zu\n--bn %s\n--bn-batches %zu\n--buffers %s\n--seed %llu\n",
+                     s->run ? s->run : "-", g->model, g->data, g->classes, s->subset, g->Ltr.o.batch, g->batches,
+                     s->bn_recompute ? "recompute" : s->bn == SGD_NN_EVAL ? "eval" : "train",
+                     s->bn_recompute ? s->bn_batches : 0, s->buffers ? s->buffers : "-", (unsigned long long)s->seed);
+    return k > 0 && (size_t)k < n ? SGD_OK : sgd_error(SGD_EINVAL, "the options are too long to keep");
+}
+
 int geom_read_x(const geom_ctx *g, const char *path, float *x)
 {
     return probe_read_x(g->net, g->model, g->classes, path, x);

@@ -83,6 +83,19 @@ static void plane_at(void *ctx, size_t q, float *x)
     geom_combine(P->X, P->r->alpha[i], P->d, P->r->beta[j], P->d + P->p, P->p, x);
 }
 
+/* config.txt of the kept points: everything that shapes them. */
+static int fingerprint(const sgd_surface_config *c, const geom_ctx *g, const char *x, char *fp, size_t n)
+{
+    static const char *const kinds[] = {"random", "files", "pca"};
+    int rc = geom_source_fingerprint(g, fp, n);
+    size_t o = strlen(fp);
+    if (!rc) snprintf(fp + o, n - o, "X %s\n--dirs %s %s %s\n--keep-bias-bn %d\n--dir-seed %llu\n--alpha %.17g:%.17g:%zu\n"
+             "--beta %.17g:%.17g:%zu\n", x, kinds[c->dirs], c->dirs == SGD_DIRS_FILES ? c->dir_files[0] : "-",
+             c->dirs == SGD_DIRS_FILES ? c->dir_files[1] : "-", c->keep_bias_bn, (unsigned long long)c->dir_seed,
+             c->alpha_lo, c->alpha_hi, c->nalpha, c->beta_lo, c->beta_hi, c->nbeta);
+    return rc;
+}
+
 static void summarize(sgd_surface_result *r, const double *v)
 {
     size_t N = r->nalpha * r->nbeta;
@@ -147,7 +160,11 @@ int sgd_surface_run(const sgd_surface_config *c, sgd_surface_result *r, sgd_geom
     for (size_t i = 0; i < c->nalpha; i++) r->alpha[i] = geom_grid(c->alpha_lo, c->alpha_hi, c->nalpha, i);
     for (size_t j = 0; j < c->nbeta; j++) r->beta[j] = geom_grid(c->beta_lo, c->beta_hi, c->nbeta, j);
     plane P = {X, r->d, r, g.p};
-    if ((rc = geom_points(&g, N, plane_at, &P, 0, v, progress, ctx))) goto out;
+    char fp[24000];
+    if ((rc = fingerprint(c, &g, r->x, fp, sizeof fp))) goto out;
+    geom_points_spec S = {N, plane_at, &P, 0, &c->keep, fp, "points there come from a surface"};
+    if ((rc = geom_points(&g, &S, v, &r->resumed, progress, ctx))) goto out;
+    if (c->keep.dir) snprintf(r->keep, sizeof r->keep, "%s", c->keep.dir);
     summarize(r, v);
     double f0[GEOM_NV];
     if ((rc = geom_eval(&g, X, 0, f0))) goto out;

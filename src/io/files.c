@@ -6,6 +6,7 @@
 #include "sgdscape/io.h"
 #include "sgdscape/error.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -164,7 +165,8 @@ static void rm_tree(const char *dir)
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-int sgd_rundir_open(sgd_rundir *rd, const char *dir)
+/* rd->final = dir without trailing slashes, rd->path = DIR.partial */
+static int rundir_names(sgd_rundir *rd, const char *dir)
 {
     memset(rd, 0, sizeof *rd);
     if (!dir || !*dir) return sgd_error(SGD_EINVAL, "--out: empty directory name");
@@ -172,11 +174,18 @@ int sgd_rundir_open(sgd_rundir *rd, const char *dir)
     strcpy(rd->final, dir);
     size_t n = strlen(rd->final);
     while (n > 1 && rd->final[n - 1] == '/') rd->final[--n] = '\0';
+    if (!path_fits(snprintf(rd->path, sizeof rd->path, "%s.partial", rd->final), sizeof rd->path))
+        return too_long("--out ", dir, "", "");
+    return SGD_OK;
+}
+
+int sgd_rundir_open(sgd_rundir *rd, const char *dir)
+{
+    int rc = rundir_names(rd, dir);
+    if (rc) return rc;
     struct stat st;
     if (stat(rd->final, &st) == 0 && !S_ISDIR(st.st_mode))
         return sgd_error(SGD_EIO, "--out %s: exists and is not a directory", dir);
-    if (!path_fits(snprintf(rd->path, sizeof rd->path, "%s.partial", rd->final), sizeof rd->path))
-        return too_long("--out ", dir, "", "");
     rm_tree(rd->path);
     /* The parent must exist already or be creatable. */
     char parent[4096];
@@ -222,6 +231,80 @@ int sgd_rundir_open_inplace(sgd_rundir *rd, const char *dir)
     if (access(dir, W_OK) != 0) return sgd_error(SGD_EIO, "--out %s: not writable", dir);
     nftw(dir, sweep_entry, 16, FTW_PHYS);
     return SGD_OK;
+}
+
+int sgd_rundir_reopen(sgd_rundir *rd, const char *dir, const char *marker, const char *what)
+{
+    char m[4400];
+    int rc = rundir_names(rd, dir);
+    if (rc) return rc;
+    struct stat st;
+    if (!path_fits(snprintf(m, sizeof m, "%s/%s", rd->path, marker), sizeof m)) rc = too_long("--out ", dir, "", "");
+    else if (stat(m, &st) != 0)
+        rc = sgd_error(SGD_EIO, "--resume: %s holds no %s to continue (no %s)", rd->path, what, marker);
+    if (rc) {
+        rd->path[0] = '\0'; /* nothing of ours to commit or remove */
+        return rc;
+    }
+    nftw(rd->path, sweep_entry, 16, FTW_PHYS);
+    return SGD_OK;
+}
+
+/* The key of a "key value" line: its first word, at most 63 bytes. */
+static void line_key(const char *line, size_t len, char *key)
+{
+    size_t k = 0;
+    while (k < len && k < 63 && line[k] != ' ') k++;
+    memcpy(key, line, k);
+    key[k] = '\0';
+}
+
+int sgd_rundir_claim(const char *dir, const char *text, const char *what)
+{
+    char path[4400], *old;
+    size_t n;
+    if (!path_fits(snprintf(path, sizeof path, "%s/config.txt", dir), sizeof path)) return too_long("", dir, "/", "config.txt");
+    struct stat st;
+    if (stat(path, &st) != 0) return sgd_write_file(path, text, strlen(text));
+    int rc = sgd_read_file(path, &old, &n);
+    if (rc) return rc;
+    if (n == strlen(text) && !memcmp(old, text, n)) {
+        free(old);
+        return SGD_OK;
+    }
+    /* the first line that differs, for the message */
+    const char *a = old, *b = text;
+    for (;;) {
+        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+        if (la != lb || memcmp(a, b, la) || !a[la] || !b[lb]) {
+            char key[64];
+            line_key(la ? a : b, la ? la : lb, key);
+            size_t ka = strlen(key) < la ? strlen(key) + 1 : la, kb = strlen(key) < lb ? strlen(key) + 1 : lb;
+            rc = sgd_error(SGD_EINVAL, "%s: the %s with other inputs or options (%s: '%.*s' there, '%.*s' now); "
+                           "rerun without --resume to start afresh", dir, what, key, (int)((la - ka) > 200 ? 200 : la - ka),
+                           a + ka, (int)((lb - kb) > 200 ? 200 : lb - kb), b + kb);
+            break;
+        }
+        a += la + 1;
+        b += lb + 1;
+    }
+    free(old);
+    return rc;
+}
+
+void sgd_rundir_drop(const char *kept, const char *prefix)
+{
+    DIR *d = opendir(kept);
+    if (!d) return;
+    struct dirent *de;
+    char path[4800];
+    size_t np = strlen(prefix);
+    while ((de = readdir(d)))
+        if (!strncmp(de->d_name, prefix, np) || !strcmp(de->d_name, "config.txt"))
+            if (path_fits(snprintf(path, sizeof path, "%s/%s", kept, de->d_name), sizeof path)) unlink(path);
+    closedir(d);
+    nftw(kept, sweep_entry, 16, FTW_PHYS);
+    rmdir(kept);
 }
 
 int sgd_rundir_file(const sgd_rundir *rd, const char *name, char *out, size_t outsz)

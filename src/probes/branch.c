@@ -355,7 +355,7 @@ int sgd_branch_run(const sgd_branch_config *c, sgd_branch_result *R, sgd_branch_
             snprintf(S.work, sizeof S.work, "%s", work);
             snprintf(path, sizeof path, "%s/branches", work);
             if (!(fp = fingerprint(c, R, &S))) rc = sgd_error(SGD_ENOMEM, "out of memory");
-            else if (!(rc = sgd_mkdirs(path))) rc = probe_claim(work, fp, "branch run there was made");
+            else if (!(rc = sgd_mkdirs(path))) rc = sgd_rundir_claim(work, fp, "branch run there was made");
         }
     }
     if ((rc = sgd_dist_agree(rc)) || (rc = sgd_dist_bcast(S.work, sizeof S.work))) goto out;

@@ -202,6 +202,6 @@ int sgd_branch_write(const char *dir, const sgd_branch_config *c, const sgd_bran
     if (!rc) rc = write_summary(dir, c, R);
     if (!rc) rc = write_manifest(dir, c, R);
     if (!rc) rc = write_figures(dir, R);
-    if (!rc && R->rows_dir[0]) probe_remove_rows(R->rows_dir);
+    if (!rc && R->rows_dir[0]) sgd_rundir_drop(R->rows_dir, "row_");
     return rc;
 }

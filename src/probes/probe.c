@@ -129,22 +129,6 @@ static int row_load(const char *dir, size_t trial, int epoch, sgd_probe_row *r, 
     return ok;
 }
 
-int probe_claim(const char *dir, const char *fp, const char *what)
-{
-    char path[4400], *old;
-    size_t n;
-    snprintf(path, sizeof path, "%s/config.txt", dir);
-    struct stat st;
-    if (stat(path, &st) != 0) return sgd_write_file(path, fp, strlen(fp));
-    if (sgd_read_file(path, &old, &n)) return SGD_EIO;
-    int same = n == strlen(fp) && !memcmp(old, fp, n);
-    free(old);
-    if (!same)
-        return sgd_error(SGD_EINVAL, "%s: the %s with other inputs or options; rerun without --resume to start "
-                         "afresh", dir, what);
-    return SGD_OK;
-}
-
 /* ---- one (trial, epoch) ------------------------------------------------ */
 typedef struct probe_work {
     sgd_data_loader probe, sg;  /* the probe set; the mini-batches of 5c */
@@ -343,7 +327,7 @@ int sgd_probe_run(const sgd_probe_config *c, sgd_probe_result *R, sgd_probe_prog
             rc = sgd_error(SGD_ENOMEM, "out of memory");
             goto out;
         }
-        if ((rc = sgd_mkdirs(rows_dir)) || (rc = probe_claim(rows_dir, fp, "rows there come from a probe"))) goto out;
+        if ((rc = sgd_mkdirs(rows_dir)) || (rc = sgd_rundir_claim(rows_dir, fp, "rows there come from a probe"))) goto out;
     }
     W.progress = progress;
     W.ctx = ctx;

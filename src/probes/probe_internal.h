@@ -39,14 +39,7 @@ void probe_x_path(const probe_plan *P, size_t trial, int epoch, char *out, size_
 int probe_load_x(const probe_plan *P, const char *path, float *x);
 /* The same for any network (spectrum): p = sgd_net_nparams(net). */
 int probe_read_x(sgd_net *net, const char *model, int classes, const char *path, float *x);
-/* DIR/config.txt names the configuration of what DIR holds (fp): written if
- * absent, else compared; another one is refused ("DIR: the WHAT with other
- * inputs or options; ..."), not mixed in. */
-int probe_claim(const char *dir, const char *fp, const char *what);
 double probe_lr_at(const probe_plan *P, size_t trial, int epoch);
-/* Remove ROWS/row_* and ROWS/config.txt, then ROWS: the rows kept for a
- * resume are not part of a result (probe, branch). */
-void probe_remove_rows(const char *rows);
 /* DIR/NAME.gp (900x560, x label 'epoch t': plot may set another first) and
  * its .png and .svg: a figure of probe_write.c's style (spectrum). */
 int probe_figure(const char *dir, const char *name, const char *title, const char *ylabel, const char *plot);

@@ -6,8 +6,6 @@
 #include "sgdscape/probes.h"
 
 #include <stdio.h>
-#include <string.h>
-#include <sys/stat.h>
 
 void sgd_probe_print(FILE *o, const sgd_probe_config *c, const sgd_probe_result *r)
 {
@@ -22,14 +20,5 @@ void sgd_probe_print(FILE *o, const sgd_probe_config *c, const sgd_probe_result 
 
 int sgd_probe_reopen(struct sgd_rundir *rd, const char *out)
 {
-    memset(rd, 0, sizeof *rd);
-    if (strlen(out) + 16 >= sizeof rd->final) return sgd_error(SGD_EINVAL, "--out: path too long");
-    snprintf(rd->final, sizeof rd->final, "%s", out);
-    snprintf(rd->path, sizeof rd->path, "%s.partial", out);
-    char cfg[4400];
-    snprintf(cfg, sizeof cfg, "%s/rows/config.txt", rd->path);
-    struct stat st;
-    if (stat(cfg, &st) != 0)
-        return sgd_error(SGD_EIO, "--resume: %s holds no probe to continue (no rows/config.txt)", rd->path);
-    return SGD_OK;
+    return sgd_rundir_reopen(rd, out, "rows/config.txt", "probe");
 }

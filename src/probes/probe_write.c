@@ -5,12 +5,10 @@
 #include "sgdscape/io.h"
 #include "sgdscape/probes.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char CSV_HEADER[] = "trial,epoch,lr,loss,grad_norm,dist,inner,cos,nb_mean,nb_min,nb_max,nb_std,"
                                  "nb_hoeffding_lower,nb_clt_lower,sg_mean,sg_min,sg_max,step_bound\n";
@@ -194,22 +192,6 @@ static int write_manifest(const char *dir, const sgd_probe_config *c, const sgd_
     return rc;
 }
 
-/* The rows kept for a resume are not part of the result. */
-void probe_remove_rows(const char *rows)
-{
-    DIR *d = opendir(rows);
-    if (!d) return;
-    struct dirent *de;
-    char path[4800];
-    while ((de = readdir(d)))
-        if (strncmp(de->d_name, "row_", 4) == 0 || strcmp(de->d_name, "config.txt") == 0) {
-            snprintf(path, sizeof path, "%s/%s", rows, de->d_name);
-            unlink(path);
-        }
-    closedir(d);
-    rmdir(rows);
-}
-
 int sgd_probe_write(const char *dir, const sgd_probe_config *c, const sgd_probe_result *R)
 {
     char path[4400];
@@ -220,6 +202,6 @@ int sgd_probe_write(const char *dir, const sgd_probe_config *c, const sgd_probe_
     if (!rc) rc = write_summary(dir, R);
     if (!rc) rc = write_manifest(dir, c, R);
     if (!rc) rc = write_figures(dir, R);
-    if (!rc && R->rows_dir[0]) probe_remove_rows(R->rows_dir);
+    if (!rc && R->rows_dir[0]) sgd_rundir_drop(R->rows_dir, "row_");
     return rc;
 }

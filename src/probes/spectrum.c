@@ -243,7 +243,7 @@ static int claim(const spectrum_plan *P)
     for (size_t k = 0; k < P->nstarts && (size_t)o < sizeof fp - 16; k++)
         o += snprintf(fp + o, sizeof fp - (size_t)o, " %d", P->start[k]);
     snprintf(fp + o, sizeof fp - (size_t)o, "\n");
-    return probe_claim(P->work, fp, "runs there come from a spectrum");
+    return sgd_rundir_claim(P->work, fp, "runs there come from a spectrum");
 }
 
 static int exists(const char *dir, const char *name)
