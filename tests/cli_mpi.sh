@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# MPI (docs/mpi.md): the landscape-lab commands under mpirun -np 3 (and -np 1,
+# MPI (docs/mpi.md): the landscape-lab commands and data-parallel train under mpirun -np 3 (and -np 1,
 # 2, 4 and 2 ranks x 2 threads for some) write the bytes of the plain single-process run: CSV, .npy,
 # .dat, .gp, figures, summary.json and manifest.json but for timing fields and
 # the manifest's "ranks" and "threads"; stdout the same but for timings. A bad input on one
@@ -48,7 +48,7 @@ PY
     done
     return $rc
 }
-norm() { sed -E 's/[0-9.]+ ?(s|ms)\b//g; s#'"$T"'/[a-z0-9_]+#DIR#g' "$1"; }
+norm() { sed -E 's/[0-9.]+(e[-+]?[0-9]+)? ?(s|ms)\b//g; s#'"$T"'/[a-z0-9_]+#DIR#g' "$1"; } # a time may print as 9.97e-05 s
 
 # each under np 3; "+": also np 2 x 2 threads (hybrid); the first also np 1 and 2
 cmds=(
@@ -150,6 +150,54 @@ for name in PR BR SP; do
         [ ! -s "$T/${name}$np.err" ] && ok || bad "$name np $np: stderr: $(head -2 "$T/${name}$np.err")"
     done
 done
+# ---- data-parallel train: every file of the plain run at np 1..4 (and 2 ranks x 2 threads) ----
+# Batch 48 = 3 chunks of 16, 40 = 3 with the last partial, 16 = 1 (a rank with no chunk);
+# ResNet (BN: its partials are shared), DenseNet-BC (concatenation, BN-ReLU recomputed in
+# backward), the MLP (linear layers: their inputs are shared), ResNet and DenseNet with oneDNN
+# or im2col convolutions between the BNs (SGD_NN_DIRECT=0, SGD_NN_DNNL=0: their dW chunk
+# partials are shared), the convnet. A missed batch-wide sum changes x.
+trains=(
+    "1 2 3 2x2|resnet:n=1,w=6 --batch 48 --epochs 2"
+    "3|resnet:n=1,w=6 --batch 40 --epochs 2"
+    "2|resnet:n=1,w=6 --batch 16 --epochs 1 --subset 64"
+    "2 3|densenet:depth=10,k=4 --batch 48 --epochs 2"
+    "4|densenet:depth=10,k=4 --batch 40 --epochs 1"
+    "3|mlp:w=8,d=1 --batch 48 --epochs 2"
+    "2|mlp:w=8,d=1 --batch 40 --epochs 2"
+    "3|resnet:n=1,w=6 --batch 40 --epochs 1 --subset 120|SGD_NN_DIRECT=0"
+    "2|densenet:depth=10,k=4 --batch 40 --epochs 1 --subset 120|SGD_NN_DIRECT=0 SGD_NN_DNNL=0"
+    "3|convnet --batch 48 --epochs 1 --subset 144"
+)
+i=0
+for t in "${trains[@]}"; do
+    i=$((i + 1))
+    IFS='|' read -r nps c envs <<<"$t"
+    read -ra args <<<"$c"
+    E=(env ${envs:-SGD_QUIET=1})
+    "${E[@]}" "$B" train --model "${args[@]}" --data "$DATA" --quiet --threads 1 --out "$T/t$i" >/dev/null 2>&1 ||
+        { bad "train plain: $c"; continue; }
+    for np in $nps; do
+        th=1
+        [ "$np" = 2x2 ] && np=2 th=2
+        o="$T/t${i}_${np}_$th"
+        if ! "${MPI[@]}" -np "$np" "${E[@]}" "$B" train --model "${args[@]}" --data "$DATA" --quiet --threads "$th" \
+            --out "$o" >/dev/null 2>"$o.err"; then
+            bad "train np $np x $th: $c: $(head -3 "$o.err")"
+            continue
+        fi
+        if d=$(cmp_dirs "$T/t$i" "$o"); then ok; else bad "train np $np x $th: $c: $d"; fi
+        [ ! -s "$o.err" ] && ok || bad "train np $np: stderr: $c: $(head -2 "$o.err")"
+    done
+done
+# bad input on rank 1 only (MPMD): one message naming rank 1, no run directory
+"${MPI[@]}" -np 1 "$B" train --model mlp:w=8,d=1 --data "$DATA" --quiet --threads 1 --out "$T/tf" : \
+    -np 1 "$B" train --model mlp:w=8,d=1 --data "npy:$T/none.npy,$T/none.npy" --quiet --threads 1 --out "$T/tf" \
+    >/dev/null 2>"$T/tf.err"
+[ $? -ne 0 ] && ok || bad "train, bad input on rank 1: exit 0"
+[ "$(grep -c '^sgdscape ' "$T/tf.err")" = 1 ] && grep -q '^sgdscape train: rank 1: .*none.npy' "$T/tf.err" && ok ||
+    bad "train, bad input on rank 1: message: $(head -3 "$T/tf.err")"
+[ ! -e "$T/tf" ] && [ ! -e "$T/tf.partial" ] && ok || bad "train, bad input on rank 1: left a run directory"
+
 # kill -9 of mpirun once WAITFOR exists in DIR.partial, its orphaned ranks too; the same
 # command with --resume under mpirun gives the files FILES of an uninterrupted plain run
 killed() { # NAME WAITFOR FILES ARGS...

@@ -74,6 +74,11 @@ int sgd_dist_send(const void *buf, size_t n, int to);
 int sgd_dist_recv(void *buf, size_t n, int from);
 /* Collective: n bytes of buf from rank 0 to every rank. */
 int sgd_dist_bcast(void *buf, size_t n);
+/* Collective, in place: full holds nch chunks of `chunk` bytes (the last
+ * one cut at `total` bytes); each rank has computed its slice of them
+ * (sgd_dist_slice(nch)) and every rank receives all the others' (an
+ * allgather). For data-parallel train: a batch's per-chunk partials. */
+int sgd_dist_share_chunks(void *full, size_t nch, size_t chunk, size_t total);
 /* Collective: v[i] = max over ranks of v[i] (exact: max does not round). */
 int sgd_dist_max(double *v, size_t n);
 

@@ -163,6 +163,11 @@ typedef struct sgd_train_config {
     int (*stop)(void *ctx);
     void *stop_ctx;
     int argc; char **argv;       /* for the manifest */
+    /* 1: under MPI (dist.h) every rank of the job calls sgd_train_run and
+     * the batches are split over them (data-parallel; the same bits as
+     * one process; rank 0 alone writes dir). 0: this process trains alone
+     * (the callers inside split experiments). */
+    int split;
 } sgd_train_config;
 
 void sgd_train_defaults(sgd_train_config *c);

@@ -16,7 +16,9 @@ static const char help[] =
     "SGD with momentum and weight decay (PyTorch semantics: d = g + wd*x; m = mu*m + d;\n"
     "x -= lr*m), BN in training mode, mean softmax cross-entropy. At the start of every\n"
     "epoch the state (x, momentum, BN buffers, epoch) is checkpointed into DIR; --resume\n"
-    "continues a killed run bit-identically. One seed gives the same bits with any --threads.\n\n"
+    "continues a killed run bit-identically. One seed gives the same bits with any --threads.\n"
+    "Under mpirun every batch is split over the ranks (data-parallel, --threads per rank): the\n"
+    "same bits as one process for any rank count; rank 0 writes DIR (docs/mpi.md).\n\n"
     "  --model SPEC       network (see sgdscape model --help)\n"
     "  --data SPEC        fashion-mnist[:DIR] (default), mnist:DIR, cifar10:DIR, cifar100:DIR,\n"
     "                     npy:X.npy,y.npy[,Xtest.npy,ytest.npy]\n"
@@ -189,6 +191,7 @@ int sgd_cmd_train(int argc, char **argv)
     cfg.quiet = quiet;
     cfg.argc = argc;
     cfg.argv = argv;
+    cfg.split = 1; /* under mpirun: data-parallel over the ranks */
     if (sgd_train_run(&cfg, out, resume)) rc = cli_lib_fail(C);
     else if (!quiet) printf("trained %s for %d epochs into %s\n", model, epochs, out);
     if (init) sgd_npy_free(&W);

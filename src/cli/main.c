@@ -25,7 +25,7 @@ static void usage(FILE *fp)
 static int distributed(const char *name)
 {
     static const char *const split[] = {"run",   "fig3",     "verify", "smooth", "check",  "probe",
-                                        "branch", "spectrum", "paper5", "interp", "surface"};
+                                        "branch", "spectrum", "paper5", "interp", "surface", "train"};
     for (size_t i = 0; i < sizeof split / sizeof split[0]; i++)
         if (!strcmp(name, split[i])) return 1;
     return 0;

@@ -117,6 +117,11 @@ int sgd_dist_max(double *v, size_t n)
     (void)n;
     return SGD_OK;
 }
+int sgd_dist_share_chunks(void *full, size_t nch, size_t chunk, size_t total)
+{
+    (void)full, (void)nch, (void)chunk, (void)total;
+    return SGD_OK;
+}
 int sgd_dist_finish(int status, const char *prefix)
 {
     (void)prefix;
@@ -297,6 +302,42 @@ int sgd_dist_max(double *v, size_t n)
         for (int r = 1; r < g_size; r++) v[i] = fmax(v[i], all[(size_t)r * n + i]);
     }
     free(all);
+    return SGD_OK;
+}
+
+/* Byte range [*a, *b) of rank r's chunks. */
+static void chunk_bytes(size_t nch, size_t chunk, size_t total, int r, size_t *a, size_t *b)
+{
+    sgd_dist_slice_of(nch, r, g_size, a, b);
+    *a = *a * chunk < total ? *a * chunk : total;
+    *b = *b * chunk < total ? *b * chunk : total;
+}
+
+int sgd_dist_share_chunks(void *full, size_t nch, size_t chunk, size_t total)
+{
+    if (sgd_dist_size() == 1 || nch == 0) return SGD_OK;
+    if (total <= (size_t)INT32_MAX) {
+        int *cnt = malloc(2 * sizeof(int) * (size_t)g_size);
+        if (cnt) {
+            int *dsp = cnt + g_size;
+            for (int r = 0; r < g_size; r++) {
+                size_t a, b;
+                chunk_bytes(nch, chunk, total, r, &a, &b);
+                dsp[r] = (int)a;
+                cnt[r] = (int)(b - a);
+            }
+            MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, full, cnt, dsp, MPI_BYTE, MPI_COMM_WORLD);
+            free(cnt);
+            return SGD_OK;
+        }
+    }
+    /* above 2 GiB (or no memory for the counts): each rank's bytes broadcast in pieces */
+    for (int r = 0; r < g_size; r++) {
+        size_t a, b;
+        chunk_bytes(nch, chunk, total, r, &a, &b);
+        for (size_t o = a; o < b; o += PIECE)
+            MPI_Bcast((char *)full + o, (int)(b - o < PIECE ? b - o : PIECE), MPI_BYTE, r, MPI_COMM_WORLD);
+    }
     return SGD_OK;
 }
 

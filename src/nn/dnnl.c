@@ -24,6 +24,7 @@
  * net_exec.c falls back to the CPU kernels; SGD_NN_DNNL=0 in the environment
  * disables this file entirely (for A/B timing). */
 #include "nn/nn_internal.h"
+#include "sgdscape/dist.h"
 
 #ifdef SGD_HAVE_DNNL
 
@@ -468,19 +469,23 @@ int nn_dnnl_conv_fwd(sgd_net *net, size_t oi, const nn_view *x, const float *wt,
 
 /* Backward data in small pieces (no sums over samples), then backward
  * weights in the fixed chunks of NN_CHUNK samples with one partial per
- * chunk, summed in chunk order. */
+ * chunk, summed in chunk order. A split run (net_split.c) does this rank's
+ * chunks [c0, c1) and shares the partials before the sum. */
 int nn_dnnl_conv_bwd(sgd_net *net, size_t oi, const nn_view *x, const float *wt, const nn_view *dy,
                      nn_view *dx, float *dw, size_t n)
 {
     dconv *full, *last, *sfull = NULL, *slast = NULL;
     int csz = sub_size(x, dy);
+    size_t s0, s1;   /* this rank's samples (all but in a split run) */
+    nn_split_samples(net, n, &s0, &s1);
+    if (s1 == s0) dx = NULL;
     if (prepare(net, oi, n, NN_CHUNK, x, dy, &full, &last)) return 0;
-    if (dx && prepare(net, oi, n, csz, x, dy, &sfull, &slast)) return 0;
+    if (dx && prepare(net, oi, s1 - s0, csz, x, dy, &sfull, &slast)) return 0;
     nn_dnnl *D = net->dnnl;
     if (!dnnl_memory_desc_equal(&full->w_dw.md, &last->w_dw.md) ||
         (dx && !dnnl_memory_desc_equal(&sfull->d_w.md, &slast->d_w.md)))
         return 0;
-    size_t nch = (n + NN_CHUNK - 1) / NN_CHUNK, np = (n + csz - 1) / csz, dwb = al(full->w_dw.bytes);
+    size_t nch = (n + NN_CHUNK - 1) / NN_CHUNK, np = (s1 - s0 + csz - 1) / csz, dwb = al(full->w_dw.bytes);
     int err = 0;
     const void *w = NULL;
     if (dx) {
@@ -499,7 +504,7 @@ int nn_dnnl_conv_bwd(sgd_net *net, size_t oi, const nn_view *x, const float *wt,
         if (dx) {
 #pragma omp for schedule(static)
             for (size_t pi = 0; pi < np; pi++) {
-                size_t i0 = pi * csz, m = n - i0 < (size_t)csz ? n - i0 : (size_t)csz;
+                size_t i0 = s0 + pi * csz, m = s1 - i0 < (size_t)csz ? s1 - i0 : (size_t)csz;
                 const dconv *c = (int)m == sfull->m ? sfull : slast;
                 unsigned char *b_dd = D->arena[t], *b_ds = b_dd + al(c->d_ddst.bytes),
                               *pad = b_ds + al(c->d_dsrc.bytes);
@@ -513,7 +518,7 @@ int nn_dnnl_conv_bwd(sgd_net *net, size_t oi, const nn_view *x, const float *wt,
         }
         if (dw) {
 #pragma omp for schedule(static)
-            for (size_t ci = 0; ci < nch; ci++) {
+            for (size_t ci = net->c0; ci < net->c1; ci++) {
                 size_t i0 = ci * NN_CHUNK, m = n - i0 < NN_CHUNK ? n - i0 : NN_CHUNK;
                 const dconv *c = (int)m == full->m ? full : last;
                 unsigned char *b_s = D->arena[t], *b_wd = b_s + al(c->w_src.bytes),
@@ -525,6 +530,12 @@ int nn_dnnl_conv_bwd(sgd_net *net, size_t oi, const nn_view *x, const float *wt,
                             {DNNL_ARG_DIFF_DST, &c->w_ddst.md, g},
                             {DNNL_ARG_DIFF_WEIGHTS, &c->w_dw.md, part}};
                 if (exec(D, t, c->bwd_w, a, 3, pad, c->pad_bytes)) err = 1;
+            }
+            if (net->spl) {
+#pragma omp barrier
+#pragma omp master
+                sgd_dist_share_chunks(D->dwpart, nch, dwb, nch * dwb);
+#pragma omp barrier
             }
             /* sum the chunk partials in chunk order (fixed, thread-independent) */
             size_t cnt = full->w_dw.bytes / sizeof(float);

@@ -2,6 +2,7 @@
  * reverse (sgd_net_run), following the plan of net_plan.c; the flat
  * loss/gradient function over batches of a loader. */
 #include "nn/nn_internal.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 
 #include <math.h>
@@ -79,6 +80,12 @@ static nn_view *grad_in(const sgd_net *net, const nn_op *op, nn_view *da, int in
     return net->ts[op->in].block == inblock ? NULL : da;
 }
 
+/* Floats of convolution op's weight (its dW chunk partial). */
+static size_t wsize(const sgd_net *net, const nn_op *op)
+{
+    return (size_t)net->ts[op->out].c * net->ts[op->in].c * op->k * op->k;
+}
+
 /* Can op i run in a chunked run (no whole-batch kernel, no library call,
  * no error exit)? */
 static int team_op(const sgd_net *net, size_t i)
@@ -91,18 +98,47 @@ static int team_op(const sgd_net *net, size_t i)
     }
 }
 
-/* Forward of a library op (not team_op) on the whole batch. */
+/* Forward of a library op (not team_op) on the whole batch; in a split
+ * run a convolution on this rank's samples (per sample: the same bits),
+ * the linear layer on the whole batch once its input is shared. */
 static void fwd_op(sgd_net *net, const sgd_nn_ops *K, size_t i, const float *x, size_t n)
 {
     nn_op *op = &net->ops[i];
-    nn_view a = nn_data(net, op->in), y = nn_data(net, op->out);
+    size_t s0 = 0, s1 = n;
+    int part = net->spl && op->type != OP_LINEAR;
+    if (part) nn_split_samples(net, n, &s0, &s1);
+    else nn_split_need(net, op->in, 0, n);
+    nn_view a = at(nn_data(net, op->in), s0), y = at(nn_data(net, op->out), s0);
     if (op->type == OP_LINEAR)
         K->linear_fwd(&a, x + op->w, x + op->b, &y, n);
-    else if (!nn_dnnl_conv_fwd(net, i, &a, x + op->w, &y, n))  /* oneDNN, else im2col */
-        K->conv_fwd(&a, x + op->w, op->k, op->stride, op->pad, &y, n, net->scratch);
+    else if (s1 > s0 && !nn_dnnl_conv_fwd(net, i, &a, x + op->w, &y, s1 - s0))  /* oneDNN, else im2col */
+        K->conv_fwd(&a, x + op->w, op->k, op->stride, op->pad, &y, s1 - s0, net->scratch);
+    nn_split_wrote(net, op->out, 0, !part);
 }
 
-/* Backward of a library op on the whole batch; an error code (oneDNN). */
+/* The im2col convolution's backward in a split run: dx and the dW chunk
+ * partials of this rank's samples (its spare dW, after the nch partials
+ * in net->wpart, takes the kernel's own sum), then every chunk's partial
+ * shared and summed in chunk order as the kernel does. */
+static void conv_bwd_split(sgd_net *net, const sgd_nn_ops *K, const nn_op *op, const float *x,
+                           const nn_view *a, const nn_view *dy, const nn_view *dap, size_t n)
+{
+    size_t nch = (n + NN_CHUNK - 1) / NN_CHUNK, wsz = wsize(net, op), s0, s1;
+    float *part = net->wpart, *spare = part + nch * wsz;
+    nn_split_samples(net, n, &s0, &s1);
+    if (s1 > s0) {
+        nn_view a0 = at(*a, s0), d0 = at(*dy, s0), da0 = dap ? at(*dap, s0) : *a;
+        memset(spare, 0, sizeof(float) * wsz);
+        K->conv_bwd(&a0, x + op->w, op->k, op->stride, op->pad, &d0, dap ? &da0 : NULL, spare, s1 - s0,
+                    net->scratch, part + net->c0 * wsz);
+    }
+    sgd_dist_share_chunks(part, nch, sizeof(float) * wsz, sizeof(float) * wsz * nch);
+#pragma omp parallel
+    nn_chunk_sum(part, wsz, nch, wsz, net->gradp + op->w, 1);
+}
+
+/* Backward of a library op on the whole batch (a split run as fwd_op);
+ * an error code (oneDNN). */
 static int bwd_op(sgd_net *net, const sgd_nn_ops *K, size_t i, const float *x, size_t n, int inblock)
 {
     float *grad = net->gradp;
@@ -111,14 +147,19 @@ static int bwd_op(sgd_net *net, const sgd_nn_ops *K, size_t i, const float *x, s
     nn_view *dap = grad_in(net, op, &da, inblock);
     if (dap && op->over_in && !stores_grad(op)) K->zero(dap, n);
     if (op->type == OP_LINEAR) {
+        nn_split_need(net, op->in, 0, n);
+        nn_split_need(net, op->out, 1, n);
         K->linear_bwd(&a, x + op->w, &dy, dap, grad + op->w, grad + op->b, n);
+        nn_split_wrote(net, op->in, 1, op->over_in);
         return SGD_OK;
     }
     int r = nn_dnnl_conv_bwd(net, i, &a, x + op->w, &dy, dap, grad + op->w, n);
     if (r < 0) return sgd_error(SGD_EINVAL, "oneDNN convolution backward failed (%s)", op->name);
-    if (!r)
+    if (!r && net->spl) conv_bwd_split(net, K, op, x, &a, &dy, dap, n);
+    else if (!r)
         K->conv_bwd(&a, x + op->w, op->k, op->stride, op->pad, &dy, dap, grad + op->w, n,
                     net->scratch, net->wpart);
+    nn_split_wrote(net, op->in, 1, 0);
     return SGD_OK;
 }
 
@@ -208,7 +249,7 @@ static void bwd_chunk(sgd_net *net, const sgd_nn_ops *K, const nn_step *st, cons
     }
     switch (op->type) {
     case OP_CONV: {
-        size_t wsz = (size_t)dy.c * a.c * op->k * op->k;
+        size_t wsz = wsize(net, op);
         float *slot = net->dwslot + op->slot, *dw = slot + c * wsz;
         memset(dw, 0, sizeof(float) * wsz);
         K->conv_small_bwd(&a, x + op->w, op->k, op->stride, op->pad, &dy, dap, dw, cnt,
@@ -269,7 +310,7 @@ static void run_steps(sgd_net *net, const sgd_nn_ops *K, size_t ns, int bwd, con
         while (s1 < ns && !is_sync(st[s1].what)) s1++;
         if (s1 > s0) {
 #pragma omp for schedule(static) nowait
-            for (size_t c = 0; c < nch; c++) {
+            for (size_t c = net->c0; c < net->c1; c++) {
                 size_t i0 = c * NN_CHUNK, cnt = n - i0 < NN_CHUNK ? n - i0 : NN_CHUNK;
                 /* a one-thread team: the kernels' loops cover this chunk */
 #pragma omp parallel num_threads(1)
@@ -280,6 +321,12 @@ static void run_steps(sgd_net *net, const sgd_nn_ops *K, size_t ns, int bwd, con
         }
         if (s1 < ns) {
 #pragma omp barrier
+            if (net->spl && (bwd || train)) {   /* every chunk's BN partials */
+#pragma omp master
+                nn_split_rows(net, net->ops[st[s1].op].part,
+                              (bwd ? 2 : 3) * sizeof(double) * (size_t)net->ts[net->ops[st[s1].op].in].c, n);
+#pragma omp barrier
+            }
             sync_step(net, K, &st[s1], x, buffers, train, n, tid);
             s1++;
         }
@@ -288,18 +335,25 @@ static void run_steps(sgd_net *net, const sgd_nn_ops *K, size_t ns, int bwd, con
 }
 
 /* Direct conv weight gradients of the backward run [i, j): the chunk slots
- * summed in chunk order (after a barrier; every thread calls it). */
+ * (all ranks' in a split run) summed in chunk order (after a barrier; every
+ * thread calls it). */
 static void dw_reduce(sgd_net *net, size_t i, size_t j, size_t n)
 {
     size_t nch = (n + NN_CHUNK - 1) / NN_CHUNK;
+    if (net->spl) {
+#pragma omp master
+        for (size_t t = i; t < j; t++)
+            if (net->ops[t].type == OP_CONV) {
+                size_t wb = sizeof(float) * wsize(net, &net->ops[t]);
+                sgd_dist_share_chunks(net->dwslot + net->ops[t].slot, nch, wb, nch * wb);
+            }
+#pragma omp barrier
+    }
     for (size_t t = i; t < j; t++) {
         const nn_op *op = &net->ops[t];
         if (op->type != OP_CONV) continue;
-        const nn_tensor *ti = &net->ts[op->in], *to = &net->ts[op->out];
-        size_t wsz = (size_t)to->c * ti->c * op->k * op->k;
-        const float *slot = net->dwslot + op->slot;
-        float *dw = net->gradp + op->w;
-        nn_chunk_sum(slot, wsz, nch, wsz, dw, 1);
+        size_t wsz = wsize(net, op);
+        nn_chunk_sum(net->dwslot + op->slot, wsz, nch, wsz, net->gradp + op->w, 1);
     }
 }
 
@@ -321,6 +375,7 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
             return sgd_error(SGD_EINVAL, "label %d of image %zu outside [0, %d)", (int)labels[i], i,
                              net->classes);
     int rc = nn_reserve(net, n);   /* n > 0: net_plan.c's ensure */
+    if (!rc) rc = nn_split_begin(net, n);
     if (rc) return rc;
     net->gradp = grad;
 
@@ -334,6 +389,7 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
             fwd_op(net, K, i++, x, n);
             continue;
         }
+        for (size_t t = i; t < j; t++) nn_split_wrote(net, net->ops[t].out, 0, 0);
         size_t ns = fwd_steps(net, i, j, train);
 #pragma omp parallel
         {
@@ -343,10 +399,12 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
         }
         i = j;
     }
+    nn_split_need(net, net->logits, 0, n);   /* the loss on the whole batch */
     nn_view lg = nn_data(net, net->logits), dlg = nn_grad(net, net->logits);
     double L = nn_softmax_ce(lg.d, lg.ns, labels, n, net->classes, grad ? dlg.d : NULL, dlg.ns, correct);
     if (loss) *loss = L;
     if (!grad) return SGD_OK;
+    nn_split_wrote(net, net->logits, 1, 1);
 
     memset(grad, 0, sizeof(float) * net->p);
     int inblock = net->ts[net->input].block;
@@ -363,7 +421,12 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
              * gradient, whose storage the later layers' backward used */
             const nn_op *op = &net->ops[top], *p = &net->ops[net->ts[op->in].remat - 1];
             nn_view pin = nn_data(net, p->in), a = nn_data(net, op->in), da = nn_grad(net, op->in);
-            K->bn_apply(&pin, x + p->w, x + p->b, p->relu, n, p->mean, p->invstd, &a);
+            size_t i0 = net->c0 * NN_CHUNK, i1 = net->c1 * NN_CHUNK < n ? net->c1 * NN_CHUNK : n;
+            if (i1 > i0) {   /* this rank's samples (all when not split) */
+                nn_view p0 = at(pin, i0), a0 = at(a, i0);
+                K->bn_apply(&p0, x + p->w, x + p->b, p->relu, i1 - i0, p->mean, p->invstd, &a0);
+            }
+            nn_split_wrote(net, op->in, 0, 0);
             K->zero(&da, n);
         }
         if (!team_op(net, top)) {
@@ -375,6 +438,10 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
         /* a run [i, j); a rematerialised input only at its top */
         size_t i = top;
         while (i > 0 && team_op(net, i - 1) && !net->ts[net->ops[i - 1].in].remat) i--;
+        for (size_t t = i; t < j; t++) {
+            nn_split_wrote(net, net->ops[t].in, 1, 0);
+            if (net->ops[t].type == OP_ADD) nn_split_wrote(net, net->ops[t].in2, 1, 0);
+        }
         size_t ns = bwd_steps(net, i, j, inblock);
 #pragma omp parallel
         {

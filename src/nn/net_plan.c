@@ -117,6 +117,8 @@ void nn_free_scratch(sgd_net *net)
     free(net->scratch);
     net->scratch = NULL;
     net->nscratch = 0;
+    free(net->full);   /* net_split.c's, made again when needed */
+    net->full = NULL;
 }
 
 /* Per-thread storage for nt threads: convolution scratch (its size depends
@@ -198,7 +200,8 @@ static int ensure(sgd_net *net, size_t n)
         nn_op *op = &net->ops[i];
         if (op->type != OP_CONV) continue;
         const nn_tensor *ti = &net->ts[op->in], *to = &net->ts[op->out];
-        size_t w = nn_conv_wpart(n, ti->c, to->c, op->k);
+        /* + a spare dW: net_exec.c's split runs */
+        size_t w = nn_conv_wpart(n, ti->c, to->c, op->k) + (size_t)to->c * ti->c * op->k * op->k;
         if (w > wl) wl = w;
         if (!op->small) continue;
         op->slot = dl;
@@ -222,4 +225,11 @@ static int ensure(sgd_net *net, size_t n)
     return SGD_OK;
 }
 
-int nn_reserve(sgd_net *net, size_t n) { return n ? ensure(net, n) : SGD_OK; }
+int nn_reserve(sgd_net *net, size_t n)
+{
+    int rc = n ? ensure(net, n) : SGD_OK;
+    /* a split net's block flags (net_split.c) now, so that no rank fails alone mid-run */
+    if (!rc && net->split && !net->full && !(net->full = malloc(2 * net->nblocks + 1)))
+        rc = oom(2 * net->nblocks + 1, "block flags");
+    return rc;
+}

@@ -122,6 +122,12 @@ struct sgd_net {
                                * (NULL: none) */
     void *dnnl;               /* oneDNN state (dnnl.c), NULL until used */
     struct nn_hvp_state *hvp; /* float64 Hessian-vector executor's storage (hvp.c), NULL until used */
+    /* data-parallel runs over the MPI ranks (net_split.c) */
+    int split;                /* set by train (sgd_train_config.split) */
+    int spl;                  /* the current run is split: split and more than one rank */
+    size_t c0, c1;            /* this rank's chunks of the current run (all when not split) */
+    unsigned char *full;      /* split runs, per block b: [2b] its data, [2b + 1] its
+                               * gradient holds every sample on this rank */
 };
 
 /* Builder (models.c). */
@@ -147,6 +153,28 @@ int nn_index_tensors(sgd_net *net);
 /* train.dat, train.gp and (with gnuplot) train.png/.svg in dir from train.csv's text */
 int nn_train_figure(const char *dir, const char *csv);
 int nn_nonfinite(const sgd_net *net, const float *x, size_t n, double loss, const char *where, const char *tail);
+
+/* Data-parallel runs (net_split.c; docs/mpi.md). Rank k computes chunks
+ * [c0, c1) of every chunked run; the BN partials and direct-conv weight
+ * gradients of all chunks are shared (allgather) before their chunk-order
+ * sums. A library convolution (oneDNN, im2col) runs on the rank's samples
+ * with its dW chunk partials shared the same way; the linear layer and the
+ * loss run on the whole batch on every rank once the tensors they read are
+ * shared.
+ * nn_split_begin sets c0, c1 (and spl) for a run of n samples; the others
+ * do nothing when the run is not split. MPI from the calling thread only. */
+int nn_split_begin(sgd_net *net, size_t n);
+/* This rank's samples [*s0, *s1) of a run of n (its chunks'). */
+void nn_split_samples(const sgd_net *net, size_t n, size_t *s0, size_t *s1);
+/* Share rows of row_bytes per sample (chunk slices) of n samples at base. */
+void nn_split_rows(const sgd_net *net, void *base, size_t row_bytes, size_t n);
+/* Make tensor t's data (grad = 0) or gradient (grad = 1) block whole on
+ * this rank (shared unless it already is). */
+void nn_split_need(sgd_net *net, int t, int grad, size_t n);
+/* Record a write to tensor t's data or gradient: on this rank's chunks
+ * (whole = 0: the block is partial now), or on every sample of the tensor
+ * stored (whole = 1: the block is whole if the tensor covers it). */
+void nn_split_wrote(sgd_net *net, int t, int grad, int whole);
 
 /* Views of tensor id t for the current batch. */
 nn_view nn_data(const sgd_net *net, int t);
@@ -289,7 +317,9 @@ extern const sgd_nn_ops nn_cpu_ops;
  * conv_fwd returns 1 when it ran, 0 when the CPU kernel must run instead
  * (no oneDNN, SGD_NN_DNNL=0, or an unsupported shape). conv_bwd
  * accumulates like nn_conv_bwd and returns 1 (ran), 0 (use the CPU kernel)
- * or -1 (failed after writing: an error). */
+ * or -1 (failed after writing: an error); it computes the chunks [c0, c1)
+ * of the current sgd_net_run (all of them unless the run is split, when it
+ * shares the dW partials: net_split.c). */
 #ifdef SGD_HAVE_DNNL
 int nn_dnnl_conv_fwd(sgd_net *net, size_t oi, const nn_view *x, const float *w, nn_view *y, size_t n);
 int nn_dnnl_conv_bwd(sgd_net *net, size_t oi, const nn_view *x, const float *w, const nn_view *dy,

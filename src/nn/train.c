@@ -1,6 +1,7 @@
-/* SGD with momentum and weight decay, learning-rate schedules, and the
+/* SGD with momentum and weight decay (schedules: train_lr.c), and the
  * checkpointed, resumable training loop. */
 #include "nn/nn_internal.h"
+#include "sgdscape/dist.h"
 #include "sgdscape/error.h"
 #include "sgdscape/io.h"
 
@@ -27,79 +28,6 @@ void sgd_nn_sgd_step(float *x, const float *g, float *m, size_t p, double lr, do
     }
 }
 
-/* ---- learning-rate schedules ------------------------------------------ */
-int sgd_lr_schedule_parse(const char *s, double base, int epochs, sgd_lr_schedule *out)
-{
-    memset(out, 0, sizeof *out);
-    out->base = base;
-    if (!(base > 0) || !isfinite(base)) return sgd_error(SGD_EINVAL, "--lr: must be > 0");
-    if (!s || !strcmp(s, "const") || !strcmp(s, "constant")) {
-        out->kind = SGD_LR_CONST;
-        return SGD_OK;
-    }
-    if (!strcmp(s, "step")) {
-        out->kind = SGD_LR_STEP;
-        out->npoints = 3;
-        out->epoch[0] = 0;
-        out->lr[0] = base;
-        out->epoch[1] = epochs / 2;
-        out->lr[1] = base / 10;
-        out->epoch[2] = (3 * epochs) / 4;
-        out->lr[2] = base / 100;
-        return SGD_OK;
-    }
-    if (!strncmp(s, "exp", 3) && (s[3] == 0 || s[3] == ':')) {
-        out->kind = SGD_LR_EXP;
-        out->factor = 0.99;
-        if (s[3] == ':') {
-            char *end;
-            out->factor = strtod(s + 4, &end);
-            if (*end || end == s + 4 || !(out->factor > 0) || !isfinite(out->factor))
-                return sgd_error(SGD_EPARSE, "schedule '%s': want exp:FACTOR with FACTOR > 0", s);
-        }
-        return SGD_OK;
-    }
-    if (!strncmp(s, "list:", 5)) {
-        out->kind = SGD_LR_LIST;
-        const char *p = s + 5;
-        while (*p) {
-            char *end;
-            long e = strtol(p, &end, 10);
-            if (end == p || *end != ':' || e < 0 || e > 1000000000L || out->npoints == SGD_LR_MAX_POINTS)
-                return sgd_error(SGD_EPARSE, "schedule '%s': want list:EPOCH:LR,EPOCH:LR,...", s);
-            p = end + 1;
-            double lr = strtod(p, &end);
-            if (end == p || (*end && *end != ',') || !(lr >= 0) || !isfinite(lr))
-                return sgd_error(SGD_EPARSE, "schedule '%s': bad learning rate", s);
-            if (out->npoints && e <= out->epoch[out->npoints - 1])
-                return sgd_error(SGD_EPARSE, "schedule '%s': epochs must increase", s);
-            out->epoch[out->npoints] = (int)e;
-            out->lr[out->npoints++] = lr;
-            p = *end ? end + 1 : end;
-        }
-        if (!out->npoints || out->epoch[0] != 0)
-            return sgd_error(SGD_EPARSE, "schedule '%s': the first point must be epoch 0", s);
-        out->base = out->lr[0];
-        return SGD_OK;
-    }
-    return sgd_error(SGD_EPARSE, "unknown schedule '%s' (const, step, exp[:F], list:E:LR,...)", s);
-}
-
-double sgd_lr_at(const sgd_lr_schedule *s, int epoch)
-{
-    switch (s->kind) {
-    case SGD_LR_EXP: return s->base * pow(s->factor, epoch);
-    case SGD_LR_STEP:
-    case SGD_LR_LIST: {
-        double lr = s->lr[0];
-        for (int i = 0; i < s->npoints; i++)
-            if (s->epoch[i] <= epoch) lr = s->lr[i];
-        return lr;
-    }
-    default: return s->base;
-    }
-}
-
 void sgd_train_defaults(sgd_train_config *c)
 {
     memset(c, 0, sizeof *c);
@@ -121,6 +49,7 @@ typedef struct trainer {
     int32_t *yb;
     sgd_rundir rd;           /* DIR.partial for a new run, renamed to DIR at the end */
     int have_ckpt;           /* a complete checkpoint is on disk: keep it on failure */
+    int split, root;         /* data-parallel over the MPI ranks; this rank writes (rank 0) */
     char *csv; size_t csv_n, csv_cap;
 } trainer;
 
@@ -402,6 +331,12 @@ static int open_resume(trainer *T, const char *dir)
         T->rd.resumable = 0;  /* committed (renamed to DIR) at the end */
         return SGD_OK;
     }
+    if (has_state(fin) && !T->root) {   /* only reads it: rank 0 opens it */
+        memset(&T->rd, 0, sizeof T->rd);
+        snprintf(T->rd.final, sizeof T->rd.final, "%s", fin);
+        snprintf(T->rd.path, sizeof T->rd.path, "%s", fin);
+        return SGD_OK;
+    }
     if (has_state(fin)) return sgd_rundir_open_inplace(&T->rd, fin);
     return sgd_error(SGD_EINVAL,
                      "--resume: no checkpoint in %s (no checkpoint/state.json there or in %s); run without "
@@ -456,6 +391,24 @@ static void *talloc(size_t n, size_t sz, int zero, const char *what, int *rc)
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
+/* The folders, CSV rows kept, layout and manifest of a run starting (or
+ * resuming) at epoch start. */
+static int write_start(trainer *T, int start, int resumed_at)
+{
+    char path[4400];
+    int rc;
+    sgd_rundir_file(&T->rd, "checkpoint", path, sizeof path);
+    if ((rc = sgd_mkdirs(path))) return rc;
+    if (T->c->save_every_x) {
+        sgd_rundir_file(&T->rd, "x", path, sizeof path);
+        if ((rc = sgd_mkdirs(path))) return rc;
+    }
+    csv_reload(T, start);
+    sgd_rundir_file(&T->rd, "layout.json", path, sizeof path);
+    if ((rc = sgd_net_write_layout(T->net, path))) return rc;
+    return write_manifest(T, resumed_at);
+}
+
 int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
 {
     if (!c || !c->train || !c->spec) return sgd_error(SGD_EINVAL, "train: missing model or data");
@@ -469,11 +422,16 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
     sgd_data_loader L = {0}, V = {0};
     int haveL = 0, haveV = 0, opened = 0;
     T.c = c;
+    /* split: every rank of the job is here and trains every batch's share
+     * (net_split.c); rank 0 alone writes */
+    T.split = c->split && sgd_dist_size() > 1;
+    T.root = !T.split || sgd_dist_rank() == 0;
     int classes = D->classes;
     if (c->val && c->val->classes > classes) classes = c->val->classes;
     T.net = sgd_net_create(c->spec, D->c, D->h, D->w, classes);
     if (!T.net) return SGD_EPARSE;
     T.p = T.net->p;
+    T.net->split = T.split;
     /* checked against the network actually trained (its class count may
      * come from the validation split) */
     if (c->x0 && c->x0_count != T.p) {
@@ -531,43 +489,37 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
     char path[4400];
     if (resume) {
         if ((rc = open_resume(&T, dir)) || (rc = load_resume(&T, dir, &start))) goto out;
-        opened = 1;
+        opened = T.root;
         T.have_ckpt = 1;
         resumed_at = start;
     } else {
-        if ((rc = sgd_rundir_open(&T.rd, dir))) goto out;
-        opened = 1;
+        if (T.root && (rc = sgd_rundir_open(&T.rd, dir))) goto out;
+        opened = T.root;
         sgd_net_init(T.net, c->seed, T.x, T.buf);
         if (c->x0) memcpy(T.x, c->x0, sizeof(float) * T.p);
         if (c->buf0) memcpy(T.buf, c->buf0, sizeof(float) * T.net->nbuf);
         if (c->m0) memcpy(T.m, c->m0, sizeof(float) * T.p);
     }
-    sgd_rundir_file(&T.rd, "checkpoint", path, sizeof path);
-    if ((rc = sgd_mkdirs(path))) goto out;
-    if (c->save_every_x) {
-        sgd_rundir_file(&T.rd, "x", path, sizeof path);
-        if ((rc = sgd_mkdirs(path))) goto out;
-    }
-    csv_reload(&T, start);
-    sgd_rundir_file(&T.rd, "layout.json", path, sizeof path);
-    if ((rc = sgd_net_write_layout(T.net, path))) goto out;
-    if ((rc = write_manifest(&T, resumed_at))) goto out;
+    if (T.root && (rc = write_start(&T, start, resumed_at))) goto out;
+    /* every rank has read the checkpoint before rank 0 writes the next */
+    if (T.split && (rc = sgd_dist_agree(rc))) goto out;
 
     size_t nb = sgd_data_loader_batches(&L);
     sgd_progress pr;
-    if (!c->quiet && !c->progress) sgd_progress_start(&pr, "train");
+    int quiet = c->quiet || !T.root;
+    if (!quiet && !c->progress) sgd_progress_start(&pr, "train");
     double vl = NAN, va = NAN;
     for (int e = start; e < c->epochs; e++) {
-        if ((rc = checkpoint(&T, e))) goto out;
-        if (c->save_every_x) {
+        if (T.root) rc = checkpoint(&T, e);
+        if (!rc && T.root && c->save_every_x) {
             char name[64];
             snprintf(name, sizeof name, "x/x_%04d.npy", e);
-            if ((rc = save_vec(&T, name, T.x, T.p))) goto out;
+            rc = save_vec(&T, name, T.x, T.p);
         }
-        if (c->stop && c->stop(c->stop_ctx)) {
+        if (!rc && c->stop && c->stop(c->stop_ctx))
             rc = sgd_error(SGD_EINVAL, "interrupted at epoch %d; the checkpoint in %s continues it (--resume)", e, dir);
-            goto out;
-        }
+        if (T.split) rc = sgd_dist_agree(rc);   /* a write that failed on rank 0 ends every rank */
+        if (rc) goto out;
         double lr = sgd_lr_at(&c->lr, e), t0 = sgd_now(), ls = 0, gn = 0;
         size_t hits = 0, seen = 0;
         for (size_t b = 0; b < nb; b++) {
@@ -591,7 +543,7 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
             seen += cnt;
             gn += sqrt(g2);
             if (c->progress) c->progress(c->progress_ctx, (double)e * nb + b + 1, (double)c->epochs * nb);
-            else if (!c->quiet) sgd_progress_update(&pr, (double)(e - start) * nb + b + 1, (double)(c->epochs - start) * nb);
+            else if (!quiet) sgd_progress_update(&pr, (double)(e - start) * nb + b + 1, (double)(c->epochs - start) * nb);
         }
         double secs = sgd_now() - t0;
         if (haveV && (rc = evaluate(&T, &V, &vl, &va))) goto out;
@@ -601,9 +553,10 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
                  (double)seen / secs, secs);
         csv_add(&T, line);
         sgd_rundir_file(&T.rd, "train.csv", path, sizeof path);
-        if ((rc = sgd_write_file(path, T.csv, T.csv_n))) goto out;
+        if (T.root && (rc = sgd_write_file(path, T.csv, T.csv_n))) goto out;
     }
-    if (!c->quiet && !c->progress) sgd_progress_end(&pr);
+    if (!quiet && !c->progress) sgd_progress_end(&pr);
+    if (!T.root) goto out;
     if ((rc = checkpoint(&T, c->epochs))) goto out;
     if ((rc = save_vec(&T, "x.npy", T.x, T.p))) goto out;
     if ((rc = save_vec(&T, "buffers.npy", T.buf, T.net->nbuf))) goto out;
