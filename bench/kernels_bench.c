@@ -133,7 +133,8 @@ static inline __attribute__((always_inline)) void KB(grad_sleef)(const double *p
     SPIKY_UNPACK;
     double s2v[KB_TRIALS], c2v[KB_TRIALS], wx[KB_TRIALS];
     const size_t mv = (m + KB_VW - 1) / KB_VW * KB_VW;
-    for (size_t k = 0; k < mv; k++) wx[k] = k < m ? w2 * x[k] : 0;
+    /* all KB_TRIALS (m is KB_TRIALS in the timed rows): gcc cannot see mv <= KB_TRIALS */
+    for (size_t k = 0; k < KB_TRIALS; k++) wx[k] = k < m ? w2 * x[k] : 0;
     sc(mv, wx, s2v, c2v);
 #pragma omp simd simdlen(8)
     for (size_t k = 0; k < m; k++) {
@@ -259,9 +260,12 @@ static void libm_cos2pi(size_t n, const double *x, double *s, double *c)
             c[i] = r.y;                                             \
         }                                                           \
     }
-/* sleef.h declares the FMA forms only under __FMA__; this one is called
+/* sleef.h declares the FMA forms only under __FMA__ (declaring it again
+ * there conflicts with its attributes under clang); this one is called
  * only where the CPU has FMA. */
+#ifndef __FMA__
 Sleef_double_2 Sleef_sincosd1_u10purecfma(double);
+#endif
 KB_SLEEF_SCALAR(sleef_scalar_sincos10, Sleef_sincos_u10)
 KB_SLEEF_SCALAR(sleef_purec_sincos10, Sleef_sincosd1_u10purec)
 KB_SLEEF_SCALAR(sleef_purecfma_sincos10, Sleef_sincosd1_u10purecfma)
