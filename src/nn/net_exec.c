@@ -376,6 +376,9 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
                              net->classes);
     int rc = nn_reserve(net, n);   /* n > 0: net_plan.c's ensure */
     if (!rc) rc = nn_split_begin(net, n);
+    /* split: an allocation that failed on one rank (out of memory) must end
+     * every rank here, not leave the others in the batch's first exchange */
+    if (net->split) rc = sgd_dist_agree(rc);
     if (rc) return rc;
     net->gradp = grad;
 
