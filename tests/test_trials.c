@@ -5,7 +5,10 @@
 #include "sgdscape/optim.h"
 #include "sgdscape/rng.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void run(sgd_trials_config *c, sgd_trials_result *r)
 {
@@ -227,6 +230,44 @@ int main(void)
             double t_hit = ceil(log(0.01 / fabs(r.x_start[t])) / log(0.9));
             CHECK_CLOSE((double)r.steps[t], t_hit, 1, 0);
         }
+        /* the run directory `sgdscape run` writes, through the library */
+        char dir[] = "/tmp/sgd_test_trials_XXXXXX", path[64];
+        CHECK(mkdtemp(dir) != NULL);
+        double within[2] = {1.5, 0.01};
+        char *argv[] = {"run", NULL};
+        sgd_trials_run_info info = {"quadratic", "const", 0.1, 0, within, 2, 0.25, 1, argv};
+        sgd_trials_stats ws;
+        CHECK(sgd_trials_write_run(dir, &c, &r, &info, &ws) == SGD_OK);
+        CHECK(ws.n == 4 && ws.hit == 4 && ws.fraction_within[1] == 1.0);
+        snprintf(path, sizeof path, "%s/manifest.json", dir);
+        sgd_json *m = sgd_json_load(path);
+        double v = 0;
+        char name[32] = "";
+        CHECK(m && sgd_json_get_num(m, "trials", &v) == 0 && v == 4);
+        CHECK(m && sgd_json_get_num(m, "stop_radius", &v) == 0 && v == 0.01);
+        CHECK(m && sgd_json_get_str(m, "landscape", name, sizeof name) == 0 && !strcmp(name, "quadratic"));
+        sgd_json_free(m);
+        snprintf(path, sizeof path, "%s/summary.json", dir);
+        m = sgd_json_load(path);
+        CHECK(m && sgd_json_get_num(m, "hit_stop_radius", &v) == 0 && v == 4);
+        CHECK(m && sgd_json_get_num(m, "trial_steps_per_second", &v) == 0 && v == 4 * 3000 / 0.25);
+        sgd_json_free(m);
+        const char *files[] = {"trials.csv", "histogram.csv", "manifest.json", "summary.json"};
+        for (int k = 0; k < 4; k++) {
+            snprintf(path, sizeof path, "%s/%s", dir, files[k]);
+            char *txt = NULL;
+            size_t n = 0;
+            CHECK(sgd_read_file(path, &txt, &n) == SGD_OK && n > 0);
+            if (k == 0) CHECK(txt && !strncmp(txt, "trial,status,steps,x_start_1,", 29));
+            free(txt);
+        }
+        const char *all[] = {"trials.csv", "histogram.csv", "histogram.gp", "histogram.png", "histogram.svg",
+                             "histogram.dat", "manifest.json", "summary.json"};
+        for (int k = 0; k < 8; k++) {
+            snprintf(path, sizeof path, "%s/%s", dir, all[k]);
+            remove(path);
+        }
+        CHECK(rmdir(dir) == 0); /* nothing else was written */
         sgd_trials_result_free(&r);
         sgd_landscape_free(f);
     }

@@ -38,6 +38,22 @@ int sgd_trials_write_npy(const char *dir, const sgd_trials_result *r);
  * cumulative) plus a gnuplot figure NAME.{gp,png,svg} when figure != 0. */
 int sgd_trials_write_histogram(const char *dir, const char *name, const sgd_trials_result *r, double lo,
                                double hi, size_t bins, int figure);
+/* What `sgdscape run` records beside its config: the command's own words. */
+typedef struct sgd_trials_run_info {
+    const char *fspec;      /* the landscape as given (--f) */
+    const char *schedule;   /* the schedule as given (--schedule) */
+    double eta, r;          /* --eta and the noise radius r it gave (level = eta r) */
+    const double *within;   /* radii of the summary's fraction_within_* */
+    size_t nwithin;
+    double seconds;         /* the trials' own time, for the summary */
+    int argc; char **argv;  /* for the manifest */
+} sgd_trials_run_info;
+
+/* A run directory's files for trials run with c: manifest.json (every
+ * parameter), summary.json (the statistics, also returned in *st),
+ * trials.csv, the .npy arrays and histogram.{csv,gp,png,svg}. */
+int sgd_trials_write_run(const char *dir, const sgd_trials_config *c, const sgd_trials_result *res,
+                         const sgd_trials_run_info *info, sgd_trials_stats *st);
 /* The schedule as JSON (every stage's steps, eta, r, level, decay, start). */
 void sgd_schedule_json(const sgd_schedule *s, sgd_json *j);
 const char *sgd_trial_status_name(int status);

@@ -146,48 +146,9 @@ int sgd_cmd_run(int argc, char **argv)
         sgd_landscape_free(f);
         return cli_lib_fail(C);
     }
-    /* manifest */
-    sgd_json *man = sgd_json_new();
-    sgd_json_manifest_header(man, argc, argv, threads);
-    sgd_json_str(man, "command", "run");
-    sgd_json_str(man, "landscape", P.fspec);
-    sgd_json_str(man, "landscape_name", f->name);
-    sgd_json_str(man, "landscape_doc", f->doc);
-    sgd_json_int(man, "d", (long long)d);
-    if (f->x_star) sgd_json_nums(man, "x_star", f->x_star, d);
-    sgd_json_num(man, "L", f->L);
-    sgd_json_str(man, "noise", sgd_noise_name(kind));
-    sgd_json_num(man, "eta", eta);
-    sgd_json_num(man, "r", r);
-    sgd_json_num(man, "noise_level", eta * r);
-    sgd_json_num(man, "momentum", momentum);
-    sgd_json_str(man, "schedule", sched);
-    sgd_schedule_json(&cfg.sched, man);
-    sgd_json_int(man, "trials", (long long)trials);
-    sgd_json_num(man, "start_lo", cfg.start_lo);
-    sgd_json_num(man, "start_hi", cfg.start_hi);
-    sgd_json_num(man, "stop_radius", stop_radius);
-    sgd_json_int(man, "record_every", (long long)record_every);
-    sgd_json_int(man, "seed", (long long)seed);
-    char path[4400];
-    rc = sgd_rundir_file(&rd, "manifest.json", path, sizeof path);
-    if (!rc) rc = sgd_json_write(man, path);
-    sgd_json_free(man);
-    /* summary */
+    sgd_trials_run_info info = {P.fspec, sched, eta, r, within, (size_t)nwithin, secs, argc, argv};
     sgd_trials_stats st;
-    sgd_trials_stats_compute(&res, f->x_star, within, (size_t)nwithin, 1e-3, &st);
-    sgd_json *sum = sgd_json_new();
-    sgd_trials_stats_json(&st, sum);
-    sgd_json_num(sum, "seconds", secs);
-    sgd_json_num(sum, "trial_steps_per_second",
-                 (double)trials * (double)sgd_schedule_total_steps(&cfg.sched) / (secs > 0 ? secs : 1e-9));
-    if (!rc) rc = sgd_rundir_file(&rd, "summary.json", path, sizeof path);
-    if (!rc) rc = sgd_json_write(sum, path);
-    sgd_json_free(sum);
-    if (!rc) rc = sgd_rundir_file(&rd, "trials.csv", path, sizeof path);
-    if (!rc) rc = sgd_trials_write_csv(path, &res, f->x_star);
-    if (!rc) rc = sgd_trials_write_npy(rd.path, &res);
-    if (!rc) rc = sgd_trials_write_histogram(rd.path, "histogram", &res, cfg.start_lo, cfg.start_hi, 60, d == 1);
+    rc = sgd_trials_write_run(rd.path, &cfg, &res, &info, &st);
     if (rc) rc = cli_lib_fail(C);
     else rc = cli_rundir_commit(C, &rd);
     if (rc) {

@@ -220,3 +220,51 @@ void sgd_schedule_json(const sgd_schedule *s, sgd_json *j)
         }
     }
 }
+
+int sgd_trials_write_run(const char *dir, const sgd_trials_config *c, const sgd_trials_result *res,
+                         const sgd_trials_run_info *info, sgd_trials_stats *st)
+{
+    const sgd_landscape *f = c->f;
+    const size_t d = f->d;
+    char path[4400];
+    int n = snprintf(path, sizeof path, "%s/manifest.json", dir); /* the longest name written here */
+    if (n < 0 || (size_t)n + 8 >= sizeof path) return sgd_error(SGD_EINVAL, "--out %s: path too long", dir);
+    sgd_json *man = sgd_json_new();
+    sgd_json_manifest_header(man, info->argc, info->argv, c->threads);
+    sgd_json_str(man, "command", "run");
+    sgd_json_str(man, "landscape", info->fspec);
+    sgd_json_str(man, "landscape_name", f->name);
+    sgd_json_str(man, "landscape_doc", f->doc);
+    sgd_json_int(man, "d", (long long)d);
+    if (f->x_star) sgd_json_nums(man, "x_star", f->x_star, d);
+    sgd_json_num(man, "L", f->L);
+    sgd_json_str(man, "noise", sgd_noise_name(c->noise.kind));
+    sgd_json_num(man, "eta", info->eta);
+    sgd_json_num(man, "r", info->r);
+    sgd_json_num(man, "noise_level", info->eta * info->r);
+    sgd_json_num(man, "momentum", c->momentum);
+    sgd_json_str(man, "schedule", info->schedule);
+    sgd_schedule_json(&c->sched, man);
+    sgd_json_int(man, "trials", (long long)c->ntrials);
+    sgd_json_num(man, "start_lo", c->start_lo);
+    sgd_json_num(man, "start_hi", c->start_hi);
+    sgd_json_num(man, "stop_radius", c->stop_radius);
+    sgd_json_int(man, "record_every", (long long)c->record_every);
+    sgd_json_int(man, "seed", (long long)c->seed);
+    int rc = sgd_json_write(man, path);
+    sgd_json_free(man);
+    sgd_trials_stats_compute(res, f->x_star, info->within, info->nwithin, 1e-3, st);
+    sgd_json *sum = sgd_json_new();
+    sgd_trials_stats_json(st, sum);
+    sgd_json_num(sum, "seconds", info->seconds);
+    sgd_json_num(sum, "trial_steps_per_second", (double)c->ntrials * (double)sgd_schedule_total_steps(&c->sched) /
+                                                    (info->seconds > 0 ? info->seconds : 1e-9));
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    if (!rc) rc = sgd_json_write(sum, path);
+    sgd_json_free(sum);
+    snprintf(path, sizeof path, "%s/trials.csv", dir);
+    if (!rc) rc = sgd_trials_write_csv(path, res, f->x_star);
+    if (!rc) rc = sgd_trials_write_npy(dir, res);
+    if (!rc) rc = sgd_trials_write_histogram(dir, "histogram", res, c->start_lo, c->start_hi, 60, d == 1);
+    return rc;
+}
