@@ -72,6 +72,13 @@ int sgd_rundir_claim(const char *dir, const char *text, const char *what);
 /* The kept parts are not part of the result: remove KEPT/PREFIX*, KEPT/config.txt
  * and temporaries of dead processes, then the directory KEPT if empty. */
 void sgd_rundir_drop(const char *kept, const char *prefix);
+/* A kept part of a resumable run: PATH holds the 8-byte magic, then na
+ * doubles a and nb doubles b (b may be NULL with nb = 0), written
+ * atomically. sgd_keep_load reads one back: 1 when PATH holds exactly that
+ * shape (a and b filled), 0 when it is absent or damaged (the part is then
+ * computed again; no error is left set). */
+int sgd_keep_save(const char *path, const char magic[8], const double *a, size_t na, const double *b, size_t nb);
+int sgd_keep_load(const char *path, const char magic[8], double *a, size_t na, double *b, size_t nb);
 /* mkdir -p */
 int sgd_mkdirs(const char *dir);
 

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char KEEP_MAGIC[8] = "SGDHES1";
 
@@ -52,39 +51,25 @@ static int part_path(const hess_keep *k, const char *kind, size_t i, char *out, 
 
 int hess_keep_load(hess_keep *k, const char *kind, size_t i, double *v, size_t nv, size_t *products)
 {
-    char path[4400], *buf;
-    size_t len, want = sizeof KEEP_MAGIC + (nv + 2) * sizeof(double);
-    struct stat st;
-    if (!k->dir || part_path(k, kind, i, path, sizeof path) || stat(path, &st) != 0 || sgd_read_file(path, &buf, &len)) {
-        sgd_error_clear(); /* not kept (or damaged): computed again */
+    char path[4400];
+    double tail[2]; /* f(x), the products it took */
+    if (!k->dir || part_path(k, kind, i, path, sizeof path)) {
+        sgd_error_clear(); /* not kept: computed again */
         return 0;
     }
-    int ok = len == want && !memcmp(buf, KEEP_MAGIC, sizeof KEEP_MAGIC);
-    if (ok) {
-        double tail[2];
-        memcpy(v, buf + sizeof KEEP_MAGIC, nv * sizeof *v);
-        memcpy(tail, buf + sizeof KEEP_MAGIC + nv * sizeof *v, sizeof tail);
-        k->fx = tail[0];
-        *products = (size_t)tail[1];
-        k->resumed++;
-    }
-    free(buf);
-    return ok;
+    if (!sgd_keep_load(path, KEEP_MAGIC, v, nv, tail, 2)) return 0;
+    k->fx = tail[0];
+    *products = (size_t)tail[1];
+    k->resumed++;
+    return 1;
 }
 
 int hess_keep_save(const hess_keep *k, const char *kind, size_t i, const double *v, size_t nv, double fx,
                    size_t products)
 {
     if (!k->dir) return SGD_OK;
-    size_t len = sizeof KEEP_MAGIC + (nv + 2) * sizeof(double);
-    char path[4400], *buf = malloc(len);
-    if (!buf) return sgd_error(SGD_ENOMEM, "out of memory");
+    char path[4400];
     double tail[2] = {fx, (double)products};
-    memcpy(buf, KEEP_MAGIC, sizeof KEEP_MAGIC);
-    memcpy(buf + sizeof KEEP_MAGIC, v, nv * sizeof *v);
-    memcpy(buf + sizeof KEEP_MAGIC + nv * sizeof *v, tail, sizeof tail);
     int rc = part_path(k, kind, i, path, sizeof path);
-    if (!rc) rc = sgd_write_file(path, buf, len);
-    free(buf);
-    return rc;
+    return rc ? rc : sgd_keep_save(path, KEEP_MAGIC, v, nv, tail, 2);
 }

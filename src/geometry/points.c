@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char POINT_MAGIC[8] = "SGDGEO1";
 
@@ -23,27 +22,20 @@ static int point_path(const char *dir, size_t i, char *out, size_t n)
 
 static int point_save(const char *dir, size_t i, const double *v)
 {
-    char buf[sizeof POINT_MAGIC + GEOM_NV * sizeof(double)], path[4400];
-    memcpy(buf, POINT_MAGIC, sizeof POINT_MAGIC);
-    memcpy(buf + sizeof POINT_MAGIC, v, GEOM_NV * sizeof(double));
+    char path[4400];
     int rc = point_path(dir, i, path, sizeof path);
-    return rc ? rc : sgd_write_file(path, buf, sizeof buf);
+    return rc ? rc : sgd_keep_save(path, POINT_MAGIC, v, GEOM_NV, NULL, 0);
 }
 
 /* 1 when a whole point was kept (a damaged one is computed again) */
 static int point_load(const char *dir, size_t i, double *v)
 {
-    char path[4400], *buf;
-    size_t n;
-    struct stat st;
-    if (point_path(dir, i, path, sizeof path) || stat(path, &st) != 0 || sgd_read_file(path, &buf, &n)) {
+    char path[4400];
+    if (point_path(dir, i, path, sizeof path)) {
         sgd_error_clear();
         return 0;
     }
-    int ok = n == sizeof POINT_MAGIC + GEOM_NV * sizeof(double) && !memcmp(buf, POINT_MAGIC, sizeof POINT_MAGIC);
-    if (ok) memcpy(v, buf + sizeof POINT_MAGIC, GEOM_NV * sizeof(double));
-    free(buf);
-    return ok;
+    return sgd_keep_load(path, POINT_MAGIC, v, GEOM_NV, NULL, 0);
 }
 
 /* Rank 0: claim keep->dir for fp and read the points kept there into v. */

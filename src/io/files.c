@@ -307,6 +307,37 @@ void sgd_rundir_drop(const char *kept, const char *prefix)
     rmdir(kept);
 }
 
+int sgd_keep_save(const char *path, const char magic[8], const double *a, size_t na, const double *b, size_t nb)
+{
+    size_t len = 8 + (na + nb) * sizeof(double);
+    char *buf = malloc(len);
+    if (!buf) return sgd_error(SGD_ENOMEM, "out of memory");
+    memcpy(buf, magic, 8);
+    memcpy(buf + 8, a, na * sizeof *a);
+    if (nb) memcpy(buf + 8 + na * sizeof *a, b, nb * sizeof *b);
+    int rc = sgd_write_file(path, buf, len);
+    free(buf);
+    return rc;
+}
+
+int sgd_keep_load(const char *path, const char magic[8], double *a, size_t na, double *b, size_t nb)
+{
+    char *buf;
+    size_t len;
+    struct stat st;
+    if (stat(path, &st) != 0 || sgd_read_file(path, &buf, &len)) {
+        sgd_error_clear();
+        return 0;
+    }
+    int ok = len == 8 + (na + nb) * sizeof(double) && !memcmp(buf, magic, 8);
+    if (ok) {
+        memcpy(a, buf + 8, na * sizeof *a);
+        if (nb) memcpy(b, buf + 8 + na * sizeof *a, nb * sizeof *b);
+    }
+    free(buf);
+    return ok;
+}
+
 int sgd_rundir_file(const sgd_rundir *rd, const char *name, char *out, size_t outsz)
 {
     if (!path_fits(snprintf(out, outsz, "%s/%s", rd->path, name), outsz)) {

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 void sgd_probe_defaults(sgd_probe_config *c)
 {
@@ -92,41 +91,22 @@ static void row_unpack(const double *v, sgd_probe_row *r)
 
 static int row_save(const char *dir, size_t trial, int epoch, const sgd_probe_row *r, const double *nb, size_t N)
 {
-    size_t bytes = sizeof ROW_MAGIC + (ROW_VALUES + N) * sizeof(double);
-    char *buf = malloc(bytes), path[4400];
-    if (!buf) return sgd_error(SGD_ENOMEM, "out of memory");
-    memcpy(buf, ROW_MAGIC, sizeof ROW_MAGIC);
+    char path[4400];
     double v[ROW_VALUES];
     row_pack(r, v);
-    memcpy(buf + sizeof ROW_MAGIC, v, sizeof v);
-    if (N) memcpy(buf + sizeof ROW_MAGIC + sizeof v, nb, N * sizeof(double));
     row_path(dir, trial, epoch, path, sizeof path);
-    int rc = sgd_write_file(path, buf, bytes);
-    free(buf);
-    return rc;
+    return sgd_keep_save(path, ROW_MAGIC, v, ROW_VALUES, nb, N);
 }
 
 /* 1 when a complete row of this shape was there */
 static int row_load(const char *dir, size_t trial, int epoch, sgd_probe_row *r, double *nb, size_t N)
 {
-    char path[4400], *buf;
-    size_t n;
+    char path[4400];
+    double v[ROW_VALUES];
     row_path(dir, trial, epoch, path, sizeof path);
-    struct stat st;
-    if (stat(path, &st) != 0) return 0;
-    if (sgd_read_file(path, &buf, &n)) {
-        sgd_error_clear();
-        return 0;
-    }
-    int ok = n == sizeof ROW_MAGIC + (ROW_VALUES + N) * sizeof(double) && !memcmp(buf, ROW_MAGIC, sizeof ROW_MAGIC);
-    if (ok) {
-        double v[ROW_VALUES];
-        memcpy(v, buf + sizeof ROW_MAGIC, sizeof v);
-        row_unpack(v, r);
-        if (N) memcpy(nb, buf + sizeof ROW_MAGIC + sizeof v, N * sizeof(double));
-    }
-    free(buf);
-    return ok;
+    if (!sgd_keep_load(path, ROW_MAGIC, v, ROW_VALUES, nb, N)) return 0;
+    row_unpack(v, r);
+    return 1;
 }
 
 /* ---- one (trial, epoch) ------------------------------------------------ */
