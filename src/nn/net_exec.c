@@ -424,7 +424,8 @@ int sgd_net_run(sgd_net *net, const float *x, float *buffers, int mode, const fl
              * gradient, whose storage the later layers' backward used */
             const nn_op *op = &net->ops[top], *p = &net->ops[net->ts[op->in].remat - 1];
             nn_view pin = nn_data(net, p->in), a = nn_data(net, op->in), da = nn_grad(net, op->in);
-            size_t i0 = net->c0 * NN_CHUNK, i1 = net->c1 * NN_CHUNK < n ? net->c1 * NN_CHUNK : n;
+            size_t i0, i1;
+            nn_split_samples(net, n, &i0, &i1);
             if (i1 > i0) {   /* this rank's samples (all when not split) */
                 nn_view p0 = at(pin, i0), a0 = at(a, i0);
                 K->bn_apply(&p0, x + p->w, x + p->b, p->relu, i1 - i0, p->mean, p->invstd, &a0);

@@ -225,11 +225,4 @@ static int ensure(sgd_net *net, size_t n)
     return SGD_OK;
 }
 
-int nn_reserve(sgd_net *net, size_t n)
-{
-    int rc = n ? ensure(net, n) : SGD_OK;
-    /* a split net's block flags (net_split.c) now, so that no rank fails alone mid-run */
-    if (!rc && net->split && !net->full && !(net->full = malloc(2 * net->nblocks + 1)))
-        rc = oom(2 * net->nblocks + 1, "block flags");
-    return rc;
-}
+int nn_reserve(sgd_net *net, size_t n) { return n ? ensure(net, n) : SGD_OK; }

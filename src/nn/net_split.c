@@ -15,8 +15,9 @@ int nn_split_begin(sgd_net *net, size_t n)
     net->c0 = 0;
     net->c1 = nch;
     if (!net->spl) return SGD_OK;
+    /* a failure here is agreed on by the ranks in sgd_net_run */
     if (!net->full && !(net->full = malloc(2 * net->nblocks + 1)))
-        return sgd_error(SGD_ENOMEM, "out of memory");
+        return sgd_error(SGD_ENOMEM, "network: out of memory for the split's block flags");
     sgd_dist_slice(nch, &net->c0, &net->c1);
     memset(net->full, 0, 2 * net->nblocks);
     net->full[2 * net->ts[net->input].block] = 1;   /* every rank copies the whole batch in */
