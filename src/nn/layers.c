@@ -42,8 +42,10 @@ static void relu_bwd_team(const nn_view *y, const nn_view *dy, nn_view *dx, size
     for (size_t i = 0; i < n; i++) {
         const float *p = nn_smp(y, i), *d = nn_smp(dy, i);
         float *q = nn_smp(dx, i);
-        for (size_t j = 0; j < m; j++)
-            if (p[j] > 0) q[j] += d[j];
+        for (size_t j = 0; j < m; j++) {
+            float dv = d[j], qv = q[j]; /* both loaded: a select, not a branch, so it vectorises */
+            q[j] = p[j] > 0 ? qv + dv : qv;
+        }
     }
 }
 
@@ -189,8 +191,13 @@ static inline __attribute__((always_inline)) void add_bwd_row(const float *d, co
                                                               float *q, size_t m, int relu, int oa,
                                                               int ob)
 {
+    /* omp simd: p, q and d may be one buffer only index for index, and the
+     * select must not become a branch (the mask is a coin flip: perf found
+     * this loop scalar and mispredicting, 8.5% of a ResNet-20 step). */
+#pragma omp simd
     for (size_t j = 0; j < m; j++) {
-        float dz = (!relu || o[j] > 0) ? d[j] : 0.0f;
+        float dj = d[j]; /* loaded unconditionally, so the select can be vector code */
+        float dz = (!relu || o[j] > 0) ? dj : 0.0f;
         if (oa) p[j] = dz;
         else p[j] += dz;
         if (ob) q[j] = dz;
