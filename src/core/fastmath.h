@@ -111,39 +111,57 @@ static inline void sgd_philox4x32(const uint32_t ctr[4], const uint32_t key[2], 
     sgd_philox4x32_s(ctr[0], ctr[1], ctr[2], ctr[3], key[0], key[1], &out[0], &out[1], &out[2], &out[3]);
 }
 
+/* Ten rounds on eight (AVX2) or sixteen (AVX-512) blocks, word j of block i
+ * in lane i of x[j]. The rounds run on the even and the odd lanes apart,
+ * each word in the low half of a 64-bit lane: vpmuludq reads only low
+ * halves, so a product serves as the next round's low word as it is and its
+ * high word is one shift away; the garbage in the high halves never reaches
+ * a low half. 16 operations per round against 20 with the lanes blended
+ * back every round (~10% faster here). One body, written once for both
+ * widths: V is the vector type, P the intrinsics' prefix, S the suffix of
+ * the bitwise ones, SET64 the 64-bit broadcast, BLEND(e, o) the final
+ * merge. */
+#define SGD_PHILOX_ROUNDS(V, P, S, SET64, BLEND)                                                             \
+    do {                                                                                               \
+        const V m0 = SET64(0xD2511F53u), m1 = SET64(0xCD9E8D57u);                                      \
+        V e[4], o[4]; /* even lanes as they are, odd lanes shifted down */                             \
+        for (int j = 0; j < 4; j++) {                                                                  \
+            e[j] = x[j];                                                                               \
+            o[j] = P##_srli_epi64(x[j], 32);                                                           \
+        }                                                                                              \
+        uint32_t a = k0, b = k1;                                                                       \
+        for (int round = 0; round < 10; round++) {                                                     \
+            const V ka = P##_set1_epi32((int)a), kb = P##_set1_epi32((int)b);                          \
+            V pe0 = P##_mul_epu32(e[0], m0), pe1 = P##_mul_epu32(e[2], m1);                            \
+            V po0 = P##_mul_epu32(o[0], m0), po1 = P##_mul_epu32(o[2], m1);                            \
+            e[0] = P##_xor_##S(P##_srli_epi64(pe1, 32), P##_xor_##S(e[1], ka));                        \
+            e[2] = P##_xor_##S(P##_srli_epi64(pe0, 32), P##_xor_##S(e[3], kb));                        \
+            o[0] = P##_xor_##S(P##_srli_epi64(po1, 32), P##_xor_##S(o[1], ka));                        \
+            o[2] = P##_xor_##S(P##_srli_epi64(po0, 32), P##_xor_##S(o[3], kb));                        \
+            e[1] = pe1;                                                                                \
+            e[3] = pe0;                                                                                \
+            o[1] = po1;                                                                                \
+            o[3] = po0;                                                                                \
+            a += 0x9E3779B9u;                                                                          \
+            b += 0xBB67AE85u;                                                                          \
+        }                                                                                              \
+        for (int j = 0; j < 4; j++) x[j] = BLEND(e[j], P##_slli_epi64(o[j], 32));                     \
+    } while (0)
+
 #ifdef __AVX2__
-/* Ten rounds on eight blocks, word j of block i in lane i of x[j]. The
- * rounds run on the even and the odd lanes apart, each word in the low half
- * of a 64-bit lane: vpmuludq reads only low halves, so a product serves as
- * the next round's low word as it is and its high word is one shift away;
- * the garbage in the high halves never reaches a low half. 16 operations
- * per round against 20 with the lanes blended back every round (~10%
- * faster here). */
+#define SGD_PHILOX_BLEND8(e, o) _mm256_blend_epi32(e, o, 0xAA)
 static inline void sgd_philox4x32_x8(__m256i x[4], uint32_t k0, uint32_t k1)
 {
-    const __m256i m0 = _mm256_set1_epi64x(0xD2511F53u), m1 = _mm256_set1_epi64x(0xCD9E8D57u);
-    __m256i e[4], o[4]; /* even lanes as they are, odd lanes shifted down */
-    for (int j = 0; j < 4; j++) {
-        e[j] = x[j];
-        o[j] = _mm256_srli_epi64(x[j], 32);
-    }
-    uint32_t a = k0, b = k1;
-    for (int round = 0; round < 10; round++) {
-        const __m256i ka = _mm256_set1_epi32((int)a), kb = _mm256_set1_epi32((int)b);
-        __m256i pe0 = _mm256_mul_epu32(e[0], m0), pe1 = _mm256_mul_epu32(e[2], m1);
-        __m256i po0 = _mm256_mul_epu32(o[0], m0), po1 = _mm256_mul_epu32(o[2], m1);
-        e[0] = _mm256_xor_si256(_mm256_srli_epi64(pe1, 32), _mm256_xor_si256(e[1], ka));
-        e[2] = _mm256_xor_si256(_mm256_srli_epi64(pe0, 32), _mm256_xor_si256(e[3], kb));
-        o[0] = _mm256_xor_si256(_mm256_srli_epi64(po1, 32), _mm256_xor_si256(o[1], ka));
-        o[2] = _mm256_xor_si256(_mm256_srli_epi64(po0, 32), _mm256_xor_si256(o[3], kb));
-        e[1] = pe1;
-        e[3] = pe0;
-        o[1] = po1;
-        o[3] = po0;
-        a += 0x9E3779B9u;
-        b += 0xBB67AE85u;
-    }
-    for (int j = 0; j < 4; j++) x[j] = _mm256_blend_epi32(e[j], _mm256_slli_epi64(o[j], 32), 0xAA);
+    SGD_PHILOX_ROUNDS(__m256i, _mm256, si256, _mm256_set1_epi64x, SGD_PHILOX_BLEND8);
+}
+#endif
+
+#ifdef __AVX512F__
+/* The AVX-512 kernel variant: half the instructions per block of x8. */
+#define SGD_PHILOX_BLEND16(e, o) _mm512_mask_blend_epi32(0xAAAA, e, o)
+static inline void sgd_philox4x32_x16(__m512i x[4], uint32_t k0, uint32_t k1)
+{
+    SGD_PHILOX_ROUNDS(__m512i, _mm512, si512, _mm512_set1_epi64, SGD_PHILOX_BLEND16);
 }
 #endif
 
@@ -161,6 +179,14 @@ static inline void sgd_philox4x32_soa(size_t n, uint32_t *restrict c0, uint32_t 
     size_t i = 0;
 #ifdef __AVX2__
     uint32_t *const c[4] = {c0, c1, c2, c3};
+#ifdef __AVX512F__
+    for (; i + 16 <= n; i += 16) {
+        __m512i x[4];
+        for (int j = 0; j < 4; j++) x[j] = _mm512_loadu_si512((const void *)(c[j] + i));
+        sgd_philox4x32_x16(x, k0, k1);
+        for (int j = 0; j < 4; j++) _mm512_storeu_si512((void *)(c[j] + i), x[j]);
+    }
+#endif
     for (; i + 8 <= n; i += 8) {
         __m256i x[4];
         for (int j = 0; j < 4; j++) x[j] = _mm256_loadu_si256((const __m256i *)(const void *)(c[j] + i));

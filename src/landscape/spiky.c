@@ -33,7 +33,7 @@ double spiky_phi(const double *p, double x, double *d1, double *d2)
 {
     double g;
     double v = spiky_core(p[SPIKY_A1], p[SPIKY_W1], p[SPIKY_A2], p[SPIKY_W2], p[SPIKY_EA],
-                          p[SPIKY_EB] - p[SPIKY_EA], p[SPIKY_W1] == 4 * p[SPIKY_W2], x, &g, d2);
+                          p[SPIKY_EB] - p[SPIKY_EA], spiky_form(p), x, &g, d2);
     if (d1) *d1 = g;
     return v;
 }
@@ -97,7 +97,7 @@ double spiky_phi_sum(const double *p, size_t n, const double *x) { return sgd_ke
 /* Not dispatched: its sum over coordinates is an `omp simd` reduction, whose
  * order follows the vector width. */
 static inline __attribute__((always_inline)) void value_batch_q(const double *p, size_t n, size_t d,
-                                                                const double *x, double *fx, const int nested)
+                                                                const double *x, double *fx, const int form)
 {
     SPIKY_UNPACK;
     for (size_t j = 0; j < n; j++) {
@@ -105,7 +105,7 @@ static inline __attribute__((always_inline)) void value_batch_q(const double *p,
 #pragma omp simd reduction(+ : s)
         for (size_t i = 0; i < d; i++) {
             double gi;
-            s += spiky_core(A1, w1, A2, w2, a, w, nested, x[j * d + i], &gi, NULL);
+            s += spiky_core(A1, w1, A2, w2, a, w, form, x[j * d + i], &gi, NULL);
         }
         fx[j] = s;
     }

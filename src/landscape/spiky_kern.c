@@ -5,13 +5,13 @@
 #include "core/isa.h"
 
 static inline __attribute__((always_inline)) void grad_batch_q(const double *p, size_t n, const double *x,
-                                                               double *g, const int nested)
+                                                               double *g, const int form)
 {
     SPIKY_UNPACK;
     double gk;
 #pragma omp simd simdlen(8) private(gk)
     for (size_t k = 0; k < n; k++) {
-        spiky_core(A1, w1, A2, w2, a, w, nested, x[k], &gk, NULL);
+        spiky_core(A1, w1, A2, w2, a, w, form, x[k], &gk, NULL);
         g[k] = gk;
     }
 }
@@ -22,19 +22,19 @@ void SGD_KERN(spiky_grad_batch)(const double *p, size_t n, const double *x, doub
 }
 
 static inline __attribute__((always_inline)) void phi_batch_q(const double *p, size_t n, const double *x,
-                                                              double *phi, double *dphi, const int nested)
+                                                              double *phi, double *dphi, const int form)
 {
     SPIKY_UNPACK;
     double gk;
     if (dphi) {
 #pragma omp simd simdlen(8) private(gk)
         for (size_t k = 0; k < n; k++) {
-            phi[k] = spiky_core(A1, w1, A2, w2, a, w, nested, x[k], &gk, NULL);
+            phi[k] = spiky_core(A1, w1, A2, w2, a, w, form, x[k], &gk, NULL);
             dphi[k] = gk;
         }
     } else {
 #pragma omp simd simdlen(8) private(gk)
-        for (size_t k = 0; k < n; k++) phi[k] = spiky_core(A1, w1, A2, w2, a, w, nested, x[k], &gk, NULL);
+        for (size_t k = 0; k < n; k++) phi[k] = spiky_core(A1, w1, A2, w2, a, w, form, x[k], &gk, NULL);
     }
 }
 
@@ -48,11 +48,11 @@ void SGD_KERN(spiky_phi_batch)(const double *p, size_t n, const double *x, doubl
 }
 
 static inline __attribute__((always_inline)) double phi_sum_q(const double *p, size_t n, const double *x,
-                                                              const int nested)
+                                                              const int form)
 {
     SPIKY_UNPACK;
     double gk, v;
-    SGD_SUM16(v, n, spiky_core(A1, w1, A2, w2, a, w, nested, x[k_], &gk, NULL));
+    SGD_SUM16(v, n, spiky_core(A1, w1, A2, w2, a, w, form, x[k_], &gk, NULL));
     return v;
 }
 
