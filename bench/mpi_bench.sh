@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # MPI ranks against OpenMP threads on one machine (docs/mpi.md): np 1 x 2 threads vs np 2 x 1
-# thread for `run` (trials), Monte Carlo `smooth` (points; one point's chunks) and data-parallel
+# thread for `run` and `fig3` (trials), Monte Carlo `smooth` (points; one point's chunks) and data-parallel
 # `train` (a tiny ResNet on 2048 generated 28x28 images, batch 64: 256 steps), medians of REPS repeats taken in
 # turns (a slow spell of the shared machine falls on both alike), and their ratio (> 1: the MPI
 # split is slower). The time is the command's own (summary.json "seconds": for run the trials
@@ -28,6 +28,7 @@ printf "%-58s %10s %10s %7s %9s %9s %7s %s\n" case np1x2thr np2x1thr ratio wall1
 cases=(
     "run --f spiky --trials 100000 --steps 2000 --level 0.1"
     "run --f rastrigin --d 10 --noise cube --trials 20000 --steps 1000 --level 0.05"
+    "fig3 --trials 20000 --steps 3000"
     "smooth --f rastrigin --d 1000 --noise cube --method mc --samples 20000 --at 0.1;0.2;0.3;0.4;0.5;0.6;0.7;0.8"
     "smooth --f rastrigin --d 1000 --noise cube --method mc --samples 100000 --at 0.1"
     "smooth --f spiky --d 2 --noise cube --method mc --samples 20000 --n 16"

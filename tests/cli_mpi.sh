@@ -50,11 +50,14 @@ PY
 }
 norm() { sed -E 's/[0-9.]+(e[-+]?[0-9]+)? ?(s|ms)\b//g; s#'"$T"'/[a-z0-9_]+#DIR#g' "$1"; } # a time may print as 9.97e-05 s
 
-# each under np 3; "+": also np 2 x 2 threads (hybrid); the first also np 1 and 2
+# each under np 3; "+": also np 2 x 2 threads (hybrid); the first also np 1 and 2.
+# run without --record-every takes its trials' blocks from a queue the ranks
+# share (src/dist/queue.c); with it, static slices
 cmds=(
     "+run --f spiky --trials 13 --steps 300 --level 0.1 --record-every 50"
     "run --f rastrigin --d 3 --noise cube --trials 10 --steps 200 --schedule stages:100@0.05,100@0.01"
     "run --f quadratic --d 2 --noise gauss --trials 7 --steps 150 --momentum 0.5 --level 0.05 --stop-radius 0.01"
+    "+run --f spiky --trials 900 --steps 120 --level 0.1 --stop-radius 0.3 --schedule stages:60@0.05,60@0.02"
     "fig3 --trials 7 --steps 300"
     "+verify --f quadratic --d 2 --noise cube --trials 9 --T2 50 --start -1:1"
     "smooth --f spiky --n 23"

@@ -1,9 +1,10 @@
 /* Distribution over processes (MPI), GSL style: an experiment's independent
- * items (trials, points) are split into contiguous slices, one per rank;
- * every rank computes its slice with the same per-item random streams as a
- * single process, and the per-item results are gathered to rank 0 in global
- * order, so the union is bit for bit the single-process result. Nothing is
- * ever summed across ranks in a rank-dependent order.
+ * items (trials, points) are split into contiguous slices, one per rank,
+ * or (the trials of `run`) taken from a queue shared by the ranks of a
+ * machine; every rank computes its items with the same per-item random
+ * streams as a single process, and the per-item results are gathered to
+ * rank 0 in global order, so the union is bit for bit the single-process
+ * result. Nothing is ever summed across ranks in a rank-dependent order.
  *
  * Opt-in: until sgd_dist_init is called (and whenever the process was not
  * started by mpirun / srun, or the library was built without MPI), there is
@@ -81,6 +82,25 @@ int sgd_dist_bcast(void *buf, size_t n);
 int sgd_dist_share_chunks(void *full, size_t nch, size_t chunk, size_t total);
 /* Collective: v[i] = max over ranks of v[i] (exact: max does not round). */
 int sgd_dist_max(double *v, size_t n);
+
+/* A queue of n work items shared by every thread of every rank on one
+ * machine: ranks on a machine take items one at a time as they finish (a
+ * counter in MPI shared memory, taken with C11 atomics; no MPI call per
+ * item), as OpenMP's dynamic schedule does for threads, so that a slower
+ * core does fewer; machines take contiguous slices (sgd_dist_slice over
+ * machines). Which rank computes an item must not change it: for items that
+ * draw their numbers by their own index (trials). One rank, or no MPI: a
+ * counter of this process. open and close are collective. */
+typedef struct sgd_dist_queue sgd_dist_queue;
+int sgd_dist_queue_open(size_t n, sgd_dist_queue **q);
+/* The next item for the calling thread, or SIZE_MAX when none is left. */
+size_t sgd_dist_queue_next(sgd_dist_queue *q);
+void sgd_dist_queue_close(sgd_dist_queue *q);
+/* Collective, after a successful sgd_dist_agree: every rank holds `full`
+ * (bytes) with the items it computed in place and zero bytes elsewhere;
+ * rank 0 (every rank with to_all) receives their union, the bitwise OR,
+ * exact because each item was computed by one rank. */
+int sgd_dist_merge(void *full, size_t bytes, int to_all);
 
 /* Record that this rank's results went to rank 0 and return
  * SGD_DIST_ELSEWHERE (with a message saying so); rank 0 gets SGD_OK. */

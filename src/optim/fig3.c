@@ -94,10 +94,9 @@ int sgd_fig3_run(const sgd_fig3_config *c, sgd_fig3_result *r, sgd_trials_progre
     /* Panels 0-3 (row 2) and 6 (all three stages of row 3) run; 4 and 5 are
      * the stages inside panel 6's run. */
     static const int order[] = {0, 1, 2, 3, 6, 4, 5};
-    /* Under MPI every panel runs this rank's slice of the trials (the same
-     * slice for all, so row 3's stages come from panel 6's slice), then the
-     * panels are gathered to rank 0, which alone computes the statistics. */
-    size_t nstages[SGD_FIG3_PANELS] = {0};
+    /* Under MPI each running panel's trials are shared out and gathered to
+     * rank 0 (sgd_trials_run_dist), which alone derives row 3's stages from
+     * panel 6 and computes the statistics. */
     int rc = SGD_OK;
     for (int oi = 0; oi < SGD_FIG3_PANELS && !rc; oi++) {
         int p = order[oi];
@@ -139,18 +138,14 @@ int sgd_fig3_run(const sgd_fig3_config *c, sgd_fig3_result *r, sgd_trials_progre
             P->noise_level = c->stage_level[k - 1];
         }
         prog_ctx pc = {progress, ctx, oi};
-        nstages[p] = p == 4 || p == 5 ? 0 : tc.sched.nstages;
-        rc = p == 4 || p == 5 ? stage_result(&r->panel[6].res, (size_t)(p - 4), (size_t)(p - 3) * (c->steps / 3),
-                                             c->f, c->eta, &P->res)
-                              : sgd_trials_run_slice(&tc, &P->res, panel_progress, &pc);
+        if (p != 4 && p != 5) rc = sgd_trials_run_dist(&tc, &P->res, panel_progress, &pc, 0);
+        else if (sgd_dist_rank() == 0) /* the last panels: no collective after them */
+            rc = stage_result(&r->panel[6].res, (size_t)(p - 4), (size_t)(p - 3) * (c->steps / 3), c->f, c->eta,
+                              &P->res);
     }
     rc = sgd_dist_agree(rc);
-    for (int p = 0; p < SGD_FIG3_PANELS && !rc; p++) {
-        sgd_fig3_panel *P = &r->panel[p];
-        sgd_trials_result loc = P->res;
-        rc = sgd_trials_gather(&loc, c->trials, 0, nstages[p], &P->res, 0);
-        if (!rc && sgd_dist_rank() == 0) sgd_trials_stats_compute(&P->res, xs, radii, 2, 1e-3, &P->stats);
-    }
+    for (int p = 0; p < SGD_FIG3_PANELS && !rc && sgd_dist_rank() == 0; p++)
+        sgd_trials_stats_compute(&r->panel[p].res, xs, radii, 2, 1e-3, &r->panel[p].stats);
     if (rc) {
         sgd_fig3_result_free(r);
         return rc;

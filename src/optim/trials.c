@@ -11,6 +11,7 @@
 #include <float.h>
 #include <math.h>
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -132,8 +133,22 @@ static int block_update(const block_ws *w, size_t m, size_t d, double mu, double
     return bad;
 }
 
-int sgd_trials_run_local(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_progress_fn progress,
-                         void *progress_ctx)
+/* Trials are independent, so the blocking may follow the number of
+ * workers (threads, or threads x ranks sharing a queue) without changing
+ * any result: even blocks of at most BLOCK trials. */
+static size_t trials_block(size_t n, size_t workers)
+{
+    size_t block = (n + workers - 1) / workers;
+    return block > BLOCK ? BLOCK : (block + 3) / 4 * 4;
+}
+
+static int trials_threads(const sgd_trials_config *c) { return c->threads > 0 ? c->threads : omp_get_num_procs(); }
+
+/* The trials of c, in blocks of `block`: from the queue q when given (the
+ * blocks this rank takes; the others' rows stay zero), else every block,
+ * threads taking them in turn. */
+static int run_blocks(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_progress_fn progress,
+                      void *progress_ctx, sgd_dist_queue *q, size_t block)
 {
     memset(r, 0, sizeof *r);
     const sgd_landscape *f = c->f;
@@ -185,12 +200,10 @@ int sgd_trials_run_local(const sgd_trials_config *c, sgd_trials_result *r, sgd_t
                          (double)n * (double)d * (double)(ns + 4) * sizeof(double) / 1e9, n, d, ns);
     }
 
-    int threads = c->threads > 0 ? c->threads : omp_get_num_procs();
-    /* Trials are independent, so the blocking may follow the thread count
-     * without changing any result: even blocks of at most BLOCK trials. */
-    size_t block = (n + (size_t)threads - 1) / (size_t)threads;
-    block = block > BLOCK ? BLOCK : (block + 3) / 4 * 4;
+    int threads = trials_threads(c);
+    if (!block) block = trials_block(n, (size_t)threads);
     size_t nblocks = (n + block - 1) / block;
+    _Atomic size_t taken = 0; /* without q: the next block */
     int failed = SGD_OK;
     size_t done_blocks = 0;
     char errbuf[256] = "";
@@ -205,8 +218,9 @@ int sgd_trials_run_local(const sgd_trials_config *c, sgd_trials_result *r, sgd_t
         w.pair = malloc(BLOCK * sizeof(double));
         w.active = malloc(BLOCK * sizeof(int));
         int ok = w.x && w.v && w.g && w.om && w.pair && w.active;
-#pragma omp for schedule(dynamic, 1)
-        for (size_t b = 0; b < nblocks; b++) {
+        for (;;) {
+            size_t b = q ? sgd_dist_queue_next(q) : atomic_fetch_add_explicit(&taken, 1, memory_order_relaxed);
+            if (b >= nblocks) break;
             if (!ok) {
 #pragma omp atomic write
                 failed = SGD_ENOMEM;
@@ -331,7 +345,9 @@ int sgd_trials_run_local(const sgd_trials_config *c, sgd_trials_result *r, sgd_t
             size_t now;
 #pragma omp atomic capture
             now = ++done_blocks;
-            if (progress && omp_get_thread_num() == 0) progress(progress_ctx, (double)now, (double)nblocks);
+            /* with a queue, the blocks taken so far on the machine */
+            if (progress && omp_get_thread_num() == 0)
+                progress(progress_ctx, (double)(q ? (b + 1 < now ? now : b + 1) : now), (double)nblocks);
         }
         free(w.x);
         free(w.v);
@@ -348,10 +364,18 @@ int sgd_trials_run_local(const sgd_trials_config *c, sgd_trials_result *r, sgd_t
     return SGD_OK;
 }
 
+int sgd_trials_run_local(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_progress_fn progress,
+                         void *progress_ctx)
+{
+    return run_blocks(c, r, progress, progress_ctx, NULL, 0);
+}
+
 /* ---- over MPI ranks (docs/mpi.md) --------------------------------------------
- * Each rank runs the contiguous slice of trials sgd_dist_slice gives it, at
- * their global indices (trial_offset), so every trial draws the numbers it
- * draws in one process; the per-trial rows are then gathered in trial order. */
+ * Each rank runs the contiguous slice of trials sgd_dist_slice gives it, or
+ * (sgd_trials_run_dist without trajectories) the blocks it takes from a
+ * queue shared by the ranks of a machine, at their global indices
+ * (trial_offset), so every trial draws the numbers it draws in one process;
+ * the per-trial rows are then gathered in trial order. */
 
 int sgd_trials_result_alloc(sgd_trials_result *r, size_t n, size_t d, size_t nrec, size_t ns)
 {
@@ -433,9 +457,41 @@ int sgd_trials_run_slice(const sgd_trials_config *c, sgd_trials_result *r, sgd_t
     return sgd_trials_run_local(&cs, r, progress, progress_ctx);
 }
 
+/* The trials over ranks that share a queue of blocks (dist.h): each rank
+ * holds rows for all n trials, its own blocks filled and zeros elsewhere,
+ * and the merge ORs them together. Without recorded trajectories only: with
+ * them every rank would hold all n trials' rows (the static slices hold a
+ * rank's share). */
+static int run_queue(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_progress_fn progress,
+                     void *progress_ctx, int to_all)
+{
+    size_t n = c->ntrials, block = trials_block(n, (size_t)trials_threads(c) * (size_t)sgd_dist_size());
+    sgd_dist_queue *q;
+    int rc = sgd_dist_queue_open((n + block - 1) / block, &q);
+    if (rc) return rc;
+    rc = sgd_dist_agree(run_blocks(c, r, progress, progress_ctx, q, block));
+    sgd_dist_queue_close(q);
+    if (rc) {
+        sgd_trials_result_free(r);
+        return rc;
+    }
+    const size_t d = r->d, ns = r->nstages;
+    sgd_dist_merge(r->x_start, n * d * sizeof(double), to_all);
+    sgd_dist_merge(r->x_final, n * d * sizeof(double), to_all);
+    sgd_dist_merge(r->y_final, n * d * sizeof(double), to_all);
+    sgd_dist_merge(r->f_final, n * sizeof(double), to_all);
+    sgd_dist_merge(r->status, n * sizeof(int), to_all);
+    sgd_dist_merge(r->steps, n * sizeof(size_t), to_all);
+    sgd_dist_merge(r->stage_x, ns * n * d * sizeof(double), to_all);
+    if (!to_all && sgd_dist_rank() != 0) sgd_trials_result_free(r); /* as a gather leaves it */
+    return SGD_OK;
+}
+
 int sgd_trials_run_dist(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_progress_fn progress,
                         void *progress_ctx, int to_all)
 {
+    if (sgd_dist_size() > 1 && !c->record_every && c->ntrials > 0)
+        return run_queue(c, r, progress, progress_ctx, to_all);
     sgd_trials_result loc;
     int rc = sgd_dist_agree(sgd_trials_run_slice(c, &loc, progress, progress_ctx));
     if (rc) {

@@ -21,7 +21,9 @@ int sgd_trials_gather(sgd_trials_result *loc, size_t n, size_t nrec, size_t ns, 
  * trajectories) and ns stage ends (0: none), uninitialised; SGD_ENOMEM
  * with a message (r then empty). */
 int sgd_trials_result_alloc(sgd_trials_result *r, size_t n, size_t d, size_t nrec, size_t ns);
-/* run_slice, agree, gather: sgd_trials_run without the hand-off. */
+/* sgd_trials_run without the hand-off: under MPI the ranks of a machine
+ * take blocks from a shared queue and the rows are merged (without
+ * trajectories), or run_slice, agree, gather (with them). */
 int sgd_trials_run_dist(const sgd_trials_config *c, sgd_trials_result *r, sgd_trials_progress_fn progress,
                         void *progress_ctx, int to_all);
 
