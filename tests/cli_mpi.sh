@@ -127,9 +127,11 @@ P=(smooth --f "sqrt(x)" --method mc --samples 300000 --at 0.59999 --level 0.6 --
 rc=$?
 [ $rc -ne 0 ] && [ -s "$T/f5p.err" ] && ok || bad "diverging chunk: exit $rc"
 cmp -s "$T/f5p.err" "$T/f5.err" && ok || bad "diverging chunk: message differs: $(cat "$T/f5p.err") vs $(cat "$T/f5.err")"
-# a rank killed mid-run: the job ends, no run directory (DIR.partial at most)
-timeout 60 "${MPI[@]}" -np 2 "$B" "${A[@]}" --out "$T/f4" : -np 1 timeout -s KILL 2 "$B" run --f spiky --trials 30 \
-    --steps 1e9 --level 0.1 --threads 1 --force --out "$T/f4" >/dev/null 2>"$T/f4.err"
+# a rank killed mid-run: the job ends, no run directory (DIR.partial at most). Every rank
+# runs the same endless command (the ranks share one queue of trial blocks: a rank with
+# other arguments would not be "its slice"); the third is killed after 2 s
+K=(run --f spiky --trials 30 --steps 1e9 --level 0.1 --threads 1 --force --out "$T/f4")
+timeout 60 "${MPI[@]}" -np 2 "$B" "${K[@]}" : -np 1 timeout -s KILL 2 "$B" "${K[@]}" >/dev/null 2>"$T/f4.err"
 rc=$?
 [ $rc -ne 0 ] && [ $rc -ne 124 ] && ok || bad "killed rank: exit $rc"
 [ ! -e "$T/f4" ] && ok || bad "killed rank: left a run directory"
