@@ -4,9 +4,9 @@
 #define SGD_LANDSCAPE_SPIKY_H
 #include "core/fastmath.h"
 
-#include <math.h>
-
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 enum { SPIKY_A1, SPIKY_W1, SPIKY_A2, SPIKY_W2, SPIKY_EA, SPIKY_EB, SPIKY_NPARAM };
 
@@ -84,12 +84,17 @@ static inline double spiky_core(double A1, double w1, double A2, double w2, doub
      : spiky_form(p) == 1 ? body(__VA_ARGS__, 1)                                                              \
                           : body(__VA_ARGS__, 0))
 
-/* The form flags of parameters p. */
+/* The form flags of parameters p. Inline bit tests, no libm call: the
+ * dispatch runs once per batch of points. w is a power of two when its
+ * mantissa bits are zero, positive, and far from overflow and subnormals
+ * (so 1/w is exact too). */
 static inline int spiky_form(const double *p)
 {
     double w = p[SPIKY_EB] - p[SPIKY_EA];
-    int e = 0;
-    int pow2 = w > 0 && frexp(w, &e) == 0.5 && e > -1000 && e < 1000;
+    uint64_t bits;
+    memcpy(&bits, &w, sizeof bits);
+    unsigned ex = (unsigned)(bits >> 52); /* sign and biased exponent */
+    int pow2 = (bits & 0xFFFFFFFFFFFFFull) == 0 && ex > 23 && ex < 2000;
     return (p[SPIKY_W1] == 4 * p[SPIKY_W2] ? SPIKY_NESTED : 0) | (pow2 ? SPIKY_POW2_W : 0);
 }
 

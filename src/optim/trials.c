@@ -346,8 +346,7 @@ static int run_blocks(const sgd_trials_config *c, sgd_trials_result *r, sgd_tria
 #pragma omp atomic capture
             now = ++done_blocks;
             /* with a queue, the blocks taken so far on the machine */
-            if (progress && omp_get_thread_num() == 0)
-                progress(progress_ctx, (double)(q ? (b + 1 < now ? now : b + 1) : now), (double)nblocks);
+            if (progress && omp_get_thread_num() == 0) progress(progress_ctx, (double)(q ? b + 1 : now), (double)nblocks);
         }
         free(w.x);
         free(w.v);
