@@ -50,7 +50,7 @@ static int trials_same(const sgd_trials_result *a, const sgd_trials_result *b)
            same(a->status, b->status, n * sizeof(int)) && same(a->steps, b->steps, n * sizeof(size_t));
 }
 
-enum { NTRIALS = 5 };
+enum { NTRIALS = 7 };
 static void trials_all(sgd_trials_result t[NTRIALS])
 {
     trials("spiky", 1, 0, &t[0]);
@@ -58,6 +58,10 @@ static void trials_all(sgd_trials_result t[NTRIALS])
     trials("rastrigin", 1, 0, &t[2]);
     trials("double-well", 1, 0, &t[3]);
     trials("styblinski-tang", 3, 0, &t[4]);
+    /* the formula interpreter's block sweeps (formula_kern.c): sin/cos,
+     * division, a sum() body over 3 coordinates and a prod() */
+    trials("x^2 + (1-cos(6*x))*x^2/(x^2+1) + 0.05*(1-cos(60*x))", 1, 0, &t[5]);
+    trials("sum(x^2 - 10*cos(2*pi*x)) + 30 + 0.1*prod(1 + sin(x)^2)", 3, 0, &t[6]);
 }
 
 /* g and grad g by Monte Carlo under cube noise at y = (0.3, -1.7, 0.9, ...);
@@ -223,7 +227,7 @@ int main(void)
         CHECK(same(cb.dw, c0b.dw, sizeof(float) * 8 * 16 * 9));
         conv_free(&ca);
         conv_free(&cb);
-        printf("%s: same bytes as baseline (trials, smoothing, direct convolution)\n", sgd_isa_label(vi));
+        printf("%s: same bytes as baseline (trials, formulas, smoothing, direct convolution)\n", sgd_isa_label(vi));
     }
     CHECK(tested >= 1);
     for (int q = 0; q < NTRIALS; q++) sgd_trials_result_free(&t0[q]);

@@ -23,6 +23,7 @@ struct mc_job;
 struct mc_acc;
 struct mc_chunk;
 struct sep_tile;
+struct sgd_landscape;
 
 /* X(return type, name, parameter list) for each dispatched kernel. */
 #define SGD_KERNEL_LIST(X)                                                                                   \
@@ -32,6 +33,9 @@ struct sep_tile;
     X(double, spiky_phi_sum, (const double *p, size_t n, const double *x))                                   \
     /* src/landscape/catalog_sep_kern.c: the separable entries' batched kernels, bound at creation */        \
     X(const struct sep_kernels *, catalog_sep_kernels, (int id))                                             \
+    /* src/landscape/formula_kern.c: the interpreter's block sweeps; sin/cos of a block of lanes */          \
+    X(void, formula_grad_batch, (const struct sgd_landscape *f, size_t n, const double *x, double *grad))    \
+    X(void, formula_sincos_lanes, (int n, const double *a, double *s, double *c))                            \
     /* src/optim/trials_kern.c: 1-D uniform noise by Philox, and the step */                                 \
     X(void, trials_noise_1d, (uint64_t seed, uint64_t trial0, uint64_t half, double r, size_t m, double *om, \
                               double *pair))                                                                 \
