@@ -59,9 +59,10 @@ static void trials_all(sgd_trials_result t[NTRIALS])
     trials("double-well", 1, 0, &t[3]);
     trials("styblinski-tang", 3, 0, &t[4]);
     /* the formula interpreter's block sweeps (formula_kern.c): sin/cos,
-     * division, a sum() body over 3 coordinates and a prod() */
+     * division, a sum() body over 10 coordinates and a prod(); in d = 10
+     * the cube noise takes three Philox blocks per trial, the last partly */
     trials("x^2 + (1-cos(6*x))*x^2/(x^2+1) + 0.05*(1-cos(60*x))", 1, 0, &t[5]);
-    trials("sum(x^2 - 10*cos(2*pi*x)) + 30 + 0.1*prod(1 + sin(x)^2)", 3, 0, &t[6]);
+    trials("sum(x^2 - 10*cos(2*pi*x)) + 100 + 0.1*prod(1 + sin(x)^2)", 10, 0, &t[6]);
 }
 
 /* g and grad g by Monte Carlo under cube noise at y = (0.3, -1.7, 0.9, ...);

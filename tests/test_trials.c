@@ -123,7 +123,8 @@ int main(void)
             double r, stop;
         } cases[] = {{"spiky", 1, SGD_NOISE_BALL, 13, 0},
                      {"spiky", 1, SGD_NOISE_BALL, 4, 0.05},
-                     {"rastrigin", 3, SGD_NOISE_CUBE, 20, 0}};
+                     {"rastrigin", 3, SGD_NOISE_CUBE, 20, 0},
+                     {"rastrigin", 10, SGD_NOISE_CUBE, 20, 0}}; /* 3 Philox blocks, the last partly used */
         static const uint64_t seeds[] = {1, 7, 123457};
         static const size_t nsteps[] = {1, 2, 3, 64, 1001};
         const double eta = 0.01;
@@ -145,7 +146,7 @@ int main(void)
                     run(&c, &r);
                     int same = 1;
                     for (size_t t = 0; t < c.ntrials; t++) {
-                        double x[3], y[3], xn[3], g[3], om[3];
+                        double x[10], y[10], xn[10], g[10], om[10];
                         memcpy(x, r.x_start + t * d, d * sizeof(double));
                         size_t taken = nsteps[b];
                         for (size_t s = 0; s < nsteps[b]; s++) {

@@ -68,8 +68,8 @@ static void draw_box(uint64_t seed, uint32_t domain, uint64_t trial, uint64_t st
 
 /* Uniform omega in [-r, r]^d for trials trial0 .. trial0+m-1 at step T: the
  * same numbers as sgd_noise_sample (cube, or the 1-D interval), drawn with
- * the inline Philox so the loop vectorises across trials (in 1-D, the
- * variant's trials_noise_1d, trials_kern.c). In 1-D one Philox block serves
+ * the inline Philox across trials (the variant's trials_noise_1d and
+ * trials_noise_cube, trials_kern.c). In 1-D one Philox block serves
  * steps 2k and 2k+1 (see noise.c), so `pair` keeps the second half:
  * pair[j] holds 2u-1 for step T+1 after an even T. */
 static void uniform_noise(uint64_t seed, uint64_t trial0, uint64_t T, double r, size_t m, size_t d, double *om,
@@ -84,8 +84,7 @@ static void uniform_noise(uint64_t seed, uint64_t trial0, uint64_t T, double r, 
         sgd_kern()->trials_noise_1d(seed, trial0, T >> 1, r, m, om, pair);
         return;
     }
-    const sgd_noise cube = {SGD_NOISE_CUBE, r, NULL, NULL};
-    for (size_t j = 0; j < m; j++) sgd_noise_sample_domain(&cube, d, seed, SGD_RNG_NOISE, trial0 + j, T, om + j * d);
+    sgd_kern()->trials_noise_cube(seed, trial0, T, r, m, d, om);
 }
 
 typedef struct block_ws {

@@ -31,6 +31,31 @@ void SGD_KERN(trials_noise_1d)(uint64_t seed, uint64_t trial0, uint64_t half, do
     }
 }
 
+/* Cube noise in d >= 2: om[j d + i] = r sgd_sym32(word) for trials trial0 ..
+ * trial0+m-1 (m <= 64) at step T, the numbers of sgd_noise_sample_domain
+ * (sgd_rng_symmetric_fill: block q of a trial's stream holds coordinates q,
+ * q+h, q+2h, q+3h, h = ceil(d/4)). Drawn one block index q at a time across
+ * the trials, so Philox runs at the variant's width rather than on the two
+ * or three blocks of one trial. */
+void SGD_KERN(trials_noise_cube)(uint64_t seed, uint64_t trial0, uint64_t T, double r, size_t m, size_t d,
+                                 double *om)
+{
+    const size_t h = (d + 3) / 4;
+    uint32_t w[4][64];
+    for (size_t q = 0; q < h; q++) {
+        for (size_t j = 0; j < m; j++) {
+            uint64_t tr = trial0 + j;
+            w[0][j] = (uint32_t)q;
+            w[1][j] = (uint32_t)T;
+            w[2][j] = (uint32_t)tr;
+            w[3][j] = sgd_rng_counter_w3(SGD_RNG_NOISE, tr, T);
+        }
+        sgd_philox4x32_soa(m, w[0], w[1], w[2], w[3], (uint32_t)seed, (uint32_t)(seed >> 32));
+        for (size_t t = 0; t < 4 && t * h + q < d; t++)
+            for (size_t j = 0; j < m; j++) om[j * d + t * h + q] = sgd_sym32(w[t][j]) * r;
+    }
+}
+
 /* x_j -= eta (g_j + om_j) for the m trials, those with active[j] == 0
  * held still (active is not read when all_active). Nonzero when some x left
  * the finite doubles. */
