@@ -30,10 +30,12 @@ void SGD_KERN(formula_sincos_lanes)(int n, const double *a, double *s, double *c
 /* grad_batch: the trial runner asks for the gradients of a block of trials
  * at once. Sweeping each instruction across FB points at a time pays the
  * dispatch once per FB points and lets the compiler vectorise the
- * arithmetic. Per point the operations and their order are those of
- * formula_fg, so both give the same bits. The lanes' workspace is on the
- * stack up to 128 instructions, on the heap beyond. */
-enum { FB = 32, FORMULA_BATCH_STACK = 16384 /* doubles: 128 KiB */ };
+ * arithmetic. FB = 64, the trial runner's block: at 32 the dispatch and the
+ * loops' set-up (four AVX-512 vectors per loop) cost a third more per point.
+ * Per point the operations and their order are those of formula_fg, so both
+ * give the same bits. The lanes' workspace is on the stack up to 127
+ * instructions, on the heap beyond. */
+enum { FB = 64, FORMULA_BATCH_STACK = 32768 /* doubles: 256 KiB */ };
 
 /* Lane q of instruction j lives at [j * FB + q]. */
 #define LANE(arr, j) ((arr) + (size_t)(j) * FB)
@@ -46,7 +48,22 @@ enum { FB = 32, FORMULA_BATCH_STACK = 16384 /* doubles: 128 KiB */ };
     X(OP_TANH) X(OP_SINH) X(OP_COSH) X(OP_ATAN) X(OP_SIGMOID) X(OP_SOFTPLUS) X(OP_ADD)         \
     X(OP_SUB) X(OP_MUL) X(OP_DIV) X(OP_POW) X(OP_MIN) X(OP_MAX)
 
-/* x of lane q is xs + q*d; partials are skipped when pa == NULL. */
+/* The operations whose partials are constants (k at most): the reverse
+ * sweep takes them from op_d1 instead of a stored row, as compiled formulas
+ * do (formula_emit.c); the same values, so the same bits. */
+#define CONST_PARTIAL_OPS(X) X(OP_NEG) X(OP_ADDK) X(OP_SUBK) X(OP_KSUB) X(OP_MULK) X(OP_DIVK) X(OP_ADD) X(OP_SUB)
+#define CONST_PARTIAL_CASE(OP) case OP:
+static int const_partial(int op)
+{
+    switch (op) {
+        CONST_PARTIAL_OPS(CONST_PARTIAL_CASE) return 1;
+    default: return 0;
+    }
+}
+
+/* x of lane q is xs + q*d; partials are skipped when pa == NULL. Only the
+ * partials the reverse sweep reads are stored: none for constants and
+ * constant partials, no pb for one operand. */
 static void bsweep_forward(const fins *T, int s, int e, const double *xs, size_t d, int np,
                            size_t cur, double *v, double *pa, double *pb)
 {
@@ -58,13 +75,9 @@ static void bsweep_forward(const fins *T, int s, int e, const double *xs, size_t
         switch (I->op) {
         case OP_CONST:
             for (int q = 0; q < np; q++) R[q] = k;
-            if (pa)
-                for (int q = 0; q < np; q++) LANE(pa, j)[q] = LANE(pb, j)[q] = 0.0;
             break;
         case OP_IDX:
             for (int q = 0; q < np; q++) R[q] = (double)(cur + 1);
-            if (pa)
-                for (int q = 0; q < np; q++) LANE(pa, j)[q] = LANE(pb, j)[q] = 0.0;
             break;
         case OP_VAR:
             for (int q = 0; q < np; q++) R[q] = xs[(size_t)q * d + (size_t)I->a];
@@ -80,19 +93,16 @@ static void bsweep_forward(const fins *T, int s, int e, const double *xs, size_t
             const int is_sin = I->op == OP_SIN;
             for (int q = 0; q < np; q++) R[q] = is_sin ? sn[q] : cs[q];
             if (pa)
-                for (int q = 0; q < np; q++) {
-                    LANE(pa, j)[q] = is_sin ? cs[q] : -sn[q];
-                    LANE(pb, j)[q] = 0.0;
-                }
+                for (int q = 0; q < np; q++) LANE(pa, j)[q] = is_sin ? cs[q] : -sn[q];
             break;
         }
 #define BATCH_CASE(OP)                                                                 \
     case OP:                                                                           \
-        if (pa) {                                                                      \
-            double *PA = LANE(pa, j), *PB = LANE(pb, j);                               \
+        if (pa && !const_partial(OP)) {                                                \
+            double *PA = LANE(pa, j), *PB = LANE(pb, j), unused;                       \
             for (int q = 0; q < np; q++) {                                             \
                 R[q] = op_value(OP, A[q], B[q], k);                                    \
-                op_d1(OP, A[q], B[q], R[q], k, &PA[q], &PB[q]);                        \
+                op_d1(OP, A[q], B[q], R[q], k, &PA[q], OP_IS_BINARY(OP) ? &PB[q] : &unused); \
             }                                                                          \
         } else {                                                                       \
             for (int q = 0; q < np; q++) R[q] = op_value(OP, A[q], B[q], k);           \
@@ -111,15 +121,34 @@ static void bsweep_reverse(const fins *T, int s, int e, size_t d, int np, size_t
     for (int j = e - 1; j >= s; j--) {
         const fins *I = &T[j];
         const double *W = LANE(adj, j);
-        if (I->op == OP_VAR) {
+        double *A = LANE(adj, I->a), *B = LANE(adj, I->b);
+        switch (I->op) {
+        case OP_CONST:
+        case OP_IDX: break;
+        case OP_VAR:
             for (int q = 0; q < np; q++) grad[(size_t)q * d + (size_t)I->a] += W[q];
-        } else if (I->op == OP_CUR) {
+            break;
+        case OP_CUR:
             for (int q = 0; q < np; q++) grad[(size_t)q * d + cur] += W[q];
-        } else {
-            double *A = LANE(adj, I->a), *B = LANE(adj, I->b);
+            break;
+#define CONST_REVERSE_CASE(OP)                                                         \
+    case OP: {                                                                         \
+        double da, db;                                                                 \
+        op_d1(OP, 0.0, 0.0, 0.0, I->k, &da, &db);                                      \
+        for (int q = 0; q < np; q++) A[q] += W[q] * da;                                \
+        if (OP_IS_BINARY(OP))                                                          \
+            for (int q = 0; q < np; q++) B[q] += W[q] * db;                            \
+        break;                                                                         \
+    }
+            CONST_PARTIAL_OPS(CONST_REVERSE_CASE)
+#undef CONST_REVERSE_CASE
+        default: {
             const double *PA = LANE(pa, j), *PB = LANE(pb, j);
             for (int q = 0; q < np; q++) A[q] += W[q] * PA[q];
-            for (int q = 0; q < np; q++) B[q] += W[q] * PB[q];
+            if (OP_IS_BINARY(I->op))
+                for (int q = 0; q < np; q++) B[q] += W[q] * PB[q];
+            break;
+        }
         }
     }
 }
