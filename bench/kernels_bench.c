@@ -225,7 +225,7 @@ const kb_variant KB(kb_variant) = {
     .grad_ours = KB(spiky_grad_batch),
     .grad_sleef = {KB(grad_sleef10), KB(grad_sleef35), KB(grad_ours2)},
     .noise = KB(trials_noise_1d),
-    .step = KB(trials_step_1d),
+    .step = KB(trials_step_flat),
     .rast_ours = KB(rast_ours),
     .rast_sleef = {KB(rast_cospi), KB(rast_cos35), KB(rast_ours2)},
 };
@@ -498,7 +498,7 @@ static void table_philox(int reps)
 }
 
 /* The Figure-3 trial step on KB_TRIALS-trial blocks, as trials.c runs it in
- * 1-D (the variant's trials_noise_1d, the gradient, trials_step_1d; level
+ * 1-D (the variant's trials_noise_1d, the gradient, trials_step_flat; level
  * 0.13 at eta 0.01, starts in [-6, 6]): trial-steps per second, one thread,
  * and a checksum of the final x. */
 static double fig3_run(const kb_variant *V, int impl, size_t steps, double *check)

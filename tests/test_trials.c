@@ -124,7 +124,8 @@ int main(void)
         } cases[] = {{"spiky", 1, SGD_NOISE_BALL, 13, 0},
                      {"spiky", 1, SGD_NOISE_BALL, 4, 0.05},
                      {"rastrigin", 3, SGD_NOISE_CUBE, 20, 0},
-                     {"rastrigin", 10, SGD_NOISE_CUBE, 20, 0}}; /* 3 Philox blocks, the last partly used */
+                     {"rastrigin", 10, SGD_NOISE_CUBE, 20, 0}, /* 3 Philox blocks, the last partly used */
+                     {"quadratic", 3, SGD_NOISE_CUBE, 2, 0.5}}; /* trials stop: the per-trial step in d > 1 */
         static const uint64_t seeds[] = {1, 7, 123457};
         static const size_t nsteps[] = {1, 2, 3, 64, 1001};
         const double eta = 0.01;

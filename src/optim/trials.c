@@ -116,15 +116,16 @@ static inline int trial_update(size_t d, double mu, double eta, double *x, doubl
 }
 
 /* x_{t+1} = x_t - eta (grad f(x_t) + omega_t) for the m trials of a block;
- * stopped trials stay put. 1-D without momentum (Figure 3) runs one loop
- * across the trials, which vectorises (the variant's trials_step_1d,
- * trials_kern.c): trial_update's arithmetic per lane.
+ * stopped trials stay put. Without momentum, in 1-D (Figure 3) or while no
+ * trial of the block has stopped, it is one loop over the block's m d
+ * coordinates, which vectorises (the variant's trials_step_flat,
+ * trials_kern.c): trial_update's arithmetic per coordinate.
  * Returns nonzero when some x left the finite doubles. */
 static int block_update(const block_ws *w, size_t m, size_t d, double mu, double eta, int all_active)
 {
     int bad = 0;
-    if (d == 1 && !(mu > 0))
-        bad = sgd_kern()->trials_step_1d(m, eta, w->x, w->g, w->om, w->active, all_active);
+    if (!(mu > 0) && (d == 1 || all_active))
+        bad = sgd_kern()->trials_step_flat(m * d, eta, w->x, w->g, w->om, w->active, all_active);
     else
         for (size_t j = 0; j < m; j++)
             if (w->active[j])

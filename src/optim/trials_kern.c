@@ -1,6 +1,7 @@
-/* The trial runner's per-step kernels for one dimension without momentum
- * (Figure 3), across a block of trials; compiled once per kernel variant
- * (src/core/isa.h). trials.c calls them through sgd_kern(). */
+/* The trial runner's per-step kernels without momentum across a block of
+ * trials: uniform noise (the 1-D interval of Figure 3, the cube in d >= 2)
+ * and the step; compiled once per kernel variant (src/core/isa.h).
+ * trials.c calls them through sgd_kern(). */
 #include "core/isa.h"
 #include "core/fastmath.h"
 #include "core/rng_internal.h"
@@ -56,10 +57,11 @@ void SGD_KERN(trials_noise_cube)(uint64_t seed, uint64_t trial0, uint64_t T, dou
     }
 }
 
-/* x_j -= eta (g_j + om_j) for the m trials, those with active[j] == 0
- * held still (active is not read when all_active). Nonzero when some x left
- * the finite doubles. */
-int SGD_KERN(trials_step_1d)(size_t m, double eta, double *x, const double *g, const double *om, const int *active,
+/* x_j -= eta (g_j + om_j) for j < m: the trials of a 1-D block, those with
+ * active[j] == 0 held still (active is not read when all_active), or every
+ * coordinate of a block none of whose trials has stopped. Nonzero when
+ * some x left the finite doubles. */
+int SGD_KERN(trials_step_flat)(size_t m, double eta, double *x, const double *g, const double *om, const int *active,
                              int all_active)
 {
     int bad = 0;
