@@ -405,14 +405,17 @@ static void port_store(nn_dnnl *D, int t, const port *p, const void *have, void 
  * (after a reorder) are still in the core's L2 cache when the next step
  * reads them; no smaller, because each call costs a few microseconds of
  * overhead (narrow nets: measured). The size is a function of the layer
- * shape only, never of the thread count. SGD_NN_DNNL_SUB overrides (for
- * tuning). */
+ * shape only, never of the thread count. SGD_NN_DNNL_SUB=N overrides (for
+ * tuning; an empty or malformed value is ignored). */
 static int sub_size(const nn_view *x, const nn_view *y)
 {
     const char *e = getenv("SGD_NN_DNNL_SUB");
     size_t a = (size_t)x->c * x->h * x->w, b = (size_t)y->c * y->h * y->w;
     size_t per = sizeof(float) * (a + b);
-    int v = e ? atoi(e) : (int)(NN_DNNL_PIECE_BYTES / per);
+    char *end = NULL;
+    long set = e && e[0] ? strtol(e, &end, 10) : 0;
+    /* unset, empty or not a whole positive number: the default */
+    int v = set > 0 && end && *end == '\0' ? (int)(set > NN_CHUNK ? NN_CHUNK : set) : (int)(NN_DNNL_PIECE_BYTES / per);
     return v < 1 ? 1 : v > NN_CHUNK ? NN_CHUNK : v;
 }
 

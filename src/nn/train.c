@@ -79,7 +79,8 @@ static int file_crc(const char *path, unsigned long *crc, unsigned long long *si
 static int save_vec(const trainer *T, const char *name, const float *v, size_t n)
 {
     char path[4400];
-    sgd_rundir_file(&T->rd, name, path, sizeof path);
+    int rc = sgd_rundir_file(&T->rd, name, path, sizeof path);
+    if (rc) return rc;
     size_t shape[1] = {n};
     return sgd_npy_write(path, SGD_NPY_F32, v ? v : (const float *)"", 1, shape);
 }
@@ -87,9 +88,10 @@ static int save_vec(const trainer *T, const char *name, const float *v, size_t n
 static int load_vec(const trainer *T, const char *name, float *v, size_t n)
 {
     char path[4400];
-    sgd_rundir_file(&T->rd, name, path, sizeof path);
+    int rc = sgd_rundir_file(&T->rd, name, path, sizeof path);
+    if (rc) return rc;
     sgd_npy a;
-    int rc = sgd_npy_read(path, &a);
+    rc = sgd_npy_read(path, &a);
     if (rc) return rc;
     if (a.dtype != SGD_NPY_F32 || a.count != n) {
         sgd_npy_free(&a);
@@ -126,12 +128,12 @@ static int checkpoint(trainer *T, int epoch)
         unsigned long crc = 0;
         unsigned long long size = 0;
         snprintf(name, sizeof name, "checkpoint/%s_%06d.npy", CKPT_KINDS[k], epoch);
-        sgd_rundir_file(&T->rd, name, path, sizeof path);
-        rc = file_crc(path, &crc, &size);
+        rc = sgd_rundir_file(&T->rd, name, path, sizeof path);
+        if (!rc) rc = file_crc(path, &crc, &size);
         sgd_json_int(cs, CKPT_KINDS[k], (long long)crc);
         sgd_json_int(sz, CKPT_KINDS[k], (long long)size);
     }
-    sgd_rundir_file(&T->rd, "checkpoint/state.json", path, sizeof path);
+    if (!rc) rc = sgd_rundir_file(&T->rd, "checkpoint/state.json", path, sizeof path);
     if (!rc) rc = sgd_json_write(j, path);
     sgd_json_free(j);
     if (rc) return rc;
@@ -139,8 +141,7 @@ static int checkpoint(trainer *T, int epoch)
     if (epoch > 0) {
         for (int k = 0; k < 3; k++) {
             snprintf(name, sizeof name, "checkpoint/%s_%06d.npy", CKPT_KINDS[k], epoch - 1);
-            sgd_rundir_file(&T->rd, name, path, sizeof path);
-            remove(path);
+            if (sgd_rundir_file(&T->rd, name, path, sizeof path) == SGD_OK) remove(path);
         }
     }
     return SGD_OK;
@@ -170,8 +171,7 @@ static void csv_reload(trainer *T, int epoch)
     char path[4400], *text = NULL;
     size_t n = 0;
     csv_add(T, CSV_HEADER);
-    sgd_rundir_file(&T->rd, "train.csv", path, sizeof path);
-    if (sgd_read_file(path, &text, &n)) {
+    if (sgd_rundir_file(&T->rd, "train.csv", path, sizeof path) || sgd_read_file(path, &text, &n)) {
         sgd_error_clear();
         return;
     }
@@ -240,8 +240,8 @@ static int write_manifest(const trainer *T, int resumed_at)
     if (c->m0) sgd_json_bool(j, "initial_momentum_given", 1);
     if (resumed_at >= 0) sgd_json_int(j, "resumed_at_epoch", resumed_at);
     char path[4400];
-    sgd_rundir_file(&T->rd, "manifest.json", path, sizeof path);
-    int rc = sgd_json_write(j, path);
+    int rc = sgd_rundir_file(&T->rd, "manifest.json", path, sizeof path);
+    if (!rc) rc = sgd_json_write(j, path);
     sgd_json_free(j);
     return rc;
 }
@@ -277,7 +277,8 @@ static int verify_checkpoint(const trainer *T, const sgd_json *st, int epoch, co
         snprintf(key, sizeof key, "bytes.%s", CKPT_KINDS[k]);
         if (sgd_json_get_num(st, key, &want_size)) want_size = -1;
         snprintf(name, sizeof name, "checkpoint/%s_%06d.npy", CKPT_KINDS[k], epoch);
-        sgd_rundir_file(&T->rd, name, path, sizeof path);
+        int prc = sgd_rundir_file(&T->rd, name, path, sizeof path);
+        if (prc) return prc;
         unsigned long crc = 0;
         unsigned long long size = 0;
         const char *what = NULL;
@@ -349,7 +350,8 @@ static int open_resume(trainer *T, const char *dir)
 static int load_resume(trainer *T, const char *dir, int *start)
 {
     char path[4400], name[128], model[256] = "";
-    sgd_rundir_file(&T->rd, "checkpoint/state.json", path, sizeof path);
+    int prc = sgd_rundir_file(&T->rd, "checkpoint/state.json", path, sizeof path);
+    if (prc) return prc;
     sgd_json *st = sgd_json_load(path);
     if (!st) {
         char msg[512];
@@ -397,15 +399,13 @@ static int write_start(trainer *T, int start, int resumed_at)
 {
     char path[4400];
     int rc;
-    sgd_rundir_file(&T->rd, "checkpoint", path, sizeof path);
-    if ((rc = sgd_mkdirs(path))) return rc;
+    if ((rc = sgd_rundir_file(&T->rd, "checkpoint", path, sizeof path)) || (rc = sgd_mkdirs(path))) return rc;
     if (T->c->save_every_x) {
-        sgd_rundir_file(&T->rd, "x", path, sizeof path);
-        if ((rc = sgd_mkdirs(path))) return rc;
+        if ((rc = sgd_rundir_file(&T->rd, "x", path, sizeof path)) || (rc = sgd_mkdirs(path))) return rc;
     }
     csv_reload(T, start);
-    sgd_rundir_file(&T->rd, "layout.json", path, sizeof path);
-    if ((rc = sgd_net_write_layout(T->net, path))) return rc;
+    if ((rc = sgd_rundir_file(&T->rd, "layout.json", path, sizeof path)) || (rc = sgd_net_write_layout(T->net, path)))
+        return rc;
     return write_manifest(T, resumed_at);
 }
 
@@ -552,8 +552,9 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
                  ls / (double)seen, (double)hits / (double)seen, vl, va, gn / (double)nb,
                  (double)seen / secs, secs);
         csv_add(&T, line);
-        sgd_rundir_file(&T.rd, "train.csv", path, sizeof path);
-        if (T.root && (rc = sgd_write_file(path, T.csv, T.csv_n))) goto out;
+        if (T.root && ((rc = sgd_rundir_file(&T.rd, "train.csv", path, sizeof path)) ||
+                       (rc = sgd_write_file(path, T.csv, T.csv_n))))
+            goto out;
     }
     if (!quiet && !c->progress) sgd_progress_end(&pr);
     if (!T.root) goto out;
@@ -569,8 +570,8 @@ int sgd_train_run(const sgd_train_config *c, const char *dir, int resume)
         double xn = 0;
         for (size_t i = 0; i < T.p; i++) xn += (double)T.x[i] * T.x[i];
         sgd_json_num(s, "x_norm", sqrt(xn));
-        sgd_rundir_file(&T.rd, "summary.json", path, sizeof path);
-        rc = sgd_json_write(s, path);
+        rc = sgd_rundir_file(&T.rd, "summary.json", path, sizeof path);
+        if (!rc) rc = sgd_json_write(s, path);
         sgd_json_free(s);
     }
 out:
