@@ -51,7 +51,7 @@ struct sgd_landscape;
     X(size_t, smooth_sep_rows_chunk, (const struct mc_job *J, size_t a, size_t b, struct sep_tile *T,        \
                                       struct mc_chunk *c))                                                   \
     X(int, smooth_mc_run_sep_big, (const struct mc_job *J, struct mc_acc *res, size_t *bad))                 \
-    /* src/nn/direct.c: small-channel convolutions */                                                        \
+    /* src/nn/direct_kern.c: small-channel convolutions */                                                   \
     X(void, nn_direct_conv_fwd, (const struct nn_view *x, const float *w, int k, int stride, int pad,        \
                                  struct nn_view *y, size_t n, float **scratch))                              \
     X(void, nn_direct_conv_bwd, (const struct nn_view *x, const float *w, int k, int stride, int pad,        \
