@@ -3,7 +3,8 @@
 # formula, its interpreter (--no-jit) and the same experiment in numpy, in
 # the same run on the same machine; then the compiled formula against the
 # hand-written catalog landscape (rastrigin, spiky), and the compile and
-# cached-load times (bench/formula_bench.c, built as BUILD/bench_formula). Prints medians and ratios.
+# cached-load times and the gradient alone per point (bench/formula_bench.c, built as
+# BUILD/bench_formula). Prints medians and ratios.
 #   bench/formula_bench.sh [-s STEPS] [-r REPEATS] [-t THREADS] [-b BUILD_DIR]
 # (defaults: 20000 steps, 2 repeats, all cores, build; needs python3-numpy)
 set -euo pipefail
@@ -88,12 +89,16 @@ print("%-16s catalog %.3g/s, compiled formula %.3g/s (catalog/compiled %.2fx), i
 done
 
 echo
-echo "== compile and load (sgd_landscape_formula_jit alone, median of 5; bench/formula_bench.c)"
-for row in "issue formula|1|$F" "rastrigin d=10|10|$RAST" "spiky|1|$SPIKY"; do
-    IFS='|' read -r name d form <<<"$row"
-    XDG_CACHE_HOME=$TMP/cache_t "$BUILD/bench_formula" "$form" "$d" 5 | $PY -c 'import json, sys
+echo "== compile and load (sgd_landscape_formula_jit alone), and the gradient alone: CPU ns per point,"
+echo "   batches of 64 points on one thread (median of 5; bench/formula_bench.c)"
+for row in "issue formula|1|$F|" "rastrigin d=10|10|$RAST|rastrigin" "spiky|1|$SPIKY|spiky"; do
+    IFS='|' read -r name d form cat <<<"$row"
+    XDG_CACHE_HOME=$TMP/cache_t "$BUILD/bench_formula" "$form" "$d" 5 $cat | $PY -c 'import json, sys
 j = json.loads(sys.stdin.read())
 print("%-16s first call (compile) %.0f ms wall, the compiler %.0f ms CPU; cached call %.2f ms" %
-      (sys.argv[1], j["compile_s"] * 1e3, j["compile_cpu_s"] * 1e3, j["cached_s"] * 1e3))' "$name"
+      (sys.argv[1], j["compile_s"] * 1e3, j["compile_cpu_s"] * 1e3, j["cached_s"] * 1e3))
+k = j["grad_catalog_ns"]
+print("%-16s gradient: interpreted %.1f ns, compiled %.1f ns%s" % ("", j["grad_interp_ns"], j["grad_jit_ns"],
+      ", catalog entry %.1f ns (compiled/catalog %.2fx)" % (k, j["grad_jit_ns"] / k) if k > 0 else ""))' "$name"
     rm -rf "$TMP/cache_t"
 done

@@ -69,7 +69,7 @@ typedef struct {
 
 static void open_loop(emitter *E)
 {
-    if (!E->open) put(E->b, "for (int q = 0; q < JB; q++) {\n");
+    if (!E->open) put(E->b, "_Pragma(\"omp simd\")\nfor (int q = 0; q < JB; q++) {\n");
     E->open = 1;
 }
 
@@ -180,7 +180,7 @@ static void emit_forward(emitter *E, int s, int e, const char *cur, int partials
 static void emit_reverse(emitter *E, int s, int e, const char *cur, int seed_at, const char *seed)
 {
     sbuf *b = E->b;
-    put(b, "for (int q = 0; q < JB; q++) {\n");
+    put(b, "_Pragma(\"omp simd\")\nfor (int q = 0; q < JB; q++) {\n");
     for (int j = s; j < e; j++) {
         int c = E->consumer[j];
         E->local[j] = j == seed_at || (c >= s && c < e);

@@ -122,11 +122,13 @@ typedef struct {
     X(OP_DIV, a / b, 1.0 / b, -v / b)                                                               \
     /* d/db a^b = a^b log a; where a^b = 0 the limit is 0, not 0*log 0 */                           \
     X(OP_POW, pow(a, b), b * pow(a, b - 1.0), v == 0.0 ? 0.0 : v * log(a))                          \
-    /* NaN in either argument propagates, so a diverging trial stays visible; a tie takes a */     \
-    X(OP_MIN, (a <= b || isnan(a)) ? a : b, (double)(a <= b || isnan(a)),                           \
-      1.0 - (double)(a <= b || isnan(a)))                                                           \
-    X(OP_MAX, (a >= b || isnan(a)) ? a : b, (double)(a >= b || isnan(a)),                           \
-      1.0 - (double)(a >= b || isnan(a)))
+    /* NaN in either argument propagates, so a diverging trial stays visible; a tie takes a.      \
+     * "a <= b or a is NaN", spelled without ||: GCC 12 cannot vectorise the select between       \
+     * two masks that || becomes, and a compiled formula's whole loop then runs scalar */         \
+    X(OP_MIN, (!(a > b) && !(isnan(b) && !isnan(a))) ? a : b,                                        \
+      (double)(!(a > b) && !(isnan(b) && !isnan(a))), 1.0 - (double)(!(a > b) && !(isnan(b) && !isnan(a)))) \
+    X(OP_MAX, (!(a < b) && !(isnan(b) && !isnan(a))) ? a : b,                                        \
+      (double)(!(a < b) && !(isnan(b) && !isnan(a))), 1.0 - (double)(!(a < b) && !(isnan(b) && !isnan(a))))
 
 /* Helpers the table calls, as code here and as text in compiled formulas.
  * sigmoid without overflow for either sign of a. */

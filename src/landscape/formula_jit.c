@@ -79,8 +79,11 @@ static uint64_t cpu_key(void)
 }
 
 /* The compiler flags that keep the bits: no contraction into FMAs, no
- * value-changing math; errno and traps are never read (as in the library). */
-#define JIT_CFLAGS "-O3 -ffp-contract=off -fno-fast-math -fno-math-errno -fno-trapping-math -march=native -fPIC -shared"
+ * value-changing math; errno and traps are never read (as in the library).
+ * -fopenmp-simd honours the emitted `omp simd` on the loops over lanes (the
+ * lanes are independent): without it GCC versions a long loop for aliasing
+ * between the rows of one array, gives up past 10 checks and runs it scalar. */
+#define JIT_CFLAGS "-O3 -fopenmp-simd -ffp-contract=off -fno-fast-math -fno-math-errno -fno-trapping-math -march=native -fPIC -shared"
 
 static int cache_dir(char *dir, size_t len, char *note, size_t nlen)
 {
