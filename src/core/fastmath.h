@@ -199,7 +199,8 @@ static inline void sgd_philox4x32_soa(size_t n, uint32_t *restrict c0, uint32_t 
 
 /* Philox4x32-10 of the n counters ctr + i e_j, i < n (word j counts up;
  * the caller sees that it does not wrap), word t of block i into o[t][i].
- * The counters never pass through memory, and the last partial group of
+ * The counters never pass through memory (sixteen per instruction with
+ * AVX-512, eight with AVX2), and the last partial group of
  * eight is computed whole and stored in part: about 10% faster than filling
  * counter arrays for sgd_philox4x32_soa. Always inlined: with j a constant
  * the state stays in registers; called out of line, x[j] sent it through
@@ -209,6 +210,20 @@ static inline __attribute__((always_inline)) void sgd_philox4x32_run(size_t n, c
 {
     size_t i = 0;
 #ifdef __AVX2__
+#ifdef __AVX512F__
+    /* whole groups of sixteen first; the rest, and the partial group, by eight */
+    {
+        const __m512i iota16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        __m512i b16[4];
+        for (int t = 0; t < 4; t++) b16[t] = _mm512_set1_epi32((int)ctr[t]);
+        for (; i + 16 <= n; i += 16) {
+            __m512i x[4] = {b16[0], b16[1], b16[2], b16[3]};
+            x[j] = _mm512_add_epi32(b16[j], _mm512_add_epi32(iota16, _mm512_set1_epi32((int)(uint32_t)i)));
+            sgd_philox4x32_x16(x, k0, k1);
+            for (int t = 0; t < 4; t++) _mm512_storeu_si512((void *)(o[t] + i), x[t]);
+        }
+    }
+#endif
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256i base[4];
     for (int t = 0; t < 4; t++) base[t] = _mm256_set1_epi32((int)ctr[t]);
