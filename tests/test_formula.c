@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "check.h"
+#include "landscape/formula_internal.h"
 #include "sgdscape/error.h"
 #include "sgdscape/landscape.h"
 
@@ -185,6 +186,34 @@ static double cf_nested3(const double *x, double *g)
     return sin(P) + S * S;
 }
 
+/* Shared subexpressions (one tape value, several consumers): p = x1 x2
+ * three times; u = x^2 + 1 three times inside a sum body; x1 * x1, one
+ * value as both operands; a smoothstep of one value six times. */
+static double cf_shared2(const double *x, double *g)
+{
+    double p = x[0] * x[1], dp = 2 * (p + 1) + cos(p) + 1;
+    g[0] = dp * x[1] + 2 * x[0] + 2 * x[0] * x[1];
+    g[1] = dp * x[0] + x[0] * x[0];
+    return (p + 1) * (p + 1) + sin(p) + p + x[0] * x[0] + x[0] * x[1] * x[0];
+}
+static double cf_shared_body3(const double *x, double *g)
+{
+    double f = 0;
+    for (int i = 0; i < 3; i++) {
+        double u = x[i] * x[i] + 1;
+        f += u * u + sin(u) + 2 * u;
+        g[i] = (2 * u + cos(u) + 2) * 2 * x[i];
+    }
+    return f;
+}
+static double cf_smoothstep(const double *x, double *g)
+{
+    double t = (x[0] - 0.5) / 0.5, U = t < 0 ? 0 : t > 1 ? 1 : t, dU = t > 0 && t < 1 ? 2.0 : 0.0;
+    double S = U * U * U * (10 - 15 * U + 6 * U * U), dS = 30 * U * U * (1 - U) * (1 - U) * dU;
+    g[0] = dS * (1 - cos(20 * x[0])) + S * 20 * sin(20 * x[0]) + x[0];
+    return S * (1 - cos(20 * x[0])) + x[0] * x[0] / 2;
+}
+
 typedef struct {
     const char *expr;
     size_t d;
@@ -212,6 +241,11 @@ static const fcase cases[] = {
     {"sum((x - x1)^2)", 3, cf_anchor3, -2, 2},
     {"max(x1, x2) + min(x1^2, 2*x2)", 2, cf_minmax2, -2, 2},
     {"sin(prod(x/2)) + sum(x)^2", 3, cf_nested3, -3, 3},
+    {"(x1*x2 + 1)^2 + sin(x1*x2) + x1*x2 + x1*x1 + x1*x2*x1", 2, cf_shared2, -2, 2},
+    {"sum((x^2+1)*(x^2+1) + sin(x^2+1) + 2*(x^2+1))", 3, cf_shared_body3, -2, 2},
+    {"min(max((x-0.5)/0.5, 0), 1)^3 * (10 - 15*min(max((x-0.5)/0.5, 0), 1) + "
+     "6*min(max((x-0.5)/0.5, 0), 1)^2) * (1-cos(20*x)) + x^2/2",
+     1, cf_smoothstep, -0.5, 1.5},
 };
 
 /* Central difference of f along coordinate j. */
@@ -566,8 +600,35 @@ static void test_batch(void)
     }
 }
 
+/* Common subexpressions share one tape value, within one scope: the top
+ * level, or one sum/prod body (a body never reads a value from outside). */
+static void test_cse(void)
+{
+    static const struct {
+        const char *expr;
+        size_t d;
+        int n;
+    } want[] = {
+        {"x*x + x*x", 1, 3},                       /* x, x*x, + */
+        {"sin(x1*x2) + cos(x1*x2)", 2, 6},         /* x1, x2, *, sin, cos, + */
+        {"2*x + 2*x + x*2", 1, 4},                 /* x*2 folds to the same MULK as 2*x */
+        {"sum(x^2) + sum(x^2)", 3, 7},             /* two sums, each with its own body x, x^2 */
+        {"sum(x1*x + x1*x) + x1", 3, 7},           /* the body's x1 is not the top level's: 6 if shared */
+    };
+    for (size_t c = 0; c < sizeof want / sizeof want[0]; c++) {
+        sgd_landscape *f = sgd_landscape_formula(want[c].expr, want[c].d);
+        CHECK(f != NULL);
+        if (!f) continue;
+        int n = ((const formula_prog *)f->params)->n;
+        CHECK(n == want[c].n);
+        if (n != want[c].n) fprintf(stderr, "  %s: %d instructions, want %d\n", want[c].expr, n, want[c].n);
+        sgd_landscape_free(f);
+    }
+}
+
 int main(void)
 {
+    test_cse();
     test_gradients();
     test_hessian_closed_form();
     test_prod_zeros();

@@ -1,7 +1,8 @@
 /* Formula landscapes: f given as a string such as
  *     x^2 + 0.05*(1-cos(60*x))      or      sum(x^2 - 10*cos(2*pi*x)) + 10*d
  * parsed once into an expression tree, folded, and compiled to a flat tape
- * (one instruction per intermediate value, operands by index). The gradient
+ * (one instruction per distinct intermediate value, operands by index: a
+ * subexpression written twice is computed once, formula_compile.c). The gradient
  * is exact: a forward sweep stores every value, a reverse sweep accumulates
  * adjoints (reverse-mode automatic differentiation). The Hessian is
  * forward-over-reverse: one tangent sweep per coordinate direction.

@@ -57,12 +57,15 @@ static const char *op_text(int op, int part)
     }
 }
 
-/* The emitter's view of the program: which instruction consumes each value
- * (the tape is a tree: exactly one, or none for f and the sink). */
+/* The emitter's view of the program: the last instruction that consumes
+ * each value (-1: none, for f, a body's value and the sink; a shared
+ * value has several consumers, all after it), and whether one of them is
+ * a sin/cos (whose kernel reads the value's row). */
 typedef struct {
     sbuf *b;
     const formula_prog *g;
     int *consumer;
+    char *to_sincos;
     char *local; /* value j is a local variable of the loop being written */
     int open;    /* a loop over the lanes is open */
 } emitter;
@@ -113,11 +116,12 @@ static int is_sincos(int op) { return op == OP_SIN || op == OP_COS; }
 
 /* Whether value j (written in [s, e)) must be kept in its row: a reader
  * outside the loop it is computed in (the sin/cos kernel, a later stretch
- * or segment, the caller for f, a sum/prod for its body's value). */
+ * or segment, the caller for f, a sum/prod for its body's value). Every
+ * consumer comes after j, none after the last. */
 static int needs_row(const emitter *E, int j, int s, int e)
 {
     int c = E->consumer[j];
-    if (c < s || c >= e || is_sincos(E->g->tape[c].op)) return 1;
+    if (c < s || c >= e || E->to_sincos[j]) return 1;
     for (int t = j + 1; t < c; t++)
         if (is_sincos(E->g->tape[t].op)) return 1;
     return 0;
@@ -299,19 +303,22 @@ static void emit_program(emitter *E)
 
 int formula_emit(const formula_prog *g, formula_sbuf *out)
 {
-    emitter E = {out, g, calloc((size_t)g->n + 1, sizeof(int)), calloc((size_t)g->n + 1, 1), 0};
-    if (!E.consumer || !E.local) out->oom = 1;
+    emitter E = {out, g, calloc((size_t)g->n + 1, sizeof(int)), calloc((size_t)g->n + 1, 1),
+                 calloc((size_t)g->n + 1, 1), 0};
+    if (!E.consumer || !E.to_sincos || !E.local) out->oom = 1;
     else {
         for (int j = 0; j <= g->n; j++) E.consumer[j] = -1;
-        for (int j = 0; j < g->n; j++) {
+        for (int j = 0; j < g->n; j++) { /* in order: the last consumer stays */
             const fins *I = &g->tape[j];
             if (OP_IS_LEAF(I->op) || I->op == OP_SUM || I->op == OP_PROD) continue;
             E.consumer[I->a] = j;
+            E.to_sincos[I->a] |= is_sincos(I->op);
             if (OP_IS_BINARY(I->op)) E.consumer[I->b] = j;
         }
         emit_program(&E);
     }
     free(E.consumer);
+    free(E.to_sincos);
     free(E.local);
     return out->oom ? -1 : 0;
 }
