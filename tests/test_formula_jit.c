@@ -34,6 +34,10 @@ static const struct {
     {"tanh(3*x) + atan(x) - sinh(x/2) + cosh(x/3)", 1, -3, 3},
     {"sigmoid(2*x) + softplus(x-1)", 1, -5, 5},
     {"abs(x-0.3) + max(x, 0.5) + min(x^3, -x)", 1, -2, 2},
+    /* shared values: across segments (x1^2 before and after a sum), within
+     * a body ((x+1) twice, x1^2 apart from the top level's), as both
+     * operands (x*x), and feeding a sin/cos */
+    {"x1^2 + sum(x*x1^2 + (x+1)*(x+1) + x*x) * x1^2 + sin(x1^2)", 3, -2, 2},
     /* a NaN only in the second argument (the point with x = NaN) */
     {"max(0.5, x) + min(1 - x^2, x) * min(max((abs(x)-1.5)/0.5, 0), 1)", 1, -3, 3},
     {"2^x + x^3 - x**4 / 4", 1, -2, 2},
