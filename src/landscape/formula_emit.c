@@ -90,17 +90,6 @@ static const char *val(const emitter *E, int j, char *buf)
     return buf;
 }
 
-/* Partials that are constants (no a, b or v in them): the reverse sweep
- * writes them in place instead of reading a stored row. */
-static int const_partial(int op)
-{
-    switch (op) {
-    case OP_NEG: case OP_ADDK: case OP_SUBK: case OP_KSUB: case OP_MULK: case OP_DIVK: case OP_ADD: case OP_SUB:
-        return 1;
-    default: return 0;
-    }
-}
-
 /* A constant partial's text, "(...)", its k read from K[j]. */
 static void const_text(const char *t, int j, char *out, size_t len)
 {
@@ -162,7 +151,7 @@ static void emit_forward(emitter *E, int s, int e, const char *cur, int partials
             if (bin) put(b, "    const double b = %s;\n", val(E, I->b, ba));
             else put(b, "    const double b = 0.0;\n"); /* the sink's value */
             put(b, "    v%d = %s;\n", j, op_text(I->op, 0));
-            if (partials && !const_partial(I->op)) {
+            if (partials && !formula_const_partial(I->op)) {
                 put(b, "    const double v = v%d;\n    PA(%d)[q] = %s;\n", j, j, op_text(I->op, 1));
                 if (bin) put(b, "    PB(%d)[q] = %s;\n", j, op_text(I->op, 2));
                 put(b, "    (void)v;\n");
@@ -205,7 +194,7 @@ static void emit_reverse(emitter *E, int s, int e, const char *cur, int seed_at,
                 int o = ops[t];
                 char dst[32], pd[160];
                 snprintf(dst, sizeof dst, o >= s && o < e && E->local[o] ? "a%d" : "ADJ(%d)[q]", o);
-                if (const_partial(I->op)) const_text(op_text(I->op, 1 + t), j, pd, sizeof pd);
+                if (formula_const_partial(I->op)) const_text(op_text(I->op, 1 + t), j, pd, sizeof pd);
                 else snprintf(pd, sizeof pd, "P%c(%d)[q]", "AB"[t], j);
                 put(b, "%s += %s * %s;\n", dst, w, pd);
             }

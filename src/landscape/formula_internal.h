@@ -171,6 +171,19 @@ FORMULA_INLINE double op_value(int op, double a, double b, double k)
     }
 }
 
+/* The operations whose partials are constants (k at most): the reverse
+ * sweeps take them from op_d1 (the interpreter) or write them in place
+ * (compiled formulas) instead of storing a row; the same values, the same bits. */
+#define FORMULA_CONST_PARTIAL_OPS(X) X(OP_NEG) X(OP_ADDK) X(OP_SUBK) X(OP_KSUB) X(OP_MULK) X(OP_DIVK) X(OP_ADD) X(OP_SUB)
+#define FORMULA_CONST_PARTIAL_CASE(OP) case OP:
+FORMULA_INLINE int formula_const_partial(int op)
+{
+    switch (op) {
+        FORMULA_CONST_PARTIAL_OPS(FORMULA_CONST_PARTIAL_CASE) return 1;
+    default: return 0;
+    }
+}
+
 /* First partial derivatives of v = op(a, b) (v already computed). */
 FORMULA_INLINE void op_d1(int op, double a, double b, double v, double k, double *da, double *db)
 {

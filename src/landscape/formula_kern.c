@@ -48,19 +48,6 @@ enum { FB = 64, FORMULA_BATCH_STACK = 32768 /* doubles: 256 KiB */ };
     X(OP_TANH) X(OP_SINH) X(OP_COSH) X(OP_ATAN) X(OP_SIGMOID) X(OP_SOFTPLUS) X(OP_ADD)         \
     X(OP_SUB) X(OP_MUL) X(OP_DIV) X(OP_POW) X(OP_MIN) X(OP_MAX)
 
-/* The operations whose partials are constants (k at most): the reverse
- * sweep takes them from op_d1 instead of a stored row, as compiled formulas
- * do (formula_emit.c); the same values, so the same bits. */
-#define CONST_PARTIAL_OPS(X) X(OP_NEG) X(OP_ADDK) X(OP_SUBK) X(OP_KSUB) X(OP_MULK) X(OP_DIVK) X(OP_ADD) X(OP_SUB)
-#define CONST_PARTIAL_CASE(OP) case OP:
-static int const_partial(int op)
-{
-    switch (op) {
-        CONST_PARTIAL_OPS(CONST_PARTIAL_CASE) return 1;
-    default: return 0;
-    }
-}
-
 /* x of lane q is xs + q*d; partials are skipped when pa == NULL. Only the
  * partials the reverse sweep reads are stored: none for constants and
  * constant partials, no pb for one operand. */
@@ -98,7 +85,7 @@ static void bsweep_forward(const fins *T, int s, int e, const double *xs, size_t
         }
 #define BATCH_CASE(OP)                                                                 \
     case OP:                                                                           \
-        if (pa && !const_partial(OP)) {                                                \
+        if (pa && !formula_const_partial(OP)) {                                        \
             double *PA = LANE(pa, j), *PB = LANE(pb, j), unused;                       \
             for (int q = 0; q < np; q++) {                                             \
                 R[q] = op_value(OP, A[q], B[q], k);                                    \
@@ -140,7 +127,7 @@ static void bsweep_reverse(const fins *T, int s, int e, size_t d, int np, size_t
             for (int q = 0; q < np; q++) B[q] += W[q] * db;                            \
         break;                                                                         \
     }
-            CONST_PARTIAL_OPS(CONST_REVERSE_CASE)
+            FORMULA_CONST_PARTIAL_OPS(CONST_REVERSE_CASE)
 #undef CONST_REVERSE_CASE
         default: {
             const double *PA = LANE(pa, j), *PB = LANE(pb, j);

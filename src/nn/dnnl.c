@@ -413,10 +413,9 @@ static int sub_size(const nn_view *x, const nn_view *y)
     size_t a = (size_t)x->c * x->h * x->w, b = (size_t)y->c * y->h * y->w;
     size_t per = sizeof(float) * (a + b);
     char *end = NULL;
-    long set = e && e[0] ? strtol(e, &end, 10) : 0;
-    /* unset, empty or not a whole positive number: the default */
-    int v = set > 0 && end && *end == '\0' ? (int)(set > NN_CHUNK ? NN_CHUNK : set) : (int)(NN_DNNL_PIECE_BYTES / per);
-    return v < 1 ? 1 : v > NN_CHUNK ? NN_CHUNK : v;
+    long v = e && e[0] ? strtol(e, &end, 10) : 0;
+    if (!(v > 0 && *end == '\0')) v = (long)(NN_DNNL_PIECE_BYTES / per); /* unset, empty or malformed */
+    return v < 1 ? 1 : v > NN_CHUNK ? NN_CHUNK : (int)v;
 }
 
 /* Prepare entries for the (at most two) sizes of pieces of csz samples of a
