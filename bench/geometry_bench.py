@@ -325,8 +325,8 @@ def report(path):
         kc, kp = ch[0]["products"], ph[0]["products"]
         print("\nhessian --top 1: %s, %d images (eval-mode BN), Lanczos %d steps + 1 residual product, %d runs per side" % (
             spec, ph[0]["images"], ph[0]["steps"], min(len(ch), len(ph))))
-        print("  sgdscape %.2f s, %d products (%.2f s/product, float64 R-operator)   PyTorch %.2f s, %d products (%.2f s/product, float32 double backward)" % (
-            c, kc, c / kc, p, kp, p / kp))
+        print("  sgdscape %.2f s, %d products (%.2f s/product, float%s R-operator)   PyTorch %.2f s, %d products (%.2f s/product, float32 double backward)" % (
+            c, kc, c / kc, inf.get("precision", 64), p, kp, p / kp))
         print("  ratio %.2fx per run, %.2fx per product  (target >= 2x: %s); per run %s" % (
             p / c, (p / kp) / (c / kc), "ok" if p / c >= 2 else "MISS", per_run(ph, ch)))
         print("  top Ritz value after %d steps: sgdscape %.6g (residual %.3g), PyTorch %.6g (residual %.3g)" % (

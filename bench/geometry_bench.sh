@@ -6,7 +6,7 @@
 # Prints the times, the ratios and the agreement of the values.
 #
 #   bench/geometry_bench.sh [-t THREADS] [-r REPEATS] [-g GRID] [-n IMAGES] [-N IMAGES] [-k STEPS]
-#                           [-w POLICY] [-m MODEL] [--no-surface] [--no-hessian]
+#                           [-w POLICY] [-m MODEL] [-p 64|32] [--no-surface] [--no-hessian]
 #     -t  threads on both sides (2)
 #     -r  alternate sgdscape / PyTorch runs R times; medians (2)
 #     -g  surface grid G x G on [-1, 1]^2 (7; the issue's figure is 21)
@@ -15,6 +15,8 @@
 #     -k  Lanczos steps; both sides then make k + 1 Hessian-vector products (3)
 #     -w  OMP_WAIT_POLICY for both sides: passive (default), active, or env
 #     -m  model spec (resnet20)
+#     -p  precision of sgdscape's Hessian-vector products: 64 (default) or 32,
+#         PyTorch's (PyHessian's) float32
 #   Environment: BENCH_BUILD (build directory; default build/, configured if
 #   missing), BENCH_JSON (file to append the raw JSON lines to).
 #
@@ -25,7 +27,7 @@
 
 set -euo pipefail
 cd "$(dirname "$0")/.."
-THREADS=2 REPS=2 GRID=7 SIMG=128 HIMG=128 STEPS=3 WAIT=passive SPEC=resnet20 DO_S=1 DO_H=1
+THREADS=2 REPS=2 GRID=7 SIMG=128 HIMG=128 STEPS=3 WAIT=passive SPEC=resnet20 DO_S=1 DO_H=1 PREC=64
 while [ $# -gt 0 ]; do
     case "$1" in
     -t) THREADS=$2; shift 2 ;;
@@ -36,12 +38,17 @@ while [ $# -gt 0 ]; do
     -k) STEPS=$2; shift 2 ;;
     -w) WAIT=$2; shift 2 ;;
     -m) SPEC=$2; shift 2 ;;
+    -p) PREC=$2; shift 2 ;;
     --no-surface) DO_S=0; shift ;;
     --no-hessian) DO_H=0; shift ;;
     -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "geometry_bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
+case "$PREC" in
+64|32) ;;
+*) echo "geometry_bench.sh: -p wants 64 or 32" >&2; exit 2 ;;
+esac
 case "$WAIT" in
 passive|active) export OMP_WAIT_POLICY=$WAIT ;;
 env) ;;
@@ -101,7 +108,7 @@ for ((r = 0; r < REPS; r++)); do
         rm -rf "$TMP/oh"
         t0=$EPOCHREALTIME
         if "$BIN" hessian "$D/x.npy" "${COMMON[@]}" --data "npy:$D/h_X.npy,$D/h_y.npy" --top 1 \
-            --lanczos-steps "$STEPS" --vectors --out "$TMP/oh" >/dev/null 2>"$TMP/err"; then
+            --lanczos-steps "$STEPS" --precision "$PREC" --vectors --out "$TMP/oh" >/dev/null 2>"$TMP/err"; then
             $PY $GB ours-hessian "$SPEC" "$TMP/oh" "$(since "$t0")" >>"$ROWS"
             check=()
             [ "$r" -eq 0 ] && check=(--check "$TMP/oh")
@@ -114,7 +121,7 @@ for ((r = 0; r < REPS; r++)); do
     fi
 done
 $PY -c 'import json,sys; i=json.load(open(sys.argv[1])); i.update(load0=sys.argv[2], load1=sys.argv[3],
-    wait=sys.argv[4], threads=int(sys.argv[5])); print(json.dumps(i))' \
-    "$TMP/info" "$LOAD0" "$(load)" "${OMP_WAIT_POLICY:-unset}" "$THREADS" >>"$ROWS"
+    wait=sys.argv[4], threads=int(sys.argv[5]), precision=int(sys.argv[6])); print(json.dumps(i))' \
+    "$TMP/info" "$LOAD0" "$(load)" "${OMP_WAIT_POLICY:-unset}" "$THREADS" "$PREC" >>"$ROWS"
 [ -n "${BENCH_JSON:-}" ] && cat "$ROWS" >>"$BENCH_JSON"
 $PY $GB report "$ROWS"

@@ -80,6 +80,13 @@ if nofig train --model mlp:w=8,d=1 --data "$DATA" --epochs 1 --batch 32 --quiet 
     awk -F, 'NR == 2 { top = $3; r = $4 } END { exit !(top > 0 && r < 1e-6 * top) }' "$T/n1/eigenvalues.csv" &&
         ok "network: top pair converged" || bad "network residual: $(cat "$T/n1/eigenvalues.csv")"
     grep -q 'R-operator' "$T/n1/manifest.json" && ok "network: manifest" || bad "network manifest"
+    # float32 products: the same eigenvalues to float32 rounding, recorded in the manifest
+    nofig hessian "$T/run" "${net[@]}" --precision 32 --out "$T/n4" >/dev/null || bad "network --precision 32"
+    paste -d, "$T/n1/eigenvalues.csv" "$T/n4/eigenvalues.csv" | awk -F, 'NR > 1 { d = $3 - $7; if (d < 0) d = -d;
+        a = $3 < 0 ? -$3 : $3; if (!(d <= 1e-4 * a + 1e-6)) bad = 1; n++ } END { exit bad || n != 3 }' &&
+        grep -q '"precision":[[:space:]]*32' "$T/n4/manifest.json" && grep -q 'float32' "$T/n4/manifest.json" &&
+        ok "network: --precision 32 = float64 eigenvalues to 1e-4" ||
+        bad "network --precision 32: $(cat "$T/n1/eigenvalues.csv" "$T/n4/eigenvalues.csv")"
 else
     bad "train for the network case"
 fi
@@ -99,6 +106,8 @@ expect_error "too many eigenvalues" 2 "the Hessian has n = 5" --f "$F" --at 1 --
 expect_error "bad formula" 2 "" --f 'x1^^2' --at 1
 expect_error "bad --top" 2 "--top" --f "$F" --at 1 --d 5 --top x
 expect_error "bad --bn" 2 "--bn" "$T/run" --bn sideways
+expect_error "bad --precision" 2 "--precision" "$T/run" --precision 16
+expect_error "--precision on a landscape" 2 "--precision" --f "$F" --at 1 --precision 32
 expect_error "weights without model" 2 "--model" "$T/run/x.npy"
 expect_error "landscape and network" 2 "not both" "$T/run" --f "$F" --at 1
 expect_error "missing weights" 1 "nothere.npy" "$T/nothere.npy" --model mlp:w=8,d=1 --data "$DATA"

@@ -12,7 +12,10 @@
  *     PyTorch float64 double backward (tools/torch_hvp_fixtures.py);
  *  3. the same bits with 1 and 2 OpenMP threads;
  *  4. sgd_net_loss_hvp over k loader batches = the mean of the batches' Hv;
- *  5. refused arguments. */
+ *  5. refused arguments;
+ *  6. float32 products (sgd_net_set_hvp_precision): against the same
+ *     PyTorch float64 fixtures within float32 rounding, 1 and 2 threads
+ *     bit-identical, and back in float64 the float64 bits again. */
 #include "check.h"
 #include "nn/nn_internal.h"
 #include "sgdscape/error.h"
@@ -199,7 +202,24 @@ static void check_torch(const fixture *f, int seed)
         CHECK(eg <= 1e-10);
         CHECK_CLOSE(lt, ref[0], 0, 1e-12);
         CHECK_CLOSE(le, ref[1], 0, 1e-12);
-        free(v), free(hv), free(g);
+        /* 6. float32: sums stay double, so float32 rounding of the arrays and products only */
+        double *h64 = malloc(sizeof(double) * p);
+        CHECK(sgd_net_hvp(net, X.data, NULL, SGD_NN_TRAIN, In.data, Lb.data, n, v, h64, NULL, NULL) == SGD_OK);
+        CHECK(sgd_net_set_hvp_precision(net, 32) == SGD_OK);
+        double l32 = 0;
+        CHECK(sgd_net_hvp(net, X.data, NULL, SGD_NN_TRAIN, In.data, Lb.data, n, v, hv, &l32, g) == SGD_OK);
+        double ft = relerr(hv, HT.data, 0, p), fg = relerr(g, G.data, 0, p);
+        CHECK(sgd_net_hvp(net, X.data, Bf.data, SGD_NN_EVAL, In.data, Lb.data, n, v, hv, NULL, NULL) == SGD_OK);
+        double fe = relerr(hv, HE.data, 0, p);
+        printf("float32 %-24s seed %d: Hv rel err %.2e (train) %.2e (eval), grad %.2e, loss %.2e\n", f->spec, seed,
+               ft, fe, fg, fabs(l32 - ref[0]) / ref[0]);
+        CHECK(ft <= 1e-5 && fe <= 1e-5 && fg <= 1e-5);   /* 1e-7 to 4e-7 seen */
+        CHECK(ft > 1e-12 || fe > 1e-12);   /* it did run in float32 */
+        CHECK_CLOSE(l32, ref[0], 0, 1e-5);
+        CHECK(sgd_net_set_hvp_precision(net, 64) == SGD_OK);
+        CHECK(sgd_net_hvp(net, X.data, NULL, SGD_NN_TRAIN, In.data, Lb.data, n, v, hv, NULL, NULL) == SGD_OK);
+        CHECK(!memcmp(hv, h64, sizeof(double) * p));
+        free(v), free(hv), free(g), free(h64);
     }
     sgd_net_free(net);
     sgd_npy_free(&X), sgd_npy_free(&Bf), sgd_npy_free(&V), sgd_npy_free(&G), sgd_npy_free(&HT);
@@ -207,12 +227,13 @@ static void check_torch(const fixture *f, int seed)
 }
 
 /* ---- 3. thread-count independence -------------------------------------- */
-static void check_threads(const char *spec, int mode)
+static void check_threads(const char *spec, int mode, int bits)
 {
     const size_t n = 20;   /* chunks of HV_CHUNK and a partial one */
     sgd_net *net = sgd_net_create(spec, 3, 16, 16, 10);
     CHECK(net != NULL);
     if (!net) return;
+    CHECK(sgd_net_set_hvp_precision(net, bits) == SGD_OK);
     size_t p = sgd_net_nparams(net), nb = sgd_net_nbuffers(net), per = 3 * 16 * 16;
     float *x = malloc(sizeof(float) * p), *buf = malloc(sizeof(float) * (nb + 1)), *in = malloc(sizeof(float) * n * per);
     double *v = malloc(sizeof(double) * p), *h1 = malloc(sizeof(double) * p), *h2 = malloc(sizeof(double) * p),
@@ -230,7 +251,7 @@ static void check_threads(const char *spec, int mode)
     CHECK(sgd_net_hvp(net, x, B, mode, in, lab, n, v, h2, &l2, g2) == SGD_OK);
     omp_set_num_threads(saved);
     int same = l1 == l2 && !memcmp(h1, h2, sizeof(double) * p) && !memcmp(g1, g2, sizeof(double) * p);
-    printf("threads %-26s %s: 1 and 2 threads %s\n", spec, mode == SGD_NN_EVAL ? "eval " : "train",
+    printf("threads %-26s %s float%d: 1 and 2 threads %s\n", spec, mode == SGD_NN_EVAL ? "eval " : "train", bits,
            same ? "bit-identical" : "DIFFER");
     CHECK(same);
     free(x), free(buf), free(in), free(v), free(h1), free(h2), free(g1), free(g2);
@@ -305,9 +326,13 @@ static void check_refused(void)
     CHECK(sgd_net_hvp(net, x, NULL, SGD_NN_EVAL, in, lab, 2, v, hv, NULL, NULL) == SGD_EINVAL);
     CHECK(sgd_net_hvp(net, x, NULL, SGD_NN_TRAIN, in, lab, 0, v, hv, NULL, NULL) == SGD_EINVAL);
     CHECK(sgd_net_hvp(net, x, NULL, SGD_NN_TRAIN, in, lab, 2, NULL, hv, NULL, NULL) == SGD_EINVAL);
+    CHECK(sgd_net_set_hvp_precision(net, 16) == SGD_EINVAL);
+    CHECK(strstr(sgd_errmsg(), "precision 16") != NULL);
     x[0] = NAN;
     CHECK(sgd_net_hvp(net, x, NULL, SGD_NN_TRAIN, in, lab, 2, v, hv, NULL, NULL) == SGD_EDIVERGED);
     CHECK(strstr(sgd_errmsg(), "not finite") != NULL);
+    CHECK(sgd_net_set_hvp_precision(net, 32) == SGD_OK);
+    CHECK(sgd_net_hvp(net, x, NULL, SGD_NN_TRAIN, in, lab, 2, v, hv, NULL, NULL) == SGD_EDIVERGED);
     free(x), free(in), free(v), free(hv);
     sgd_net_free(net);
 }
@@ -323,9 +348,11 @@ int main(void)
     }
     for (size_t f = 0; f < sizeof FIX / sizeof *FIX; f++)
         for (int s = 1; s <= FIX[f].nseeds; s++) check_torch(&FIX[f], s);
-    check_threads("resnet:n=1,w=4", SGD_NN_TRAIN);
-    check_threads("resnet:n=1,w=4,shortcut=A", SGD_NN_EVAL);
-    check_threads("densenet:depth=10,k=4", SGD_NN_TRAIN);
+    for (int bits = 64; bits >= 32; bits -= 32) {
+        check_threads("resnet:n=1,w=4", SGD_NN_TRAIN, bits);
+        check_threads("resnet:n=1,w=4,shortcut=A", SGD_NN_EVAL, bits);
+        check_threads("densenet:depth=10,k=4", SGD_NN_TRAIN, bits);
+    }
     check_loader();
     check_refused();
     return check_done();

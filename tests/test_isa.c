@@ -3,7 +3,9 @@
  * (the 1-D step, its Philox noise, the spiky landscape's batch gradient),
  * with stopped trials, on Monte Carlo smoothing under cube noise (the
  * separable tile roads and the general draw, small and large d), and on the
- * direct convolutions (forward, backward data and weights, 32x32, batch 16).
+ * direct convolutions (forward, backward data and weights, 32x32, batch 16),
+ * and on Hessian-vector products in float64 and float32 (a DenseNet with BN
+ * in train mode and a ResNet in eval mode, 3x16x16, batch 18).
  * The batch gradient of each variant also equals the scalar phi' exactly.
  * Then the label parsing and, on a CPU without AVX-512, the refusal. */
 #include "check.h"
@@ -11,6 +13,7 @@
 #include "landscape/spiky.h"
 #include "nn/nn_internal.h"
 #include "sgdscape/error.h"
+#include "sgdscape/hvp.h"
 #include "sgdscape/optim.h"
 #include "sgdscape/rng.h"
 #include "sgdscape/smooth.h"
@@ -149,6 +152,37 @@ static conv_out conv(int cin, int cout, int k, int s, int p)
     return o;
 }
 
+/* H v, gradient and loss of spec at its seeded initialisation, BN in train
+ * mode (densenet) or eval mode (resnet), in `bits`: 2 p + 1 doubles. */
+enum { HVP_N = 18 };
+static double *hvp(const char *spec, int bits, size_t *len)
+{
+    sgd_net *net = sgd_net_create(spec, 3, 16, 16, 10);
+    CHECK(net != NULL);
+    if (!net) return NULL;
+    size_t p = sgd_net_nparams(net), nb = sgd_net_nbuffers(net), per = 3 * 16 * 16;
+    float *x = malloc(sizeof(float) * p), *buf = malloc(sizeof(float) * (nb + 1)),
+          *in = malloc(sizeof(float) * HVP_N * per);
+    double *v = malloc(sizeof(double) * p), *out = malloc(sizeof(double) * (2 * p + 1));
+    int32_t lab[HVP_N];
+    sgd_net_init(net, 5, x, buf);
+    sgd_rng_normal_fill(5, SGD_RNG_USER, 1, 0, v, p);
+    double *z = malloc(sizeof(double) * HVP_N * per);
+    sgd_rng_normal_fill(5, SGD_RNG_USER, 2, 0, z, HVP_N * per);
+    for (size_t i = 0; i < HVP_N * per; i++) in[i] = (float)z[i];
+    for (size_t i = 0; i < p; i++) x[i] += (float)(0.1 * v[i]); /* BN's weight 1 and bias 0 would hide rounding */
+    free(z);
+    for (int i = 0; i < HVP_N; i++) lab[i] = (i * 3) % 10;
+    int eval = strstr(spec, "resnet") != NULL;
+    CHECK(sgd_net_set_hvp_precision(net, bits) == SGD_OK);
+    CHECK(sgd_net_hvp(net, x, eval ? buf : NULL, eval ? SGD_NN_EVAL : SGD_NN_TRAIN, in, lab, HVP_N, v, out,
+                      out + 2 * p, out + p) == SGD_OK);
+    *len = 2 * p + 1;
+    free(x), free(buf), free(in), free(v);
+    sgd_net_free(net);
+    return out;
+}
+
 static void conv_free(conv_out *o)
 {
     free(o->y);
@@ -188,6 +222,10 @@ int main(void)
     double m0[NSMOOTH][8];
     smooth_all(m0);
     conv_out c0a = conv(3, 16, 3, 1, 1), c0b = conv(16, 8, 3, 2, 1);
+    static const char *HVP_NETS[2] = {"densenet:depth=10,k=4", "resnet:n=1,w=4"};
+    double *h0[4];
+    size_t hl[4];
+    for (int q = 0; q < 4; q++) h0[q] = hvp(HVP_NETS[q / 2], q % 2 ? 32 : 64, &hl[q]);
 
     int tested = 0;
     for (int i = 0; i < SGD_ISA_COUNT; i++) {
@@ -228,11 +266,19 @@ int main(void)
         CHECK(same(cb.dw, c0b.dw, sizeof(float) * 8 * 16 * 9));
         conv_free(&ca);
         conv_free(&cb);
-        printf("%s: same bytes as baseline (trials, formulas, smoothing, direct convolution)\n", sgd_isa_label(vi));
+        for (int q = 0; q < 4; q++) {
+            size_t len = 0;
+            double *h = hvp(HVP_NETS[q / 2], q % 2 ? 32 : 64, &len);
+            CHECK(len == hl[q] && same(h, h0[q], sizeof(double) * len));
+            free(h);
+        }
+        printf("%s: same bytes as baseline (trials, formulas, smoothing, direct convolution, H v)\n",
+               sgd_isa_label(vi));
     }
     CHECK(tested >= 1);
     for (int q = 0; q < NTRIALS; q++) sgd_trials_result_free(&t0[q]);
     conv_free(&c0a);
     conv_free(&c0b);
+    for (int q = 0; q < 4; q++) free(h0[q]);
     return check_done();
 }

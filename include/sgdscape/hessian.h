@@ -90,6 +90,8 @@ typedef struct sgd_hessian_config {
     size_t subset;             /* the first K training images (0: the run's, or all) */
     int classes;               /* 0: the run's, or the data set's */
     int bn_eval;               /* 1: BN running statistics; 0: batch statistics */
+    int precision;             /* of the products (sgd_net_set_hvp_precision): 64
+                                * (float64, the default) or 32 (float32) */
     int normalize;             /* per-channel normalisation (1) */
 
     /* Landscapes: 1 forces central differences of the gradient even where

@@ -7,8 +7,9 @@
  * f is the function sgd_net_run and sgd_net_loss_grad compute: the mean
  * cross-entropy of a batch (of k loader batches, each with equal weight).
  * H v is exact up to rounding: no finite differences. The arithmetic is
- * float64 throughout and reduces over the batch in a fixed order, so Hv has
- * the same bits for any number of threads. The running BN buffers are read
+ * float64 throughout by default (sgd_net_set_hvp_precision: float32, as
+ * PyHessian's products, about twice as fast) and reduces over the batch in
+ * a fixed order, so Hv has the same bits for any number of threads. The running BN buffers are read
  * in EVAL mode and never modified. Cost: about 3 gradients' arithmetic in
  * float64; memory: 8 times the float32 engine's activations, kept with the
  * network until sgd_net_free (docs/nn.md, "Hessian-vector products"). */
@@ -23,6 +24,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The precision of the products that follow: 64 (float64, the default)
+ * or 32 (float32 storage and products; sums, BN statistics and the loss
+ * stay in double). v, hv, loss and grad are float64 in both. Returns
+ * SGD_OK or SGD_EINVAL for any other value. */
+int sgd_net_set_hvp_precision(sgd_net *net, int bits);
 
 /* H(x) v of the mean loss of one batch (input: n samples, labels: n), BN in
  * `mode`. v and hv have p = sgd_net_nparams(net) entries. loss and grad

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 struct nn_view;
+struct sgd_net;
 struct sep_kernels;
 struct mc_job;
 struct mc_acc;
@@ -56,7 +57,14 @@ struct sgd_landscape;
                                  struct nn_view *y, size_t n, float **scratch))                              \
     X(void, nn_direct_conv_bwd, (const struct nn_view *x, const float *w, int k, int stride, int pad,        \
                                  const struct nn_view *dy, struct nn_view *dx, float *dw, size_t n,           \
-                                 float **scratch, float *wpart))
+                                 float **scratch, float *wpart))                                             \
+    /* src/nn/hvp_kern.c: one Hessian-vector product on a batch, float64 and float32 (hvp.c) */               \
+    X(int, hvp_run64, (struct sgd_net *net, const double *x, const float *buffers, int train,                \
+                       const float *input, const int32_t *labels, size_t n, const double *v, double *hv,      \
+                       double *loss, double *g))                                                              \
+    X(int, hvp_run32, (struct sgd_net *net, const float *x, const float *buffers, int train,                 \
+                       const float *input, const int32_t *labels, size_t n, const float *v, float *hv,        \
+                       double *loss, float *g))
 
 #define SGD_KERN_DECL_(ret, name, args) \
     ret name##_baseline args;           \

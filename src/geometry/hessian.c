@@ -12,6 +12,7 @@ void sgd_hessian_defaults(sgd_hessian_config *c)
 {
     memset(c, 0, sizeof *c);
     c->normalize = 1;
+    c->precision = 64;
     c->fd_h = NAN;
     c->top = 1;
     c->tol = 1e-8;

@@ -130,6 +130,7 @@ int hess_op_network(const sgd_hessian_config *c, hess_op *o)
     if (classes && s->tr.classes > classes)
         return sgd_error(SGD_EINVAL, "--classes %d: the labels of %s need %d", classes, s->tr.name, s->tr.classes);
     if (!(s->net = sgd_net_create(model, s->tr.c, s->tr.h, s->tr.w, classes ? classes : s->tr.classes))) return SGD_EINVAL;
+    if ((rc = sgd_net_set_hvp_precision(s->net, c->precision))) return rc;
     size_t p = sgd_net_nparams(s->net);
     if (s->W.dtype != SGD_NPY_F32 || s->W.count != p)
         return sgd_error(SGD_EINVAL, "%s: want %zu float32 weights for model %s, the file has %zu%s", weights, p, model,
@@ -161,8 +162,8 @@ int hess_op_network(const sgd_hessian_config *c, hess_op *o)
     o->op.apply = apply_net;
     o->op.ctx = s;
     snprintf(o->source, sizeof o->source, "network");
-    snprintf(o->hvp, sizeof o->hvp, "exact R-operator products (sgd_net_loss_hvp), float64, BN %s",
-             c->bn_eval ? "eval" : "train");
+    snprintf(o->hvp, sizeof o->hvp, "exact R-operator products (sgd_net_loss_hvp), float%d, BN %s",
+             c->precision, c->bn_eval ? "eval" : "train");
     snprintf(o->what, sizeof o->what, "%.250s at %.600s on %.250s (%zu of %zu batches of %zu)", model, weights, data,
              c->batches ? c->batches : nb, nb, lo.batch);
     o->fx = NAN;

@@ -119,6 +119,7 @@ static void put_config(sgd_json *m, const sgd_hessian_config *c, const sgd_hessi
         sgd_json_int(m, "subset", (long long)c->subset);
         sgd_json_str(m, "bn", c->bn_eval ? "eval (running statistics)" : "train (batch statistics)");
         sgd_json_bool(m, "normalize", c->normalize);
+        sgd_json_int(m, "precision", c->precision);
     }
     if (c->f && c->x) {
         sgd_json_str(m, "landscape", c->f->doc);

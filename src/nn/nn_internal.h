@@ -121,7 +121,8 @@ struct sgd_net {
     unsigned char *gclear;    /* per block: zero its gradient before backward
                                * (NULL: none) */
     void *dnnl;               /* oneDNN state (dnnl.c), NULL until used */
-    struct nn_hvp_state *hvp; /* float64 Hessian-vector executor's storage (hvp.c), NULL until used */
+    struct nn_hvp_state *hvp; /* Hessian-vector executor's storage (hvp.c), NULL until used */
+    int hvp_bits;             /* its precision: 64 (0: unset) or 32 (sgd_net_set_hvp_precision) */
     /* data-parallel runs over the MPI ranks (net_split.c) */
     int split;                /* set by train (sgd_train_config.split) */
     int spl;                  /* the current run is split: split and more than one rank */
