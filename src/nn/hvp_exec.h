@@ -1,8 +1,10 @@
 /* The Hessian-vector executor for one precision: the tape walked forward
  * with R-forward and back with R-backward (hvp.c describes it). Included
  * by hvp_kern.c after hvp_layers_impl.h, once per precision, with HV_REAL,
- * HV_VIEW and HV_NAME defined as for hvp_layers_decl.h; it undefines
- * them. No include guard on purpose. */
+ * HV_VIEW and HV_NAME defined as for hvp_layers_decl.h, and HV_DNNL (1:
+ * convolutions by the training engine's oneDNN primitives where they take
+ * the shape, float32 only); it undefines them. No include guard on
+ * purpose. */
 /* View of tensor t in array kind k. */
 static HV_VIEW HV_NAME(view)(const sgd_net *net, int t, int k)
 {
@@ -11,6 +13,60 @@ static HV_VIEW HV_NAME(view)(const sgd_net *net, int t, int k)
     int b = S->tblk[t];
     return (HV_VIEW){(HV_REAL *)S->arr[k * S->nblk + b] + S->toff[t], S->per[b], T->c, T->h, T->w};
 }
+
+#if HV_DNNL
+/* The R-operator of a convolution is made of plain convolutions, which the
+ * engine's oneDNN primitives (dnnl.c) compute as they do in training, with
+ * the same fixed pieces and chunks (so the bits do not depend on the
+ * thread count): forward y = conv(x, W), R{y} = conv(x, R{W}) + conv(R{x},
+ * W); backward dx += conv^T(dy, W), dW += dy * x, R{dx} += conv^T(R{dy},
+ * W) + conv^T(dy, R{W}), R{dW} += R{dy} * x + dy * R{x}. */
+static nn_view HV_NAME(nnv)(const HV_VIEW *v) { return (nn_view){v->d, v->ns, v->c, v->h, v->w, 0}; }
+
+/* 1: y and ry written; 0: a primitive did not take the shape (the im2col
+ * kernel then writes both). tmp: scratch the shape of y (the output's
+ * R{g}, cleared before backward). */
+static int HV_NAME(conv_fwd_dnnl)(sgd_net *net, size_t i, const HV_VIEW *x, const HV_VIEW *rx, const HV_REAL *w,
+                                  const HV_REAL *rw, HV_VIEW *y, HV_VIEW *ry, HV_VIEW *tmp, size_t n)
+{
+    nn_view X = HV_NAME(nnv)(x), Y = HV_NAME(nnv)(y);
+    if (!nn_dnnl_conv_fwd(net, i, &X, w, &Y, n)) return 0;
+    if (!ry) return 1;
+    nn_view RY = HV_NAME(nnv)(ry);
+    if (!nn_dnnl_conv_fwd(net, i, &X, rw, &RY, n)) return 0;
+    if (!rx) return 1;
+    nn_view RX = HV_NAME(nnv)(rx), T = HV_NAME(nnv)(tmp);
+    if (!nn_dnnl_conv_fwd(net, i, &RX, w, &T, n)) return 0;
+    size_t m = (size_t)y->c * y->h * y->w;
+#pragma omp parallel for schedule(static)
+    for (size_t s = 0; s < n; s++) {
+        HV_REAL *r = HV_NAME(hv_smp)(ry, s);
+        const HV_REAL *t = HV_NAME(hv_smp)(tmp, s);
+        for (size_t j = 0; j < m; j++) r[j] += t[j];
+    }
+    return 1;
+}
+
+/* 1: done; 0: the first primitive did not take the shape (nothing
+ * written: the im2col kernel does it all); -1: a later one failed after
+ * the first had accumulated. */
+static int HV_NAME(conv_bwd_dnnl)(sgd_net *net, size_t i, const HV_VIEW *x, const HV_VIEW *rx, const HV_REAL *w,
+                                  const HV_REAL *rw, const HV_VIEW *dy, const HV_VIEW *rdy, HV_VIEW *dx,
+                                  HV_VIEW *rdx, HV_REAL *dw, HV_REAL *rdw, size_t n)
+{
+    nn_view X = HV_NAME(nnv)(x), DY = HV_NAME(nnv)(dy), DX = dx ? HV_NAME(nnv)(dx) : X;
+    int r = nn_dnnl_conv_bwd(net, i, &X, w, &DY, dx ? &DX : NULL, dw, n);
+    if (r <= 0 || !rdy) return r;
+    nn_view RDY = HV_NAME(nnv)(rdy), RDX = rdx ? HV_NAME(nnv)(rdx) : X;
+    if (nn_dnnl_conv_bwd(net, i, &X, w, &RDY, rdx ? &RDX : NULL, rdw, n) != 1) return -1;
+    if (rdx && nn_dnnl_conv_bwd(net, i, &X, rw, &DY, &RDX, NULL, n) != 1) return -1;
+    if (rx) {
+        nn_view RX = HV_NAME(nnv)(rx);
+        if (nn_dnnl_conv_bwd(net, i, &RX, w, &DY, NULL, rdw, n) != 1) return -1;
+    }
+    return 1;
+}
+#endif
 
 /* Forward and R-forward of op i (rop: with R). */
 static void HV_NAME(fwd)(sgd_net *net, size_t i, const HV_REAL *x, const HV_REAL *v, const float *buffers, int train,
@@ -23,10 +79,15 @@ static void HV_NAME(fwd)(sgd_net *net, size_t i, const HV_REAL *x, const HV_REAL
     HV_VIEW y = HV_NAME(view)(net, op->out, A_VAL), ry = HV_NAME(view)(net, op->out, A_RVAL);
     HV_VIEW *RA = rop ? &ra : NULL, *RY = rop ? &ry : NULL, *RX = rop && !fromin ? &ra : NULL;
     switch (op->type) {
-    case OP_CONV:
+    case OP_CONV: {
+#if HV_DNNL
+        HV_VIEW tmp = HV_NAME(view)(net, op->out, A_RGRAD);
+        if (HV_NAME(conv_fwd_dnnl)(net, i, &a, RX, x + op->w, v ? v + op->w : NULL, &y, RY, &tmp, n)) break;
+#endif
         HV_NAME(hv_conv_fwd)(&a, RX, x + op->w, v ? v + op->w : NULL, op->k, op->stride, op->pad, &y, RY, n,
                     S->scratch, S->sl);
         break;
+    }
     case OP_BN:
         HV_NAME(hv_bn_fwd)(&a, RA, x + op->w, x + op->b, v ? v + op->w : NULL, v ? v + op->b : NULL, op->relu, train,
                   buffers ? buffers + op->rm : NULL, buffers ? buffers + op->rv : NULL, S->stat + S->soff[i],
@@ -57,8 +118,9 @@ static void HV_NAME(fwd)(sgd_net *net, size_t i, const HV_REAL *x, const HV_REAL
     }
 }
 
-/* Backward and R-backward of op i: parameter gradient into g, its R into hv. */
-static void HV_NAME(bwd)(sgd_net *net, size_t i, const HV_REAL *x, const HV_REAL *v, int train, size_t n, HV_REAL *g,
+/* Backward and R-backward of op i: parameter gradient into g, its R into
+ * hv. An error code (a oneDNN convolution that failed half-way). */
+static int HV_NAME(bwd)(sgd_net *net, size_t i, const HV_REAL *x, const HV_REAL *v, int train, size_t n, HV_REAL *g,
                 HV_REAL *hv)
 {
     struct nn_hvp_state *S = net->hvp;
@@ -70,10 +132,17 @@ static void HV_NAME(bwd)(sgd_net *net, size_t i, const HV_REAL *x, const HV_REAL
     HV_VIEW *RA = rop ? &ra : NULL, *RX = rop && !fromin ? &ra : NULL, *RDY = rop ? &rdy : NULL;
     HV_VIEW *DA = fromin ? NULL : &da, *RDA = rop && !fromin ? &rda : NULL;
     switch (op->type) {
-    case OP_CONV:
+    case OP_CONV: {
+#if HV_DNNL
+        int r = HV_NAME(conv_bwd_dnnl)(net, i, &a, RX, x + op->w, rop ? v + op->w : NULL, &dy, RDY, DA, RDA,
+                                       g + op->w, rop ? hv + op->w : NULL, n);
+        if (r < 0) return sgd_error(SGD_EINVAL, "Hessian-vector product: oneDNN convolution failed (%s)", op->name);
+        if (r) break;
+#endif
         HV_NAME(hv_conv_bwd)(&a, RX, x + op->w, rop ? v + op->w : NULL, op->k, op->stride, op->pad, &dy, RDY, DA, RDA,
                     g + op->w, rop ? hv + op->w : NULL, n, S->scratch, S->sl, S->wpart);
         break;
+    }
     case OP_BN:
         HV_NAME(hv_bn_bwd)(&a, RA, x + op->w, rop ? v + op->w : NULL, op->relu, train, S->stat + S->soff[i], &y, &dy, RDY,
                   DA, RDA, g + op->w, g + op->b, rop ? hv + op->w : NULL, rop ? hv + op->b : NULL, n);
@@ -106,6 +175,7 @@ static void HV_NAME(bwd)(sgd_net *net, size_t i, const HV_REAL *x, const HV_REAL
         if (rop) HV_NAME(hv_padshort_bwd)(&rdy, op->stride, op->pad, RDA, n);
         break;
     }
+    return SGD_OK;
 }
 
 static int HV_NAME(all_finite)(const HV_REAL *v, size_t n)
@@ -125,6 +195,12 @@ static int HV_NAME(run)(sgd_net *net, const HV_REAL *x, const float *buffers, in
     struct nn_hvp_state *S = net->hvp;
     int rop = v != NULL;
     if (!g) g = S->gw;
+#if HV_DNNL
+    /* the engine's convolution backward computes chunks [c0, c1): all */
+    net->spl = 0;
+    net->c0 = 0;
+    net->c1 = (n + NN_CHUNK - 1) / NN_CHUNK;
+#endif
     HV_VIEW in = HV_NAME(view)(net, net->input, A_VAL), rin = HV_NAME(view)(net, net->input, A_RVAL);
     for (size_t i = 0; i < n * in.ns; i++) in.d[i] = input[i];
     if (rop) memset(rin.d, 0, sizeof(HV_REAL) * n * rin.ns);   /* the data does not move with x */
@@ -151,7 +227,8 @@ static int HV_NAME(run)(sgd_net *net, const HV_REAL *x, const float *buffers, in
                     memset(HV_NAME(hv_smp)(&d, j), 0, sizeof(HV_REAL) * d.c * d.h * d.w);
             }
         }
-        HV_NAME(bwd)(net, i, x, v, train, n, g, hv);
+        int rc = HV_NAME(bwd)(net, i, x, v, train, n, g, hv);
+        if (rc) return rc;
     }
     if (loss) *loss = L;
     int gok = HV_NAME(all_finite)(g, net->p), hok = !rop || HV_NAME(all_finite)(hv, net->p);
@@ -164,3 +241,4 @@ static int HV_NAME(run)(sgd_net *net, const HV_REAL *x, const float *buffers, in
 #undef HV_REAL
 #undef HV_VIEW
 #undef HV_NAME
+#undef HV_DNNL

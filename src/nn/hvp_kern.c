@@ -27,6 +27,7 @@ static size_t chunk_len(size_t n, size_t c) { return n - c * HV_CHUNK < HV_CHUNK
 #define HV_NAME(f) f##64
 #define HV_GEMM nn_dgemm
 #define HV_LANES_N 1
+#define HV_DNNL 0
 #include "nn/hvp_layers_decl.h"
 #include "nn/hvp_layers_impl.h"
 #include "nn/hvp_exec.h"
@@ -36,6 +37,7 @@ static size_t chunk_len(size_t n, size_t c) { return n - c * HV_CHUNK < HV_CHUNK
 #define HV_NAME(f) f##32
 #define HV_GEMM nn_sgemm
 #define HV_LANES_N 8
+#define HV_DNNL 1
 #include "nn/hvp_layers_decl.h"
 #include "nn/hvp_layers_impl.h"
 #include "nn/hvp_exec.h"

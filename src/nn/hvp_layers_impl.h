@@ -6,6 +6,7 @@
  * float64 instance gives the bits the float64 executor always gave. No
  * include guard on purpose. */
 #define SMP(v, i) HV_NAME(hv_smp)(v, i)
+#define HV_PRAGMA(x) _Pragma(#x)
 /* A per-channel sum over one sample's row of hw elements, in HV_LANES_N
  * partial sums: BODY(j, l) adds element j into lane l. Element j goes to
  * lane j mod HV_LANES_N (the row's tail to lane 0), so the order is fixed by
@@ -17,6 +18,7 @@
         size_t j_ = 0;                                                                 \
         if (HV_LANES_N > 1)                                                            \
             for (; j_ + HV_LANES_N <= (hw); j_ += HV_LANES_N)                          \
+                HV_PRAGMA(omp simd)                                                    \
                 for (int l_ = 0; l_ < HV_LANES_N; l_++) BODY(j_ + l_, l_);             \
         for (; j_ < (hw); j_++) BODY(j_, 0);                                           \
     } while (0)
@@ -243,6 +245,7 @@ static void HV_NAME(hv_bn_fwd)(const HV_VIEW *x, const HV_VIEW *rx, const HV_REA
             const HV_REAL *xr = SMP(x, i) + c * hw;
             HV_REAL *yr = SMP(y, i) + c * hw;
             if (!ry) {
+#pragma omp simd
                 for (size_t j = 0; j < hw; j++) {
                     double xh = (xr[j] - mu) * s, yv = gc * xh + bc;
                     yr[j] = relu && !(yv > 0) ? 0.0 : yv;
@@ -251,6 +254,7 @@ static void HV_NAME(hv_bn_fwd)(const HV_VIEW *x, const HV_VIEW *rx, const HV_REA
             }
             const HV_REAL *rxr = SMP(rx, i) + c * hw;
             HV_REAL *ryr = SMP(ry, i) + c * hw;
+#pragma omp simd
             for (size_t j = 0; j < hw; j++) {
                 double xh = (xr[j] - mu) * s, yv = gc * xh + bc;
                 int cut = relu && !(yv > 0);
@@ -320,6 +324,7 @@ static void HV_NAME(hv_bn_bwd)(const HV_VIEW *x, const HV_VIEW *rx, const HV_REA
             const HV_REAL *xr = SMP(x, i) + c * hw, *yr = SMP(y, i) + c * hw, *dyr = SMP(dy, i) + c * hw;
             HV_REAL *dxr = SMP(dx, i) + c * hw;
             if (!rdy) {
+#pragma omp simd
                 for (size_t j = 0; j < hw; j++) {
                     double xh = (xr[j] - mu) * s, dz = !relu || yr[j] > 0 ? dyr[j] : 0.0;
                     dxr[j] += s * (gc * dz - m1 - xh * m2);
@@ -328,6 +333,7 @@ static void HV_NAME(hv_bn_bwd)(const HV_VIEW *x, const HV_VIEW *rx, const HV_REA
             }
             const HV_REAL *rdyr = SMP(rdy, i) + c * hw, *rxr = SMP(rx, i) + c * hw;
             HV_REAL *rdxr = SMP(rdx, i) + c * hw;
+#pragma omp simd
             for (size_t j = 0; j < hw; j++) {
                 int on = !relu || yr[j] > 0;
                 double xh = (xr[j] - mu) * s, dz = on ? dyr[j] : 0.0;
@@ -342,28 +348,40 @@ static void HV_NAME(hv_bn_bwd)(const HV_VIEW *x, const HV_VIEW *rx, const HV_REA
 }
 
 /* ---- ReLU and residual add ------------------------------------------- */
+/* The elementwise loops below carry `omp simd`: their rows never overlap
+ * (values, R-values and gradients are separate arrays), which GCC cannot
+ * prove past its limit of alias checks; the masked updates are selects, so
+ * a lane the mask cuts keeps its bits (even a -0). */
 static void HV_NAME(hv_relu_fwd)(const HV_VIEW *x, const HV_VIEW *rx, HV_VIEW *y, HV_VIEW *ry, size_t n)
 {
     size_t m = (size_t)x->c * x->h * x->w;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        const HV_REAL *xr = SMP(x, i), *rxr = ry ? SMP(rx, i) : xr;
+        HV_REAL *yr = SMP(y, i), *ryr = ry ? SMP(ry, i) : yr;
+#pragma omp simd
         for (size_t j = 0; j < m; j++) {
-            int on = SMP(x, i)[j] > 0;
-            SMP(y, i)[j] = on ? SMP(x, i)[j] : 0.0;
-            if (ry) SMP(ry, i)[j] = on ? SMP(rx, i)[j] : 0.0;
+            int on = xr[j] > 0;
+            if (ry) ryr[j] = on ? rxr[j] : 0.0;
+            yr[j] = on ? xr[j] : 0.0;
         }
+    }
 }
 
 static void HV_NAME(hv_relu_bwd)(const HV_VIEW *y, const HV_VIEW *dy, const HV_VIEW *rdy, HV_VIEW *dx, HV_VIEW *rdx, size_t n)
 {
     size_t m = (size_t)y->c * y->h * y->w;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        const HV_REAL *yr = SMP(y, i), *dyr = SMP(dy, i), *rdyr = rdy ? SMP(rdy, i) : dyr;
+        HV_REAL *dxr = SMP(dx, i), *rdxr = rdy ? SMP(rdx, i) : dxr;
+#pragma omp simd
         for (size_t j = 0; j < m; j++) {
-            if (!(SMP(y, i)[j] > 0)) continue;
-            SMP(dx, i)[j] += SMP(dy, i)[j];
-            if (rdy) SMP(rdx, i)[j] += SMP(rdy, i)[j];
+            int on = yr[j] > 0;
+            dxr[j] = on ? dxr[j] + dyr[j] : dxr[j];
+            if (rdy) rdxr[j] = on ? rdxr[j] + rdyr[j] : rdxr[j];
         }
+    }
 }
 
 static void HV_NAME(hv_add_fwd)(const HV_VIEW *a, const HV_VIEW *b, const HV_VIEW *ra, const HV_VIEW *rb, int relu,
@@ -371,13 +389,18 @@ static void HV_NAME(hv_add_fwd)(const HV_VIEW *a, const HV_VIEW *b, const HV_VIE
 {
     size_t m = (size_t)y->c * y->h * y->w;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        const HV_REAL *ar = SMP(a, i), *br = SMP(b, i);
+        const HV_REAL *rar = ry ? SMP(ra, i) : ar, *rbr = ry ? SMP(rb, i) : br;
+        HV_REAL *yr = SMP(y, i), *ryr = ry ? SMP(ry, i) : yr;
+#pragma omp simd
         for (size_t j = 0; j < m; j++) {
-            double v = SMP(a, i)[j] + SMP(b, i)[j];
+            double v = ar[j] + br[j];
             int cut = relu && !(v > 0);
-            SMP(y, i)[j] = cut ? 0.0 : v;
-            if (ry) SMP(ry, i)[j] = cut ? 0.0 : SMP(ra, i)[j] + SMP(rb, i)[j];
+            if (ry) ryr[j] = cut ? 0.0 : rar[j] + rbr[j];
+            yr[j] = cut ? 0.0 : v;
         }
+    }
 }
 
 static void HV_NAME(hv_add_bwd)(const HV_VIEW *y, const HV_VIEW *dy, const HV_VIEW *rdy, int relu, HV_VIEW *da, HV_VIEW *db,
@@ -385,16 +408,22 @@ static void HV_NAME(hv_add_bwd)(const HV_VIEW *y, const HV_VIEW *dy, const HV_VI
 {
     size_t m = (size_t)y->c * y->h * y->w;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        const HV_REAL *yr = SMP(y, i), *dyr = SMP(dy, i), *rdyr = rdy ? SMP(rdy, i) : dyr;
+        HV_REAL *dbr = SMP(db, i), *dar = da ? SMP(da, i) : dbr;
+        HV_REAL *rdbr = rdy ? SMP(rdb, i) : dbr, *rdar = rdy && rda ? SMP(rda, i) : dbr;
+#pragma omp simd
         for (size_t j = 0; j < m; j++) {
-            if (relu && !(SMP(y, i)[j] > 0)) continue;
-            double d = SMP(dy, i)[j];
-            if (da) SMP(da, i)[j] += d;
-            SMP(db, i)[j] += d;
-            if (!rdy) continue;
-            if (rda) SMP(rda, i)[j] += SMP(rdy, i)[j];
-            SMP(rdb, i)[j] += SMP(rdy, i)[j];
+            int on = !relu || yr[j] > 0;
+            double d = dyr[j];
+            if (da) dar[j] = on ? dar[j] + d : dar[j];
+            dbr[j] = on ? dbr[j] + d : dbr[j];
+            if (rdy) {
+                if (rda) rdar[j] = on ? rdar[j] + rdyr[j] : rdar[j];
+                rdbr[j] = on ? rdbr[j] + rdyr[j] : rdbr[j];
+            }
         }
+    }
 }
 
 /* ---- pooling and the option-A shortcut (linear, parameter-free) ------ */
@@ -585,5 +614,6 @@ static double HV_NAME(hv_softmax_ce)(const HV_VIEW *z, const HV_VIEW *rz, const 
 
 #undef SMP
 #undef HV_LANES
+#undef HV_PRAGMA
 #undef HV_LANES_N
 #undef HV_GEMM
