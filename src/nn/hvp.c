@@ -206,7 +206,7 @@ static int hvp_batch(sgd_net *net, const float *x, const float *buffers, int mod
     }
     float *vf = S->vw, *hf = S->hw, *gf = S->gw;
     for (size_t i = 0; i < p; i++) vf[i] = (float)v[i];
-    rc = sgd_kern()->hvp_run32(net, x, buffers, train, input, labels, n, vf, hf, loss, NULL);
+    rc = sgd_kern()->hvp_run32(net, x, buffers, train, input, labels, n, vf, hf, loss, grad ? gf : NULL);
     for (size_t i = 0; i < p; i++) hv[i] = hf[i];
     if (grad)
         for (size_t i = 0; i < p; i++) grad[i] = gf[i];

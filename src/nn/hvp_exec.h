@@ -119,7 +119,9 @@ static void HV_NAME(fwd)(sgd_net *net, size_t i, const HV_REAL *x, const HV_REAL
 }
 
 /* Backward and R-backward of op i: parameter gradient into g, its R into
- * hv. An error code (a oneDNN convolution that failed half-way). */
+ * hv. g NULL: the gradient is not wanted, and the convolutions skip their
+ * dW (the other layers' small sums go to the state's scratch). An error
+ * code (a oneDNN convolution that failed half-way). */
 static int HV_NAME(bwd)(sgd_net *net, size_t i, const HV_REAL *x, const HV_REAL *v, int train, size_t n, HV_REAL *g,
                 HV_REAL *hv)
 {
@@ -131,21 +133,22 @@ static int HV_NAME(bwd)(sgd_net *net, size_t i, const HV_REAL *x, const HV_REAL 
     HV_VIEW y = HV_NAME(view)(net, op->out, A_VAL), dy = HV_NAME(view)(net, op->out, A_GRAD), rdy = HV_NAME(view)(net, op->out, A_RGRAD);
     HV_VIEW *RA = rop ? &ra : NULL, *RX = rop && !fromin ? &ra : NULL, *RDY = rop ? &rdy : NULL;
     HV_VIEW *DA = fromin ? NULL : &da, *RDA = rop && !fromin ? &rda : NULL;
+    HV_REAL *gs = g ? g : (HV_REAL *)S->gw;
     switch (op->type) {
     case OP_CONV: {
 #if HV_DNNL
         int r = HV_NAME(conv_bwd_dnnl)(net, i, &a, RX, x + op->w, rop ? v + op->w : NULL, &dy, RDY, DA, RDA,
-                                       g + op->w, rop ? hv + op->w : NULL, n);
+                                       g ? g + op->w : NULL, rop ? hv + op->w : NULL, n);
         if (r < 0) return sgd_error(SGD_EINVAL, "Hessian-vector product: oneDNN convolution failed (%s)", op->name);
         if (r) break;
 #endif
         HV_NAME(hv_conv_bwd)(&a, RX, x + op->w, rop ? v + op->w : NULL, op->k, op->stride, op->pad, &dy, RDY, DA, RDA,
-                    g + op->w, rop ? hv + op->w : NULL, n, S->scratch, S->sl, S->wpart);
+                    g ? g + op->w : NULL, rop ? hv + op->w : NULL, n, S->scratch, S->sl, S->wpart);
         break;
     }
     case OP_BN:
         HV_NAME(hv_bn_bwd)(&a, RA, x + op->w, rop ? v + op->w : NULL, op->relu, train, S->stat + S->soff[i], &y, &dy, RDY,
-                  DA, RDA, g + op->w, g + op->b, rop ? hv + op->w : NULL, rop ? hv + op->b : NULL, n);
+                  DA, RDA, gs + op->w, gs + op->b, rop ? hv + op->w : NULL, rop ? hv + op->b : NULL, n);
         break;
     case OP_RELU:
         if (DA) HV_NAME(hv_relu_bwd)(&y, &dy, RDY, DA, RDA, n);
@@ -156,7 +159,7 @@ static int HV_NAME(bwd)(sgd_net *net, size_t i, const HV_REAL *x, const HV_REAL 
         break;
     }
     case OP_LINEAR:
-        HV_NAME(hv_linear_bwd)(&a, RX, x + op->w, rop ? v + op->w : NULL, &dy, RDY, DA, RDA, g + op->w, g + op->b,
+        HV_NAME(hv_linear_bwd)(&a, RX, x + op->w, rop ? v + op->w : NULL, &dy, RDY, DA, RDA, gs + op->w, gs + op->b,
                       rop ? hv + op->w : NULL, rop ? hv + op->b : NULL, n, S->wpart);
         break;
     case OP_AVGPOOL:
@@ -186,15 +189,15 @@ static int HV_NAME(all_finite)(const HV_REAL *v, size_t n)
 }
 
 /* One product on a batch (ensure has run for this precision): loss, the
- * gradient into g (NULL: the state's scratch) and H v into hv (v = hv =
- * NULL: loss and gradient only). */
+ * gradient into g (NULL: not wanted) and H v into hv (v = hv = NULL: loss
+ * and gradient only). */
 static int HV_NAME(run)(sgd_net *net, const HV_REAL *x, const float *buffers, int train, const float *input,
                         const int32_t *labels, size_t n, const HV_REAL *v, HV_REAL *hv, double *loss,
                         HV_REAL *g)
 {
     struct nn_hvp_state *S = net->hvp;
     int rop = v != NULL;
-    if (!g) g = S->gw;
+    HV_REAL *gs = g ? g : (HV_REAL *)S->gw; /* BN and linear sum into it either way */
 #if HV_DNNL
     /* the engine's convolution backward computes chunks [c0, c1): all */
     net->spl = 0;
@@ -215,7 +218,7 @@ static int HV_NAME(run)(sgd_net *net, const HV_REAL *x, const float *buffers, in
     HV_VIEW z = HV_NAME(view)(net, net->logits, A_VAL), rz = HV_NAME(view)(net, net->logits, A_RVAL);
     HV_VIEW dz = HV_NAME(view)(net, net->logits, A_GRAD), rdz = HV_NAME(view)(net, net->logits, A_RGRAD);
     double L = HV_NAME(hv_softmax_ce)(&z, rop ? &rz : NULL, labels, n, net->classes, &dz, rop ? &rdz : NULL);
-    memset(g, 0, sizeof(HV_REAL) * net->p);
+    memset(gs, 0, sizeof(HV_REAL) * net->p);
     if (rop) memset(hv, 0, sizeof(HV_REAL) * net->p);
     for (size_t i = net->nops; i-- > 0;) {
         int r = net->ts[net->ops[i].in].remat;
@@ -231,7 +234,7 @@ static int HV_NAME(run)(sgd_net *net, const HV_REAL *x, const float *buffers, in
         if (rc) return rc;
     }
     if (loss) *loss = L;
-    int gok = HV_NAME(all_finite)(g, net->p), hok = !rop || HV_NAME(all_finite)(hv, net->p);
+    int gok = HV_NAME(all_finite)(gs, net->p), hok = !rop || HV_NAME(all_finite)(hv, net->p);
     if (!isfinite(L) || !gok || !hok)
         return sgd_error(SGD_EDIVERGED, "Hessian-vector product: %s is not finite (loss %g, batch of %zu)",
                          !isfinite(L) ? "the loss" : !gok ? "the gradient" : "H v", L, n);

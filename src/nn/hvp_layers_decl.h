@@ -8,7 +8,7 @@
 static void HV_NAME(hv_conv_fwd)(const HV_VIEW *x, const HV_VIEW *rx, const HV_REAL *w, const HV_REAL *rw, int k,
                  int stride, int pad, HV_VIEW *y, HV_VIEW *ry, size_t n, HV_REAL *scratch, size_t sl);
 /* dx += conv^T(dy, w), dw += dy * x; rdx += conv^T(rdy, w) + conv^T(dy, rw),
- * rdw += rdy * x + dy * rx. */
+ * rdw += rdy * x + dy * rx. dw NULL: not wanted (H v alone needs no dW). */
 static void HV_NAME(hv_conv_bwd)(const HV_VIEW *x, const HV_VIEW *rx, const HV_REAL *w, const HV_REAL *rw, int k,
                  int stride, int pad, const HV_VIEW *dy, const HV_VIEW *rdy, HV_VIEW *dx, HV_VIEW *rdx,
                  HV_REAL *dw, HV_REAL *rdw, size_t n, HV_REAL *scratch, size_t sl, HV_REAL *wpart);

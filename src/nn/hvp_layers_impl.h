@@ -136,7 +136,7 @@ static void HV_NAME(hv_conv_bwd)(const HV_VIEW *x, const HV_VIEW *rx, const HV_R
             for (size_t i = c * HV_CHUNK; i < c * HV_CHUNK + chunk_len(n, c); i++) {
                 const HV_REAL *col = HV_NAME(cols)(x, i, k, stride, pad, oh, ow, sc);
                 const HV_REAL *d = SMP(dy, i), *rd = rdy ? SMP(rdy, i) : NULL;
-                HV_GEMM(0, 1, cout, K, P, 1, d, P, col, P, 1, pw, K);          /* dW += dy col^T */
+                if (dw) HV_GEMM(0, 1, cout, K, P, 1, d, P, col, P, 1, pw, K);  /* dW += dy col^T */
                 if (rd) {
                     HV_GEMM(0, 1, cout, K, P, 1, rd, P, col, P, 1, prw, K);    /* R{dW} += R{dy} col^T */
                     if (rx) {
@@ -171,7 +171,7 @@ static void HV_NAME(hv_conv_bwd)(const HV_VIEW *x, const HV_VIEW *rx, const HV_R
                 s += wpart[2 * c * ws + j];
                 r += wpart[(2 * c + 1) * ws + j];
             }
-            dw[j] += s;
+            if (dw) dw[j] += s;
             if (rdw) rdw[j] += r;
         }
     }
