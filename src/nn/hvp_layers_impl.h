@@ -278,6 +278,12 @@ static void HV_NAME(hv_bn_bwd)(const HV_VIEW *x, const HV_VIEW *rx, const HV_REA
         double mu = stat[c], s = stat[C + c], r1 = stat[2 * C + c], r2 = stat[3 * C + c];
         double L0[HV_LANES_N] = {0}, L1[HV_LANES_N] = {0}, L2[HV_LANES_N] = {0}, L3[HV_LANES_N] = {0},
                L4[HV_LANES_N] = {0};
+        double gc = g[c], rgc = rdy ? rg[c] : 0;
+        /* In eval mode dx and R{dx} do not depend on the sums (m1, m2, R{m1}
+         * and R{m2} below are 0): one pass does both, with the same
+         * arithmetic as the second pass's. */
+        const double z0 = 0;
+        int fused = !train && dx && rdy;
         for (size_t i = 0; i < n; i++) {
             const HV_REAL *xr = SMP(x, i) + c * hw, *yr = SMP(y, i) + c * hw, *dyr = SMP(dy, i) + c * hw;
             if (!rdy) {
@@ -292,19 +298,40 @@ static void HV_NAME(hv_bn_bwd)(const HV_VIEW *x, const HV_VIEW *rx, const HV_REA
                 continue;
             }
             const HV_REAL *rdyr = SMP(rdy, i) + c * hw, *rxr = SMP(rx, i) + c * hw;
-#define SUM_GR(j, l)                                                     \
-    do {                                                                 \
-        int on = !relu || yr[j] > 0;                                     \
-        double xh = (xr[j] - mu) * s, dz = on ? dyr[j] : 0.0;            \
-        double rdz = on ? rdyr[j] : 0.0, rxh = s * (rxr[j] - r1 - xh * r2); \
-        L0[l] += dz;                                                     \
-        L1[l] += dz * xh;                                                \
-        L2[l] += rdz;                                                    \
-        L3[l] += rdz * xh;                                               \
-        L4[l] += dz * rxh;                                               \
+/* the terms of element j and their sums into lane l */
+#define BN_R_TERMS(j)                                                  \
+    int on = !relu || yr[j] > 0;                                       \
+    double xh = (xr[j] - mu) * s, dz = on ? dyr[j] : 0.0;              \
+    double rdz = on ? rdyr[j] : 0.0, rxh = s * (rxr[j] - r1 - xh * r2)
+#define BN_R_SUMS(l)      \
+    L0[l] += dz;          \
+    L1[l] += dz * xh;     \
+    L2[l] += rdz;         \
+    L3[l] += rdz * xh;    \
+    L4[l] += dz * rxh
+            if (fused) {
+                HV_REAL *dxr = SMP(dx, i) + c * hw, *rdxr = SMP(rdx, i) + c * hw;
+#define SUM_GR_DX(j, l)                                                                   \
+    do {                                                                                  \
+        BN_R_TERMS(j);                                                                    \
+        BN_R_SUMS(l);                                                                     \
+        double dxv = s * (gc * dz - z0 - xh * z0);                                        \
+        dxr[j] += dxv;                                                                    \
+        rdxr[j] += -s * r2 * dxv + s * (rgc * dz + gc * rdz - z0 - rxh * z0 - xh * z0);   \
+    } while (0)
+                HV_LANES(hw, SUM_GR_DX);
+#undef SUM_GR_DX
+                continue;
+            }
+#define SUM_GR(j, l)    \
+    do {                \
+        BN_R_TERMS(j);  \
+        BN_R_SUMS(l);   \
     } while (0)
             HV_LANES(hw, SUM_GR);
 #undef SUM_GR
+#undef BN_R_TERMS
+#undef BN_R_SUMS
         }
         /* sum dz, sum dz xh, sum R{dz}, sum R{dz} xh, sum dz R{xh} */
         double Sdz = HV_NAME(hv_fold)(L0), Sdzx = HV_NAME(hv_fold)(L1), Srdz = HV_NAME(hv_fold)(L2),
@@ -315,8 +342,7 @@ static void HV_NAME(hv_bn_bwd)(const HV_VIEW *x, const HV_VIEW *rx, const HV_REA
             rdg[c] += Srdzx + Sdzr;
             rdb[c] += Srdz;
         }
-        if (!dx) continue;
-        double gc = g[c], rgc = rdy ? rg[c] : 0;
+        if (!dx || fused) continue;
         double m1 = train ? gc * Sdz / M : 0, m2 = train ? gc * Sdzx / M : 0;
         double Rm1 = train && rdy ? (rgc * Sdz + gc * Srdz) / M : 0;
         double Rm2 = train && rdy ? (rgc * Sdzx + gc * Srdzx + gc * Sdzr) / M : 0;
