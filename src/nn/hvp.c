@@ -2,12 +2,13 @@
  * float64 (the default) or float32 (sgd_net_set_hvp_precision), separate
  * from the training engine (net_exec.c); one code for both precisions
  * (hvp_exec.h, hvp_layers_impl.h), compiled per kernel variant
- * (hvp_kern.c). This file holds the storage and the entry points. One call walks the tape
- * forward with R-forward beside it (every activation a and R{a}), takes
- * the loss with its gradient and R of its gradient, and walks back with
- * R-backward beside backward (every activation gradient g and R{g}, and
- * the parameter gradient and its R, which is H v). The kernels are in
- * hvp_layers.c.
+ * (hvp_kern.c). This file holds the storage and the entry points.
+ *
+ * One call walks the tape forward with R-forward beside it (every
+ * activation a and R{a}), takes the loss with its gradient and R of its
+ * gradient, and walks back with R-backward beside backward (every
+ * activation gradient g and R{g}, and the parameter gradient and its R,
+ * which is H v).
  *
  * Storage mirrors the engine's blocks (hvp_layers.h's views): a tensor is
  * a view of a block, so DenseNet's concatenations are channel slices here
