@@ -97,11 +97,15 @@ static int layout(sgd_net *net, int bits)
     S->stat = malloc(sizeof(double) * (ns ? ns : 1));
     S->arr = calloc(A_KINDS * S->nblk, sizeof(void *));
     size_t pb = S->esz * (net->p ? net->p : 1);
-    S->xw = malloc(pb);
-    S->vw = malloc(pb);
-    S->hw = malloc(pb);
+    if (bits == 64) {
+        S->xw = malloc(pb);
+    } else {
+        S->vw = malloc(pb);
+        S->hw = malloc(pb);
+    }
     S->gw = malloc(pb);
-    return S->stat && S->arr && S->xw && S->vw && S->hw && S->gw ? SGD_OK : SGD_ENOMEM;
+    int ok = bits == 64 ? S->xw != NULL : S->vw && S->hw;
+    return S->stat && S->arr && ok && S->gw ? SGD_OK : SGD_ENOMEM;
 }
 
 /* Storage for a batch of n in the net's precision with the current thread
@@ -190,24 +194,35 @@ int sgd_net_set_hvp_precision(sgd_net *net, int bits)
     return SGD_OK;
 }
 
-/* One batch in the net's precision, with float64 v, H v and gradient on
- * both sides: float32 rounds v to float and widens H v and the gradient. */
-static int hvp_batch(sgd_net *net, const float *x, const float *buffers, int mode, const float *input,
-                     const int32_t *labels, size_t n, const double *v, double *hv, double *loss, double *grad)
+/* Storage for batches of up to n, and the operands in the net's precision,
+ * once per call: float64 widens x, float32 rounds v to float. */
+static int hvp_prepare(sgd_net *net, const float *x, const double *v, size_t n)
 {
     int rc = ensure(net, n);
     if (rc) return rc;
     struct nn_hvp_state *S = net->hvp;
-    int train = mode == SGD_NN_TRAIN;
-    size_t p = net->p;
     if (S->bits == 64) {
         double *xd = S->xw;
-        for (size_t i = 0; i < p; i++) xd[i] = x[i];
-        return sgd_kern()->hvp_run64(net, xd, buffers, train, input, labels, n, v, hv, loss, grad);
+        for (size_t i = 0; i < net->p; i++) xd[i] = x[i];
+    } else {
+        float *vf = S->vw;
+        for (size_t i = 0; i < net->p; i++) vf[i] = (float)v[i];
     }
-    float *vf = S->vw, *hf = S->hw, *gf = S->gw;
-    for (size_t i = 0; i < p; i++) vf[i] = (float)v[i];
-    rc = sgd_kern()->hvp_run32(net, x, buffers, train, input, labels, n, vf, hf, loss, grad ? gf : NULL);
+    return SGD_OK;
+}
+
+/* One batch after hvp_prepare, with float64 v, H v and gradient on both
+ * sides: float32 widens H v and the gradient. */
+static int hvp_batch(sgd_net *net, const float *x, const float *buffers, int mode, const float *input,
+                     const int32_t *labels, size_t n, const double *v, double *hv, double *loss, double *grad)
+{
+    struct nn_hvp_state *S = net->hvp;
+    int train = mode == SGD_NN_TRAIN;
+    size_t p = net->p;
+    if (S->bits == 64)
+        return sgd_kern()->hvp_run64(net, S->xw, buffers, train, input, labels, n, v, hv, loss, grad);
+    float *hf = S->hw, *gf = S->gw;
+    int rc = sgd_kern()->hvp_run32(net, x, buffers, train, input, labels, n, S->vw, hf, loss, grad ? gf : NULL);
     for (size_t i = 0; i < p; i++) hv[i] = hf[i];
     if (grad)
         for (size_t i = 0; i < p; i++) grad[i] = gf[i];
@@ -220,6 +235,7 @@ int sgd_net_hvp(sgd_net *net, const float *x, const float *buffers, int mode, co
     if (!net || !x || !v || !hv || !input || !labels || n == 0)
         return sgd_error(SGD_EINVAL, "sgd_net_hvp: missing argument or empty batch");
     int rc = check_args(net, mode, buffers, labels, n);
+    if (!rc) rc = hvp_prepare(net, x, v, n);
     return rc ? rc : hvp_batch(net, x, buffers, mode, input, labels, n, v, hv, loss, grad);
 }
 
@@ -240,6 +256,7 @@ int sgd_net_loss_hvp(sgd_net *net, const float *x, const float *buffers, int mod
                          net->in_c, net->in_h, net->in_w);
     size_t B = L->o.batch, per = (size_t)d->c * d->h * d->w;
     int rc = check_args(net, mode, buffers, NULL, 0);
+    if (!rc) rc = hvp_prepare(net, x, v, B);
     if (rc) return rc;
     float *xb = malloc(sizeof(float) * B * per);
     int32_t *yb = malloc(sizeof(int32_t) * B);

@@ -96,7 +96,7 @@ static void HV_NAME(hv_conv_bwd)(const HV_VIEW *x, const HV_VIEW *rx, const HV_R
 {
     int cout = dy->c, oh = dy->h, ow = dy->w, K = x->c * k * k, P = oh * ow;
     int direct = k == 1 && stride == 1 && pad == 0;
-    size_t nch = nchunks(n), ws = (size_t)cout * K;
+    size_t nch = hv_nchunks(n), ws = (size_t)cout * K;
 #pragma omp parallel
     {
         HV_REAL *sc = scratch + (size_t)omp_get_thread_num() * sl;

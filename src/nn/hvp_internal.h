@@ -26,8 +26,8 @@ struct nn_hvp_state {
     int nthr;
     void *wpart;              /* weight-gradient chunk partials */
     size_t wpart_len;
-    void *xw, *vw, *hw, *gw;  /* p elements each: the weights x (float64), v and
-                               * H v (float32), gradient scratch */
+    void *xw, *vw, *hw, *gw;  /* p elements each: the weights x (float64 only), v
+                               * and H v (float32 only), gradient scratch */
 };
 
 #endif

@@ -19,7 +19,6 @@
 
 #define BN_EPS 1e-5   /* PyTorch's default, as layers_bn.c */
 
-#define nchunks hv_nchunks
 static size_t chunk_len(size_t n, size_t c) { return n - c * HV_CHUNK < HV_CHUNK ? n - c * HV_CHUNK : HV_CHUNK; }
 
 #define HV_REAL double

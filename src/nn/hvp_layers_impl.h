@@ -205,7 +205,7 @@ static void HV_NAME(hv_linear_fwd)(const HV_VIEW *x, const HV_VIEW *rx, const HV
 {
     int in = x->c * x->h * x->w, out = y->c;
 #pragma omp parallel for schedule(static)
-    for (size_t c = 0; c < nchunks(n); c++) {
+    for (size_t c = 0; c < hv_nchunks(n); c++) {
         size_t i0 = c * HV_CHUNK;
         int cnt = (int)chunk_len(n, c);
         HV_GEMM(0, 1, cnt, out, in, 1, SMP(x, i0), (int)x->ns, w, in, 0, SMP(y, i0), (int)y->ns);
@@ -228,7 +228,7 @@ static void HV_NAME(hv_linear_bwd)(const HV_VIEW *x, const HV_VIEW *rx, const HV
                    HV_REAL *rdb, size_t n, HV_REAL *wpart)
 {
     int in = x->c * x->h * x->w, out = dy->c;
-    size_t nch = nchunks(n), ws = (size_t)out * in;
+    size_t nch = hv_nchunks(n), ws = (size_t)out * in;
 #pragma omp parallel
     {
 #pragma omp for schedule(static)
