@@ -18,42 +18,49 @@
 #endif
 
 /* sin(x), cos(x) for |x| < 2^30: Cody-Waite reduction by pi/2 in three
- * parts (fdlibm's constants), then fdlibm's minimax kernels on [-pi/4, pi/4]. */
-static inline void sgd_sincos(double x, double *s, double *c)
-{
-    const double two_over_pi = 6.36619772367581382433e-01;
-    const double pio2_1 = 1.57079632673412561417e+00;  /* first 33 bits of pi/2 */
-    const double pio2_2 = 6.07710050630396597660e-11;  /* next 33 bits */
-    const double pio2_2t = 2.02226624879595063154e-21; /* pi/2 - pio2_1 - pio2_2 */
-    const double round_magic = 6755399441055744.0;    /* 1.5 * 2^52: rounds to nearest */
-    double shifted = x * two_over_pi + round_magic;
-    double qd = shifted - round_magic;
-    double r = ((x - qd * pio2_1) - qd * pio2_2) - qd * pio2_2t;
-    /* The quadrant's low bits are the low mantissa bits of `shifted`
-     * (a bit cast, which vectorises where a double->int64 conversion
-     * would not on AVX2). */
-    uint64_t qbits;
-    memcpy(&qbits, &shifted, sizeof qbits);
-    double z = r * r;
-    double ps = -1.66666666666666324348e-01 +
-                z * (8.33333333332248946124e-03 +
-                     z * (-1.98412698298579493134e-04 +
-                          z * (2.75573137070700676789e-06 +
-                               z * (-2.50507602534068634195e-08 + z * 1.58969099521155010221e-10))));
-    double sn = r + r * z * ps;
-    double pc = 4.16666666666666019037e-02 +
-                z * (-1.38888888888741095749e-03 +
-                     z * (2.48015872894767294178e-05 +
-                          z * (-2.75573143513906633035e-07 +
-                               z * (2.08757232129817482790e-09 + z * -1.13596475577881948265e-11))));
-    double hz = 0.5 * z, w = 1.0 - hz;
-    double cs = w + (((1.0 - w) - hz) + z * z * pc);
-    /* quadrant q mod 4: (sin, cos) = (s, c), (c, -s), (-s, -c), (-c, s) */
-    uint64_t k = qbits & 3;
-    double s1 = (k & 1) ? cs : sn, c1 = (k & 1) ? sn : cs;
-    *s = (k & 2) ? -s1 : s1;
-    *c = ((k + 1) & 2) ? -c1 : c1;
-}
+ * parts (fdlibm's constants), then fdlibm's minimax kernels on [-pi/4, pi/4].
+ * Written as a macro so that compiled formulas (landscape/formula_emit.c)
+ * carry the same source as text: SGD_SINCOS_SOURCE(SGD_AS_CODE) defines it,
+ * SGD_SINCOS_SOURCE(SGD_AS_TEXT) is its text. */
+#define SGD_AS_CODE(...) __VA_ARGS__
+#define SGD_AS_TEXT(...) #__VA_ARGS__
+#define SGD_SINCOS_SOURCE(X)                                                                                    \
+    X(static inline void sgd_sincos(double x, double *s, double *c)                                             \
+    {                                                                                                           \
+        const double two_over_pi = 6.36619772367581382433e-01;                                                  \
+        const double pio2_1 = 1.57079632673412561417e+00;  /* first 33 bits of pi/2 */                          \
+        const double pio2_2 = 6.07710050630396597660e-11;  /* next 33 bits */                                   \
+        const double pio2_2t = 2.02226624879595063154e-21; /* pi/2 - pio2_1 - pio2_2 */                         \
+        const double round_magic = 6755399441055744.0;    /* 1.5 * 2^52: rounds to nearest */                   \
+        double shifted = x * two_over_pi + round_magic;                                                         \
+        double qd = shifted - round_magic;                                                                      \
+        double r = ((x - qd * pio2_1) - qd * pio2_2) - qd * pio2_2t;                                            \
+        /* The quadrant's low bits are the low mantissa bits of `shifted`                                       \
+         * (a bit cast, which vectorises where a double->int64 conversion                                       \
+         * would not on AVX2). */                                                                               \
+        uint64_t qbits;                                                                                         \
+        memcpy(&qbits, &shifted, sizeof qbits);                                                                 \
+        double z = r * r;                                                                                       \
+        double ps = -1.66666666666666324348e-01 +                                                               \
+                    z * (8.33333333332248946124e-03 +                                                           \
+                         z * (-1.98412698298579493134e-04 +                                                     \
+                              z * (2.75573137070700676789e-06 +                                                 \
+                                   z * (-2.50507602534068634195e-08 + z * 1.58969099521155010221e-10))));       \
+        double sn = r + r * z * ps;                                                                             \
+        double pc = 4.16666666666666019037e-02 +                                                                \
+                    z * (-1.38888888888741095749e-03 +                                                          \
+                         z * (2.48015872894767294178e-05 +                                                      \
+                              z * (-2.75573143513906633035e-07 +                                                \
+                                   z * (2.08757232129817482790e-09 + z * -1.13596475577881948265e-11))));       \
+        double hz = 0.5 * z, w = 1.0 - hz;                                                                      \
+        double cs = w + (((1.0 - w) - hz) + z * z * pc);                                                        \
+        /* quadrant q mod 4: (sin, cos) = (s, c), (c, -s), (-s, -c), (-c, s) */                                 \
+        uint64_t k = qbits & 3;                                                                                 \
+        double s1 = (k & 1) ? cs : sn, c1 = (k & 1) ? sn : cs;                                                  \
+        *s = (k & 2) ? -s1 : s1;                                                                                \
+        *c = ((k + 1) & 2) ? -c1 : c1;                                                                          \
+    })
+SGD_SINCOS_SOURCE(SGD_AS_CODE)
 
 /* cos(2 pi x), for |x| < 2^50, cheaper than sgd_sincos when only the cosine
  * of a multiple of 2 pi is wanted (Rastrigin's value): the reduction to one

@@ -138,15 +138,14 @@ typedef struct {
         double t = exp(a);                                                                           \
         return t / (1.0 + t);                                                                        \
     })
-#define FORMULA_AS_CODE(...) __VA_ARGS__
-#define FORMULA_AS_TEXT(...) #__VA_ARGS__
-FORMULA_HELPERS(FORMULA_AS_CODE)
+FORMULA_HELPERS(SGD_AS_CODE)
 
 /* sin and cos of one argument: the library's vectorisable kernel
  * (core/fastmath.h, within 4e-16 of libm) where |a| < FORMULA_SINCOS_LIM,
  * libm beyond (and for NaN/Inf). The kernel is what lets a block of trials
- * take sin/cos in vector lanes; the interpreter and compiled formulas both
- * call these two functions, so they agree to the bit. */
+ * take sin/cos in vector lanes. Compiled formulas carry the kernel's source
+ * (SGD_SINCOS_SOURCE) and hand a point with an argument beyond the limit
+ * back to the interpreter, so both agree to the bit. */
 #define FORMULA_SINCOS_LIM 1e5
 void formula_sincos_slow(double a, double *s, double *c);
 /* s[q], c[q] = sin, cos of a[q] for q < n (c may alias nothing, s neither). */
@@ -219,12 +218,11 @@ void formula_jit_free(formula_jit *J);
 #define FORMULA_JIT_LANES 32
 
 /* What the compiled code receives: the constants (tape constants, then the
- * eager sums' adjoints) and the sin/cos kernel. Declared once, compiled in
- * formula_jit.c and written into the emitted C. */
+ * eager sums' adjoints). Declared once, compiled in formula_jit.c and
+ * written into the emitted C. */
 #define FORMULA_JIT_CTX(X)                                                          \
     X(typedef struct {                                                              \
         const double *K;                                                            \
-        void (*sincos_lanes)(int n, const double *a, double *s, double *c);        \
     } formula_jit_ctx;)
 
 /* A growing string (oom set, and further output dropped, when memory runs out). */

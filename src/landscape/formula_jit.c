@@ -5,8 +5,8 @@
  * The C (formula_emit.c) is formula_grad_lanes (formula_eval.c) with the
  * tape unrolled over a block of JB points, so the interpreter's dispatch is
  * gone and the loops vectorise. Each operation is the interpreter's own
- * expression (FORMULA_OPS, stringified), sin/cos come from the library's
- * kernel through a function pointer, the constants are read from an array
+ * expression (FORMULA_OPS, stringified), sin/cos is the library's kernel,
+ * its source written in (SGD_SINCOS_SOURCE), the constants are read from an array
  * at run time (a literal could let the compiler rewrite pow(a, 2.0)), and
  * the object is compiled with -ffp-contract=off -fno-fast-math: values and
  * gradients equal the interpreter's to the last bit (tests/test_formula_jit.c).
@@ -35,14 +35,16 @@
 extern char **environ;
 
 enum { JB = FORMULA_JIT_LANES, JIT_MAX_TAPE = 1024, JIT_STACK_DOUBLES = 8192 };
-FORMULA_JIT_CTX(FORMULA_AS_CODE)
+FORMULA_JIT_CTX(SGD_AS_CODE)
 
-/* Gradients of JB points, xs and gs by coordinate (x_i of point q at
- * [i JB + q]); ws holds 4 (n+1) JB doubles, and afterwards row `root` of
- * it holds f of each point.
- * Returns the lanes (bit q) that formula_fg must redo (prod() with two
- * vanishing factors, as in formula_grad_lanes). */
-typedef unsigned long long (*formula_lanes_fn)(const formula_jit_ctx *ctx, const double *xs, double *gs,
+/* Gradients of np <= JB points, x and grad by point ([q][i], as callers
+ * keep them); ws holds 4 (n+1) JB doubles of rows, then 2 D JB for the
+ * block by coordinate, and afterwards row `root` of it holds f of each
+ * point. Returns the lanes (bit q) that formula_fg must redo: prod() with two
+ * vanishing factors (as in formula_grad_lanes), or a sin/cos argument
+ * beyond the kernel's range (FORMULA_SINCOS_LIM, NaN included), which the
+ * interpreter takes from libm. */
+typedef unsigned long long (*formula_lanes_fn)(const formula_jit_ctx *ctx, int np, const double *x, double *grad,
                                                double *ws);
 
 struct formula_jit {
@@ -220,34 +222,19 @@ void formula_jit_free(formula_jit *J)
 /* The compiled function's rows, then JB points and gradients by coordinate. */
 static size_t ws_doubles(const formula_prog *g) { return (4 * (size_t)(g->n + 1) + 2 * g->d) * JB; }
 
-/* Gradients of np <= JB points, and f of each into fx (may be NULL). The
- * compiled code takes the block by coordinate ([i][q], so that a sum()
- * body reads and writes consecutive lanes): in 1-D a whole block is that
- * already, otherwise it goes through transposed copies (zeros beyond np).
- * Moving numbers changes no operation, so no bit. */
+/* Gradients of np <= JB points, and f of each into fx (may be NULL). */
 static void jit_block(const sgd_landscape *f, int np, const double *x, double *grad, double *fx, double *ws)
 {
     const formula_prog *g = f->params;
-    const formula_jit *J = g->jit;
-    size_t d = g->d, nrows = 4 * (size_t)(g->n + 1) * JB;
-    double *xt = ws + nrows, *gt = xt + JB * d;
-    int direct = d == 1 && np == JB;
-    if (!direct) {
-        memset(xt, 0, JB * d * sizeof *xt);
-        for (size_t i = 0; i < d; i++) /* rows written whole, loads strided: 25 -> 15 % of a d = 10 run */
-            for (int q = 0; q < np; q++) xt[i * JB + (size_t)q] = x[(size_t)q * d + i];
-    }
-    unsigned long long redo = J->lanes(&J->ctx, direct ? x : xt, direct ? grad : gt, ws);
-    if (!direct)
-        for (int q = 0; q < np; q++)
-            for (size_t i = 0; i < d; i++) grad[(size_t)q * d + i] = gt[i * JB + (size_t)q];
-    for (int q = 0; q < np; q++) {
-        if (fx) fx[q] = ws[(size_t)g->root * JB + (size_t)q];
+    size_t d = g->d;
+    unsigned long long redo = g->jit->lanes(&g->jit->ctx, np, x, grad, ws);
+    if (fx)
+        for (int q = 0; q < np; q++) fx[q] = ws[(size_t)g->root * JB + (size_t)q];
+    for (int q = 0; redo && q < np; q++) /* rare: a test per lane was ~8 % of a 1-D run */
         if (redo >> q & 1) {
             double v = formula_fg(f, x + (size_t)q * d, grad + (size_t)q * d);
             if (fx) fx[q] = v;
         }
-    }
 }
 
 /* n points in blocks of JB, the workspace on the stack when it is small. */
@@ -320,7 +307,6 @@ int sgd_landscape_formula_jit(sgd_landscape *f, char *note, size_t nlen)
     for (int j = 0; j < g->n; j++) J->K[j] = g->tape[j].k;
     for (int m = 0; m < g->nseg; m++) J->K[g->n + m] = g->seg[m].w;
     J->ctx.K = J->K;
-    J->ctx.sincos_lanes = formula_sincos_lanes;
 
     const char *cc = getenv("CC");
     if (!cc || !cc[0]) cc = "cc";
