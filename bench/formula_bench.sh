@@ -32,34 +32,42 @@ SPIKY="x^2/2 + 0.008*(1-cos(80*x)) + 0.35*$U*$U*$U*(10 - 15*$U + 6*$U*$U)*(1-cos
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "compiler for formulas: ${CC:-cc} = $(${CC:-cc} --version | head -1)"
 
-# Trial-steps per second of `sgdscape run` over the levels (the run's own
-# timer, summary.json "seconds": the trial loop without start-up), median
-# over the repeats. rate NAME D STEPS LEVELS ARGS...
-rate() {
-    local name=$1 d=$2 steps=$3 levels=$4
-    shift 4
-    local secs=()
-    for ((k = 0; k < REPS; k++)); do
-        local tot=0
-        for lv in ${levels//,/ }; do
-            "$BIN" run "$@" --d "$d" --trials $TRIALS --steps "$steps" --level "$lv" --eta 0.01 \
-                --threads "$THREADS" --out "$TMP/r" --force >/dev/null
-            tot=$($PY -c 'import json,sys; print(float(sys.argv[1]) + json.load(open(sys.argv[2]))["seconds"])' \
-                "$tot" "$TMP/r/summary.json")
-            rm -rf "$TMP/r"
-        done
-        secs+=("$tot")
+# Seconds of one `sgdscape run` per level, summed over the levels (the
+# run's own timer, summary.json "seconds": the trial loop without start-up).
+# once D STEPS LEVELS ARGS...
+once() {
+    local d=$1 steps=$2 levels=$3
+    shift 3
+    local tot=0
+    for lv in ${levels//,/ }; do
+        "$BIN" run "$@" --d "$d" --trials $TRIALS --steps "$steps" --level "$lv" --eta 0.01 \
+            --threads "$THREADS" --out "$TMP/r" --force >/dev/null
+        tot=$($PY -c 'import json,sys; print(float(sys.argv[1]) + json.load(open(sys.argv[2]))["seconds"])' \
+            "$tot" "$TMP/r/summary.json")
+        rm -rf "$TMP/r"
     done
-    $PY -c 'import sys; s = sorted(map(float, sys.argv[4:])); m = s[(len(s) - 1) // 2]
-print("%.6g" % (int(sys.argv[1]) * int(sys.argv[2]) * int(sys.argv[3]) / m))' \
-        $TRIALS "$steps" "$(echo "${levels//,/ }" | wc -w)" "${secs[@]}"
+    echo "$tot"
 }
 
+# Trial-steps per second from the median of the repeats' seconds.
+# rate STEPS NLEVELS SECONDS...
+rate() {
+    $PY -c 'import sys; s = sorted(map(float, sys.argv[4:])); m = s[(len(s) - 1) // 2]
+print("%.6g" % (int(sys.argv[1]) * int(sys.argv[2]) * int(sys.argv[3]) / m))' $TRIALS "$@"
+}
+
+# The configurations compared with each other run in turn within each
+# repeat, so that a change of the machine's speed falls on all of them.
 "$BIN" run --f "$F" --trials 1 --steps 1 --out "$TMP/w" >/dev/null 2>&1 && rm -rf "$TMP/w" # compile once
 echo
 echo "== $TRIALS trials x $STEPS steps x 4 levels ($LEVELS, eta 0.01), f = $F"
-c=$(rate compiled 1 "$STEPS" $LEVELS --f "$F")
-i=$(rate interpreted 1 "$STEPS" $LEVELS --f "$F" --no-jit)
+cs=() is=()
+for ((k = 0; k < REPS; k++)); do
+    cs+=("$(once 1 "$STEPS" $LEVELS --f "$F")")
+    is+=("$(once 1 "$STEPS" $LEVELS --f "$F" --no-jit)")
+done
+c=$(rate "$STEPS" 4 "${cs[@]}")
+i=$(rate "$STEPS" 4 "${is[@]}")
 p=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $PY bench/formula_bench.py $TRIALS "$STEPS" "$REPS" $LEVELS)
 $PY - "$c" "$i" "$p" "$THREADS" <<'PY'
 import json, sys
@@ -80,9 +88,13 @@ RS=$((STEPS / 10)) SS=$((STEPS / 2))
 "$BIN" run --f "$SPIKY" --trials 1 --steps 1 --out "$TMP/w" >/dev/null 2>&1 && rm -rf "$TMP/w"
 for row in "rastrigin d=10|10|$RS|rastrigin|$RAST" "spiky|1|$SS|spiky|$SPIKY"; do
     IFS='|' read -r name d steps cat form <<<"$row"
-    a=$(rate cat "$d" "$steps" 0.13 --noise cube --f "$cat")
-    b=$(rate formula "$d" "$steps" 0.13 --noise cube --f "$form")
-    e=$(rate interp "$d" "$steps" 0.13 --noise cube --f "$form" --no-jit)
+    as=() bs=() es=()
+    for ((k = 0; k < REPS; k++)); do
+        as+=("$(once "$d" "$steps" 0.13 --noise cube --f "$cat")")
+        bs+=("$(once "$d" "$steps" 0.13 --noise cube --f "$form")")
+        es+=("$(once "$d" "$steps" 0.13 --noise cube --f "$form" --no-jit)")
+    done
+    a=$(rate "$steps" 1 "${as[@]}") b=$(rate "$steps" 1 "${bs[@]}") e=$(rate "$steps" 1 "${es[@]}")
     $PY -c 'import sys; a, b, e = map(float, sys.argv[2:5])
 print("%-16s catalog %.3g/s, compiled formula %.3g/s (catalog/compiled %.2fx), interpreted %.3g/s   (%s steps, %s threads)"
       % (sys.argv[1], a, b, a / b, e, sys.argv[5], sys.argv[6]))' "$name" "$a" "$b" "$e" "$steps" "$THREADS"
