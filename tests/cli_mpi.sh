@@ -121,7 +121,7 @@ rc=$?
 cmp -s "$T/f3p.err" "$T/f3.err" && ok || bad "diverging point: message differs: $(cat "$T/f3p.err") vs $(cat "$T/f3.err")"
 [ ! -e "$T/f3" ] && [ ! -e "$T/f3.partial" ] && ok || bad "diverging point: left a run directory"
 # ... and a single point whose Monte Carlo chunks are split over the ranks
-P=(smooth --f "sqrt(x)" --method mc --samples 300000 --at 0.59999 --level 0.6 --threads 1) # sample 287644: chunk 3 of 4, rank 2
+P=(smooth --f "sqrt(-x)" --method mc --samples 300000 --at -0.599995 --level 0.6 --threads 1) # sample 224715 alone: chunk 2 of 4, rank 2
 "$B" "${P[@]}" --out "$T/f5p" >/dev/null 2>"$T/f5p.err"
 "${MPI[@]}" -np 3 "$B" "${P[@]}" --out "$T/f5" >/dev/null 2>"$T/f5.err"
 rc=$?

@@ -172,6 +172,40 @@ int main(void)
             sgd_landscape_free(f);
         }
     }
+    /* 1-D noise comes four steps per Philox block: a stage without noise over
+     * a block's first step (T = 8), stage starts off the block boundary
+     * (T = 5, 11, 14) and a different r per stage must still give each step
+     * the noise sgd_noise_sample gives, scaled by that step's r. */
+    {
+        sgd_landscape *f = sgd_landscape_create("spiky", 1);
+        const double eta = 0.01;
+        sgd_trials_config c;
+        sgd_trials_defaults(&c, f);
+        c.ntrials = 37;
+        c.seed = 5;
+        c.threads = 2;
+        CHECK(sgd_schedule_parse("stages:5@0.13,6@0,3@0.04,9@0.07", eta, 13, 23, &c.sched) == SGD_OK);
+        CHECK(c.sched.nstages == 4 && c.sched.stage[1].r == 0 && c.sched.stage[2].steps == 3);
+        sgd_trials_result r;
+        run(&c, &r);
+        int same = 1;
+        for (size_t t = 0; t < c.ntrials; t++) {
+            double x = r.x_start[t], y, xn, g, om;
+            size_t s = 0;
+            for (size_t k = 0; k < 4; k++)
+                for (size_t i = 0; i < c.sched.stage[k].steps; i++, s++) {
+                    sgd_noise W = {.kind = SGD_NOISE_BALL, .scale = c.sched.stage[k].r}; /* level / eta */
+                    om = 0.0;
+                    if (W.scale > 0) CHECK(sgd_noise_sample(&W, 1, c.seed, t, s, &x, &om) == SGD_OK);
+                    sgd_step(f, eta, &om, &x, &y, &xn, &g);
+                    x = xn;
+                }
+            same &= !memcmp(&x, &r.x_final[t], sizeof x);
+        }
+        CHECK(same);
+        sgd_trials_result_free(&r);
+        sgd_landscape_free(f);
+    }
     /* Determinism: threads 1 vs 2, and two slices with trial_offset. */
     {
         sgd_landscape *f = sgd_landscape_create("spiky", 1);

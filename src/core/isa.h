@@ -38,8 +38,8 @@ struct sgd_landscape;
     X(void, formula_grad_batch, (const struct sgd_landscape *f, size_t n, const double *x, double *grad))    \
     X(void, formula_sincos_lanes, (int n, const double *a, double *s, double *c))                            \
     /* src/optim/trials_kern.c: uniform noise by Philox (1-D; the cube in d >= 2), and the step */           \
-    X(void, trials_noise_1d, (uint64_t seed, uint64_t trial0, uint64_t half, double r, size_t m, double *om, \
-                              double *pair))                                                                 \
+    X(void, trials_noise_1d, (uint64_t seed, uint64_t trial0, uint64_t quad, double r, size_t m, double *om, \
+                              double *spare))                                                                \
     X(void, trials_noise_cube, (uint64_t seed, uint64_t trial0, uint64_t T, double r, size_t m, size_t d,    \
                                 double *om))                                                                 \
     X(int, trials_step_flat, (size_t m, double eta, double *x, const double *g, const double *om,            \

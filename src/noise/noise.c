@@ -42,10 +42,11 @@ void sgd_noise_sample_domain(const sgd_noise *W, size_t d, uint64_t seed, uint32
 {
     double r = W->scale;
     if (d == 1 && (W->kind == SGD_NOISE_CUBE || W->kind == SGD_NOISE_BALL)) {
-        /* the interval [-r, r], ball and cube alike; one Philox block serves two steps */
-        double u[2];
-        sgd_rng_uniform2(seed, domain, stream, step >> 1, 0, u);
-        omega[0] = r * (2.0 * u[step & 1] - 1.0);
+        /* the interval [-r, r], ball and cube alike: one Philox block serves
+         * four steps, a 32-bit word each, as cube noise draws a coordinate */
+        uint32_t w[4];
+        sgd_rng_words(seed, domain, stream, step >> 2, 0, w);
+        omega[0] = r * sgd_sym32(w[step & 3]);
         return;
     }
     switch (W->kind) {

@@ -69,26 +69,28 @@ static void draw_box(uint64_t seed, uint32_t domain, uint64_t trial, uint64_t st
 /* Uniform omega in [-r, r]^d for trials trial0 .. trial0+m-1 at step T: the
  * same numbers as sgd_noise_sample (cube, or the 1-D interval), drawn with
  * the inline Philox across trials (the variant's trials_noise_1d and
- * trials_noise_cube, trials_kern.c). In 1-D one Philox block serves
- * steps 2k and 2k+1 (see noise.c), so `pair` keeps the second half:
- * pair[j] holds 2u-1 for step T+1 after an even T. */
+ * trials_noise_cube, trials_kern.c). In 1-D one Philox block serves steps
+ * 4k .. 4k+3 (see noise.c): at T = 4k `spare` receives the unscaled noise
+ * of T+1 .. T+3 (row t-1 for T+t), which later steps scale by their r
+ * when *held == k (the caller's record of what spare holds). */
 static void uniform_noise(uint64_t seed, uint64_t trial0, uint64_t T, double r, size_t m, size_t d, double *om,
-                          double *pair)
+                          double *spare, uint64_t *held)
 {
-    if (d == 1) {
-        if (T & 1) {
-            /* pair was filled at T-1 unless the block starts on an odd step */
-            for (size_t j = 0; j < m; j++) om[j] = r * pair[j];
-            return;
-        }
-        sgd_kern()->trials_noise_1d(seed, trial0, T >> 1, r, m, om, pair);
+    if (d > 1) {
+        sgd_kern()->trials_noise_cube(seed, trial0, T, r, m, d, om);
         return;
     }
-    sgd_kern()->trials_noise_cube(seed, trial0, T, r, m, d, om);
+    if (T & 3) {
+        const double *s = spare + ((T & 3) - 1) * m;
+        for (size_t j = 0; j < m; j++) om[j] = r * s[j];
+        return;
+    }
+    sgd_kern()->trials_noise_1d(seed, trial0, T >> 2, r, m, om, spare);
+    *held = T >> 2;
 }
 
 typedef struct block_ws {
-    double *x, *v, *g, *om, *pair;
+    double *x, *v, *g, *om, *spare;
     int *active;
 } block_ws;
 
@@ -215,9 +217,9 @@ static int run_blocks(const sgd_trials_config *c, sgd_trials_result *r, sgd_tria
         w.v = calloc(BLOCK * d, sizeof(double));
         w.g = malloc(BLOCK * d * sizeof(double));
         w.om = malloc(BLOCK * d * sizeof(double));
-        w.pair = malloc(BLOCK * sizeof(double));
+        w.spare = malloc(3 * BLOCK * sizeof(double));
         w.active = malloc(BLOCK * sizeof(int));
-        int ok = w.x && w.v && w.g && w.om && w.pair && w.active;
+        int ok = w.x && w.v && w.g && w.om && w.spare && w.active;
         for (;;) {
             size_t b = q ? sgd_dist_queue_next(q) : atomic_fetch_add_explicit(&taken, 1, memory_order_relaxed);
             if (b >= nblocks) break;
@@ -237,7 +239,7 @@ static int run_blocks(const sgd_trials_config *c, sgd_trials_result *r, sgd_tria
             memset(w.v, 0, BLOCK * d * sizeof(double));
             size_t T = 0; /* global step counter: addresses the noise stream */
             const int uniform = c->noise.kind == SGD_NOISE_CUBE || (c->noise.kind == SGD_NOISE_BALL && d == 1);
-            int have_pair = 0;  /* w.pair holds step T's noise (1-D uniform) */
+            uint64_t held = UINT64_MAX; /* w.spare holds steps 4 held + 1 .. + 3 (1-D uniform) */
             int all_active = 1; /* no trial of the block has stopped */
             double eta = c->sched.stage[0].eta;
             for (size_t k = 0; k < ns; k++) {
@@ -273,10 +275,10 @@ static int run_blocks(const sgd_trials_config *c, sgd_trials_result *r, sgd_tria
                     /* omega_t for every trial of the block */
                     if (c->noise.kind == SGD_NOISE_NONE || r_t == 0)
                         memset(w.om, 0, m * d * sizeof(double));
-                    else if (uniform && (d > 1 || (T & 1) == 0 || have_pair))
-                        uniform_noise(c->seed, gtrial0, T, r_t, m, d, w.om, w.pair);
+                    else if (uniform && (d > 1 || (T & 3) == 0 || held == T >> 2))
+                        uniform_noise(c->seed, gtrial0, T, r_t, m, d, w.om, w.spare, &held);
                     else {
-                        sgd_noise W = c->noise; /* general models, and an odd first step */
+                        sgd_noise W = c->noise; /* general models, and 1-D steps whose block was not drawn */
                         W.scale = r_t;
                         for (size_t j = 0; j < m; j++) {
                             if (!w.active[j]) continue;
@@ -292,7 +294,6 @@ static int run_blocks(const sgd_trials_config *c, sgd_trials_result *r, sgd_tria
                             }
                         }
                     }
-                    have_pair = uniform && d == 1 && (T & 1) == 0 && r_t > 0;
                     int bad = block_update(&w, m, d, c->momentum, eta_t, all_active);
                     if (bad || c->stop_radius > 0)
                         for (size_t j = 0; j < m; j++) {
@@ -352,7 +353,7 @@ static int run_blocks(const sgd_trials_config *c, sgd_trials_result *r, sgd_tria
         free(w.v);
         free(w.g);
         free(w.om);
-        free(w.pair);
+        free(w.spare);
         free(w.active);
     }
     if (failed) {

@@ -10,25 +10,28 @@
 #include <float.h>
 #include <math.h>
 
-/* Uniform omega_T = r (2u - 1) for trials trial0 .. trial0+m-1 (m <= 64) at
- * an even step T = 2 half, and pair[j] = 2u' - 1 for step T+1: one Philox
- * block serves both steps (noise.c's 1-D layout, sgd_rng_counter's words),
- * drawn across trials so the loop vectorises. */
-void SGD_KERN(trials_noise_1d)(uint64_t seed, uint64_t trial0, uint64_t half, double r, size_t m, double *om,
-                               double *pair)
+/* Uniform omega_T = r sgd_sym32(word 0) for trials trial0 .. trial0+m-1
+ * (m <= 64) at a step T = 4 quad, and spare[(t-1) m + j] = sgd_sym32(word t)
+ * for steps T+1 .. T+3: one Philox block serves four steps (noise.c's 1-D
+ * layout, sgd_rng_counter's words), drawn across trials so the loop
+ * vectorises. */
+void SGD_KERN(trials_noise_1d)(uint64_t seed, uint64_t trial0, uint64_t quad, double r, size_t m, double *om,
+                               double *spare)
 {
     uint32_t w0[64], w1[64], w2[64], w3[64];
     for (size_t j = 0; j < m; j++) {
         uint64_t tr = trial0 + j;
         w0[j] = 0;
-        w1[j] = (uint32_t)half;
+        w1[j] = (uint32_t)quad;
         w2[j] = (uint32_t)tr;
-        w3[j] = sgd_rng_counter_w3(SGD_RNG_NOISE, tr, half);
+        w3[j] = sgd_rng_counter_w3(SGD_RNG_NOISE, tr, quad);
     }
     sgd_philox4x32_soa(m, w0, w1, w2, w3, (uint32_t)seed, (uint32_t)(seed >> 32));
     for (size_t j = 0; j < m; j++) {
-        om[j] = r * (2.0 * sgd_u01(w0[j], w1[j]) - 1.0);
-        pair[j] = 2.0 * sgd_u01(w2[j], w3[j]) - 1.0;
+        om[j] = r * sgd_sym32(w0[j]);
+        spare[j] = sgd_sym32(w1[j]);
+        spare[m + j] = sgd_sym32(w2[j]);
+        spare[2 * m + j] = sgd_sym32(w3[j]);
     }
 }
 

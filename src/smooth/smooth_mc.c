@@ -145,7 +145,7 @@ static int mc_run(const sgd_landscape *f, const sgd_noise *W, double eta, const 
     size_t d = f->d, h = (d + 3) / 4;
     mc_job J = {f, W, eta, y, p, n, d, step0, 0, res->want_grad, res->want_range, 0, 0};
     J.want_val = !(p->grad_only && res->want_grad);
-    /* d = 1 goes through sgd_noise_sample_domain: there one Philox block serves two steps;
+    /* d = 1 goes through sgd_noise_sample_domain: there one Philox block serves four samples;
      * so does r < 2^-990, where r 2^-31 is subnormal and sgd_sym32_scaled would round differently */
     J.cube = W->kind == SGD_NOISE_CUBE && d >= 2 && W->scale >= 0x1.0p-990;
     J.sep = J.cube && f->fast && f->fast->phi_batch;
