@@ -72,7 +72,8 @@ static int same_bits(const double *a, const double *b, size_t n)
 }
 
 /* Compiled against interpreted: fg with and without the gradient, and
- * grad_batch over several block sizes (partial compiled blocks included). */
+ * grad_batch, value_batch and fg_batch over several block sizes (partial
+ * compiled blocks included). */
 static void test_bits(void)
 {
     double X[NP * MAXD], G1[NP * MAXD], G2[NP * MAXD];
@@ -107,9 +108,18 @@ static void test_bits(void)
             same &= same_bits(&vi, &vc, 1) && same_bits(&ui, &uc, 1) && same_bits(gi, gc, d);
         }
         for (size_t nb = 1; nb <= NP; nb += 11) {
+            double F1[NP], F2[NP], F3[NP];
             fi->grad_batch(fi, nb, X, G1);
             fc->grad_batch(fc, nb, X, G2);
             same &= same_bits(G1, G2, nb * d);
+            /* values alone (the compiled forward sweep), and values with gradients */
+            fi->value_batch(fi, nb, X, F1);
+            fc->value_batch(fc, nb, X, F2);
+            same &= same_bits(F1, F2, nb);
+            fc->fg_batch(fc, nb, X, F3, G2);
+            same &= same_bits(G1, G2, nb * d);
+            for (size_t p = 0; p < nb; p++) F1[p] = fi->fg(fi, X + p * d, G1 + p * d);
+            same &= same_bits(F1, F3, nb) && same_bits(G1, G2, nb * d);
         }
         CHECK(same);
         if (!same) fprintf(stderr, "  compiled differs from the interpreter: %s\n", corpus[c].expr);

@@ -29,6 +29,10 @@ typedef void (*sgd_grad_batch_fn)(const sgd_landscape *f, size_t n, const double
  * vector lanes. */
 typedef void (*sgd_value_batch_fn)(const sgd_landscape *f, size_t n, const double *x, double *fx);
 
+/* Values and gradients of n points at once, the bits of fg at each point.
+ * The default loops over fg; compiled formulas run blocks of points. */
+typedef void (*sgd_fg_batch_fn)(const sgd_landscape *f, size_t n, const double *x, double *fx, double *grad);
+
 /* Exact convolution g(y) = E f(y - eta*omega), omega ~ W, and grad g.
  * Returns SGD_EUNSUPPORTED when no closed form exists for that noise. */
 typedef int (*sgd_smooth_fn)(const sgd_landscape *f, const sgd_noise *W, double eta,
@@ -44,6 +48,7 @@ struct sgd_landscape {
     sgd_fg_fn fg;
     sgd_grad_batch_fn grad_batch; /* never NULL after construction */
     sgd_value_batch_fn value_batch; /* never NULL after construction */
+    sgd_fg_batch_fn fg_batch;       /* never NULL after construction */
     sgd_smooth_fn smooth;  /* NULL if no closed form at all */
     sgd_hess_fn hess;      /* NULL if not analytic */
     double L;              /* global smoothness constant if known, else NaN */
@@ -90,7 +95,7 @@ sgd_landscape *sgd_landscape_plugin(const char *path, size_t d);
 
 void sgd_landscape_free(sgd_landscape *f);
 
-/* Fill in defaults (grad_batch and value_batch from fg, NaN L, domain) after a constructor
+/* Fill in defaults (grad_batch, value_batch and fg_batch from fg, NaN L, domain) after a constructor
  * set fg, d and name. Used by the catalog, formula and plugin constructors. */
 void sgd_landscape_finish(sgd_landscape *f);
 

@@ -246,34 +246,34 @@ static void emit_adj_zero(emitter *E)
     }
 }
 
-/* formula_grad_lanes, unrolled: per lane the same statements in the same
- * order (lanes are independent, so fusing loops over them changes nothing).
- * The last segment, when it is not a block, runs its forward and reverse
- * sweeps in one loop: nothing comes between them. */
-static void emit_program(emitter *E)
+/* formula_grad_lanes, unrolled (sgd_formula_lanes): per lane the same
+ * statements in the same order (lanes are independent, so fusing loops over
+ * them changes nothing). The last segment, when it is not a block, runs its
+ * forward and reverse sweeps in one loop: nothing comes between them.
+ * values: the forward sweep alone (sgd_formula_values), f without its
+ * gradient, as formula_fg computes it when asked for no gradient. */
+static void emit_program(emitter *E, int values)
 {
     sbuf *b = E->b;
     const formula_prog *g = E->g;
     int n = g->n;
-    int fuse_last = g->nseg > 0 && !g->seg[g->nseg - 1].block;
-    put(b, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n%s\n%s\n%s\n",
-        FORMULA_JIT_CTX(SGD_AS_TEXT), FORMULA_HELPERS(SGD_AS_TEXT), SGD_SINCOS_SOURCE(SGD_AS_TEXT));
-    /* one base for every row: the vectoriser then sees that rows never overlap */
-    put(b, "enum { JB = %d, N1 = %d };\n#define D ((size_t)%zu)\n#define SINCOS_LIM %.17g\n"
-           "#define V(j) W[j]\n#define PA(j) W[N1 + (j)]\n#define PB(j) W[2 * N1 + (j)]\n#define ADJ(j) W[3 * N1 + (j)]\n",
-        JB, n + 1, g->d, FORMULA_SINCOS_LIM);
+    int fuse_last = !values && g->nseg > 0 && !g->seg[g->nseg - 1].block;
     /* the block by coordinate ([i][q], so that a sum() body reads and writes
      * consecutive lanes): a 1-D block is that already, otherwise it goes
      * through transposed copies (zeros beyond np), here where D is a constant */
-    put(b, "unsigned long long sgd_formula_lanes(const formula_jit_ctx *ctx, int np, const double *restrict x,\n"
-           "                                     double *restrict grad, double *restrict ws)\n{\n"
-           "const double *restrict K = ctx->K;\n"
+    if (values)
+        put(b, "unsigned long long sgd_formula_values(const formula_jit_ctx *ctx, int np, const double *restrict x,\n"
+               "                                      double *restrict ws)\n{\n");
+    else
+        put(b, "unsigned long long sgd_formula_lanes(const formula_jit_ctx *ctx, int np, const double *restrict x,\n"
+               "                                     double *restrict grad, double *restrict ws)\n{\n");
+    put(b, "const double *restrict K = ctx->K;\n"
            "double (*restrict W)[JB] = (double (*)[JB])ws;\n"
-           "double *restrict XT = ws + (size_t)4 * N1 * JB, *restrict GT = XT + JB * D;\n"
+           "double *restrict XT = ws + (size_t)4 * N1 * JB;\n"
            "const int direct = D == 1 && np == JB;\n"
-           "const double *restrict xs = direct ? x : XT;\n"
-           "double *restrict gs = direct ? grad : GT;\n"
-           "if (!direct && np == JB)\n"
+           "const double *restrict xs = direct ? x : XT;\n");
+    if (!values) put(b, "double *restrict GT = XT + JB * D, *restrict gs = direct ? grad : GT;\n");
+    put(b, "if (!direct && np == JB)\n"
            "    for (size_t i = 0; i < D; i++)\n"
            "        for (int q = 0; q < JB; q++) XT[i * JB + q] = x[(size_t)q * D + i];\n"
            "else if (!direct)\n"
@@ -281,8 +281,9 @@ static void emit_program(emitter *E)
            "        for (int q = 0; q < JB; q++) XT[i * JB + q] = q < np ? x[(size_t)q * D + i] : 0.0;\n"
            "unsigned long long redo = 0;\n(void)redo;\n"
            "double SLOW[JB];\n"
-           "for (int q = 0; q < JB; q++) { V(%d)[q] = 0.0; SLOW[q] = 0.0; }\nmemset(gs, 0, JB * D * sizeof *gs);\n",
+           "for (int q = 0; q < JB; q++) { V(%d)[q] = 0.0; SLOW[q] = 0.0; }\n",
         n);
+    if (!values) put(b, "memset(gs, 0, JB * D * sizeof *gs);\n");
     for (int m = 0; m < g->nseg; m++) {
         const fseg *S = &g->seg[m];
         const fins *I = &g->tape[S->s];
@@ -292,24 +293,25 @@ static void emit_program(emitter *E)
                 emit_adj_zero(E);
                 emit_forward(E, S->s, S->e, "0", 1, 1, NULL);
                 emit_reverse(E, S->s, S->e, "0", has_root ? g->root : -1, "1.0", 1);
-            } else emit_forward(E, S->s, S->e, "0", 1, 0, NULL);
+            } else emit_forward(E, S->s, S->e, "0", !values, 0, NULL);
             continue;
         }
-        put(b, "{\ndouble w[JB];\nfor (int q = 0; q < JB; q++) { V(%d)[q] = %s; w[q] = K[%d]; }\n", S->s,
-            I->op == OP_SUM ? "0.0" : "1.0", n + m);
+        int eager = !values && S->eager;
+        put(b, "{\nfor (int q = 0; q < JB; q++) V(%d)[q] = %s;\n", S->s, I->op == OP_SUM ? "0.0" : "1.0");
+        if (eager) put(b, "double w[JB];\nfor (int q = 0; q < JB; q++) w[q] = K[%d];\n", n + m);
         put(b, "for (size_t c = 0; c < D; c++) {\n");
         if (I->op == OP_SUM) {
             char acc[32];
             snprintf(acc, sizeof acc, "V(%d)[q] +=", S->s);
-            emit_body(E, I, S->eager ? "w[q]" : NULL, acc);
+            emit_body(E, I, eager ? "w[q]" : NULL, acc);
             put(b, "}\n}\n");
         } else {
             emit_body(E, I, NULL, NULL);
             put(b, "for (int q = 0; q < JB; q++) V(%d)[q] *= V(%d)[q];\n}\n}\n", S->s, I->b - 1);
         }
     }
-    if (!fuse_last) emit_adj_zero(E);
-    for (int m = g->nseg - 1 - fuse_last; m >= 0; m--) {
+    if (!values && !fuse_last) emit_adj_zero(E);
+    for (int m = g->nseg - 1 - fuse_last; !values && m >= 0; m--) {
         const fseg *S = &g->seg[m];
         const fins *I = &g->tape[S->s];
         if (S->eager) continue;
@@ -346,9 +348,9 @@ static void emit_program(emitter *E)
     /* a lane with a sin/cos argument out of the kernel's range: the interpreter redoes it */
     put(b, "int slow = 0;\n_Pragma(\"omp simd reduction(| : slow)\")\nfor (int q = 0; q < JB; q++) slow |= SLOW[q] != 0.0;\n"
            "for (int q = 0; slow && q < JB; q++) if (SLOW[q] != 0.0) redo |= 1ull << q;\n"
-           "if (!direct)\n    for (int q = 0; q < np; q++)\n"
-           "        for (size_t i = 0; i < D; i++) grad[(size_t)q * D + i] = GT[i * JB + q];\n"
-           "return redo;\n}\n");
+           "%s", values ? "" : "if (!direct)\n    for (int q = 0; q < np; q++)\n"
+                              "        for (size_t i = 0; i < D; i++) grad[(size_t)q * D + i] = GT[i * JB + q];\n");
+    put(b, "return redo;\n}\n");
 }
 
 int formula_emit(const formula_prog *g, formula_sbuf *out)
@@ -363,7 +365,15 @@ int formula_emit(const formula_prog *g, formula_sbuf *out)
             E.consumer[I->a] = j;
             if (OP_IS_BINARY(I->op)) E.consumer[I->b] = j;
         }
-        emit_program(&E);
+        put(out, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n%s\n%s\n%s\n",
+            FORMULA_JIT_CTX(SGD_AS_TEXT), FORMULA_HELPERS(SGD_AS_TEXT), SGD_SINCOS_SOURCE(SGD_AS_TEXT));
+        /* one base for every row: the vectoriser then sees that rows never overlap */
+        put(out, "enum { JB = %d, N1 = %d };\n#define D ((size_t)%zu)\n#define SINCOS_LIM %.17g\n"
+                 "#define V(j) W[j]\n#define PA(j) W[N1 + (j)]\n#define PB(j) W[2 * N1 + (j)]\n"
+                 "#define ADJ(j) W[3 * N1 + (j)]\n",
+            JB, g->n + 1, g->d, FORMULA_SINCOS_LIM);
+        emit_program(&E, 0);
+        emit_program(&E, 1);
     }
     free(E.consumer);
     free(E.local);

@@ -233,9 +233,11 @@ typedef struct {
 } formula_sbuf;
 void formula_put(formula_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The C source of g's compiled form, defining
- *   unsigned long long sgd_formula_lanes(const formula_jit_ctx *ctx, const double *xs,
- *                                        double *gs, double *ws)
- * (formula_jit.c says what it computes). 0, or -1 out of memory. */
+ *   unsigned long long sgd_formula_lanes(const formula_jit_ctx *ctx, int np, const double *x,
+ *                                        double *grad, double *ws)
+ *   unsigned long long sgd_formula_values(const formula_jit_ctx *ctx, int np, const double *x,
+ *                                         double *ws)
+ * (formula_jit.c says what they compute). 0, or -1 out of memory. */
 int formula_emit(const formula_prog *g, formula_sbuf *out);
 
 #endif

@@ -46,10 +46,14 @@ FORMULA_JIT_CTX(SGD_AS_CODE)
  * interpreter takes from libm. */
 typedef unsigned long long (*formula_lanes_fn)(const formula_jit_ctx *ctx, int np, const double *x, double *grad,
                                                double *ws);
+/* The same without the gradient: f of the np points in row `root` of ws;
+ * the lanes to redo are those with a sin/cos argument beyond the kernel. */
+typedef unsigned long long (*formula_values_fn)(const formula_jit_ctx *ctx, int np, const double *x, double *ws);
 
 struct formula_jit {
     void *handle;
     formula_lanes_fn lanes;
+    formula_values_fn values;
     formula_jit_ctx ctx;
     double *K;
 };
@@ -203,7 +207,8 @@ static int load(formula_jit *J, const char *path)
     if (!J->handle) return -1;
     /* dlsym returns an object pointer; POSIX guarantees the conversion. */
     J->lanes = (formula_lanes_fn)dlsym(J->handle, "sgd_formula_lanes");
-    if (J->lanes) return 0;
+    J->values = (formula_values_fn)dlsym(J->handle, "sgd_formula_values");
+    if (J->lanes && J->values) return 0;
     dlclose(J->handle);
     J->handle = NULL;
     return -1;
@@ -222,17 +227,19 @@ void formula_jit_free(formula_jit *J)
 /* The compiled function's rows, then JB points and gradients by coordinate. */
 static size_t ws_doubles(const formula_prog *g) { return (4 * (size_t)(g->n + 1) + 2 * g->d) * JB; }
 
-/* Gradients of np <= JB points, and f of each into fx (may be NULL). */
+/* Gradients of np <= JB points (grad NULL: values alone), and f of each
+ * into fx (may be NULL). */
 static void jit_block(const sgd_landscape *f, int np, const double *x, double *grad, double *fx, double *ws)
 {
     const formula_prog *g = f->params;
     size_t d = g->d;
-    unsigned long long redo = g->jit->lanes(&g->jit->ctx, np, x, grad, ws);
+    unsigned long long redo =
+        grad ? g->jit->lanes(&g->jit->ctx, np, x, grad, ws) : g->jit->values(&g->jit->ctx, np, x, ws);
     if (fx)
         for (int q = 0; q < np; q++) fx[q] = ws[(size_t)g->root * JB + (size_t)q];
     for (int q = 0; redo && q < np; q++) /* rare: a test per lane was ~8 % of a 1-D run */
         if (redo >> q & 1) {
-            double v = formula_fg(f, x + (size_t)q * d, grad + (size_t)q * d);
+            double v = formula_fg(f, x + (size_t)q * d, grad ? grad + (size_t)q * d : NULL);
             if (fx) fx[q] = v;
         }
 }
@@ -254,22 +261,30 @@ static void jit_points(const sgd_landscape *f, size_t n, const double *x, double
     double *ws = heap ? heap : stack;
     for (size_t p = 0; p < n; p += JB) {
         int np = n - p < JB ? (int)(n - p) : JB;
-        jit_block(f, np, x + p * d, grad + p * d, fx ? fx + p : NULL, ws);
+        jit_block(f, np, x + p * d, grad ? grad + p * d : NULL, fx ? fx + p : NULL, ws);
     }
     free(heap);
 }
 
-static double jit_fg(const sgd_landscape *f, const double *x, double *grad)
-{
-    if (!grad) return formula_fg(f, x, NULL);
-    double fx;
-    jit_points(f, 1, x, grad, &fx);
-    return fx;
-}
+/* One point: the interpreter, which gives the same bits; a compiled call
+ * computes a whole block of JB points (quadrature and single-point callers
+ * ran ~30 % slower compiled than interpreted). It stays a function of its
+ * own: it marks the landscape as compiled. */
+static double jit_fg(const sgd_landscape *f, const double *x, double *grad) { return formula_fg(f, x, grad); }
 
 static void jit_grad_batch(const sgd_landscape *f, size_t n, const double *x, double *grad)
 {
     jit_points(f, n, x, grad, NULL);
+}
+
+static void jit_value_batch(const sgd_landscape *f, size_t n, const double *x, double *fx)
+{
+    jit_points(f, n, x, NULL, fx);
+}
+
+static void jit_fg_batch(const sgd_landscape *f, size_t n, const double *x, double *fx, double *grad)
+{
+    jit_points(f, n, x, grad, fx);
 }
 
 /* ------------------------------------------------------------------- API */
@@ -335,5 +350,7 @@ int sgd_landscape_formula_jit(sgd_landscape *f, char *note, size_t nlen)
     g->jit = J;
     f->fg = jit_fg;
     f->grad_batch = jit_grad_batch;
+    f->value_batch = jit_value_batch;
+    f->fg_batch = jit_fg_batch;
     return SGD_OK;
 }

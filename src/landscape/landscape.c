@@ -17,10 +17,17 @@ static void value_batch_default(const sgd_landscape *f, size_t n, const double *
     for (size_t k = 0; k < n; k++) fx[k] = f->fg(f, x + k * f->d, NULL);
 }
 
+static void fg_batch_default(const sgd_landscape *f, size_t n, const double *x, double *fx, double *grad)
+{
+    size_t d = f->d;
+    for (size_t k = 0; k < n; k++) fx[k] = f->fg(f, x + k * d, grad + k * d);
+}
+
 void sgd_landscape_finish(sgd_landscape *f)
 {
     if (!f->grad_batch) f->grad_batch = grad_batch_default;
     if (!f->value_batch) f->value_batch = value_batch_default;
+    if (!f->fg_batch) f->fg_batch = fg_batch_default;
     if (!(f->hi > f->lo)) {
         f->lo = -5.0;
         f->hi = 5.0;

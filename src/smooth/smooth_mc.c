@@ -238,7 +238,7 @@ static int chunk_run_one(chunk_run *R, size_t k, size_t *where)
                     for (size_t i = 0; i < d; i++) xs[i] = J->y[i] - J->eta * R->omega[i];
                 }
             if (J->want_val && R->gr)
-                for (size_t s = 0; s < m; s++) R->vals[s] = f->fg(f, R->x + s * d, R->gr + s * d);
+                f->fg_batch(f, m, R->x, R->vals, R->gr);
             else if (J->want_val)
                 f->value_batch(f, m, R->x, R->vals);
             else
