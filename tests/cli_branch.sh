@@ -57,6 +57,21 @@ fast hessian "$T/bs/branches/b001" --batches 2 --top 1 --lanczos-steps 4 --tol 1
     bad "hessian of a branch"
 [ "$(awk -F, 'NR == 3 { print $6 }' "$T/bs/finals.csv")" = "$(awk -F, 'NR == 2 { print $3 }' "$T/hs/eigenvalues.csv")" ] &&
     ok "sharpness = hessian's top eigenvalue" || bad "sharpness vs hessian: $(sed -n 3p "$T/bs/finals.csv")"
+# --sharpness-precision 32: hessian --precision 32's eigenvalue, within float32's reach of float64's
+fast branch --model mlp:w=8,d=1 "${small[@]}" --sharpness 4 --sharpness-precision 32 --threads 2 --out "$T/b32" \
+    >/dev/null || bad "--sharpness-precision 32"
+fast hessian "$T/b32/branches/b001" --batches 2 --top 1 --lanczos-steps 4 --tol 1e-6 --precision 32 --quiet \
+    --out "$T/h32" >/dev/null || bad "hessian --precision 32 of a branch"
+s32=$(awk -F, 'NR == 3 { print $6 }' "$T/b32/finals.csv") s64=$(awk -F, 'NR == 3 { print $6 }' "$T/bs/finals.csv")
+[ "$s32" = "$(awk -F, 'NR == 2 { print $3 }' "$T/h32/eigenvalues.csv")" ] && ok "float32 sharpness = hessian's" ||
+    bad "float32 sharpness $s32 vs hessian's $(cat "$T/h32/eigenvalues.csv")"
+awk -v a="$s32" -v b="$s64" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-4 * (b < 0 ? -b : b) && a != b) }' &&
+    ok "float32 sharpness near float64's" || bad "float32 sharpness $s32 vs float64 $s64"
+grep -Eq '"sharpness_precision":[[:space:]]*32' "$T/b32/manifest.json" && ok "manifest: sharpness_precision" ||
+    bad "manifest lacks sharpness_precision 32"
+"$CLI" branch --model mlp:w=8,d=1 --sharpness 4 --sharpness-precision 16 --out "$T/bx" >/dev/null 2>"$T/bx.err"
+[ $? -eq 2 ] && grep -q "give 64 or 32" "$T/bx.err" && ok "--sharpness-precision 16: usage error" ||
+    bad "--sharpness-precision 16: $(cat "$T/bx.err")"
 
 # a train run with the prefix's settings as --run: the same branches
 fast train --model mlp:w=8,d=1 --data "$DATA" --epochs 1 --quiet --out "$T/run" >/dev/null || bad "train"

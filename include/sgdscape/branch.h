@@ -53,6 +53,8 @@ typedef struct sgd_branch_config {
     size_t batches;           /* K: probe-set batches of f (10); 0 = the whole training split */
     size_t sharpness_steps;   /* > 0: each final's top Hessian eigenvalue of f by Lanczos of at most
                                * this many steps (hessian.h; finals.csv); 0: not measured */
+    int sharpness_precision;  /* of its Hessian-vector products (sgd_net_set_hvp_precision): 64
+                               * (default, exact to rounding) or 32 (half the memory, ~2x faster) */
     uint64_t seed;            /* prefix init and order, branch seeds, probe set (1) */
     int threads;              /* for the manifest; the caller sets OpenMP */
     /* where prefix/, branches/ and rows/ go; what is there already from the

@@ -68,6 +68,8 @@ typedef struct sgd_spectrum_config {
     size_t probe_batches;     /* K of the one-point probe (probes.h; 10, 0 = the whole split) */
     size_t sharpness_steps;   /* > 0: each minimum's top Hessian eigenvalue on the probe's f, by
                                * Lanczos of at most this many steps (hessian.h); 0: not measured */
+    int sharpness_precision;  /* of its Hessian-vector products (sgd_net_set_hvp_precision): 64
+                               * (default, exact to rounding) or 32 (half the memory, ~2x faster) */
     uint64_t seed;            /* base init and every run's shuffle/augmentation; the probe set (1) */
     int threads;              /* for the manifests */
     int quiet;                /* no effect: the runs never print, they report through progress */

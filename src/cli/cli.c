@@ -117,6 +117,14 @@ int cli_int(const char *cmd, const char *opt, const char *val, int *out)
     return 0;
 }
 
+int cli_precision(const char *cmd, const char *opt, const char *val, int *out)
+{
+    if (!strcmp(val, "64")) *out = 64;
+    else if (!strcmp(val, "32")) *out = 32;
+    else return cli_usage(cmd, "%s: '%s': give 64 or 32", opt, val);
+    return 0;
+}
+
 int cli_count(const char *cmd, const char *opt, const char *val, size_t *out)
 {
     char *end;

@@ -45,6 +45,8 @@ int cli_int(const char *cmd, const char *opt, const char *val, int *out);
  * written plainly or as 1e8. Every count of the lab commands goes through it. */
 #define CLI_MAX_COUNT 9007199254740992.0 /* 2^53: every count is exact as a double */
 int cli_count(const char *cmd, const char *opt, const char *val, size_t *out);
+/* The precision of Hessian-vector products: "64" or "32". */
+int cli_precision(const char *cmd, const char *opt, const char *val, int *out);
 /* Comma-separated list of doubles; returns count (>= 1) or -1 ("--OPT: empty list"). */
 int cli_doubles(const char *cmd, const char *opt, const char *val, double *out, int max);
 

@@ -40,6 +40,9 @@ static const char help[] =
     "  --sharpness M      also each final's top Hessian eigenvalue of f (exact Hessian-vector\n"
     "                     products, Lanczos of at most M steps, e.g. 30): finals.csv's sharpness\n"
     "                     column; not a claim of the paper (off by default)\n"
+    "  --sharpness-precision 64|32\n"
+    "                     its products in float64 (default: exact to rounding) or float32 (half the\n"
+    "                     memory, about twice as fast; as hessian --precision)\n"
     "  --resume           continue a killed or interrupted run in DIR.partial (same options)\n"
     "  --out DIR          run directory (default runs/branch)\n"
     "  --seed N           prefix, branch seeds and probe set (default 1)\n"
@@ -81,7 +84,7 @@ int sgd_cmd_branch(int argc, char **argv)
     enum {
         O_RUN = CLI_OPT_OWN, O_MODEL, O_DATA, O_SUBSET, O_E0, O_B, O_E1, O_LR, O_BATCH, O_MOM, O_NOMOM, O_WD, O_NOWD,
         O_FRESH, O_CROP, O_FLIP, O_NOFLIP, O_NONORM, O_BATCHES, O_RESUME,
-        O_SHARP
+        O_SHARP, O_SHARPP
     };
     static const struct option opts[] = {
         {"run", 1, 0, O_RUN},           {"model", 1, 0, O_MODEL},      {"data", 1, 0, O_DATA},
@@ -90,7 +93,7 @@ int sgd_cmd_branch(int argc, char **argv)
         {"momentum", 1, 0, O_MOM},      {"no-momentum", 0, 0, O_NOMOM}, {"wd", 1, 0, O_WD},
         {"no-wd", 0, 0, O_NOWD},        {"fresh-momentum", 0, 0, O_FRESH}, {"crop", 1, 0, O_CROP},
         {"flip", 0, 0, O_FLIP},         {"no-flip", 0, 0, O_NOFLIP},   {"no-normalize", 0, 0, O_NONORM},
-        {"batches", 1, 0, O_BATCHES},   {"resume", 0, 0, O_RESUME},    {"sharpness", 1, 0, O_SHARP}, CLI_OUT_OPTION, CLI_SEED_OPTION,
+        {"batches", 1, 0, O_BATCHES},   {"resume", 0, 0, O_RESUME},    {"sharpness", 1, 0, O_SHARP}, {"sharpness-precision", 1, 0, O_SHARPP}, CLI_OUT_OPTION, CLI_SEED_OPTION,
         CLI_THREADS_OPTION,             CLI_HELP_OPTION,               {0, 0, 0, 0}};
     const char *C = "branch", *out = "runs/branch", *training = NULL;
     sgd_branch_config cfg;
@@ -127,6 +130,7 @@ int sgd_cmd_branch(int argc, char **argv)
             bad = cli_count(C, "--sharpness", optarg, &cfg.sharpness_steps) ||
                   (cfg.sharpness_steps < 1 && cli_usage(C, "--sharpness: at least 1 Lanczos step"));
             break;
+        case O_SHARPP: bad = cli_precision(C, "--sharpness-precision", optarg, &cfg.sharpness_precision); break;
         case O_RESUME: resume = 1; break;
         default: {
             int e = cli_common_opt(C, ch, help, argv, &out, &cfg.seed, &threads);

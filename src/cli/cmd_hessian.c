@@ -146,11 +146,7 @@ int sgd_cmd_hessian(int argc, char **argv)
             else bad = cli_usage(C, "--bn: '%s': give train or eval", optarg);
             break;
         case O_NONORM: c.normalize = 0; break;
-        case O_PREC:
-            if (!strcmp(optarg, "64")) c.precision = 64;
-            else if (!strcmp(optarg, "32")) c.precision = 32;
-            else bad = cli_usage(C, "--precision: '%s': give 64 or 32", optarg);
-            break;
+        case O_PREC: bad = cli_precision(C, "--precision", optarg, &c.precision); break;
         case O_QUIET: quiet = 1; break;
         case O_RESUME: resume = 1; break;
         default: {

@@ -28,6 +28,7 @@ void sgd_branch_defaults(sgd_branch_config *c)
     c->epochs = 140;
     c->lr = 0.1;
     c->batches = 10;
+    c->sharpness_precision = 64;
     c->seed = 1;
 }
 
@@ -156,6 +157,8 @@ static int setup(const sgd_branch_config *c, branch_setup *S, sgd_branch_result 
     if (c->shared_epochs < (c->run ? 0 : 1))
         return sgd_error(SGD_EINVAL, "--shared-epochs must be >= %d", c->run ? 0 : 1);
     if (!(c->lr > 0) || !isfinite(c->lr)) return sgd_error(SGD_EINVAL, "--lr: must be > 0");
+    if (c->sharpness_precision != 64 && c->sharpness_precision != 32)
+        return sgd_error(SGD_EINVAL, "--sharpness-precision %d: 64 or 32", c->sharpness_precision);
     size_t subset = c->subset;
     int rc;
     if (c->run) {

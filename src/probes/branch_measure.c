@@ -259,7 +259,8 @@ int branch_measure(const sgd_branch_config *c, branch_setup *S, sgd_branch_resul
         else R->sharpness_resid = R->sharpness + B;
     }
     for (size_t j = 0; !rc && R->sharpness && j < B; j++)
-        rc = probe_sharpness(&M.P, M.finals + j * p, c->sharpness_steps, c->seed, &R->sharpness[j],
+        rc = probe_sharpness(&M.P, M.finals + j * p, c->sharpness_steps, c->sharpness_precision, c->seed,
+                             &R->sharpness[j],
                              &R->sharpness_resid[j]);
     if (!rc) summarize(R);
 out:

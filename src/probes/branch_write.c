@@ -184,6 +184,7 @@ static int write_manifest(const char *dir, const sgd_branch_config *c, const sgd
                                     "finals.csv lists them");
     sgd_json_int(m, "batches", (long long)R->batches);
     sgd_json_int(m, "sharpness_steps", (long long)c->sharpness_steps);
+    sgd_json_int(m, "sharpness_precision", c->sharpness_precision);
     sgd_json_str(m, "probe_set", "batches 0..K-1 of epoch 0 of the training split shuffled with the seed, "
                                  "no augmentation, BN with batch statistics (= sgdscape probe, grad --epoch 0)");
     sgd_json_int(m, "resumed_branches", (long long)R->resumed_branches);

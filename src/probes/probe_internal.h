@@ -45,8 +45,10 @@ double probe_lr_at(const probe_plan *P, size_t trial, int epoch);
 int probe_figure(const char *dir, const char *name, const char *title, const char *ylabel, const char *plot);
 /* The top Hessian eigenvalue of the probe's f at x (sharpness.c): Lanczos
  * of at most `steps` steps from a Rademacher start of `seed`, stopped at a
- * relative residual of 1e-6; *resid = |H y - lambda y| of its Ritz pair. */
-int probe_sharpness(probe_plan *P, const float *x, size_t steps, uint64_t seed, double *lambda, double *resid);
+ * relative residual of 1e-6, products in float`bits` (64 or 32); *resid =
+ * |H y - lambda y| of its Ritz pair. */
+int probe_sharpness(probe_plan *P, const float *x, size_t steps, int bits, uint64_t seed, double *lambda,
+                    double *resid);
 /* A text that changes whenever anything that shapes the rows changes. */
 char *probe_fingerprint(const sgd_probe_config *c, const probe_plan *P);
 

@@ -23,12 +23,13 @@ static int apply(void *ctx, const double *v, double *hv)
     return sgd_net_loss_hvp(o->P->net, o->x, NULL, SGD_NN_TRAIN, o->L, 0, 0, o->P->batches, v, hv, NULL);
 }
 
-int probe_sharpness(probe_plan *P, const float *x, size_t steps, uint64_t seed, double *lambda, double *resid)
+int probe_sharpness(probe_plan *P, const float *x, size_t steps, int bits, uint64_t seed, double *lambda,
+                    double *resid)
 {
     *lambda = *resid = NAN;
     sgd_data_loader L;
-    int rc = sgd_data_loader_init(&L, &P->tr, &P->lo);
-    if (rc) return rc;
+    int rc = sgd_net_set_hvp_precision(P->net, bits);
+    if (rc || (rc = sgd_data_loader_init(&L, &P->tr, &P->lo))) return rc;
     sharp_op o = {P, &L, x};
     sgd_linop A = {P->p, apply, &o};
     sgd_hessian_config c;

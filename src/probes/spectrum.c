@@ -23,6 +23,7 @@ void sgd_spectrum_defaults(sgd_spectrum_config *c)
     c->lr_fine = 0.01;
     c->epochs_fine = 150;
     c->probe_batches = 10;
+    c->sharpness_precision = 64;
     c->seed = 1;
 }
 
@@ -173,6 +174,8 @@ static int resolve(spectrum_plan *P)
         if (R->epochs < 1) return sgd_error(SGD_EINVAL, "--epochs: must be >= 1");
     }
     if (!(c->lr_fine > 0) || !isfinite(c->lr_fine)) return sgd_error(SGD_EINVAL, "--lr-fine: must be > 0");
+    if (c->sharpness_precision != 64 && c->sharpness_precision != 32)
+        return sgd_error(SGD_EINVAL, "--sharpness-precision %d: 64 or 32", c->sharpness_precision);
     if (c->epochs_fine < 1) return sgd_error(SGD_EINVAL, "--epochs-fine: must be >= 1");
     if (!(R->momentum >= 0 && R->momentum < 1) || !(R->weight_decay >= 0) || R->batch < 1)
         return sgd_error(SGD_EINVAL, "momentum must lie in [0, 1), weight decay be >= 0 and batch >= 1");

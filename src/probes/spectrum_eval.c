@@ -133,7 +133,8 @@ static int onepoint(spectrum_plan *P, size_t k, const char *dir, sgd_spectrum_ro
         snprintf(path, sizeof path, "%s/x.npy", dir);
         if (!xm) rc = sgd_error(SGD_ENOMEM, "out of memory");
         else if (!(rc = probe_load_x(&PP, path, xm)))
-            rc = probe_sharpness(&PP, xm, c->sharpness_steps, c->seed, &r->sharpness, &r->sharpness_resid);
+            rc = probe_sharpness(&PP, xm, c->sharpness_steps, c->sharpness_precision, c->seed, &r->sharpness,
+                                 &r->sharpness_resid);
         free(xm);
     }
     probe_plan_free(&PP);

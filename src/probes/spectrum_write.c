@@ -152,6 +152,7 @@ static int write_manifest(const char *dir, const sgd_spectrum_config *c, const s
     }
     sgd_json_int(m, "probe_batches", (long long)c->probe_batches);
     sgd_json_int(m, "sharpness_steps", (long long)c->sharpness_steps);
+    sgd_json_int(m, "sharpness_precision", c->sharpness_precision);
     sgd_json_str(m, "onepoint", "sgd_probe_run (5.1) on each fine-tune: f on the probe set, x_T its final x");
     sgd_json_str(m, "train_eval", "train_loss/acc: whole training split at x_min, BN running statistics, no "
                                   "augmentation; fit_loss/acc: train.csv's last epoch");
