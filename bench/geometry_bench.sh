@@ -56,19 +56,8 @@ env) ;;
 esac
 PY=/usr/bin/python3
 GB=bench/geometry_bench.py
-BUILD=${BENCH_BUILD:-build}
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
-BIN=$BUILD/sgdscape
-if ! cmake --build "$BUILD" --target sgdscape_cli -j2 >/tmp/geometry_bench_build.$$ 2>&1; then
-    echo "geometry_bench.sh: cannot build sgdscape (the tree may be mid-change):" >&2
-    tail -20 /tmp/geometry_bench_build.$$ >&2
-    rm -f /tmp/geometry_bench_build.$$
-    [ -x "$BIN" ] || exit 1
-    echo "geometry_bench.sh: going on with the existing $BIN from $(date -r "$BIN" '+%F %T')" >&2
-fi
-rm -f /tmp/geometry_bench_build.$$
+. bench/build.sh
+bench_build geometry_bench.sh sgdscape_cli sgdscape
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 ROWS=$TMP/rows D=$TMP/data

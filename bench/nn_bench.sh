@@ -41,19 +41,8 @@ env) ;;
 esac
 [ ${#MODELS[@]} -gt 0 ] || MODELS=("resnet:n=1,w=4" "resnet20" "resnet34:w=16" "densenet:depth=100,k=12")
 PY=/usr/bin/python3
-BUILD=${BENCH_BUILD:-build}
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
-BIN=$BUILD/bench_nn
-if ! cmake --build "$BUILD" --target bench_nn -j2 >/tmp/nn_bench_build.$$ 2>&1; then
-    echo "nn_bench.sh: cannot build bench_nn (the engine may be mid-change):" >&2
-    tail -20 /tmp/nn_bench_build.$$ >&2
-    rm -f /tmp/nn_bench_build.$$
-    [ -x "$BIN" ] || exit 1
-    echo "nn_bench.sh: going on with the existing $BIN from $(date -r "$BIN" '+%F %T')" >&2
-fi
-rm -f /tmp/nn_bench_build.$$
+. bench/build.sh
+bench_build nn_bench.sh bench_nn bench_nn
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 

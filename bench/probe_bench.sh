@@ -45,19 +45,8 @@ esac
 [ ${#MODELS[@]} -gt 0 ] || MODELS=("resnet20" "resnet:n=1,w=6" "densenet:depth=22,k=4")
 PY=/usr/bin/python3
 PB=bench/probe_bench.py
-BUILD=${BENCH_BUILD:-build}
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
-BIN=$BUILD/sgdscape
-if ! cmake --build "$BUILD" --target sgdscape_cli -j2 >/tmp/probe_bench_build.$$ 2>&1; then
-    echo "probe_bench.sh: cannot build sgdscape (the tree may be mid-change):" >&2
-    tail -20 /tmp/probe_bench_build.$$ >&2
-    rm -f /tmp/probe_bench_build.$$
-    [ -x "$BIN" ] || exit 1
-    echo "probe_bench.sh: going on with the existing $BIN from $(date -r "$BIN" '+%F %T')" >&2
-fi
-rm -f /tmp/probe_bench_build.$$
+. bench/build.sh
+bench_build probe_bench.sh sgdscape_cli sgdscape
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 ROWS=$TMP/rows
