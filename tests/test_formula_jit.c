@@ -121,6 +121,14 @@ static void test_bits(void)
             for (size_t p = 0; p < nb; p++) F1[p] = fi->fg(fi, X + p * d, G1 + p * d);
             same &= same_bits(F1, F3, nb) && same_bits(G1, G2, nb * d);
         }
+        /* the Hessian, 32 directions per compiled sweep (prod(): the interpreter's) */
+        int has_prod = strstr(corpus[c].expr, "prod(") != NULL;
+        CHECK(has_prod ? fc->hess == fi->hess : fc->hess != fi->hess);
+        for (size_t p = 0; p < 12; p++) {
+            double H1[MAXD * MAXD], H2[MAXD * MAXD];
+            CHECK(fi->hess(fi, X + p * d, H1) == SGD_OK && fc->hess(fc, X + p * d, H2) == SGD_OK);
+            same &= same_bits(H1, H2, d * d);
+        }
         CHECK(same);
         if (!same) fprintf(stderr, "  compiled differs from the interpreter: %s\n", corpus[c].expr);
         sgd_landscape_free(fi);
@@ -143,6 +151,34 @@ static int count_objects(const char *dir)
 
 /* One object per formula structure: a second landscape loads it, and a
  * formula differing only in its constants shares it. */
+/* The compiled Hessian over several blocks of 32 directions (d = 40, 70):
+ * the interpreter's bits, row by row. */
+static void test_hess_wide(void)
+{
+    static const size_t dims[] = {40, 70};
+    for (size_t t = 0; t < 2; t++) {
+        size_t d = dims[t];
+        char expr[160];
+        snprintf(expr, sizeof expr, "sum(atan(x)*exp(x/3)) + x1*x%zu + sum(x^2)*x2 + sin(x3*x%zu)", d, d - 1);
+        sgd_landscape *fi = sgd_landscape_formula(expr, d), *fc = sgd_landscape_formula(expr, d);
+        double *x = malloc(d * sizeof *x), *H1 = malloc(d * d * sizeof *H1), *H2 = malloc(d * d * sizeof *H2);
+        CHECK(fi && fc && x && H1 && H2);
+        if (fi && fc && x && H1 && H2) {
+            CHECK(sgd_landscape_formula_jit(fc, NULL, 0) == SGD_OK && fc->hess != fi->hess);
+            for (int p = 0; p < 3; p++) {
+                for (size_t i = 0; i < d; i++) x[i] = unif(-2, 2);
+                CHECK(fi->hess(fi, x, H1) == SGD_OK && fc->hess(fc, x, H2) == SGD_OK);
+                CHECK(same_bits(H1, H2, d * d));
+            }
+        }
+        free(x);
+        free(H1);
+        free(H2);
+        sgd_landscape_free(fi);
+        sgd_landscape_free(fc);
+    }
+}
+
 static void test_cache(const char *cache)
 {
     char dir[600];
@@ -222,6 +258,7 @@ int main(void)
         test_bits();
         unsetenv("CC");
     }
+    test_hess_wide();
     test_cache(cache);
     test_fallback();
     /* No temporaries left behind: only the objects. */

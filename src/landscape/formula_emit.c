@@ -48,7 +48,7 @@ void formula_put(formula_sbuf *b, const char *fmt, ...)
 #define put formula_put
 typedef formula_sbuf sbuf;
 
-static const char *op_text(int op, int part)
+const char *formula_op_text(int op, int part)
 {
     switch (op) {
 #define FORMULA_TEXT_CASE(OP, VAL, DA, DB) \
@@ -100,7 +100,7 @@ static const char *partial(int fused, int t, int j, char *buf)
 }
 
 /* Whether k = +-2^m with 2^-m a normal double (so that 1/k is exact). */
-static int pow2(double k)
+int formula_pow2(double k)
 {
     int ex;
     double m = frexp(fabs(k), &ex);
@@ -168,10 +168,10 @@ static void emit_forward(emitter *E, int s, int e, const char *cur, int partials
             else put(b, "    const double b = 0.0;\n"); /* the sink's value */
             /* a / k for k = 2^m is a * 2^-m to the bit (both round the same real):
              * a multiply instead of a division where the formula divides by 2 */
-            put(b, "    v%d = %s;\n", j, I->op == OP_DIVK && pow2(I->k) ? "a * (1.0 / k)" : op_text(I->op, 0));
+            put(b, "    v%d = %s;\n", j, I->op == OP_DIVK && formula_pow2(I->k) ? "a * (1.0 / k)" : formula_op_text(I->op, 0));
             if (store) {
-                put(b, "    const double v = v%d;\n    %s = %s;\n", j, pa, op_text(I->op, 1));
-                if (bin) put(b, "    %s = %s;\n", pb, op_text(I->op, 2));
+                put(b, "    const double v = v%d;\n    %s = %s;\n", j, pa, formula_op_text(I->op, 1));
+                if (bin) put(b, "    %s = %s;\n", pb, formula_op_text(I->op, 2));
                 put(b, "    (void)v;\n");
             }
             put(b, "    (void)a; (void)b; (void)k;\n}\n");
@@ -214,7 +214,7 @@ static void emit_reverse(emitter *E, int s, int e, const char *cur, int seed_at,
                 int o = ops[t];
                 char dst[32], pd[160];
                 snprintf(dst, sizeof dst, o >= s && o < e && E->local[o] ? "a%d" : "ADJ(%d)[q]", o);
-                if (formula_const_partial(I->op)) const_text(op_text(I->op, 1 + t), j, pd, sizeof pd);
+                if (formula_const_partial(I->op)) const_text(formula_op_text(I->op, 1 + t), j, pd, sizeof pd);
                 else partial(fused, t, j, pd);
                 put(b, "%s += %s * %s;\n", dst, w, pd);
             }
@@ -353,6 +353,15 @@ static void emit_program(emitter *E, int values)
     put(b, "return redo;\n}\n");
 }
 
+void formula_emit_prologue(const formula_prog *g, formula_sbuf *out)
+{
+    put(out, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n%s\n%s\n%s\n",
+        FORMULA_JIT_CTX(SGD_AS_TEXT), FORMULA_HELPERS(SGD_AS_TEXT), SGD_SINCOS_SOURCE(SGD_AS_TEXT));
+    /* one base for every row: the vectoriser then sees that rows never overlap */
+    put(out, "enum { JB = %d, N1 = %d };\n#define D ((size_t)%zu)\n#define SINCOS_LIM %.17g\n", JB, g->n + 1, g->d,
+        FORMULA_SINCOS_LIM);
+}
+
 int formula_emit(const formula_prog *g, formula_sbuf *out)
 {
     emitter E = {out, g, calloc((size_t)g->n + 1, sizeof(int)), calloc((size_t)g->n + 1, 1), 0};
@@ -365,13 +374,9 @@ int formula_emit(const formula_prog *g, formula_sbuf *out)
             E.consumer[I->a] = j;
             if (OP_IS_BINARY(I->op)) E.consumer[I->b] = j;
         }
-        put(out, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n%s\n%s\n%s\n",
-            FORMULA_JIT_CTX(SGD_AS_TEXT), FORMULA_HELPERS(SGD_AS_TEXT), SGD_SINCOS_SOURCE(SGD_AS_TEXT));
-        /* one base for every row: the vectoriser then sees that rows never overlap */
-        put(out, "enum { JB = %d, N1 = %d };\n#define D ((size_t)%zu)\n#define SINCOS_LIM %.17g\n"
-                 "#define V(j) W[j]\n#define PA(j) W[N1 + (j)]\n#define PB(j) W[2 * N1 + (j)]\n"
-                 "#define ADJ(j) W[3 * N1 + (j)]\n",
-            JB, g->n + 1, g->d, FORMULA_SINCOS_LIM);
+        formula_emit_prologue(g, out);
+        put(out, "#define V(j) W[j]\n#define PA(j) W[N1 + (j)]\n#define PB(j) W[2 * N1 + (j)]\n"
+                 "#define ADJ(j) W[3 * N1 + (j)]\n");
         emit_program(&E, 0);
         emit_program(&E, 1);
     }

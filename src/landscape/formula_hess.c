@@ -1,51 +1,23 @@
 /* Formula landscapes: the exact Hessian, forward-over-reverse (one tangent
- * sweep per coordinate direction). */
+ * sweep per coordinate direction). Compiled formulas run the same sweeps
+ * written out as C (formula_emit_hess.c), 32 directions at a time. */
 #include "landscape/formula_internal.h"
 #include "sgdscape/error.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* First and second partials, for the Hessian. */
+/* First and second partials, for the Hessian (FORMULA_D2_OPS). */
 static void op_d2(int op, double a, double b, double v, double k, double *da, double *db,
                   double *daa, double *dab, double *dbb)
 {
     op_d1(op, a, b, v, k, da, db);
     *daa = *dab = *dbb = 0.0;
     switch (op) {
-    case OP_SQR: *daa = 2.0; break;
-    case OP_POWC: *daa = k * (k - 1.0) * pow(a, k - 2.0); break;
-    case OP_KDIV: *daa = 2.0 * v / (a * a); break;
-    case OP_SIN: *daa = -v; break;
-    case OP_COS: *daa = -v; break;
-    case OP_TAN: *daa = 2.0 * v * (1.0 + v * v); break;
-    case OP_EXP: *daa = v; break;
-    case OP_LOG: *daa = -1.0 / (a * a); break;
-    case OP_SQRT: *daa = -0.25 / (v * a); break;
-    case OP_TANH: *daa = -2.0 * v * (1.0 - v * v); break;
-    case OP_SINH: *daa = v; break;
-    case OP_COSH: *daa = v; break;
-    case OP_ATAN: {
-        double q = 1.0 / (1.0 + a * a);
-        *daa = -2.0 * a * q * q;
-        break;
-    }
-    case OP_SIGMOID: *daa = v * (1.0 - v) * (1.0 - 2.0 * v); break;
-    case OP_SOFTPLUS: {
-        double s = formula_sigmoid(a);
-        *daa = s * (1.0 - s);
-        break;
-    }
-    case OP_MUL: *dab = 1.0; break;
-    case OP_DIV: *dab = -1.0 / (b * b); *dbb = 2.0 * v / (b * b); break;
-    case OP_POW:
-        *daa = b * (b - 1.0) * pow(a, b - 2.0);
-        if (v != 0.0) {
-            double la = log(a);
-            *dab = pow(a, b - 1.0) * (1.0 + b * la);
-            *dbb = v * la * la;
-        }
-        break;
+#define FORMULA_D2_CASE(OP, AA, AB, BB) \
+    case OP: *daa = AA; *dab = AB; *dbb = BB; break;
+        FORMULA_D2_OPS(FORMULA_D2_CASE)
+#undef FORMULA_D2_CASE
     default: break;
     }
 }

@@ -130,6 +130,32 @@ typedef struct {
     X(OP_MAX, (!(a < b) && !(isnan(b) && !isnan(a))) ? a : b,                                        \
       (double)(!(a < b) && !(isnan(b) && !isnan(a))), 1.0 - (double)(!(a < b) && !(isnan(b) && !isnan(a))))
 
+/* Second partials of v = op(a, b), for the Hessian (formula_hess.c; the
+ * compiled Hessian writes the same text): X(op, d2v/da2, d2v/dadb, d2v/db2);
+ * an op not listed has none (0). Each is the expression the first partials
+ * of FORMULA_OPS differentiate, spelled once for both uses. */
+#define FORMULA_D2_OPS(X)                                                                            \
+    X(OP_SQR, 2.0, 0.0, 0.0)                                                                         \
+    X(OP_POWC, k * (k - 1.0) * pow(a, k - 2.0), 0.0, 0.0)                                            \
+    X(OP_KDIV, 2.0 * v / (a * a), 0.0, 0.0)                                                          \
+    X(OP_SIN, -v, 0.0, 0.0)                                                                          \
+    X(OP_COS, -v, 0.0, 0.0)                                                                          \
+    X(OP_TAN, 2.0 * v * (1.0 + v * v), 0.0, 0.0)                                                     \
+    X(OP_EXP, v, 0.0, 0.0)                                                                           \
+    X(OP_LOG, -1.0 / (a * a), 0.0, 0.0)                                                              \
+    X(OP_SQRT, -0.25 / (v * a), 0.0, 0.0)                                                            \
+    X(OP_TANH, -2.0 * v * (1.0 - v * v), 0.0, 0.0)                                                   \
+    X(OP_SINH, v, 0.0, 0.0)                                                                          \
+    X(OP_COSH, v, 0.0, 0.0)                                                                          \
+    X(OP_ATAN, -2.0 * a * (1.0 / (1.0 + a * a)) * (1.0 / (1.0 + a * a)), 0.0, 0.0)                    \
+    X(OP_SIGMOID, v * (1.0 - v) * (1.0 - 2.0 * v), 0.0, 0.0)                                         \
+    X(OP_SOFTPLUS, formula_sigmoid(a) * (1.0 - formula_sigmoid(a)), 0.0, 0.0)                        \
+    X(OP_MUL, 0.0, 1.0, 0.0)                                                                         \
+    X(OP_DIV, 0.0, -1.0 / (b * b), 2.0 * v / (b * b))                                                \
+    /* where a^b = 0, d/db terms are 0 (as for the first partial) */                                 \
+    X(OP_POW, b * (b - 1.0) * pow(a, b - 2.0), v != 0.0 ? pow(a, b - 1.0) * (1.0 + b * log(a)) : 0.0, \
+      v != 0.0 ? v * log(a) * log(a) : 0.0)
+
 /* Helpers the table calls, as code here and as text in compiled formulas.
  * sigmoid without overflow for either sign of a. */
 #define FORMULA_HELPERS(X)                                                                           \
@@ -239,5 +265,18 @@ void formula_put(formula_sbuf *b, const char *fmt, ...) __attribute__((format(pr
  *                                         double *ws)
  * (formula_jit.c says what they compute). 0, or -1 out of memory. */
 int formula_emit(const formula_prog *g, formula_sbuf *out);
+/* For the emitters: the text of FORMULA_OPS's value (part 0) or first
+ * partials (1: by a, 2: by b) of op; whether k = +-2^m with 1/k exact (a / k
+ * is then written a * (1.0 / k), the same bits). */
+const char *formula_op_text(int op, int part);
+int formula_pow2(double k);
+/* The compiled code's includes, kernels and sizes (JB, N1, D, SINCOS_LIM). */
+void formula_emit_prologue(const formula_prog *g, formula_sbuf *out);
+/* The C source of g's compiled Hessian (formula_emit_hess.c), defining
+ *   int sgd_formula_hess(const formula_jit_ctx *ctx, const double *x, double *H, double *ws)
+ * (formula_jit.c says what it computes); 0, or -1 out of memory. Only where
+ * formula_hess_compilable(g): a prod()'s Hessian stays interpreted. */
+int formula_emit_hess(const formula_prog *g, formula_sbuf *out);
+int formula_hess_compilable(const formula_prog *g);
 
 #endif

@@ -49,11 +49,19 @@ typedef unsigned long long (*formula_lanes_fn)(const formula_jit_ctx *ctx, int n
 /* The same without the gradient: f of the np points in row `root` of ws;
  * the lanes to redo are those with a sin/cos argument beyond the kernel. */
 typedef unsigned long long (*formula_values_fn)(const formula_jit_ctx *ctx, int np, const double *x, double *ws);
+/* The Hessian at x into H (d x d), 32 directions per sweep; ws holds
+ * (4 (n+1) + d) JB doubles. Nonzero: a sin/cos argument beyond the kernel's
+ * range, H to be taken from the interpreter. An object of its own, built the
+ * first time a Hessian is asked for; none for formulas with prod(). */
+typedef int (*formula_hess_fn)(const formula_jit_ctx *ctx, const double *x, double *H, double *ws);
 
 struct formula_jit {
     void *handle;
     formula_lanes_fn lanes;
     formula_values_fn values;
+    int hess_state;    /* 0: not built yet, 1: hess loaded, -1: the interpreter's */
+    void *hess_handle;
+    formula_hess_fn hess;
     formula_jit_ctx ctx;
     double *K;
 };
@@ -201,22 +209,43 @@ static int compile(const char *cc, const char *dir, const char *final, const for
     return rc;
 }
 
-static int load(formula_jit *J, const char *path)
+/* The object at path, if it loads and defines sym. */
+static void *open_object(const char *path, const char *sym)
 {
-    J->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!J->handle) return -1;
-    /* dlsym returns an object pointer; POSIX guarantees the conversion. */
-    J->lanes = (formula_lanes_fn)dlsym(J->handle, "sgd_formula_lanes");
-    J->values = (formula_values_fn)dlsym(J->handle, "sgd_formula_values");
-    if (J->lanes && J->values) return 0;
-    dlclose(J->handle);
-    J->handle = NULL;
-    return -1;
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (h && !dlsym(h, sym)) {
+        dlclose(h);
+        h = NULL;
+    }
+    return h;
+}
+
+/* The object for src from the cache, compiled first when it is not there
+ * (or does not load): its dlopen handle, or NULL with the note filled. */
+static void *jit_object(const formula_sbuf *src, const char *sym, char *note, size_t nlen)
+{
+    const char *cc = getenv("CC");
+    if (!cc || !cc[0]) cc = "cc";
+    formula_sbuf key = {0};
+    formula_put(&key, "%s\n%s " JIT_CFLAGS "\n", src->s ? src->s : "", cc);
+    char dir[4096], final[4200];
+    void *h = NULL;
+    if (src->oom || key.oom) snprintf(note, nlen, "out of memory");
+    else if (cache_dir(dir, sizeof dir, note, nlen) == 0) {
+        uint64_t hash = fnv1a(cpu_key(), key.s, key.len);
+        snprintf(final, sizeof final, "%s/formula-%016llx.so", dir, (unsigned long long)hash);
+        if (!(h = open_object(final, sym)) && compile(cc, dir, final, src, note, nlen) == 0 &&
+            !(h = open_object(final, sym)))
+            snprintf(note, nlen, "cannot load %s: %s", final, dlerror());
+    }
+    free(key.s);
+    return h;
 }
 
 void formula_jit_free(formula_jit *J)
 {
     if (!J) return;
+    if (J->hess_handle) dlclose(J->hess_handle);
     if (J->handle) dlclose(J->handle);
     free(J->K);
     free(J);
@@ -287,6 +316,40 @@ static void jit_fg_batch(const sgd_landscape *f, size_t n, const double *x, doub
     jit_points(f, n, x, grad, fx);
 }
 
+/* The Hessian: the compiled sweep, or the interpreter's (same bits) where
+ * it is not built (prod(), no compiler), declines (a sin/cos argument
+ * beyond the kernel), d is below HESS_MIN_D (one block of 32 directions
+ * costs more than the interpreter's few sweeps) or memory runs out. The
+ * first call builds it; threads asking at once wait for that one build. */
+enum { HESS_MIN_D = 4 };
+
+static int jit_hess(const sgd_landscape *f, const double *x, double *H)
+{
+    const formula_prog *g = f->params;
+    formula_jit *J = g->jit;
+    if (g->d < HESS_MIN_D) return formula_hess(f, x, H);
+    int state;
+#pragma omp critical(sgd_formula_hess_build)
+    {
+        if (J->hess_state == 0) {
+            formula_sbuf src = {0};
+            char note[512];
+            J->hess_state = -1;
+            if (formula_emit_hess(g, &src) == 0 && (J->hess_handle = jit_object(&src, "sgd_formula_hess", note, sizeof note))) {
+                J->hess = (formula_hess_fn)dlsym(J->hess_handle, "sgd_formula_hess");
+                J->hess_state = 1;
+            }
+            free(src.s);
+        }
+        state = J->hess_state;
+    }
+    if (state < 0) return formula_hess(f, x, H);
+    double *ws = malloc((4 * ((size_t)g->n + 1) + g->d) * JB * sizeof *ws);
+    int slow = !ws || J->hess(&J->ctx, x, H, ws);
+    free(ws);
+    return slow ? formula_hess(f, x, H) : SGD_OK;
+}
+
 /* ------------------------------------------------------------------- API */
 
 static int fail(int code, char *note, size_t nlen, const char *why)
@@ -313,7 +376,7 @@ int sgd_landscape_formula_jit(sgd_landscape *f, char *note, size_t nlen)
     if (g->n > JIT_MAX_TAPE) return fail(SGD_EUNSUPPORTED, note, nlen, "too long to compile");
 
     formula_jit *J = calloc(1, sizeof *J);
-    formula_sbuf src = {0}, key = {0};
+    formula_sbuf src = {0};
     if (J) J->K = malloc((size_t)(g->n + g->nseg) * sizeof *J->K);
     if (!J || !J->K) {
         formula_jit_free(J);
@@ -323,27 +386,15 @@ int sgd_landscape_formula_jit(sgd_landscape *f, char *note, size_t nlen)
     for (int m = 0; m < g->nseg; m++) J->K[g->n + m] = g->seg[m].w;
     J->ctx.K = J->K;
 
-    const char *cc = getenv("CC");
-    if (!cc || !cc[0]) cc = "cc";
     formula_emit(g, &src);
-    formula_put(&key, "%s\n%s " JIT_CFLAGS "\n", src.s ? src.s : "", cc);
-    char dir[4096], final[4200];
-    int rc = src.oom || key.oom ? (snprintf(note, nlen, "out of memory"), -1) : cache_dir(dir, sizeof dir, note, nlen);
-    if (rc == 0) {
-        uint64_t h = fnv1a(cpu_key(), key.s, key.len);
-        snprintf(final, sizeof final, "%s/formula-%016llx.so", dir, (unsigned long long)h);
-        /* A cached object, else (or if it does not load) a fresh one. */
-        if (load(J, final) != 0) {
-            rc = compile(cc, dir, final, &src, note, nlen);
-            if (rc == 0 && load(J, final) != 0) {
-                snprintf(note, nlen, "cannot load %s: %s", final, dlerror());
-                rc = -1;
-            }
-        }
-    }
+    J->handle = jit_object(&src, "sgd_formula_lanes", note, nlen);
     free(src.s);
-    free(key.s);
-    if (rc != 0) {
+    if (J->handle) {
+        J->lanes = (formula_lanes_fn)dlsym(J->handle, "sgd_formula_lanes");
+        J->values = (formula_values_fn)dlsym(J->handle, "sgd_formula_values");
+    }
+    if (!J->lanes || !J->values) {
+        if (J->handle && !note[0]) snprintf(note, nlen, "the compiled object lacks sgd_formula_values");
         formula_jit_free(J);
         return fail(SGD_EUNSUPPORTED, note, nlen, "compile failed");
     }
@@ -352,5 +403,6 @@ int sgd_landscape_formula_jit(sgd_landscape *f, char *note, size_t nlen)
     f->grad_batch = jit_grad_batch;
     f->value_batch = jit_value_batch;
     f->fg_batch = jit_fg_batch;
+    if (formula_hess_compilable(g)) f->hess = jit_hess;
     return SGD_OK;
 }
