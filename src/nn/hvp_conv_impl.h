@@ -2,39 +2,9 @@
  * gemm per sample): a part of the template hvp_layers_impl.h, which
  * includes it with its macros defined. No include guard on purpose. */
 /* ---- convolution ------------------------------------------------------ */
-/* col[(ci k + ky) k + kx][oy ow + ox] = x[ci][oy s - p + ky][ox s - p + kx] (0 outside). */
-static void HV_NAME(im2col)(const HV_REAL *x, int c, int h, int w, int k, int s, int p, int oh, int ow, HV_REAL *col)
-{
-    size_t P = (size_t)oh * ow;
-    for (int ci = 0; ci < c; ci++)
-        for (int ky = 0; ky < k; ky++)
-            for (int kx = 0; kx < k; kx++) {
-                HV_REAL *row = col + ((size_t)(ci * k + ky) * k + kx) * P;
-                const HV_REAL *xc = x + (size_t)ci * h * w;
-                for (int oy = 0; oy < oh; oy++) {
-                    int iy = oy * s - p + ky;
-                    HV_REAL *r = row + (size_t)oy * ow;
-                    if (iy < 0 || iy >= h) {
-                        memset(r, 0, sizeof(HV_REAL) * ow);
-                        continue;
-                    }
-                    const HV_REAL *xr = xc + (size_t)iy * w;
-                    if (s == 1) {   /* a contiguous run with zero margins: ix = ox - p + kx */
-                        int lo = p - kx < 0 ? 0 : p - kx, hi = w + p - kx > ow ? ow : w + p - kx;
-                        if (lo > ow) lo = ow;
-                        if (hi < lo) hi = lo;
-                        memset(r, 0, sizeof(HV_REAL) * lo);
-                        memcpy(r + lo, xr + lo - p + kx, sizeof(HV_REAL) * (hi - lo));
-                        memset(r + hi, 0, sizeof(HV_REAL) * (ow - hi));
-                        continue;
-                    }
-                    for (int ox = 0; ox < ow; ox++) {
-                        int ix = ox * s - p + kx;
-                        r[ox] = ix >= 0 && ix < w ? xr[ix] : 0.0;
-                    }
-                }
-            }
-}
+#define IM2COL_T HV_REAL
+#define IM2COL_NAME HV_NAME(im2col)
+#include "nn/im2col_impl.h"
 
 /* The adjoint of im2col: x += col scattered back. */
 static void HV_NAME(col2im_add)(const HV_REAL *col, int c, int h, int w, int k, int s, int p, int oh, int ow, HV_REAL *x)

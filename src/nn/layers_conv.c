@@ -24,46 +24,9 @@ size_t nn_conv_wpart(size_t n, int cin, int cout, int k)
     return ((n + NN_CHUNK - 1) / NN_CHUNK) * (size_t)cout * cin * k * k;
 }
 
-static void im2col(const float *x, int c, int h, int w, int k, int s, int p, int oh, int ow,
-                   float *col)
-{
-    size_t P = (size_t)oh * ow;
-    for (int ci = 0; ci < c; ci++)
-        for (int ki = 0; ki < k; ki++)
-            for (int kj = 0; kj < k; kj++) {
-                float *row = col + ((size_t)(ci * k + ki) * k + kj) * P;
-                const float *xc = x + (size_t)ci * h * w;
-                for (int oy = 0; oy < oh; oy++) {
-                    int iy = oy * s - p + ki;
-                    float *r = row + (size_t)oy * ow;
-                    if (iy < 0 || iy >= h) {
-                        memset(r, 0, sizeof(float) * ow);
-                        continue;
-                    }
-                    const float *xr = xc + (size_t)iy * w;
-                    if (s == 1) {
-                        /* contiguous run with zero margins */
-                        int lo = p - kj, hi = w + p - kj; /* valid ox in [lo, hi) */
-                        if (lo < 0) lo = 0;
-                        if (lo > ow) lo = ow;
-                        if (hi > ow) hi = ow;
-                        if (hi < lo) hi = lo;
-                        /* plain loops: rows are short, a memcpy call per row costs more */
-                        const float *xs = xr - p + kj + lo;
-                        float *rs = r + lo;
-                        int len = hi - lo;
-                        for (int ox = 0; ox < lo; ox++) r[ox] = 0;
-                        for (int t = 0; t < len; t++) rs[t] = xs[t];
-                        for (int ox = hi; ox < ow; ox++) r[ox] = 0;
-                    } else {
-                        for (int ox = 0; ox < ow; ox++) {
-                            int ix = ox * s - p + kj;
-                            r[ox] = (ix >= 0 && ix < w) ? xr[ix] : 0.0f;
-                        }
-                    }
-                }
-            }
-}
+#define IM2COL_T float
+#define IM2COL_NAME im2col
+#include "nn/im2col_impl.h"
 
 static void col2im_add(const float *col, int c, int h, int w, int k, int s, int p, int oh, int ow,
                        float *x)
