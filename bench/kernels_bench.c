@@ -53,7 +53,8 @@ typedef struct kb_variant {
      * SLEEF u10, u35 and ours: the form a library call imposes */
     void (*grad_sleef[3])(const double *p, size_t m, const double *x, double *g);
     void (*noise)(uint64_t seed, uint64_t trial0, uint64_t half, double r, size_t m, double *om, double *pair);
-    int (*step)(size_t m, double eta, double *x, const double *g, const double *om, const int *active, int all);
+    int (*step)(size_t m, double eta, double r, double *x, const double *g, const double *s, const int *active,
+                int all);
     /* Rastrigin (A = 10) values at y - eta r sym(w) summed over n = 4 nb
      * Philox words (the phi_cube_sum road of catalog_sep_kern.c) */
     double (*rast_ours)(size_t nb, const uint32_t ctr[4], double y, double eta, double r2, uint32_t *w, double *xs);
@@ -507,19 +508,19 @@ static double fig3_run(const kb_variant *V, int impl, size_t steps, double *chec
     spiky_defaults(p);
     enum { NB = 16 };
     static double x[NB][KB_TRIALS];
-    double g[KB_TRIALS], om[KB_TRIALS], pair[KB_TRIALS];
+    double g[KB_TRIALS], om[KB_TRIALS], spare[3 * KB_TRIALS];
     for (size_t b = 0; b < NB; b++)
         for (size_t j = 0; j < KB_TRIALS; j++) x[b][j] = -6 + 12.0 * (double)(b * KB_TRIALS + j) / (NB * KB_TRIALS);
     const double eta = 0.01, r = 0.13 / 0.01;
     double t0 = sgd_now();
     for (size_t b = 0; b < NB; b++)
         for (size_t T = 0; T < steps; T++) {
-            if (T & 1)
-                for (size_t j = 0; j < KB_TRIALS; j++) om[j] = r * pair[j];
-            else
-                V->noise(42, b * KB_TRIALS, T >> 1, r, KB_TRIALS, om, pair);
+            if (!(T & 3)) V->noise(42, b * KB_TRIALS, T >> 2, r, KB_TRIALS, om, spare);
             (impl ? V->grad_sleef[impl - 1] : V->grad_ours)(p, KB_TRIALS, x[b], g);
-            V->step(KB_TRIALS, eta, x[b], g, om, NULL, 1);
+            if (T & 3)
+                V->step(KB_TRIALS, eta, r, x[b], g, spare + ((T & 3) - 1) * KB_TRIALS, NULL, 1);
+            else
+                V->step(KB_TRIALS, eta, 1.0, x[b], g, om, NULL, 1);
         }
     double t = sgd_now() - t0;
     double cs = 0;

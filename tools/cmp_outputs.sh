@@ -56,6 +56,8 @@ cmds=(
  "run --f sharp-flat --trials 10 --steps 300 --level 0.05"
  "run --f spiky --trials 30 --steps 1001 --stop-radius 0.05 --level 0.1"
  "run --f spiky --d 2 --trials 30 --steps 1001 --stop-radius 0.3 --level 0.1 --noise cube"
+ "run --f spiky --trials 30 --steps 1001 --momentum 0.9 --eta 0.005 --level 0.1"
+ "run --f spiky --trials 30 --steps 1001 --momentum 0.5 --stop-radius 0.05 --level 0.1"
  "check --f rastrigin --points 50"
  "check --f spiky --points 100 --scan-level 0.02,0.15,0.3 --box -4:4 --exclude 0.1"
  "check --f spiky --points 100 --scan-eta 0.005:0.02:3"

@@ -42,7 +42,7 @@ struct sgd_landscape;
                               double *spare))                                                                \
     X(void, trials_noise_cube, (uint64_t seed, uint64_t trial0, uint64_t T, double r, size_t m, size_t d,    \
                                 double *om))                                                                 \
-    X(int, trials_step_flat, (size_t m, double eta, double *x, const double *g, const double *om,            \
+    X(int, trials_step_flat, (size_t m, double eta, double r, double *x, const double *g, const double *s,   \
                               const int *active, int all_active))                                            \
     /* src/smooth/smooth_cube.c: Monte Carlo smoothing under cube noise */                                    \
     X(void, smooth_cube_x_block, (double r, double eta, const double *y, size_t d, uint64_t seed,            \

@@ -69,24 +69,27 @@ static void draw_box(uint64_t seed, uint32_t domain, uint64_t trial, uint64_t st
 /* Uniform omega in [-r, r]^d for trials trial0 .. trial0+m-1 at step T: the
  * same numbers as sgd_noise_sample (cube, or the 1-D interval), drawn with
  * the inline Philox across trials (the variant's trials_noise_1d and
- * trials_noise_cube, trials_kern.c). In 1-D one Philox block serves steps
- * 4k .. 4k+3 (see noise.c): at T = 4k `spare` receives the unscaled noise
- * of T+1 .. T+3 (row t-1 for T+t), which later steps scale by their r
- * when *held == k (the caller's record of what spare holds). */
-static void uniform_noise(uint64_t seed, uint64_t trial0, uint64_t T, double r, size_t m, size_t d, double *om,
-                          double *spare, uint64_t *held)
+ * trials_noise_cube, trials_kern.c). Returns omega as s with *scale:
+ * omega = *scale s. In 1-D one Philox block serves steps 4k .. 4k+3 (see
+ * noise.c): at T = 4k `spare` receives the unscaled noise of T+1 .. T+3
+ * (row t-1 for T+t), which later steps return with *scale = r when
+ * *held == k (the caller's record of what spare holds), to be scaled in
+ * the step; otherwise s is om, scaled already (*scale = 1). */
+static const double *uniform_noise(uint64_t seed, uint64_t trial0, uint64_t T, double r, size_t m, size_t d,
+                                   double *om, double *spare, uint64_t *held, double *scale)
 {
+    *scale = 1.0;
     if (d > 1) {
         sgd_kern()->trials_noise_cube(seed, trial0, T, r, m, d, om);
-        return;
+        return om;
     }
     if (T & 3) {
-        const double *s = spare + ((T & 3) - 1) * m;
-        for (size_t j = 0; j < m; j++) om[j] = r * s[j];
-        return;
+        *scale = r;
+        return spare + ((T & 3) - 1) * m;
     }
     sgd_kern()->trials_noise_1d(seed, trial0, T >> 2, r, m, om, spare);
     *held = T >> 2;
+    return om;
 }
 
 typedef struct block_ws {
@@ -117,21 +120,23 @@ static inline int trial_update(size_t d, double mu, double eta, double *x, doubl
     return bad;
 }
 
-/* x_{t+1} = x_t - eta (grad f(x_t) + omega_t) for the m trials of a block;
- * stopped trials stay put. Without momentum, in 1-D (Figure 3) or while no
- * trial of the block has stopped, it is one loop over the block's m d
- * coordinates, which vectorises (the variant's trials_step_flat,
- * trials_kern.c): trial_update's arithmetic per coordinate.
- * Returns nonzero when some x left the finite doubles. */
-static int block_update(const block_ws *w, size_t m, size_t d, double mu, double eta, int all_active)
+/* x_{t+1} = x_t - eta (grad f(x_t) + omega_t) for the m trials of a block,
+ * omega = scale s (uniform_noise); stopped trials stay put. Without
+ * momentum, in 1-D (Figure 3) or while no trial of the block has stopped,
+ * it is one loop over the block's m d coordinates, which vectorises (the
+ * variant's trials_step_flat, trials_kern.c): trial_update's arithmetic per
+ * coordinate. Returns nonzero when some x left the finite doubles. */
+static int block_update(const block_ws *w, size_t m, size_t d, double mu, double eta, int all_active,
+                        const double *s, double scale)
 {
-    int bad = 0;
     if (!(mu > 0) && (d == 1 || all_active))
-        bad = sgd_kern()->trials_step_flat(m * d, eta, w->x, w->g, w->om, w->active, all_active);
-    else
-        for (size_t j = 0; j < m; j++)
-            if (w->active[j])
-                bad |= trial_update(d, mu, eta, w->x + j * d, w->v + j * d, w->g + j * d, w->om + j * d);
+        return sgd_kern()->trials_step_flat(m * d, eta, scale, w->x, w->g, s, w->active, all_active);
+    if (s != w->om)
+        for (size_t i = 0; i < m * d; i++) w->om[i] = scale * s[i];
+    int bad = 0;
+    for (size_t j = 0; j < m; j++)
+        if (w->active[j])
+            bad |= trial_update(d, mu, eta, w->x + j * d, w->v + j * d, w->g + j * d, w->om + j * d);
     return bad;
 }
 
@@ -272,11 +277,13 @@ static int run_blocks(const sgd_trials_config *c, sgd_trials_result *r, sgd_tria
                                 r->traj_y[row + i] = w.x[j * d + i] - eta_t * w.g[j * d + i];
                             }
                         }
-                    /* omega_t for every trial of the block */
+                    /* omega_t = scale s for every trial of the block */
+                    const double *s_om = w.om;
+                    double scale = 1.0;
                     if (c->noise.kind == SGD_NOISE_NONE || r_t == 0)
                         memset(w.om, 0, m * d * sizeof(double));
                     else if (uniform && (d > 1 || (T & 3) == 0 || held == T >> 2))
-                        uniform_noise(c->seed, gtrial0, T, r_t, m, d, w.om, w.spare, &held);
+                        s_om = uniform_noise(c->seed, gtrial0, T, r_t, m, d, w.om, w.spare, &held, &scale);
                     else {
                         sgd_noise W = c->noise; /* general models, and 1-D steps whose block was not drawn */
                         W.scale = r_t;
@@ -294,7 +301,7 @@ static int run_blocks(const sgd_trials_config *c, sgd_trials_result *r, sgd_tria
                             }
                         }
                     }
-                    int bad = block_update(&w, m, d, c->momentum, eta_t, all_active);
+                    int bad = block_update(&w, m, d, c->momentum, eta_t, all_active, s_om, scale);
                     if (bad || c->stop_radius > 0)
                         for (size_t j = 0; j < m; j++) {
                             if (!w.active[j]) continue;

@@ -60,24 +60,26 @@ void SGD_KERN(trials_noise_cube)(uint64_t seed, uint64_t trial0, uint64_t T, dou
     }
 }
 
-/* x_j -= eta (g_j + om_j) for j < m: the trials of a 1-D block, those with
+/* x_j -= eta (g_j + r s_j) for j < m: the trials of a 1-D block, those with
  * active[j] == 0 held still (active is not read when all_active), or every
- * coordinate of a block none of whose trials has stopped. Nonzero when
- * some x left the finite doubles. */
-int SGD_KERN(trials_step_flat)(size_t m, double eta, double *x, const double *g, const double *om, const int *active,
-                             int all_active)
+ * coordinate of a block none of whose trials has stopped. s is the noise
+ * already scaled (r = 1: r s_j == s_j in every bit) or the 1-D steps' spare
+ * row, scaled here rather than in a loop of its own: r s_j rounds as it
+ * would there. Nonzero when some x left the finite doubles. */
+int SGD_KERN(trials_step_flat)(size_t m, double eta, double r, double *x, const double *g, const double *s,
+                               const int *active, int all_active)
 {
     int bad = 0;
     if (all_active) {
 #pragma omp simd reduction(| : bad)
         for (size_t j = 0; j < m; j++) {
-            x[j] -= eta * (g[j] + om[j]);
+            x[j] -= eta * (g[j] + r * s[j]);
             bad |= !(fabs(x[j]) <= DBL_MAX);
         }
     } else {
 #pragma omp simd reduction(| : bad)
         for (size_t j = 0; j < m; j++) {
-            double xn = x[j] - eta * (g[j] + om[j]);
+            double xn = x[j] - eta * (g[j] + r * s[j]);
             x[j] = active[j] ? xn : x[j];
             bad |= active[j] && !(fabs(xn) <= DBL_MAX);
         }
