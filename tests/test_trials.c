@@ -110,10 +110,35 @@ int main(void)
         }
         sgd_trials_result_free(&r);
         sgd_landscape_free(f);
+        /* In 1-D (Figure 3's noise, four steps per Philox block, the spare
+         * rows scaled before the per-trial momentum step), 203 steps: the
+         * last block is used in part. */
+        f = sgd_landscape_create("spiky", 1);
+        sgd_trials_defaults(&c, f);
+        c.ntrials = 21;
+        c.momentum = 0.5;
+        c.seed = 13;
+        CHECK(sgd_schedule_parse("const", 0.005, 20, 203, &c.sched) == SGD_OK);
+        run(&c, &r);
+        int same = 1;
+        for (size_t t = 0; t < c.ntrials; t++) {
+            double x = r.x_start[t], v = 0, g, om;
+            sgd_noise W = {.kind = SGD_NOISE_BALL, .scale = 20};
+            for (uint64_t s = 0; s < 203; s++) {
+                f->fg(f, &x, &g);
+                CHECK(sgd_noise_sample(&W, 1, 13, t, s, &x, &om) == SGD_OK);
+                v = 0.5 * v + g + om;
+                x -= 0.005 * v;
+            }
+            same &= x == r.x_final[t];
+        }
+        CHECK(same);
+        sgd_trials_result_free(&r);
+        sgd_landscape_free(f);
     }
     /* The block paths against a plain loop of the public step, bit for bit:
-     * Figure 3's 1-D ball noise (one loop across the trials, noise drawn in
-     * pairs of steps), also with trials stopping mid-block (the masked loop),
+     * Figure 3's 1-D ball noise (one loop across the trials, noise drawn
+     * four steps per Philox block), also with trials stopping mid-block (the masked loop),
      * and cube noise in d = 3; several seeds, odd and even step counts. */
     {
         static const struct {
